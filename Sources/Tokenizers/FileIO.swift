@@ -1,0 +1,27 @@
+import Foundation
+
+/// Reads a whole UTF-8 text file; a missing or unreadable file is a `TokenizerError`.
+public func readTextFile(_ path: String) throws(TokenizerError) -> String {
+  var isDirectory: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+    throw .unreadableFile(path: path, reason: "no such file")
+  }
+  guard !isDirectory.boolValue else { throw .unreadableFile(path: path, reason: "it is a directory") }
+  guard let data = FileManager.default.contents(atPath: path) else {
+    throw .unreadableFile(path: path, reason: "permission denied or I/O error")
+  }
+  guard let text = String(data: data, encoding: .utf8) else {
+    throw .unreadableFile(path: path, reason: "not valid UTF-8 text")
+  }
+  return text
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so a reader never sees a
+/// half-written file and an existing file survives a failed write.
+public func writeFileAtomically(_ path: String, _ text: String) throws(TokenizerError) {
+  do {
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic)
+  } catch {
+    throw .unwritableFile(path: path, reason: (error as NSError).localizedDescription)
+  }
+}

@@ -1,0 +1,48 @@
+/// Everything that can go wrong in the tokenizers, each with a one-line message that says
+/// what to do about it.
+public enum TokenizerError: Error, Equatable, CustomStringConvertible {
+  case disallowedSpecialToken(String)
+  case unknownSpecialToken(String)
+  case invalidTokenID(Int)
+  case unknownCharacter(Unicode.Scalar)
+  case unknownEncoding(String)
+  case emptyCorpus
+  case vocabularyTooSmall(requested: Int, minimum: Int)
+  case invalidPattern(String, String)
+  case invalidSpecialToken(String)
+  case malformedFile(path: String, line: Int, reason: String)
+  case unreadableFile(path: String, reason: String)
+  case unwritableFile(path: String, reason: String)
+
+  public var description: String {
+    switch self {
+    case .disallowedSpecialToken(let token):
+      return "the text contains the special token \(token); allow it (--allow-special / allowedSpecial: .all) "
+        + "or encode it as plain text (--special-as-text / disallowedSpecial: .none)"
+    case .unknownSpecialToken(let token):
+      return "\(token) is not a special token of this tokenizer"
+    case .invalidTokenID(let id):
+      return "token id \(id) is not in the vocabulary"
+    case .unknownCharacter(let scalar):
+      let hex = String(scalar.value, radix: 16, uppercase: true)
+      return "character U+\(String(repeating: "0", count: max(0, 4 - hex.count)))\(hex) (\(scalar.debugDescription)) "
+        + "is not in the vocabulary; retrain on text that contains it or enable the unknown token"
+    case .unknownEncoding(let name):
+      return "unknown encoding '\(name)'; known encodings: \(Encoding.names.joined(separator: ", "))"
+    case .emptyCorpus:
+      return "the training text is empty (or has no piece left after splitting); give a non-empty corpus"
+    case .vocabularyTooSmall(let requested, let minimum):
+      return "vocabulary size \(requested) is too small: it must be at least \(minimum) (256 bytes + special tokens)"
+    case .invalidPattern(let pattern, let reason):
+      return "invalid split pattern \(pattern.debugDescription): \(reason)"
+    case .invalidSpecialToken(let reason):
+      return "invalid special token: \(reason)"
+    case .malformedFile(let path, let line, let reason):
+      return line > 0 ? "\(path):\(line): \(reason)" : "\(path): \(reason)"
+    case .unreadableFile(let path, let reason):
+      return "cannot read \(path): \(reason)"
+    case .unwritableFile(let path, let reason):
+      return "cannot write \(path): \(reason)"
+    }
+  }
+}
