@@ -18,7 +18,15 @@ public struct SpecialTokens: Sendable, Equatable {
   private let startsWith: [Bool]
   private let names: [Int: String]
 
-  public init(_ ids: [String: Int] = [:]) throws(TokenizerError) {
+  /// No special tokens.
+  public init() {
+    ids = [:]
+    byLength = []
+    startsWith = [Bool](repeating: false, count: 256)
+    names = [:]
+  }
+
+  public init(_ ids: [String: Int]) throws(TokenizerError) {
     var names: [Int: String] = [:]
     for (name, id) in ids {
       guard !name.isEmpty else { throw .invalidSpecialToken("a special token cannot be empty") }

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// What every SwiftGPT tokenizer does: text ↔ token ids.
 public protocol Tokenizer: Sendable {
   /// One more than the largest token id (tiktoken's `n_vocab`; there may be unused ids).
@@ -121,4 +123,29 @@ extension BytePairTokenizer {
   public func decode(_ ids: [Int]) throws -> String {
     String(decoding: try decodeBytes(ids), as: UTF8.self)
   }
+}
+
+extension BytePairTokenizer {
+  /// Encodes many texts as plain text on `threads` threads (tiktoken's
+  /// `encode_ordinary_batch`). Each thread takes a contiguous share, so the result order and
+  /// ids are the same for any thread count.
+  public func encodeOrdinaryBatch(_ texts: [String], threads: Int = 2) -> [[Int]] {
+    let threads = max(1, min(threads, texts.count))
+    guard threads > 1 else { return texts.map(encodeOrdinary) }
+    let results = UnsafeMutableBufferPointer<[Int]>.allocate(capacity: texts.count)
+    results.initialize(repeating: [])
+    defer { results.deallocate() }
+    let shared = SendablePointer(results.baseAddress!)
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+      let range = (texts.count * t / threads)..<(texts.count * (t + 1) / threads)
+      for i in range { shared.pointer[i] = encodeOrdinary(texts[i]) }
+    }
+    return Array(results)
+  }
+}
+
+/// A pointer handed to worker threads that write disjoint elements.
+struct SendablePointer<T>: @unchecked Sendable {
+  let pointer: UnsafeMutablePointer<T>
+  init(_ pointer: UnsafeMutablePointer<T>) { self.pointer = pointer }
 }

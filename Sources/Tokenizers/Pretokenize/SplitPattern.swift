@@ -22,7 +22,7 @@ public enum SplitPattern: Sendable, Equatable, CustomStringConvertible {
 
   /// Parses the pattern line of a saved model or a CLI name: `gpt2`, `gpt4` / `cl100k`, `none`,
   /// an empty string (no split), or a regular expression.
-  public init(parsing text: String) throws {
+  public init(parsing text: String) throws(TokenizerError) {
     switch text {
     case "", "none": self = .none
     case "gpt2", "r50k", SplitPattern.gpt2Pattern: self = .gpt2

@@ -1,0 +1,109 @@
+import ArgumentParser
+import Foundation
+import Tokenizers
+
+/// `swiftgpt bench …`: timings for bench/*.py, printed as one JSON object.
+struct Bench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Measure tokenizer speed (used by the scripts in bench/).",
+    subcommands: [EncodeBench.self, TrainBench.self])
+}
+
+/// Best and median of repeated timings, as JSON.
+func timingJSON(_ seconds: [Double], bytes: Int, extra: [String: Any]) throws -> String {
+  let sorted = seconds.sorted()
+  var object = extra
+  object["seconds"] = seconds
+  object["best_s"] = sorted[0]
+  object["median_s"] = sorted[sorted.count / 2]
+  object["best_mbps"] = Double(bytes) / 1e6 / sorted[0]
+  object["median_mbps"] = Double(bytes) / 1e6 / sorted[sorted.count / 2]
+  return String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
+}
+
+struct EncodeBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "encode",
+    abstract: "Time encodeOrdinary over a file split into documents or chunks.")
+
+  @Option(help: "Built-in encoding.") var encoding = "cl100k_base"
+  @Option(help: "UTF-8 text file.") var file: String
+  @Option(help: "docs (split on blank lines) or chunks (consecutive docs regrouped to ~64 KB).")
+  var mode = "docs"
+  @Option(help: "Repetitions.") var repeats = 5
+  @Option(help: "Threads (encodeOrdinaryBatch).") var threads = 1
+  @Option(help: "Write all ids as little-endian uint32 to this file.") var idsOut: String?
+
+  func run() throws {
+    let enc = try Encoding.named(encoding)
+    let units = try splitUnits(try readTextFile(file), mode: mode)
+    let bytes = units.reduce(0) { $0 + $1.utf8.count }
+    var times: [Double] = []
+    var ids: [[Int]] = []
+    for _ in 0..<repeats {
+      let start = Terminal.now()
+      ids = threads == 1 ? units.map(enc.encodeOrdinary) : enc.encodeOrdinaryBatch(units, threads: threads)
+      times.append(Terminal.now() - start)
+    }
+    let all = ids.flatMap { $0 }
+    if let idsOut {
+      let data = all.withUnsafeBufferPointer { buffer in
+        Data(buffer.map { UInt32($0).littleEndian }.withUnsafeBytes { Array($0) })
+      }
+      try data.write(to: URL(fileURLWithPath: idsOut), options: .atomic)
+    }
+    print(try timingJSON(times, bytes: bytes, extra: ["units": units.count, "bytes": bytes, "tokens": all.count]))
+  }
+}
+
+/// The benchmark's documents: split on blank lines (as the tokenizer notes do), or regrouped
+/// into ~64 KB chunks of consecutive documents.
+func splitUnits(_ text: String, mode: String) throws -> [String] {
+  let docs = text.components(separatedBy: "\n\n").filter { !$0.isEmpty }
+  switch mode {
+  case "docs": return docs
+  case "chunks":
+    var chunks: [String] = []
+    var current = ""
+    for doc in docs {
+      current += current.isEmpty ? doc : "\n\n" + doc
+      if current.utf8.count >= 65536 {
+        chunks.append(current)
+        current = ""
+      }
+    }
+    if !current.isEmpty { chunks.append(current) }
+    return chunks
+  default: throw ValidationError("--mode must be docs or chunks")
+  }
+}
+
+struct TrainBench: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "train", abstract: "Time BPE training on a file.")
+
+  @Option(help: "UTF-8 text file.") var file: String
+  @Option(help: "Vocabulary size.") var vocabSize = 32000
+  @Option(help: "Split pattern.") var pattern = "gpt4"
+  @Option(help: "Repetitions.") var repeats = 3
+  @Option(help: "Write the trained model to PREFIX.model / .vocab.") var output: String?
+
+  func run() throws {
+    let text = try readTextFile(file)
+    let split = try SplitPattern(parsing: pattern)
+    var times: [Double] = []
+    var countTimes: [Double] = []
+    var model: RegexTokenizer?
+    for _ in 0..<repeats {
+      let start = Terminal.now()
+      var counts = PieceCounts(pattern: split)
+      counts.add(text)
+      countTimes.append(Terminal.now() - start)
+      model = try RegexTokenizer.train(counts, vocabSize: vocabSize)
+      times.append(Terminal.now() - start)
+    }
+    if let output { try model!.save(prefix: output) }
+    print(try timingJSON(times, bytes: text.utf8.count, extra: [
+      "count_seconds": countTimes, "merges": model!.merges.count, "bytes": text.utf8.count,
+    ]))
+  }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `swiftgpt`: tokenizers, GPT pretraining, fine-tuning and generation from one command.
+@main
+struct SwiftGPT: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "swiftgpt",
+    abstract: "Build GPT language models from scratch: tokenizers, training, generation.",
+    version: "0.1.0",
+    subcommands: [Demo.self, TokenizerCommand.self, Bench.self])
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import Tokenizers
+
+struct TrainTokenizer: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train a byte-level BPE tokenizer (minbpe-compatible .model/.vocab files).",
+    discussion: """
+      The vocabulary size counts the 256 byte tokens, the merges and the special tokens; special \
+      tokens get the last ids. Ties between equally frequent pairs go to the pair that occurs \
+      first in the corpus (minbpe's rule), so training is deterministic.
+      """)
+
+  @Option(name: .long, parsing: .upToNextOption, help: "Training text files (UTF-8).")
+  var input: [String]
+
+  @Option(help: "Vocabulary size: 256 + merges + special tokens.")
+  var vocabSize: Int
+
+  @Option(help: "Split pattern: gpt2, gpt4 or none (minbpe's BasicTokenizer).")
+  var pattern: String = "gpt4"
+
+  @Option(name: .long, parsing: .upToNextOption, help: "Special tokens, e.g. '<|endoftext|>'.")
+  var special: [String] = []
+
+  @Option(help: "Output prefix: writes PREFIX.model and PREFIX.vocab.")
+  var output: String
+
+  func validate() throws {
+    guard !input.isEmpty else { throw ValidationError("give at least one --input file") }
+  }
+
+  func run() throws {
+    let split = try SplitPattern(parsing: pattern)
+    let prefix = output.hasSuffix(".model") ? String(output.dropLast(6)) : output
+    let start = Terminal.now()
+    var counts = PieceCounts(pattern: split)
+    var bytes = 0
+    for path in input {
+      let text = try readTextFile(path)
+      bytes += text.utf8.count
+      counts.add(text)
+    }
+    let counted = Terminal.now()
+    var bar = ProgressBar(total: max(0, vocabSize - 256 - special.count), label: "merging", unit: "merges")
+    let tokenizer = try RegexTokenizer.train(counts, vocabSize: vocabSize, specialTokens: special) { done, _ in
+      bar.update(done)
+    }
+    bar.finish()
+    let trained = Terminal.now()
+    try tokenizer.save(prefix: prefix)
+    let merges = tokenizer.merges.count
+    Terminal.error(String(
+      format: "read %.1f MB (%d distinct pieces) in %.2fs; learned %d merges in %.2fs (%.0f merges/s)",
+      Double(bytes) / 1e6, counts.distinctPieces, counted - start, merges, trained - counted,
+      Double(merges) / max(trained - counted, 1e-9)))
+    if merges < vocabSize - 256 - special.count {
+      Terminal.error("note: the corpus ran out of pairs; the vocabulary has \(tokenizer.vocabSize) tokens, not \(vocabSize)")
+    }
+    Terminal.error("wrote \(prefix).model and \(prefix).vocab")
+  }
+}
