@@ -7,8 +7,15 @@ public func readTextFile(_ path: String) throws(TokenizerError) -> String {
     throw .unreadableFile(path: path, reason: "no such file")
   }
   guard !isDirectory.boolValue else { throw .unreadableFile(path: path, reason: "it is a directory") }
-  guard let data = FileManager.default.contents(atPath: path) else {
-    throw .unreadableFile(path: path, reason: "permission denied or I/O error")
+  guard let handle = FileHandle(forReadingAtPath: path) else {
+    throw .unreadableFile(path: path, reason: "permission denied")
+  }
+  defer { try? handle.close() }
+  let data: Data
+  do {
+    data = try handle.readToEnd() ?? Data()
+  } catch {
+    throw .unreadableFile(path: path, reason: (error as NSError).localizedDescription)
   }
   guard let text = String(data: data, encoding: .utf8) else {
     throw .unreadableFile(path: path, reason: "not valid UTF-8 text")

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+
+/// Runs the `swiftgpt` binary built next to the test bundle.
+func swiftgpt(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+  let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+  let candidates = [products, products.deletingLastPathComponent()].map { $0.appendingPathComponent("swiftgpt") }
+  guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+    throw CLIError("swiftgpt binary not found near \(products.path)")
+  }
+  let process = Process()
+  process.executableURL = binary
+  process.arguments = arguments
+  let input = Pipe()
+  let output = Pipe()
+  let error = Pipe()
+  process.standardInput = input
+  process.standardOutput = output
+  process.standardError = error
+  try process.run()
+  input.fileHandleForWriting.write(Data((stdin ?? "").utf8))
+  try input.fileHandleForWriting.close()
+  let out = output.fileHandleForReading.readDataToEndOfFile()
+  let err = error.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+}
+
+struct CLIError: Error, CustomStringConvertible {
+  let description: String
+  init(_ description: String) { self.description = description }
+}
+
+@Suite("swiftgpt CLI")
+struct CLITests {
+  let directory: String = {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("swiftgpt-cli-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url.path
+  }()
+
+  @Test func encodeIdsPrintsOneJSONArray() throws {
+    let r = try swiftgpt(["tokenizer", "encode", "--encoding", "gpt2", "--ids"], stdin: "Hello, world!")
+    #expect(r.status == 0)
+    #expect(r.out == "[15496, 11, 995, 0]\n")
+    let k = try swiftgpt(["tokenizer", "encode", "--encoding", "cl100k_base", "--ids", "--text", "hello world"])
+    #expect(k.out == "[15339, 1917]\n")
+  }
+
+  @Test func decodeReadsJSONArray() throws {
+    let r = try swiftgpt(["tokenizer", "decode", "--encoding", "gpt2"], stdin: "[15496, 11, 995, 0]")
+    #expect(r.status == 0 && r.out == "Hello, world!")
+  }
+
+  @Test func specialTokenFlags() throws {
+    let refused = try swiftgpt(["tokenizer", "encode", "--encoding", "gpt2", "--ids", "--text", "a<|endoftext|>"])
+    #expect(refused.status != 0 && refused.out.isEmpty)
+    #expect(refused.err.contains("special token <|endoftext|>"))
+    let allowed = try swiftgpt(["tokenizer", "encode", "--encoding", "gpt2", "--ids", "--allow-special", "--text", "a<|endoftext|>"])
+    #expect(allowed.out == "[64, 50256]\n")
+    let plain = try swiftgpt(["tokenizer", "encode", "--encoding", "gpt2", "--ids", "--special-as-text", "--text", "<|endoftext|>"])
+    #expect(plain.out == "[27, 91, 437, 1659, 5239, 91, 29]\n")
+  }
+
+  @Test func showBracketsTokensAndCounts() throws {
+    let r = try swiftgpt(["tokenizer", "show", "--encoding", "cl100k_base", "--text", "hello world"])
+    #expect(r.out == "[hello][ world]\ntokens: 2  characters: 11  bytes: 11  bytes/token: 5.5\n")
+  }
+
+  @Test func trainThenEncodeWithTheModel() throws {
+    let corpus = "\(directory)/corpus.txt"
+    try String(repeating: "대한민국은 민주공화국이다. 모든 권력은 국민으로부터 나온다.\n", count: 50)
+      .write(toFile: corpus, atomically: true, encoding: .utf8)
+    let train = try swiftgpt([
+      "tokenizer", "train", "--input", corpus, "--vocab-size", "300", "--pattern", "gpt4",
+      "--special", "<|endoftext|>", "--output", "\(directory)/ko",
+    ])
+    #expect(train.status == 0, "\(train.err)")
+    #expect(train.err.contains("learned 43 merges"))
+    let encoded = try swiftgpt(["tokenizer", "encode", "--tokenizer", "\(directory)/ko.model", "--ids", "--allow-special",
+                                "--text", "대한민국<|endoftext|>"])
+    #expect(encoded.status == 0)
+    let ids = try JSONDecoder().decode([Int].self, from: Data(encoded.out.utf8))
+    #expect(ids.last == 299)
+    let decoded = try swiftgpt(["tokenizer", "decode", "--tokenizer", "\(directory)/ko.model", "--ids", encoded.out])
+    #expect(decoded.out == "대한민국<|endoftext|>")
+  }
+
+  @Test(arguments: [
+    (["tokenizer", "encode", "--encoding", "p50k", "--text", "x"], "unknown encoding 'p50k'"),
+    (["tokenizer", "encode", "--tokenizer", "/nonexistent.model", "--text", "x"], "cannot read /nonexistent.model: no such file"),
+    (["tokenizer", "decode", "--encoding", "gpt2", "--ids", "[1, 2.5]"], "expected a JSON array of integer token ids"),
+    (["tokenizer", "decode", "--encoding", "cl100k_base", "--ids", "[100256]"], "token id 100256 is not in the vocabulary"),
+    (["tokenizer", "train", "--input", "/nonexistent.txt", "--vocab-size", "300", "--output", "/tmp/x"], "cannot read /nonexistent.txt"),
+    (["tokenizer", "train", "--input", "/dev/null", "--vocab-size", "300", "--output", "/tmp/x"], "the training text is empty"),
+    (["tokenizer", "train", "--input", "/dev/null", "--vocab-size", "100", "--output", "/tmp/x"], "vocabulary size 100 is too small"),
+    (["tokenizer", "encode", "--vocab-sizee", "1"], "Unknown option '--vocab-sizee'"),
+  ])
+  func badInputIsAOneLineErrorAndNonZeroExit(arguments: [String], message: String) throws {
+    let r = try swiftgpt(arguments, stdin: "")
+    #expect(r.status != 0)
+    #expect(r.err.contains(message), "\(r.err)")
+    #expect(r.err.split(separator: "\n").first { $0.contains(message) } != nil)
+    #expect(!r.err.contains("Fatal error") && !r.err.contains("Stack dump"))
+  }
+
+  @Test func badFileDoesNotReplaceExistingOutput() throws {
+    let prefix = "\(directory)/keep"
+    try "precious".write(toFile: prefix + ".model", atomically: true, encoding: .utf8)
+    let r = try swiftgpt(["tokenizer", "train", "--input", "/dev/null", "--vocab-size", "300", "--output", prefix])
+    #expect(r.status != 0)
+    #expect(try String(contentsOfFile: prefix + ".model", encoding: .utf8) == "precious")
+  }
+}
