@@ -84,7 +84,7 @@ private struct TrainerState {
   /// Positions of the pair's left symbol, ascending; entries before `cursor` are stale.
   var positions: [[Int32]] = []
   var cursor: [Int32] = []
-  var heap = PairHeap()
+  var heap = Heap<PairEntry>()
 
   init(_ counts: PieceCounts) {
     let strings = counts.pieces.strings
@@ -106,7 +106,7 @@ private struct TrainerState {
       _ = add(symbol[p], symbol[p + 1], at: p, Int64(weight[p]))
     }
     for r in 0..<count.count {
-      heap.push(PairHeap.Entry(count: count[r], first: positions[r][0], record: Int32(r)))
+      heap.push(PairEntry(count: count[r], first: positions[r][0], record: Int32(r)))
     }
   }
 
@@ -156,7 +156,7 @@ private struct TrainerState {
       let first = firstPosition(r)
       guard first >= 0 else { continue }
       if count[r] == top.count && first == top.first { return r }
-      heap.push(PairHeap.Entry(count: count[r], first: first, record: top.record))
+      heap.push(PairEntry(count: count[r], first: first, record: top.record))
     }
     return nil
   }
@@ -193,52 +193,18 @@ private struct TrainerState {
     positions[r] = []
     cursor[r] = 0
     for n in created where count[n] > 0 {
-      heap.push(PairHeap.Entry(count: count[n], first: positions[n][0], record: Int32(n)))
+      heap.push(PairEntry(count: count[n], first: positions[n][0], record: Int32(n)))
     }
     return (a, b)
   }
 }
 
-/// A binary max-heap of pairs by `(count, earliest first position)`.
-private struct PairHeap {
-  struct Entry {
-    var count: Int64
-    var first: Int32
-    var record: Int32
+/// A heap entry for a pair: higher count first, then earlier first position.
+private struct PairEntry: HeapElement {
+  var count: Int64
+  var first: Int32
+  var record: Int32
 
-    @inline(__always)
-    func beats(_ o: Entry) -> Bool { count > o.count || (count == o.count && first < o.first) }
-  }
-
-  private var items: [Entry] = []
-
-  mutating func push(_ x: Entry) {
-    items.append(x)
-    var i = items.count - 1
-    while i > 0 {
-      let parent = (i - 1) / 2
-      guard x.beats(items[parent]) else { break }
-      items[i] = items[parent]
-      i = parent
-    }
-    items[i] = x
-  }
-
-  mutating func pop() -> Entry? {
-    guard let last = items.popLast() else { return nil }
-    guard !items.isEmpty else { return last }
-    let top = items[0]
-    var i = 0
-    let n = items.count
-    while true {
-      var child = 2 * i + 1
-      if child >= n { break }
-      if child + 1 < n, items[child + 1].beats(items[child]) { child += 1 }
-      guard items[child].beats(last) else { break }
-      items[i] = items[child]
-      i = child
-    }
-    items[i] = last
-    return top
-  }
+  @inline(__always)
+  func precedes(_ o: PairEntry) -> Bool { count > o.count || (count == o.count && first < o.first) }
 }

@@ -119,7 +119,7 @@ struct BytePairModel: Sendable {
     var ids = [UInt32](repeating: 0, count: n)
     var next = [Int32](repeating: -1, count: n)
     var prev = [Int32](repeating: -1, count: n)
-    var heap = MinHeap()
+    var heap = Heap<UInt64>()
     for k in 0..<n {
       ids[k] = byteToken[Int(p[k])]
       next[k] = k + 1 < n ? Int32(k + 1) : -1
@@ -155,42 +155,5 @@ struct BytePairModel: Sendable {
       out.append(Int(ids[k]))
       k = Int(next[k])
     }
-  }
-}
-
-/// A binary min-heap of `UInt64` keys.
-struct MinHeap {
-  private var items: [UInt64] = []
-
-  var isEmpty: Bool { items.isEmpty }
-
-  mutating func push(_ x: UInt64) {
-    items.append(x)
-    var i = items.count - 1
-    while i > 0 {
-      let parent = (i - 1) / 2
-      if items[parent] <= x { break }
-      items[i] = items[parent]
-      i = parent
-    }
-    items[i] = x
-  }
-
-  mutating func pop() -> UInt64? {
-    guard let last = items.popLast() else { return nil }
-    guard !items.isEmpty else { return last }
-    let top = items[0]
-    var i = 0
-    let n = items.count
-    while true {
-      var child = 2 * i + 1
-      if child >= n { break }
-      if child + 1 < n, items[child + 1] < items[child] { child += 1 }
-      if last <= items[child] { break }
-      items[i] = items[child]
-      i = child
-    }
-    items[i] = last
-    return top
   }
 }
