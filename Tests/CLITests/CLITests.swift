@@ -86,6 +86,17 @@ struct CLITests {
     #expect(decoded.out == "대한민국<|endoftext|>")
   }
 
+  @Test func charTokenizerTrainEncodeDecode() throws {
+    let corpus = "\(directory)/char.txt"
+    try "한국어 문장\n".write(toFile: corpus, atomically: true, encoding: .utf8)
+    let train = try swiftgpt(["tokenizer", "train", "--char", "--input", corpus, "--output", "\(directory)/char"])
+    #expect(train.status == 0 && train.err.contains("7 characters"))
+    let encoded = try swiftgpt(["tokenizer", "encode", "--tokenizer", "\(directory)/char.json", "--ids", "--text", "문장 한국"])
+    #expect(encoded.out == "[3, 5, 1, 6, 2]\n")
+    let unknown = try swiftgpt(["tokenizer", "encode", "--tokenizer", "\(directory)/char.json", "--text", "x"])
+    #expect(unknown.status != 0 && unknown.err.contains("character U+0078 (\"x\") is not in the vocabulary"))
+  }
+
   @Test(arguments: [
     (["tokenizer", "encode", "--encoding", "p50k", "--text", "x"], "unknown encoding 'p50k'"),
     (["tokenizer", "encode", "--tokenizer", "/nonexistent.model", "--text", "x"], "cannot read /nonexistent.model: no such file"),

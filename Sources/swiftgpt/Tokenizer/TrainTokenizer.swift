@@ -5,18 +5,25 @@ import Tokenizers
 struct TrainTokenizer: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
-    abstract: "Train a byte-level BPE tokenizer (minbpe-compatible .model/.vocab files).",
+    abstract: "Train a byte-level BPE tokenizer (minbpe .model/.vocab files) or a char tokenizer (--char).",
     discussion: """
       The vocabulary size counts the 256 byte tokens, the merges and the special tokens; special \
       tokens get the last ids. Ties between equally frequent pairs go to the pair that occurs \
-      first in the corpus (minbpe's rule), so training is deterministic.
+      first in the corpus (minbpe's rule), so training is deterministic. With --char the vocabulary \
+      is every character of the input (nanoGPT's char model), written as PREFIX.json.
       """)
 
   @Option(name: .long, parsing: .upToNextOption, help: "Training text files (UTF-8).")
   var input: [String]
 
-  @Option(help: "Vocabulary size: 256 + merges + special tokens.")
-  var vocabSize: Int
+  @Option(help: "Vocabulary size: 256 + merges + special tokens (BPE only).")
+  var vocabSize: Int?
+
+  @Flag(help: "Train a character tokenizer instead of BPE.")
+  var char = false
+
+  @Flag(help: "With --char: map unknown characters to U+FFFD instead of failing.")
+  var unknownToken = false
 
   @Option(help: "Split pattern: gpt2, gpt4 or none (minbpe's BasicTokenizer).")
   var pattern: String = "gpt4"
@@ -29,9 +36,26 @@ struct TrainTokenizer: ParsableCommand {
 
   func validate() throws {
     guard !input.isEmpty else { throw ValidationError("give at least one --input file") }
+    if char {
+      guard vocabSize == nil, special.isEmpty else {
+        throw ValidationError("--char takes its vocabulary from the text: drop --vocab-size and --special")
+      }
+    } else {
+      guard vocabSize != nil else { throw ValidationError("give --vocab-size (or --char for a char tokenizer)") }
+      guard !unknownToken else { throw ValidationError("--unknown-token goes with --char") }
+    }
   }
 
   func run() throws {
+    if char {
+      let path = output.hasSuffix(".json") ? output : output + ".json"
+      let text = try input.map { try readTextFile($0) }.joined()
+      let tokenizer = try CharTokenizer(corpus: text, unknownToken: unknownToken)
+      try tokenizer.save(to: path)
+      Terminal.error("\(tokenizer.vocabSize) characters; wrote \(path)")
+      return
+    }
+    let vocabSize = vocabSize!
     let split = try SplitPattern(parsing: pattern)
     let prefix = output.hasSuffix(".model") ? String(output.dropLast(6)) : output
     let start = Terminal.now()
