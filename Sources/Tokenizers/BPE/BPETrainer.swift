@@ -23,17 +23,6 @@ public struct PieceCounts: Sendable {
       }
     }
   }
-
-  /// Adds the counts of `other`, whose text came after this one's.
-  public mutating func merge(_ other: PieceCounts) {
-    other.pieces.strings.bytes.withUnsafeBufferPointer { arena in
-      for i in 0..<other.pieces.count {
-        let start = other.pieces.strings.offsets[i]
-        let (index, inserted) = pieces.findOrInsert(arena.baseAddress! + start, other.pieces.strings.length(i))
-        if inserted { counts.append(other.counts[i]) } else { counts[index] &+= other.counts[i] }
-      }
-    }
-  }
 }
 
 /// Byte-pair training with minbpe's exact result, computed incrementally.
