@@ -1,3 +1,5 @@
+import Foundation
+
 /// How text is cut into pieces before byte-pair merging (merges never cross a piece boundary).
 ///
 /// The two tiktoken patterns run on hand-written scanners (exact, and 10–100× faster than a
@@ -105,8 +107,7 @@ public enum SplitPattern: Sendable, Equatable, CustomStringConvertible {
 
 /// Byte ranges of the matches of `pattern` in `buffer` (Swift `Regex`, Unicode-scalar semantics).
 func regexPieces(_ pattern: String, _ buffer: UnsafeBufferPointer<UInt8>) -> [(Int, Int)] {
-  // The pattern was validated when the SplitPattern was made.
-  guard let regex = try? Regex(pattern).matchingSemantics(.unicodeScalar) else { return [] }
+  guard let regex = CompiledPatterns.shared.regex(for: pattern) else { return [] }
   let text = String(decoding: buffer, as: UTF8.self)
   let utf8 = text.utf8
   return text.matches(of: regex).map { match in
@@ -114,5 +115,23 @@ func regexPieces(_ pattern: String, _ buffer: UnsafeBufferPointer<UInt8>) -> [(I
       utf8.distance(from: utf8.startIndex, to: match.range.lowerBound),
       utf8.distance(from: utf8.startIndex, to: match.range.upperBound)
     )
+  }
+}
+
+/// Compiled `Regex`es by pattern text, so that encoding many texts compiles a pattern once.
+final class CompiledPatterns: @unchecked Sendable {
+  static let shared = CompiledPatterns()
+
+  private let lock = NSLock()
+  private var cache: [String: Regex<AnyRegexOutput>] = [:]
+
+  /// The compiled pattern; nil if it does not compile (`SplitPattern(parsing:)` rejects those).
+  func regex(for pattern: String) -> Regex<AnyRegexOutput>? {
+    lock.lock()
+    defer { lock.unlock() }
+    if let regex = cache[pattern] { return regex }
+    guard let regex = try? Regex(pattern).matchingSemantics(.unicodeScalar) else { return nil }
+    cache[pattern] = regex
+    return regex
   }
 }
