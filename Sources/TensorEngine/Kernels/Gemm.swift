@@ -1,0 +1,170 @@
+// Single-precision GEMM for row-major matrices: a packed, register-blocked SIMD kernel
+// (Goto/BLIS blocking) that reaches BLAS speed on one core, parallel over row blocks.
+
+/// Blocking sizes: an `mc`×`kc` block of A stays in L2, a `kc`×16 sliver of B in L1.
+@usableFromInline let gemmMC = 144
+@usableFromInline let gemmKC = 384
+@usableFromInline let gemmNC = 4096
+@usableFromInline let gemmMR = 6
+@usableFromInline let gemmNR = 16
+
+/// C[m, n] (+)= op(A)[m, k] · op(B)[k, n], all row-major.
+///
+/// - `transA`: A is stored as [k, m] (leading dimension `lda`), else as [m, k].
+/// - `transB`: B is stored as [n, k] (leading dimension `ldb`), else as [k, n].
+/// - `accumulate`: add to C instead of overwriting it.
+/// - `threads`: the most threads to use; small products run on the calling thread.
+public func sgemm(
+  transA: Bool, transB: Bool, m: Int, n: Int, k: Int,
+  a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, threads: Int = Parallel.threads
+) {
+  if m == 0 || n == 0 { return }
+  if k == 0 {
+    if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+    return
+  }
+  let flops = 2 * m * n * k
+  let threads = flops < 2_000_000 ? 1 : threads
+  let bPanelsMax = (min(n, gemmNC) + gemmNR - 1) / gemmNR
+  let packedB = UnsafeMutablePointer<Float>.allocate(capacity: bPanelsMax * gemmNR * gemmKC)
+  defer { packedB.deallocate() }
+  let aSend = UncheckedSendable(a), bSend = UncheckedSendable(b)
+  let cSend = UncheckedSendable(c), pbSend = UncheckedSendable(packedB)
+
+  var jc = 0
+  while jc < n {
+    let nb = min(gemmNC, n - jc)
+    let nPanels = (nb + gemmNR - 1) / gemmNR
+    var pc = 0
+    while pc < k {
+      let kb = min(gemmKC, k - pc)
+      let add = accumulate || pc > 0
+      // Pack B[pc..<pc+kb, jc..<jc+nb] as 16-wide panels, in parallel when worth it.
+      let packChunks = threads > 1 ? min(nPanels, 4 * threads) : 1
+      let (jcC, pcC) = (jc, pc)
+      Parallel.forEach(packChunks, threads: threads) { chunk in
+        let p0 = nPanels * chunk / packChunks, p1 = nPanels * (chunk + 1) / packChunks
+        for panel in p0..<p1 {
+          let j0 = panel * gemmNR
+          packPanelB(bSend.value, ldb: ldb, transB: transB, row0: pcC, col0: jcC + j0,
+                     kb: kb, cols: min(gemmNR, nb - j0), into: pbSend.value + panel * gemmNR * kb)
+        }
+      }
+      // Split the rows into blocks of at most mc (a multiple of 6); with several threads, make
+      // blocks small enough that every thread gets a few, so a busy core only slows its share.
+      let mc: Int
+      if threads > 1 {
+        let target = (m + 3 * threads - 1) / (3 * threads)
+        mc = min(gemmMC, max(gemmMR, (target + gemmMR - 1) / gemmMR * gemmMR))
+      } else {
+        mc = gemmMC
+      }
+      let mBlocks = (m + mc - 1) / mc
+      // With few row blocks and many columns, also split the column panels between tasks.
+      let nSplits = threads > 1 && mBlocks < 2 * threads ? min(nPanels, (2 * threads + mBlocks - 1) / mBlocks) : 1
+      Parallel.forEach(mBlocks * nSplits, threads: threads) { task in
+        let block = task / nSplits, split = task % nSplits
+        let i0 = block * mc, mb = min(mc, m - i0)
+        let q0 = nPanels * split / nSplits, q1 = nPanels * (split + 1) / nSplits
+        let packedA = UnsafeMutablePointer<Float>.allocate(capacity: (mc + gemmMR) * kb)
+        defer { packedA.deallocate() }
+        packBlockA(aSend.value, lda: lda, transA: transA, row0: i0, col0: pcC, mb: mb, kb: kb, into: packedA)
+        macroKernel(packedA: packedA, packedB: pbSend.value, mb: mb, nb: nb, kb: kb, panels: q0..<q1,
+                    c: cSend.value + i0 * ldc + jcC, ldc: ldc, add: add)
+      }
+      pc += kb
+    }
+    jc += nb
+  }
+}
+
+/// Packs rows `row0..<row0+mb`, columns `col0..<col0+kb` of op(A) as 6-row panels: [panel][p][6].
+@usableFromInline
+func packBlockA(_ a: UnsafePointer<Float>, lda: Int, transA: Bool, row0: Int, col0: Int,
+                mb: Int, kb: Int, into dst: UnsafeMutablePointer<Float>) {
+  var out = dst
+  var i = 0
+  while i < mb {
+    let rows = min(gemmMR, mb - i)
+    if transA {
+      // A stored [k, m]: element (r, p) at a[(col0+p)*lda + row0+r]; rows are contiguous.
+      for p in 0..<kb {
+        let src = a + (col0 + p) * lda + row0 + i
+        for r in 0..<rows { out[r] = src[r] }
+        for r in rows..<gemmMR { out[r] = 0 }
+        out += gemmMR
+      }
+    } else {
+      for r in 0..<gemmMR {
+        if r < rows {
+          let src = a + (row0 + i + r) * lda + col0
+          for p in 0..<kb { out[p * gemmMR + r] = src[p] }
+        } else {
+          for p in 0..<kb { out[p * gemmMR + r] = 0 }
+        }
+      }
+      out += gemmMR * kb
+    }
+    i += gemmMR
+  }
+}
+
+/// Packs a `kb`×`cols` slice of op(B) (cols ≤ 16) as one zero-padded panel: [p][16].
+@usableFromInline
+func packPanelB(_ b: UnsafePointer<Float>, ldb: Int, transB: Bool, row0: Int, col0: Int,
+                kb: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
+  if transB {
+    // B stored [n, k]: element (p, j) at b[(col0+j)*ldb + row0+p].
+    for j in 0..<gemmNR {
+      if j < cols {
+        let src = b + (col0 + j) * ldb + row0
+        for p in 0..<kb { dst[p * gemmNR + j] = src[p] }
+      } else {
+        for p in 0..<kb { dst[p * gemmNR + j] = 0 }
+      }
+    }
+  } else if cols == gemmNR {
+    for p in 0..<kb {
+      let src = UnsafeRawPointer(b + (row0 + p) * ldb + col0)
+      let out = UnsafeMutableRawPointer(dst + p * gemmNR)
+      out.storeBytes(of: src.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+    }
+  } else {
+    for p in 0..<kb {
+      let src = b + (row0 + p) * ldb + col0
+      for j in 0..<gemmNR { dst[p * gemmNR + j] = j < cols ? src[j] : 0 }
+    }
+  }
+}
+
+/// Multiplies one packed A block by the packed B panels `panels`, writing or adding to C.
+@usableFromInline
+func macroKernel(packedA: UnsafeMutablePointer<Float>, packedB: UnsafeMutablePointer<Float>,
+                 mb: Int, nb: Int, kb: Int, panels: Range<Int>,
+                 c: UnsafeMutablePointer<Float>, ldc: Int, add: Bool) {
+  var edge = [Float](repeating: 0, count: gemmMR * gemmNR)
+  for panel in panels {
+    let j0 = panel * gemmNR
+    let cols = min(gemmNR, nb - j0)
+    let bp = packedB + panel * gemmNR * kb
+    var i = 0
+    while i < mb {
+      let rows = min(gemmMR, mb - i)
+      let ap = packedA + i * kb
+      if rows == gemmMR && cols == gemmNR {
+        microKernel6x16(kb: kb, a: ap, b: bp, c: c + i * ldc + j0, ldc: ldc, add: add)
+      } else {
+        edge.withUnsafeMutableBufferPointer { tile in
+          let t = tile.baseAddress!
+          microKernel6x16(kb: kb, a: ap, b: bp, c: t, ldc: gemmNR, add: false)
+          for r in 0..<rows {
+            let dst = c + (i + r) * ldc + j0
+            for j in 0..<cols { dst[j] = add ? dst[j] + t[r * gemmNR + j] : t[r * gemmNR + j] }
+          }
+        }
+      }
+      i += gemmMR
+    }
+  }
+}

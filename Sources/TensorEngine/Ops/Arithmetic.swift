@@ -1,0 +1,65 @@
+/// Elementwise a + b. `b` may have fewer axes than `a` if its shape is a suffix of `a`'s
+/// (a bias [C] or a position table [T, C] added to [B, T, C]); it is broadcast over the rest.
+public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
+  precondition(b.shape.count <= a.shape.count && Array(a.shape.suffix(b.shape.count)) == b.shape,
+               "add: shape \(b.shape) does not broadcast to \(a.shape)")
+  let inner = b.count, outer = a.count / max(inner, 1)
+  let out = Tensor.result(a.shape, inputs: [a, b]) { out in
+    let g = out.gradData
+    if a.requiresGrad { accumulate(g, into: a.gradData, count: a.count) }
+    if b.requiresGrad { addColumnSums(g, rows: outer, cols: inner, into: b.gradData) }
+  }
+  let (ap, bp, op) = (a.data, b.data, out.data)
+  for r in 0..<outer {
+    var i = 0
+    let (ar, orow) = (ap + r * inner, op + r * inner)
+    while i + 16 <= inner { store16(load16(ar + i) + load16(bp + i), orow + i); i += 16 }
+    while i < inner { orow[i] = ar[i] + bp[i]; i += 1 }
+  }
+  return out
+}
+
+/// Elementwise a · b (same shapes).
+public func mul(_ a: Tensor, _ b: Tensor) -> Tensor {
+  precondition(a.shape == b.shape, "mul: shapes differ, \(a.shape) and \(b.shape)")
+  let n = a.count
+  let out = Tensor.result(a.shape, inputs: [a, b]) { out in
+    let g = out.gradData
+    if a.requiresGrad { let d = a.gradData; for i in 0..<n { d[i] += g[i] * b.data[i] } }
+    if b.requiresGrad { let d = b.gradData; for i in 0..<n { d[i] += g[i] * a.data[i] } }
+  }
+  for i in 0..<n { out.data[i] = a.data[i] * b.data[i] }
+  return out
+}
+
+/// x · s for a constant s.
+public func scale(_ x: Tensor, _ s: Float) -> Tensor {
+  let n = x.count
+  let out = Tensor.result(x.shape, inputs: [x]) { out in
+    let (g, d) = (out.gradData, x.gradData)
+    for i in 0..<n { d[i] += g[i] * s }
+  }
+  vmap(n, x.data, out.data) { $0 * s }
+  return out
+}
+
+/// Σ of all elements, as a one-element tensor.
+public func sum(_ x: Tensor) -> Tensor {
+  let out = Tensor.result([1], inputs: [x]) { out in
+    let g = out.gradData[0], d = x.gradData
+    for i in 0..<x.count { d[i] += g }
+  }
+  out.data[0] = vsum(x.data, x.count)
+  return out
+}
+
+/// Mean of all elements, as a one-element tensor.
+public func mean(_ x: Tensor) -> Tensor { scale(sum(x), 1 / Float(x.count)) }
+
+/// dst[i] += src[i] for i in 0..<count.
+@inlinable
+func accumulate(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
+  var i = 0
+  while i + 16 <= count { store16(load16(dst + i) + load16(src + i), dst + i); i += 16 }
+  while i < count { dst[i] += src[i]; i += 1 }
+}

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Mean cross-entropy of `logits` [..., V] against integer `targets` (one per row); rows whose
+/// target is `ignoreIndex` count for nothing (PyTorch's `ignore_index`, -100 by default).
+///
+/// Softmax and loss are fused; the backward pass recomputes the softmax from the logits.
+/// Every other target must be in 0..<V. If every row is ignored the loss is 0 (PyTorch gives NaN).
+public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 = -100) -> Tensor {
+  let v = logits.size(-1), rows = logits.count / v
+  precondition(targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows of logits")
+  for t in targets where t != ignoreIndex {
+    precondition(t >= 0 && Int(t) < v, "target \(t) is outside the vocabulary 0..<\(v)")
+  }
+  let counted = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
+  let lse = Storage(count: rows, zeroed: false)
+  let out = Tensor.result([1], inputs: [logits]) { out in
+    let g = out.gradData[0] / Float(max(counted, 1))
+    let (ls, ds, lses) = (UncheckedSendable(logits.data), UncheckedSendable(logits.gradData), UncheckedSendable(lse.base))
+    Parallel.forRows(rows, costPerRow: 12 * v) { range in
+      for r in range where targets[r] != ignoreIndex {
+        let (row, drow, shift) = (ls.value + r * v, ds.value + r * v, lses.value[r])
+        // d/dlogit = softmax - onehot, times the upstream gradient over the counted rows
+        vmapAccumulate(v, row, drow) { g * vexp($0 - shift) }
+        drow[Int(targets[r])] -= g
+      }
+    }
+  }
+  let (ls, lses) = (UncheckedSendable(logits.data), UncheckedSendable(lse.base))
+  let losses = Storage(count: rows)
+  let lossesS = UncheckedSendable(losses.base)
+  Parallel.forRows(rows, costPerRow: 8 * v) { range in
+    for r in range where targets[r] != ignoreIndex {
+      let row = ls.value + r * v
+      let m = vmax(row, v)
+      var acc = Float16x()
+      var i = 0
+      while i + 16 <= v { acc += vexp(load16(row + i) - m); i += 16 }
+      var total = acc.sum()
+      while i < v { total += vexp(row[i] - m); i += 1 }
+      let shift = m + logf(total)
+      lses.value[r] = shift
+      lossesS.value[r] = shift - row[Int(targets[r])]
+    }
+  }
+  var total: Double = 0
+  for r in 0..<rows where targets[r] != ignoreIndex { total += Double(losses.base[r]) }
+  out.data[0] = counted == 0 ? 0 : Float(total / Double(counted))
+  return out
+}
+
+/// y[i] += f(x[i]) for i in 0..<n, 16 lanes at a time.
+@inlinable @inline(__always)
+func vmapAccumulate(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                    _ f: (Float16x) -> Float16x) {
+  var i = 0
+  while i + 16 <= n { store16(load16(y + i) + f(load16(x + i)), y + i); i += 16 }
+  if i < n {
+    var v = Float16x()
+    for j in 0..<(n - i) { v[j] = x[i + j] }
+    let r = f(v)
+    for j in 0..<(n - i) { y[i + j] += r[j] }
+  }
+}

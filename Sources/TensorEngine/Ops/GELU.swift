@@ -1,0 +1,46 @@
+/// GELU with GPT-2's tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+///
+/// Computed as x·σ(2u), which is the same function, with the vectorised exp.
+public func gelu(_ x: Tensor) -> Tensor {
+  let n = x.count
+  let out = Tensor.result(x.shape, inputs: [x]) { out in
+    let (xs, gs, ds) = (UncheckedSendable(x.data), UncheckedSendable(out.gradData), UncheckedSendable(x.gradData))
+    Parallel.forRows((n + 1023) / 1024, costPerRow: 40_000) { blocks in
+      let lo = blocks.lowerBound * 1024, hi = min(n, blocks.upperBound * 1024)
+      geluBackward(xs.value + lo, gs.value + lo, ds.value + lo, hi - lo)
+    }
+  }
+  let (xs, os) = (UncheckedSendable(x.data), UncheckedSendable(out.data))
+  Parallel.forRows((n + 1023) / 1024, costPerRow: 30_000) { blocks in
+    let lo = blocks.lowerBound * 1024, hi = min(n, blocks.upperBound * 1024)
+    vmap(hi - lo, xs.value + lo, os.value + lo) { v in
+      let u = geluScale * (v + 0.044715 * v * v * v)
+      return v / (1 + vexp(-2 * u))
+    }
+  }
+  return out
+}
+
+@usableFromInline let geluScale: Float = 0.797_884_56  // √(2/π)
+
+/// dx[i] += dout[i] · gelu'(x[i]) for i in 0..<n, with σ = σ(2u): gelu' = σ + 2xσ(1-σ)·u'.
+func geluBackward(_ x: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+  var i = 0
+  @inline(__always) func derivative(_ v: Float16x) -> Float16x {
+    let v2 = v * v
+    let u = geluScale * (v + 0.044715 * v2 * v)
+    let du = geluScale * (1 + 3 * 0.044715 * v2)
+    let s = 1 / (1 + vexp(-2 * u))
+    return s + 2 * v * s * (1 - s) * du
+  }
+  while i + 16 <= n {
+    store16(load16(dx + i) + load16(dout + i) * derivative(load16(x + i)), dx + i)
+    i += 16
+  }
+  if i < n {
+    var v = Float16x()
+    for j in 0..<(n - i) { v[j] = x[i + j] }
+    let d = derivative(v)
+    for j in 0..<(n - i) { dx[i + j] += dout[i + j] * d[j] }
+  }
+}

@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Softmax over the last axis.
+public func softmax(_ x: Tensor) -> Tensor {
+  let c = x.size(-1), rows = x.count / c
+  let out = Tensor.result(x.shape, inputs: [x]) { out in
+    for r in 0..<rows {
+      softmaxBackwardRow(y: out.data + r * c, dy: out.gradData + r * c, dx: x.gradData + r * c, n: c, scale: 1)
+    }
+  }
+  let (xs, os) = (UncheckedSendable(x.data), UncheckedSendable(out.data))
+  Parallel.forRows(rows, costPerRow: 20 * c) { range in
+    for r in range { softmaxRow(xs.value + r * c, os.value + r * c, c) }
+  }
+  return out
+}
+
+/// y = softmax(x) for one row of n ≥ 1 values; returns log Σ exp(x - max) + max (the log-sum-exp).
+@inlinable @discardableResult
+public func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+  let m = vmax(x, n)
+  vmap(n, x, y) { vexp($0 - m) }
+  let total = vsum(y, n)
+  let inv = 1 / total
+  vmap(n, y, y) { $0 * inv }
+  return m + logf(total)
+}
+
+/// dx += scale · y ⊙ (dy − ⟨y, dy⟩) for one row: the softmax Jacobian applied to dy.
+@inlinable
+func softmaxBackwardRow(y: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                        n: Int, scale: Float) {
+  let dot = vdot(y, dy, n)
+  for i in 0..<n { dx[i] += scale * y[i] * (dy[i] - dot) }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+@testable import TensorEngine
+
+/// C = op(A)·op(B) in Double, as the reference.
+func referenceGemm(_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ b: [Float]) -> [Double] {
+  var c = [Double](repeating: 0, count: m * n)
+  for i in 0..<m {
+    for j in 0..<n {
+      var s = 0.0
+      for p in 0..<k {
+        let av = transA ? a[p * m + i] : a[i * k + p]
+        let bv = transB ? b[j * k + p] : b[p * n + j]
+        s += Double(av) * Double(bv)
+      }
+      c[i * n + j] = s
+    }
+  }
+  return c
+}
+
+func randomValues(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+  var rng = RandomGenerator(seed: seed)
+  return (0..<n).map { _ in (rng.nextUniform() * 2 - 1) * scale }
+}
+
+@Suite("GEMM")
+struct GemmTests {
+  static let shapes = [(1, 1, 1), (7, 17, 5), (6, 16, 384), (13, 33, 400), (150, 70, 777), (97, 4100, 9), (300, 48, 64)]
+
+  @Test("sgemm matches a Float64 reference for every transpose, shape and thread count",
+        arguments: [(false, false), (false, true), (true, false), (true, true)], [1, 2])
+  func matchesReference(transposes: (Bool, Bool), threads: Int) {
+    for (m, n, k) in Self.shapes {
+      let a = randomValues(m * k, seed: UInt64(m * 31 + k)), b = randomValues(k * n, seed: UInt64(n * 17 + k))
+      let expected = referenceGemm(transposes.0, transposes.1, m, n, k, a, b)
+      // Start from a non-zero C to check both overwrite and accumulate.
+      var c = [Float](repeating: 0.5, count: m * n)
+      for accumulate in [false, true] {
+        a.withUnsafeBufferPointer { ap in
+          b.withUnsafeBufferPointer { bp in
+            c.withUnsafeMutableBufferPointer { cp in
+              sgemm(transA: transposes.0, transB: transposes.1, m: m, n: n, k: k,
+                    a: ap.baseAddress!, lda: transposes.0 ? m : k, b: bp.baseAddress!, ldb: transposes.1 ? k : n,
+                    c: cp.baseAddress!, ldc: n, accumulate: accumulate, threads: threads)
+            }
+          }
+        }
+        let factor = accumulate ? 2.0 : 1.0
+        let worst = zip(c, expected).map { abs(Double($0) - factor * $1) }.max()!
+        #expect(worst <= 1e-4 * Double(k).squareRoot(), "m=\(m) n=\(n) k=\(k) accumulate=\(accumulate): \(worst)")
+      }
+    }
+  }
+
+  @Test("vexp is within 2 ulp of exp over the float range, and clamps outside it")
+  func vexpAccuracy() {
+    var worst: Float = 0
+    var x: Float = -87
+    while x < 87.9 {
+      let v = vexp(Float16x((0..<16).map { x + Float($0) * 0.0007 }))
+      for lane in 0..<16 {
+        let exact = Float(exp(Double(x + Float(lane) * 0.0007)))
+        worst = max(worst, abs(v[lane] - exact) / exact)
+      }
+      x += 0.0113
+    }
+    #expect(worst < 2.5e-7)
+    #expect(vexp(Float(-1000)) < 1e-37)
+    #expect(vexp(Float(1000)).isFinite)
+    #expect(vexp(Float(0)) == 1)
+  }
+}
