@@ -1,1 +1,102 @@
-struct Placeholder {}
+import TensorEngine
+
+/// A GPT-2-architecture language model (nanoGPT's `GPT`): token + position embeddings, pre-LN
+/// transformer blocks of causal self-attention and a GELU MLP, a final LayerNorm and a language
+/// modelling head tied (by default) to the token embeddings.
+///
+/// Parameters use HF GPT-2's names and layouts (`transformer.h.0.attn.c_attn.weight` is a
+/// Conv1D weight [in, out]), all in one flat `ParameterSet`.
+public final class GPT {
+  public let config: GPTConfig
+  public let parameters: ParameterSet
+
+  /// A model with nanoGPT's initialisation: N(0, 0.02) weights, residual projections scaled by
+  /// 1/√(2·n_layer), zero biases, unit LayerNorm gains.
+  public init(config: GPTConfig, seed: UInt64 = 1337) throws(ModelError) {
+    try config.validate()
+    self.config = config
+    parameters = ParameterSet(Self.layout(config))
+    var rng = RandomGenerator(seed: seed)
+    let projectionStd = 0.02 / Float(2 * config.nLayer).squareRoot()
+    for (entry, tensor) in zip(parameters.entries, parameters.tensors) {
+      let leaf = entry.name.split(separator: ".").last!
+      let isNorm = entry.name.contains(".ln_")
+      if leaf == "bias" { continue }
+      if isNorm { tensor.data.update(repeating: 1, count: entry.count); continue }
+      let std = entry.name.hasSuffix("c_proj.weight") ? projectionStd : 0.02
+      for i in 0..<entry.count { tensor.data[i] = rng.nextNormal() * std }
+    }
+  }
+
+  /// Names, shapes and weight-decay flags of every parameter, in HF GPT-2 order. Decay applies
+  /// to the weight matrices of linear layers only (not to biases, LayerNorms or embeddings).
+  public static func layout(_ c: GPTConfig) -> [(name: String, shape: [Int], decay: Bool)] {
+    let e = c.nEmbd
+    var specs: [(name: String, shape: [Int], decay: Bool)] = [
+      ("transformer.wte.weight", [c.vocabSize, e], false),
+      ("transformer.wpe.weight", [c.blockSize, e], false),
+    ]
+    func norm(_ prefix: String) {
+      specs.append((prefix + ".weight", [e], false))
+      if c.bias { specs.append((prefix + ".bias", [e], false)) }
+    }
+    func conv1D(_ prefix: String, _ inputs: Int, _ outputs: Int) {
+      specs.append((prefix + ".weight", [inputs, outputs], true))
+      if c.bias { specs.append((prefix + ".bias", [outputs], false)) }
+    }
+    for layer in 0..<c.nLayer {
+      let h = "transformer.h.\(layer)"
+      norm(h + ".ln_1")
+      conv1D(h + ".attn.c_attn", e, 3 * e)
+      conv1D(h + ".attn.c_proj", e, e)
+      norm(h + ".ln_2")
+      conv1D(h + ".mlp.c_fc", e, 4 * e)
+      conv1D(h + ".mlp.c_proj", 4 * e, e)
+    }
+    norm("transformer.ln_f")
+    if !c.tieWeights { specs.append(("lm_head.weight", [c.vocabSize, e], true)) }
+    return specs
+  }
+
+  private func p(_ name: String) -> Tensor { parameters[name]! }
+  private func optional(_ name: String) -> Tensor? { parameters[name] }
+
+  /// Logits [B, T, V] for token ids [B, T] (row-major, `batch` rows of `length`), and the mean
+  /// cross-entropy against `targets` when given (-100 marks positions to ignore).
+  ///
+  /// Dropout is applied only when `rng` is given (training).
+  public func forward(_ ids: [Int32], batch: Int, length: Int, targets: [Int32]? = nil,
+                      rng: UnsafeMutablePointer<RandomGenerator>? = nil) -> (logits: Tensor, loss: Tensor?) {
+    precondition(length <= config.blockSize, "sequence of \(length) tokens is longer than the block size \(config.blockSize)")
+    let positions = (0..<Int32(length)).map { $0 }
+    var x = add(embedding(p("transformer.wte.weight"), ids: ids, shape: [batch, length]),
+                embedding(p("transformer.wpe.weight"), ids: positions, shape: [length]))
+    x = drop(x, rng)
+    for layer in 0..<config.nLayer {
+      let h = "transformer.h.\(layer)"
+      // x = x + attn(ln_1(x))
+      var y = layerNorm(x, weight: p(h + ".ln_1.weight"), bias: optional(h + ".ln_1.bias"), eps: config.layerNormEpsilon)
+      y = linear(y, weight: p(h + ".attn.c_attn.weight"), bias: optional(h + ".attn.c_attn.bias"))
+      y = causalSelfAttention(y, heads: config.nHead)
+      y = linear(y, weight: p(h + ".attn.c_proj.weight"), bias: optional(h + ".attn.c_proj.bias"))
+      x = add(x, drop(y, rng))
+      // x = x + mlp(ln_2(x))
+      y = layerNorm(x, weight: p(h + ".ln_2.weight"), bias: optional(h + ".ln_2.bias"), eps: config.layerNormEpsilon)
+      y = gelu(linear(y, weight: p(h + ".mlp.c_fc.weight"), bias: optional(h + ".mlp.c_fc.bias")))
+      y = linear(y, weight: p(h + ".mlp.c_proj.weight"), bias: optional(h + ".mlp.c_proj.bias"))
+      x = add(x, drop(y, rng))
+    }
+    x = layerNorm(x, weight: p("transformer.ln_f.weight"), bias: optional("transformer.ln_f.bias"), eps: config.layerNormEpsilon)
+    let head = config.tieWeights ? p("transformer.wte.weight") : p("lm_head.weight")
+    let logits = matmul(x, head, transposeB: true)
+    return (logits, targets.map { crossEntropy(logits, targets: $0) })
+  }
+
+  private func drop(_ x: Tensor, _ rng: UnsafeMutablePointer<RandomGenerator>?) -> Tensor {
+    guard let rng, config.dropout > 0 else { return x }
+    return dropout(x, p: config.dropout, rng: &rng.pointee)
+  }
+
+  /// Number of parameters (the tied head counted once).
+  public var parameterCount: Int { parameters.count }
+}

@@ -6,7 +6,8 @@ import Synchronization
 public final class Storage: @unchecked Sendable {
   /// Number of floats.
   public let count: Int
-  @usableFromInline let base: UnsafeMutablePointer<Float>
+  /// The first float. Valid while the storage is alive.
+  public let base: UnsafeMutablePointer<Float>
 
   /// Allocates `count` floats, set to zero when `zeroed`, otherwise uninitialised.
   public init(count: Int, zeroed: Bool = true) {

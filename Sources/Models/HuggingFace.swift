@@ -1,0 +1,102 @@
+import Foundation
+import TensorEngine
+
+/// Loading and saving Hugging Face `GPT2LMHeadModel` folders: `config.json` plus
+/// `model.safetensors`, with parameter names and Conv1D [in, out] layouts used as they are.
+extension GPT {
+  /// Loads a model from a folder holding HF GPT-2 `config.json` and `model.safetensors`.
+  public static func load(huggingFaceFolder folder: String) throws(ModelError) -> GPT {
+    let configPath = folder + "/config.json"
+    guard let configData = FileManager.default.contents(atPath: configPath) else {
+      throw .unreadableFile(path: configPath, reason: "no such file (expected a Hugging Face model folder)")
+    }
+    let config = try gptConfig(fromHuggingFace: configData, path: configPath)
+    let model = try GPT(config: config)
+    let weightsPath = folder + "/model.safetensors"
+    let (tensors, _) = try Safetensors.read(weightsPath)
+    for (entry, tensor) in zip(model.parameters.entries, model.parameters.tensors) {
+      // Files saved by GPT2Model (no LM head) name parameters without the "transformer." prefix.
+      let short = entry.name.hasPrefix("transformer.") ? String(entry.name.dropFirst("transformer.".count)) : entry.name
+      guard let found = tensors[entry.name] ?? tensors[short] else {
+        throw .missingTensor(name: entry.name, path: weightsPath)
+      }
+      guard found.shape == entry.shape else { throw .shapeMismatch(name: entry.name, expected: entry.shape, found: found.shape) }
+      found.values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: entry.count) }
+    }
+    return model
+  }
+
+  /// Writes `config.json` and `model.safetensors` (F32) that `transformers` loads as a
+  /// `GPT2LMHeadModel`. A model without biases is written with zero biases (the same function);
+  /// a tied head is not written separately, as `save_pretrained` does.
+  public func save(huggingFaceFolder folder: String) throws(ModelError) {
+    do {
+      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    } catch {
+      throw .unwritableFile(path: folder, reason: (error as NSError).localizedDescription)
+    }
+    var full = config
+    full.bias = true
+    let zeros = Storage(count: 4 * config.nEmbd)
+    let tensors = GPT.layout(full).map { spec -> (name: String, shape: [Int], data: UnsafePointer<Float>) in
+      if let t = parameters[spec.name] { return (spec.name, spec.shape, UnsafePointer(t.data)) }
+      return (spec.name, spec.shape, UnsafePointer(zeros.base))
+    }
+    try withExtendedLifetime(zeros) { () throws(ModelError) in
+      try Safetensors.write(folder + "/model.safetensors", tensors: tensors, metadata: ["format": "pt"])
+    }
+    try writeAtomically(huggingFaceConfig(), to: folder + "/config.json")
+  }
+
+  /// The HF `GPT2Config` JSON for this model.
+  func huggingFaceConfig() -> Data {
+    let object: [String: Any] = [
+      "architectures": ["GPT2LMHeadModel"],
+      "model_type": "gpt2",
+      "vocab_size": config.vocabSize,
+      "n_positions": config.blockSize,
+      "n_ctx": config.blockSize,
+      "n_embd": config.nEmbd,
+      "n_layer": config.nLayer,
+      "n_head": config.nHead,
+      "n_inner": NSNull(),
+      "activation_function": "gelu_new",
+      "resid_pdrop": Double(config.dropout),
+      "embd_pdrop": Double(config.dropout),
+      "attn_pdrop": Double(config.dropout),
+      "layer_norm_epsilon": Double(config.layerNormEpsilon),
+      "initializer_range": 0.02,
+      "tie_word_embeddings": config.tieWeights,
+      "torch_dtype": "float32",
+    ]
+    return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+  }
+}
+
+/// Reads the fields of a HF `GPT2Config` JSON that SwiftGPT's GPT supports.
+func gptConfig(fromHuggingFace data: Data, path: String) throws(ModelError) -> GPTConfig {
+  guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+    throw .corruptFile(path: path, reason: "not a JSON object")
+  }
+  func int(_ key: String) throws(ModelError) -> Int {
+    guard let v = json[key] as? Int else { throw .corruptFile(path: path, reason: "missing integer '\(key)'") }
+    return v
+  }
+  if let type = json["model_type"] as? String, type != "gpt2" {
+    throw .unsupported("model_type '\(type)' in \(path); SwiftGPT loads GPT-2 models")
+  }
+  if let activation = json["activation_function"] as? String, activation != "gelu_new" {
+    throw .unsupported("activation_function '\(activation)' in \(path); SwiftGPT's GPT uses gelu_new")
+  }
+  let embd = try int("n_embd")
+  if let inner = json["n_inner"] as? Int, inner != 4 * embd {
+    throw .unsupported("n_inner \(inner) in \(path); SwiftGPT's MLP is 4 × n_embd wide")
+  }
+  let config = GPTConfig(
+    vocabSize: try int("vocab_size"), blockSize: try int("n_positions"), nLayer: try int("n_layer"),
+    nHead: try int("n_head"), nEmbd: embd, dropout: Float((json["resid_pdrop"] as? Double) ?? 0.1),
+    bias: true, tieWeights: (json["tie_word_embeddings"] as? Bool) ?? true,
+    layerNormEpsilon: Float((json["layer_norm_epsilon"] as? Double) ?? 1e-5))
+  try config.validate()
+  return config
+}

@@ -1,0 +1,116 @@
+import Foundation
+
+/// The safetensors file format (Hugging Face): an 8-byte little-endian header length, a JSON
+/// header `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the
+/// raw little-endian tensor bytes.
+///
+/// Reads F32, F16 and BF16 (converted to `Float`); writes F32.
+public enum Safetensors {
+  /// One tensor read from a file, as `Float`s.
+  public struct Entry: Sendable {
+    public let shape: [Int]
+    public let values: [Float]
+  }
+
+  /// Every tensor in the file at `path`, by name, and the `__metadata__` strings.
+  public static func read(_ path: String) throws(ModelError) -> (tensors: [String: Entry], metadata: [String: String]) {
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw .unreadableFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+    }
+    func corrupt(_ why: String) -> ModelError { .corruptFile(path: path, reason: why) }
+    guard data.count >= 8 else { throw corrupt("shorter than the 8-byte header length") }
+    let headerLength = data.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+    guard headerLength > 0, headerLength <= data.count - 8 else { throw corrupt("header length \(headerLength) exceeds the file") }
+    let headerData = data.subdata(in: 8..<(8 + headerLength))
+    guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
+      throw corrupt("header is not a JSON object")
+    }
+    let payload = data.count - 8 - headerLength
+    var tensors: [String: Entry] = [:]
+    var metadata: [String: String] = [:]
+    for (name, value) in header {
+      if name == "__metadata__" {
+        metadata = (value as? [String: String]) ?? [:]
+        continue
+      }
+      guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
+        let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
+      else { throw corrupt("entry '\(name)' lacks dtype, shape or data_offsets") }
+      let (begin, end) = (offsets[0], offsets[1])
+      let count = shape.reduce(1, *)
+      let width: Int
+      switch dtype {
+      case "F32": width = 4
+      case "F16", "BF16": width = 2
+      default: throw .unsupported("tensor '\(name)' in \(path) has dtype \(dtype); SwiftGPT reads F32, F16 and BF16")
+      }
+      guard shape.allSatisfy({ $0 >= 0 }), begin >= 0, begin <= end, end <= payload, end - begin == count * width else {
+        throw corrupt("tensor '\(name)' has offsets \(offsets) that do not fit its shape \(shape) and the file")
+      }
+      let values = data.withUnsafeBytes { raw -> [Float] in
+        let start = raw.baseAddress! + 8 + headerLength + begin
+        return (0..<count).map { i in
+          switch dtype {
+          case "F32": Float(bitPattern: UInt32(littleEndian: start.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)))
+          case "F16": Float(Float16(bitPattern: UInt16(littleEndian: start.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
+          default: Float(bitPattern: UInt32(UInt16(littleEndian: start.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) << 16)
+          }
+        }
+      }
+      tensors[name] = Entry(shape: shape, values: values)
+    }
+    return (tensors, metadata)
+  }
+
+  /// Writes F32 tensors (name, shape, pointer to `shape.product` floats) in the given order,
+  /// atomically (temporary file, then rename).
+  public static func write(_ path: String, tensors: [(name: String, shape: [Int], data: UnsafePointer<Float>)],
+                           metadata: [String: String] = [:]) throws(ModelError) {
+    var header = "{"
+    if !metadata.isEmpty {
+      let items = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+      header += "\"__metadata__\":{\(items.joined(separator: ","))},"
+    }
+    var offset = 0
+    var items: [String] = []
+    for t in tensors {
+      let bytes = t.shape.reduce(1, *) * 4
+      items.append("\(jsonString(t.name)):{\"dtype\":\"F32\",\"shape\":[\(t.shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes)]}")
+      offset += bytes
+    }
+    header += items.joined(separator: ",") + "}"
+    // Pad the header with spaces to a multiple of 8 bytes, as the reference writer does.
+    while (header.utf8.count % 8) != 0 { header += " " }
+    var out = Data(capacity: 8 + header.utf8.count + offset)
+    withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { out.append(contentsOf: $0) }
+    out.append(contentsOf: Array(header.utf8))
+    for t in tensors {
+      // Float is little-endian on every platform Swift targets on Linux.
+      out.append(UnsafeBufferPointer(start: t.data, count: t.shape.reduce(1, *)))
+    }
+    try writeAtomically(out, to: path)
+  }
+}
+
+/// A JSON string literal for `s`.
+func jsonString(_ s: String) -> String {
+  var out = "\""
+  for u in s.unicodeScalars {
+    switch u {
+    case "\"": out += "\\\""
+    case "\\": out += "\\\\"
+    case _ where u.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16)
+    default: out.unicodeScalars.append(u)
+    }
+  }
+  return out + "\""
+}
+
+/// Writes `data` to `path` through a temporary file and a rename.
+func writeAtomically(_ data: Data, to path: String) throws(ModelError) {
+  do {
+    try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+  } catch {
+    throw .unwritableFile(path: path, reason: (error as NSError).localizedDescription)
+  }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+import TensorEngine
+@testable import Models
+import Training
+
+/// The tiny GPT2LMHeadModel made by `scripts/gpt2_parity.py make`, and what PyTorch computed.
+struct TinyGPT2Fixture {
+  let model: GPT
+  let expected: [String: Safetensors.Entry]
+  let ids: [Int32]
+  let targets: [Int32]
+  let batch: Int, length: Int
+
+  init() throws {
+    let folder = fixturesDirectory + "/gpt2-tiny"
+    model = try GPT.load(huggingFaceFolder: folder)
+    expected = try Safetensors.read(folder + "/expected.safetensors").tensors
+    let idsEntry = expected["ids"]!
+    (batch, length) = (idsEntry.shape[0], idsEntry.shape[1])
+    ids = idsEntry.values.map { Int32($0) }
+    targets = expected["targets"]!.values.map { Int32($0) }
+  }
+}
+
+@Suite("Parity with Hugging Face GPT-2 (PyTorch fixtures)")
+struct HFParityTests {
+  @Test("logits and loss match PyTorch to 1e-5")
+  func forwardMatches() throws {
+    let f = try TinyGPT2Fixture()
+    #expect(f.model.config == GPTConfig(vocabSize: 96, blockSize: 32, nLayer: 2, nHead: 4, nEmbd: 64, dropout: 0))
+    let (logits, loss) = f.model.forward(f.ids, batch: f.batch, length: f.length, targets: f.targets)
+    #expect(logits.shape == [f.batch, f.length, 96])
+    #expect(relativeError(logits.scalars, f.expected["logits"]!.values) <= 1e-5)
+    #expect(relativeError([loss!.item], f.expected["loss"]!.values) <= 1e-5)
+  }
+
+  @Test("every parameter gradient matches PyTorch to 1e-4")
+  func gradientsMatch() throws {
+    let f = try TinyGPT2Fixture()
+    f.model.parameters.zeroGrad()
+    f.model.forward(f.ids, batch: f.batch, length: f.length, targets: f.targets).loss!.backward()
+    for (entry, tensor) in zip(f.model.parameters.entries, f.model.parameters.tensors) {
+      let reference = try #require(f.expected["grad." + entry.name], "no reference gradient for \(entry.name)")
+      let error = relativeError(tensor.grad!, reference.values)
+      #expect(error <= 1e-4, "\(entry.name): relative error \(error)")
+    }
+  }
+
+  /// The step starts from PyTorch's own gradients: some true gradients are exactly zero (the key
+  /// bias cannot change a softmax), and Adam scales their rounding noise up to ±lr, so steps from
+  /// two independently rounded gradients would differ there by design.
+  @Test("one AdamW step matches torch.optim.AdamW to 1e-5")
+  func adamWStepMatches() throws {
+    let f = try TinyGPT2Fixture()
+    for (entry, tensor) in zip(f.model.parameters.entries, f.model.parameters.tensors) {
+      let grad = try #require(f.expected["grad." + entry.name]).values
+      grad.withUnsafeBufferPointer { tensor.gradData.update(from: $0.baseAddress!, count: entry.count) }
+    }
+    var optimizer = AdamW(parameters: f.model.parameters, weightDecay: 0.1)
+    optimizer.step(lr: 1e-3)
+    for (entry, tensor) in zip(f.model.parameters.entries, f.model.parameters.tensors) {
+      let reference = try #require(f.expected["adamw." + entry.name])
+      let error = relativeError(tensor.scalars, reference.values)
+      #expect(error <= 1e-5, "\(entry.name): relative error \(error)")
+    }
+  }
+
+  /// Saves the fixture model after one AdamW step, with its logits, so that
+  /// `scripts/gpt2_parity.py check` can load the folder in transformers. Skips unless
+  /// SWIFTGPT_EXPORT_DIR is set; in the suite it checks the folder loads back unchanged.
+  @Test("a saved HF folder loads back with identical parameters")
+  func exportsAFolderTransformersLoads() throws {
+    let f = try TinyGPT2Fixture()
+    f.model.parameters.zeroGrad()
+    f.model.forward(f.ids, batch: f.batch, length: f.length, targets: f.targets).loss!.backward()
+    var optimizer = AdamW(parameters: f.model.parameters, weightDecay: 0.1)
+    optimizer.step(lr: 1e-2)
+    let folder = ProcessInfo.processInfo.environment["SWIFTGPT_EXPORT_DIR"] ?? temporaryDirectory()
+    try f.model.save(huggingFaceFolder: folder)
+    let logits = withoutGrad { f.model.forward(f.ids, batch: f.batch, length: f.length).logits }
+    let idValues = f.ids.map(Float.init)
+    try idValues.withUnsafeBufferPointer { ids in
+      try Safetensors.write(folder + "/swift_logits.safetensors", tensors: [
+        ("ids", [f.batch, f.length], ids.baseAddress!), ("logits", logits.shape, UnsafePointer(logits.data)),
+      ])
+    }
+    let reloaded = try GPT.load(huggingFaceFolder: folder)
+    #expect(reloaded.parameters.tensors.map(\.scalars) == f.model.parameters.tensors.map(\.scalars))
+    let saved = try Safetensors.read(folder + "/model.safetensors").tensors
+    #expect(saved["lm_head.weight"] == nil, "a tied head is not written, as save_pretrained")
+    #expect(saved["transformer.h.1.attn.c_attn.weight"]?.shape == [64, 192])
+  }
+}
