@@ -29,7 +29,7 @@ let package = Package(
     .executableTarget(
       name: "swiftgpt",
       dependencies: [
-        "Tokenizers",
+        "Tokenizers", "TensorEngine", "Models", "Training",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: optimized),

@@ -5,8 +5,8 @@ import Tokenizers
 /// `swiftgpt bench …`: timings for bench/*.py, printed as one JSON object.
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure tokenizer speed (used by the scripts in bench/).",
-    subcommands: [EncodeBench.self, TrainBench.self])
+    abstract: "Measure tokenizer and training speed (used by the scripts in bench/).",
+    subcommands: [EncodeBench.self, TrainBench.self, GPTBench.self])
 }
 
 /// Best and median of repeated timings, as JSON.

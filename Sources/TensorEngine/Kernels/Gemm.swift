@@ -27,8 +27,11 @@ public func sgemm(
   let flops = 2 * m * n * k
   let threads = flops < 2_000_000 ? 1 : threads
   let bPanelsMax = (min(n, gemmNC) + gemmNR - 1) / gemmNR
-  let packedB = UnsafeMutablePointer<Float>.allocate(capacity: bPanelsMax * gemmNR * gemmKC)
-  defer { packedB.deallocate() }
+  // Packing buffers come from the storage pool: fresh multi-megabyte allocations would fault
+  // their pages in on every call.
+  let packedBStorage = Storage(count: bPanelsMax * gemmNR * gemmKC, zeroed: false)
+  defer { withExtendedLifetime(packedBStorage) {} }
+  let packedB = packedBStorage.base
   let aSend = UncheckedSendable(a), bSend = UncheckedSendable(b)
   let cSend = UncheckedSendable(c), pbSend = UncheckedSendable(packedB)
 
@@ -67,11 +70,12 @@ public func sgemm(
         let block = task / nSplits, split = task % nSplits
         let i0 = block * mc, mb = min(mc, m - i0)
         let q0 = nPanels * split / nSplits, q1 = nPanels * (split + 1) / nSplits
-        let packedA = UnsafeMutablePointer<Float>.allocate(capacity: (mc + gemmMR) * kb)
-        defer { packedA.deallocate() }
-        packBlockA(aSend.value, lda: lda, transA: transA, row0: i0, col0: pcC, mb: mb, kb: kb, into: packedA)
-        macroKernel(packedA: packedA, packedB: pbSend.value, mb: mb, nb: nb, kb: kb, panels: q0..<q1,
-                    c: cSend.value + i0 * ldc + jcC, ldc: ldc, add: add)
+        let packedA = Storage(count: (gemmMC + gemmMR) * gemmKC, zeroed: false)
+        withExtendedLifetime(packedA) {
+          packBlockA(aSend.value, lda: lda, transA: transA, row0: i0, col0: pcC, mb: mb, kb: kb, into: packedA.base)
+          macroKernel(packedA: packedA.base, packedB: pbSend.value, mb: mb, nb: nb, kb: kb, panels: q0..<q1,
+                      c: cSend.value + i0 * ldc + jcC, ldc: ldc, add: add)
+        }
       }
       pc += kb
     }

@@ -19,9 +19,9 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
       let dbase = dqs.value + bi * t * c3 + h * hs
       let dy = dys.value + bi * t * c + h * hs
       let a = atts.value + task * t * t
-      let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * t * t)
-      defer { scratch.deallocate() }
-      let (datt, dpre) = (scratch, scratch + t * t)
+      let scratch = Storage(count: 2 * t * t, zeroed: false)
+      defer { withExtendedLifetime(scratch) {} }
+      let (datt, dpre) = (scratch.base, scratch.base + t * t)
       // datt[T, T] = dy[T, hs] · v[T, hs]ᵀ
       sgemm(transA: false, transB: true, m: t, n: t, k: hs, a: dy, lda: c, b: base + 2 * c, ldb: c3,
             c: datt, ldc: t, accumulate: false, threads: 1)

@@ -26,9 +26,16 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor?, eps: Float = 1
       let rstd = 1 / (variance / Float(c) + eps).squareRoot()
       st.value[2 * r] = mean
       st.value[2 * r + 1] = rstd
-      for j in 0..<c {
-        let norm = (xr[j] - mean) * rstd
-        orow[j] = norm * w.value[j] + (b.value?[j] ?? 0)
+      var j = 0
+      if let bias = b.value {
+        while j + 16 <= c {
+          store16((load16(xr + j) - mean) * rstd * load16(w.value + j) + load16(bias + j), orow + j)
+          j += 16
+        }
+        while j < c { orow[j] = (xr[j] - mean) * rstd * w.value[j] + bias[j]; j += 1 }
+      } else {
+        while j + 16 <= c { store16((load16(xr + j) - mean) * rstd * load16(w.value + j), orow + j); j += 16 }
+        while j < c { orow[j] = (xr[j] - mean) * rstd * w.value[j]; j += 1 }
       }
     }
   }
@@ -41,12 +48,17 @@ func layerNormBackward(x: UnsafePointer<Float>, dout: UnsafePointer<Float>, weig
                        dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
                        rows: Int, c: Int) {
   // dweight/dbias are reductions over rows: one thread keeps them simple and deterministic.
-  for r in 0..<rows {
-    let (xr, dr) = (x + r * c, dout + r * c)
-    let (mean, rstd) = (stats[2 * r], stats[2 * r + 1])
-    for j in 0..<c {
-      if let dweight { dweight[j] += (xr[j] - mean) * rstd * dr[j] }
-      if let dbias { dbias[j] += dr[j] }
+  if let dbias { addColumnSums(dout, rows: rows, cols: c, into: dbias) }
+  if let dweight {
+    for r in 0..<rows {
+      let (xr, dr) = (x + r * c, dout + r * c)
+      let (mean, rstd) = (stats[2 * r], stats[2 * r + 1])
+      var j = 0
+      while j + 16 <= c {
+        store16(load16(dweight + j) + (load16(xr + j) - mean) * rstd * load16(dr + j), dweight + j)
+        j += 16
+      }
+      while j < c { dweight[j] += (xr[j] - mean) * rstd * dr[j]; j += 1 }
     }
   }
   guard let dx else { return }
@@ -56,17 +68,35 @@ func layerNormBackward(x: UnsafePointer<Float>, dout: UnsafePointer<Float>, weig
     for r in range {
       let (xr, dr, dxr) = (xs.value + r * c, ds.value + r * c, dxs.value + r * c)
       let (mean, rstd) = (st.value[2 * r], st.value[2 * r + 1])
-      var dnormMean: Float = 0, dnormNormMean: Float = 0
-      for j in 0..<c {
-        let dnorm = ws.value[j] * dr[j]
+      let w = ws.value
+      var sumAcc = Float16x(), dotAcc = Float16x()
+      var j = 0
+      while j + 16 <= c {
+        let dnorm = load16(w + j) * load16(dr + j)
+        sumAcc += dnorm
+        dotAcc.addProduct(dnorm, (load16(xr + j) - mean) * rstd)
+        j += 16
+      }
+      var dnormMean = sumAcc.sum(), dnormNormMean = dotAcc.sum()
+      while j < c {
+        let dnorm = w[j] * dr[j]
         dnormMean += dnorm
         dnormNormMean += dnorm * (xr[j] - mean) * rstd
+        j += 1
       }
       dnormMean /= Float(c)
       dnormNormMean /= Float(c)
-      for j in 0..<c {
+      j = 0
+      while j + 16 <= c {
+        let norm = (load16(xr + j) - mean) * rstd
+        let d = (load16(w + j) * load16(dr + j) - dnormMean - norm * dnormNormMean) * rstd
+        store16(load16(dxr + j) + d, dxr + j)
+        j += 16
+      }
+      while j < c {
         let norm = (xr[j] - mean) * rstd
-        dxr[j] += (ws.value[j] * dr[j] - dnormMean - norm * dnormNormMean) * rstd
+        dxr[j] += (w[j] * dr[j] - dnormMean - norm * dnormNormMean) * rstd
+        j += 1
       }
     }
   }

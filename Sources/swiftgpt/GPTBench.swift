@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Models
+import TensorEngine
+import Training
+
+/// `swiftgpt bench gpt`: training-step speed of a GPT on random tokens, as one JSON object.
+struct GPTBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "gpt",
+    abstract: "Time forward + backward + clip + AdamW steps of a GPT on random tokens.")
+
+  @Option(help: "Layers.") var layers = 4
+  @Option(help: "Heads.") var heads = 4
+  @Option(help: "Embedding width.") var embd = 128
+  @Option(help: "Vocabulary size.") var vocab = 65
+  @Option(help: "Batch size.") var batch = 16
+  @Option(help: "Sequence length (block size).") var block = 64
+  @Flag(help: "Give linear layers and LayerNorms biases.") var bias = false
+  @Option(help: "Timed steps.") var steps = 10
+  @Option(help: "Untimed warm-up steps.") var warmup = 2
+  @Option(help: "Threads.") var threads = 1
+
+  func run() throws {
+    Parallel.threads = threads
+    let config = GPTConfig(vocabSize: vocab, blockSize: block, nLayer: layers, nHead: heads, nEmbd: embd,
+                           dropout: 0, bias: bias)
+    let model = try GPT(config: config)
+    var optimizer = AdamW(parameters: model.parameters, weightDecay: 0.1)
+    var rng = RandomGenerator(seed: 1)
+    let n = batch * block
+    var times: [Double] = []
+    var loss: Float = 0
+    for step in 0..<(warmup + steps) {
+      let ids = (0..<n).map { _ in Int32(rng.next() % UInt64(vocab)) }
+      let targets = (0..<n).map { _ in Int32(rng.next() % UInt64(vocab)) }
+      let start = Terminal.now()
+      model.parameters.zeroGrad()
+      let l = model.forward(ids, batch: batch, length: block, targets: targets).loss!
+      loss = l.item
+      l.backward()
+      clipGradNorm(model.parameters, maxNorm: 1)
+      optimizer.step(lr: 1e-4)
+      if step >= warmup { times.append(Terminal.now() - start) }
+    }
+    let sorted = times.sorted()
+    // nanoGPT's estimate: 6·N (N without wpe) + 12·L·T·C per token, forward and backward.
+    let flopsPerToken = 6 * (model.parameterCount - block * embd) + 12 * layers * block * embd
+    let object: [String: Any] = [
+      "median_ms": sorted[sorted.count / 2] * 1e3, "best_ms": sorted[0] * 1e3,
+      "tokens_per_s": Double(n) / sorted[sorted.count / 2],
+      "gflops": Double(flopsPerToken * n) / sorted[sorted.count / 2] / 1e9,
+      "parameters": model.parameterCount, "loss": loss, "threads": threads,
+    ]
+    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+  }
+}
