@@ -55,3 +55,33 @@ struct GPTBench: ParsableCommand {
     print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
   }
 }
+
+/// `swiftgpt bench gemm`: GFLOP/s of the engine's SGEMM on one shape, the peak the training
+/// benchmark is compared with.
+struct GemmBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "gemm",
+    abstract: "Time C = A·Bᵀ (the Linear forward layout) on one shape.")
+
+  @Option var m = 4096
+  @Option var n = 1152
+  @Option var k = 384
+  @Option(help: "Repetitions (best is reported).") var repeats = 10
+  @Option(help: "Threads.") var threads = 1
+
+  func run() throws {
+    let a = Storage(count: m * k), b = Storage(count: n * k), c = Storage(count: m * n)
+    var rng = RandomGenerator(seed: 1)
+    for i in 0..<a.count { a.base[i] = rng.nextUniform() }
+    for i in 0..<b.count { b.base[i] = rng.nextUniform() }
+    var best = Double.infinity
+    for _ in 0..<repeats {
+      let start = Terminal.now()
+      sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a.base, lda: k, b: b.base, ldb: k,
+            c: c.base, ldc: n, accumulate: false, threads: threads)
+      best = min(best, Terminal.now() - start)
+    }
+    let object: [String: Any] = ["gflops": 2 * Double(m * n * k) / best / 1e9, "best_s": best, "threads": threads]
+    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+  }
+}
