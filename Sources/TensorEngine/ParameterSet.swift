@@ -50,9 +50,6 @@ public final class ParameterSet {
   /// The parameter called `name`, or nil.
   public subscript(name: String) -> Tensor? { index[name].map { tensors[$0] } }
 
-  /// The entry called `name`, or nil.
-  public func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
-
   /// Sets every gradient to zero.
   public func zeroGrad() { grads.base.update(repeating: 0, count: grads.count) }
 }
