@@ -101,3 +101,17 @@ public func vmap(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<
     for j in 0..<(n - i) { y[i + j] = r[j] }
   }
 }
+
+/// y[i] += f(x[i]) for i in 0..<n, 16 lanes at a time.
+@inlinable @inline(__always)
+func vmapAccumulate(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                    _ f: (Float16x) -> Float16x) {
+  var i = 0
+  while i + 16 <= n { store16(load16(y + i) + f(load16(x + i)), y + i); i += 16 }
+  if i < n {
+    var v = Float16x()
+    for j in 0..<(n - i) { v[j] = x[i + j] }
+    let r = f(v)
+    for j in 0..<(n - i) { y[i + j] += r[j] }
+  }
+}
