@@ -54,10 +54,5 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
 
 /// out[c] += Σ_rows x[row, c] for x [rows, cols] (bias gradients).
 func addColumnSums(_ x: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
-  for r in 0..<rows {
-    let row = x + r * cols
-    var c = 0
-    while c + 16 <= cols { store16(load16(out + c) + load16(row + c), out + c); c += 16 }
-    while c < cols { out[c] += row[c]; c += 1 }
-  }
+  for r in 0..<rows { accumulate(x + r * cols, into: out, count: cols) }
 }
