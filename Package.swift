@@ -25,7 +25,7 @@ let package = Package(
     .target(name: "Tokenizers", swiftSettings: optimized),
     .target(name: "TensorEngine", swiftSettings: kernels),
     .target(name: "Models", dependencies: ["TensorEngine"], swiftSettings: kernels),
-    .target(name: "Training", dependencies: ["TensorEngine", "Models"], swiftSettings: kernels),
+    .target(name: "Training", dependencies: ["TensorEngine", "Models", "Tokenizers"], swiftSettings: kernels),
     .executableTarget(
       name: "swiftgpt",
       dependencies: [
@@ -35,7 +35,7 @@ let package = Package(
       swiftSettings: optimized),
     .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: optimized),
     .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine"], swiftSettings: optimized),
-    .testTarget(name: "ModelsTests", dependencies: ["Models", "Training"], swiftSettings: optimized),
+    .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Tokenizers"], swiftSettings: optimized),
     .testTarget(name: "CLITests", dependencies: ["swiftgpt"]),
   ]
 )

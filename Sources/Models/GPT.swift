@@ -6,7 +6,7 @@ import TensorEngine
 ///
 /// Parameters use HF GPT-2's names and layouts (`transformer.h.0.attn.c_attn.weight` is a
 /// Conv1D weight [in, out]), all in one flat `ParameterSet`.
-public final class GPT {
+public final class GPT: LanguageModel {
   public let config: GPTConfig
   public let parameters: ParameterSet
 
@@ -96,6 +96,9 @@ public final class GPT {
     guard let rng, config.dropout > 0 else { return x }
     return dropout(x, p: config.dropout, rng: &rng.pointee)
   }
+
+  public var vocabSize: Int { config.vocabSize }
+  public var contextLength: Int? { config.blockSize }
 
   /// Number of parameters (the tied head counted once).
   public var parameterCount: Int { parameters.count }

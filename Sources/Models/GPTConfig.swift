@@ -43,6 +43,17 @@ public struct GPTConfig: Codable, Equatable, Sendable {
   public static func babyGPT(vocabSize: Int = 65) -> GPTConfig {
     GPTConfig(vocabSize: vocabSize, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384, dropout: 0.2, bias: false)
   }
+  /// minGPT's small shapes. `gpt-micro` (4 layers, 4 heads, 128 wide, block 64) is also
+  /// nanoGPT's README configuration for a CPU.
+  public static func gptNano(vocabSize: Int = 65) -> GPTConfig {
+    GPTConfig(vocabSize: vocabSize, blockSize: 64, nLayer: 3, nHead: 3, nEmbd: 48, bias: false)
+  }
+  public static func gptMicro(vocabSize: Int = 65) -> GPTConfig {
+    GPTConfig(vocabSize: vocabSize, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128, bias: false)
+  }
+  public static func gptMini(vocabSize: Int = 65) -> GPTConfig {
+    GPTConfig(vocabSize: vocabSize, blockSize: 128, nLayer: 6, nHead: 6, nEmbd: 192, bias: false)
+  }
   /// The GPT-1 (117M) shape: 12 × 768, 512 positions, 40,478 BPE tokens. (GPT-1 itself put
   /// LayerNorm after each block; this model is pre-LN like GPT-2.)
   public static let gpt1 = GPTConfig(vocabSize: 40_478, blockSize: 512, nLayer: 12, nHead: 12, nEmbd: 768, dropout: 0.1)
@@ -55,9 +66,16 @@ public struct GPTConfig: Codable, Equatable, Sendable {
   /// GPT-2 XL, 1.5B.
   public static let gpt2XL = GPTConfig(vocabSize: 50_257, blockSize: 1024, nLayer: 48, nHead: 25, nEmbd: 1600)
 
+  /// The names `preset(named:)` knows.
+  public static let presetNames = ["gpt-nano", "gpt-micro", "gpt-mini", "baby", "shakespeare-char", "gpt1", "gpt2",
+                                   "gpt2-medium", "gpt2-large", "gpt2-xl"]
+
   /// Presets by name, as the CLI spells them.
   public static func preset(named name: String) -> GPTConfig? {
     switch name {
+    case "gpt-nano": gptNano()
+    case "gpt-micro": gptMicro()
+    case "gpt-mini": gptMini()
     case "baby", "shakespeare-char": babyGPT()
     case "gpt1": gpt1
     case "gpt2": gpt2

@@ -12,17 +12,7 @@ extension GPT {
     }
     let config = try gptConfig(fromHuggingFace: configData, path: configPath)
     let model = try GPT(config: config)
-    let weightsPath = folder + "/model.safetensors"
-    let (tensors, _) = try Safetensors.read(weightsPath)
-    for (entry, tensor) in zip(model.parameters.entries, model.parameters.tensors) {
-      // Files saved by GPT2Model (no LM head) name parameters without the "transformer." prefix.
-      let short = entry.name.hasPrefix("transformer.") ? String(entry.name.dropFirst("transformer.".count)) : entry.name
-      guard let found = tensors[entry.name] ?? tensors[short] else {
-        throw .missingTensor(name: entry.name, path: weightsPath)
-      }
-      guard found.shape == entry.shape else { throw .shapeMismatch(name: entry.name, expected: entry.shape, found: found.shape) }
-      found.values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: entry.count) }
-    }
+    try model.parameters.load(safetensors: folder + "/model.safetensors")
     return model
   }
 
@@ -68,8 +58,19 @@ extension GPT {
       "initializer_range": 0.02,
       "tie_word_embeddings": config.tieWeights,
       "torch_dtype": "float32",
+      // Not a GPT2Config field (transformers keeps it as an attribute): lets SwiftGPT reload a
+      // bias-free model as bias-free. The saved biases are zeros either way.
+      "bias": config.bias,
     ]
     return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+  }
+}
+
+extension GPTConfig {
+  /// Reads a Hugging Face GPT-2 `config.json`.
+  public init(huggingFaceConfig path: String) throws(ModelError) {
+    guard let data = FileManager.default.contents(atPath: path) else { throw .unreadableFile(path: path, reason: "no such file") }
+    self = try gptConfig(fromHuggingFace: data, path: path)
   }
 }
 
@@ -95,7 +96,7 @@ func gptConfig(fromHuggingFace data: Data, path: String) throws(ModelError) -> G
   let config = GPTConfig(
     vocabSize: try int("vocab_size"), blockSize: try int("n_positions"), nLayer: try int("n_layer"),
     nHead: try int("n_head"), nEmbd: embd, dropout: Float((json["resid_pdrop"] as? Double) ?? 0.1),
-    bias: true, tieWeights: (json["tie_word_embeddings"] as? Bool) ?? true,
+    bias: (json["bias"] as? Bool) ?? true, tieWeights: (json["tie_word_embeddings"] as? Bool) ?? true,
     layerNormEpsilon: Float((json["layer_norm_epsilon"] as? Double) ?? 1e-5))
   try config.validate()
   return config

@@ -1,4 +1,5 @@
 import Foundation
+import TensorEngine
 
 /// The safetensors file format (Hugging Face): an 8-byte little-endian header length, a JSON
 /// header `{name: {dtype, shape, data_offsets: [begin, end]}, "__metadata__": {...}}`, then the
@@ -112,5 +113,25 @@ func writeAtomically(_ data: Data, to path: String) throws(ModelError) {
     try data.write(to: URL(fileURLWithPath: path), options: .atomic)
   } catch {
     throw .unwritableFile(path: path, reason: (error as NSError).localizedDescription)
+  }
+}
+
+extension ParameterSet {
+  /// Copies every parameter from a safetensors file, by name; extra tensors in the file are
+  /// ignored. Files saved by HF `GPT2Model` (no LM head) name tensors without "transformer.".
+  public func load(safetensors path: String) throws(ModelError) {
+    let (tensors, _) = try Safetensors.read(path)
+    for (entry, tensor) in zip(entries, self.tensors) {
+      let short = entry.name.hasPrefix("transformer.") ? String(entry.name.dropFirst("transformer.".count)) : entry.name
+      guard let found = tensors[entry.name] ?? tensors[short] else { throw .missingTensor(name: entry.name, path: path) }
+      guard found.shape == entry.shape else { throw .shapeMismatch(name: entry.name, expected: entry.shape, found: found.shape) }
+      found.values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: entry.count) }
+    }
+  }
+
+  /// Writes every parameter (F32) to a safetensors file, atomically.
+  public func save(safetensors path: String, metadata: [String: String] = ["format": "pt"]) throws(ModelError) {
+    try Safetensors.write(path, tensors: zip(entries, tensors).map { ($0.name, $0.shape, UnsafePointer($1.data)) },
+                          metadata: metadata)
   }
 }

@@ -1,30 +1,62 @@
 import ArgumentParser
 import Foundation
+import Models
+import TensorEngine
 import Tokenizers
+import Training
 
-/// `swiftgpt demo`: what SwiftGPT does, on the Korean corpus embedded in the binary.
+/// `swiftgpt demo`: the whole pipeline on the Korean corpus embedded in the binary — prepare
+/// char-level data, pretrain a small GPT, sample from it.
 struct Demo: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Train a Korean BPE tokenizer on the embedded corpus and compare it with GPT-2 and GPT-4's.")
+    abstract: "Train a small char-level Korean GPT on the embedded corpus and sample from it (a few minutes).")
 
-  @Option(help: "Vocabulary size of the tokenizer to train.")
-  var vocabSize = 2048
+  @Option(help: "Output folder for the data, checkpoints, log and loss curve.")
+  var out = "swiftgpt-demo"
 
-  @Option(help: "Sentence to tokenize with each tokenizer.")
-  var text = "대한민국은 민주공화국이다. 모든 국민은 법 앞에 평등하다."
+  @Option(help: "Training steps.")
+  var maxSteps = 1500
+
+  @Option(help: "Prompt for the samples.")
+  var prompt = "대한민국은"
+
+  @Option(help: "Threads (default: all cores).")
+  var threads: Int?
+
+  @Flag(help: "Instead: train a Korean BPE tokenizer on the corpus and compare it with GPT-2's and GPT-4's.")
+  var tokenizers = false
 
   func run() throws {
+    if tokenizers { return try compareTokenizers() }
+    if let threads { Parallel.threads = threads }
     let corpus = embeddedKoreanCorpus
-    print("SwiftGPT demo — embedded Korean corpus: \(corpus.utf8.count / 1000) kB "
-      + "(the Constitution of the Republic of Korea and National Assembly bills, konlpy)")
+    print("SwiftGPT demo — a character-level GPT on the embedded Korean corpus: \(corpus.utf8.count / 1000) kB, "
+      + "\(corpus.count) characters (the Constitution of the Republic of Korea and National Assembly bills, konlpy)")
+    let data = try prepareEmbeddedCorpus(into: out + "/data")
+    let flags = try TrainingFlags.parse(["--max-steps", String(maxSteps), "--batch-size", "16", "--eval-every", "250"])
+    let model = try ModelOptions.parse(["--model", "gpt-micro", "--dropout", "0.1"])
+    let outcome = try runTraining(data: data, model: model, training: flags, out: out, resume: false)
+    if outcome == .interrupted { throw ExitCode(130) }
+    print("\nsamples (temperature 0.8, top-k 50), prompt \"\(prompt)\":\n")
+    let folder = resolveCheckpoint(out)
+    let trained = try ModelFolder.load(folder)
+    let tokenizer = try openTokenizer(folder: folder, override: nil, vocabSize: trained.vocabSize)
+    let generation = try GenerationOptions.parse(["--prompt", prompt, "--max-new-tokens", "200", "--top-k", "50",
+                                                  "--num-samples", "2", "--stream"])
+    try generation.generate(model: trained, tokenizer: tokenizer)
+    print("\nsample again: swiftgpt sample --checkpoint \(out) --prompt \"…\" --stream")
+  }
+
+  private func compareTokenizers(vocabSize: Int = 2048, text: String = "대한민국은 민주공화국이다. 모든 국민은 법 앞에 평등하다.") throws {
+    let corpus = embeddedKoreanCorpus
     let start = Terminal.now()
     var counts = PieceCounts(pattern: .cl100k)
     counts.add(corpus)
     var bar = ProgressBar(total: vocabSize - 256, label: "training", unit: "merges")
     let trained = try RegexTokenizer.train(counts, vocabSize: vocabSize) { done, _ in bar.update(done) }
     bar.finish()
-    print(String(format: "trained a %d-token byte-level BPE (GPT-4 split) in %.2f s", trained.vocabSize, Terminal.now() - start))
-    print("longest learned words: " + longestTokens(trained, count: 8).map { "[\($0)]" }.joined(separator: " "))
+    print(String(format: "trained a %d-token byte-level BPE (GPT-4 split) on the embedded Korean corpus in %.2f s",
+                 trained.vocabSize, Terminal.now() - start))
     print("\ntext: \(text)")
     let tokenizers: [(String, any BytePairTokenizer)] = [
       ("gpt2", try Encoding.named("gpt2")),
@@ -33,9 +65,8 @@ struct Demo: ParsableCommand {
     ]
     for (name, tokenizer) in tokenizers {
       let ids = try tokenizer.encode(text)
-      let shown = ids.map { "[\(displayToken(tokenizer.tokenBytes($0) ?? []))]" }.joined()
       print("\n\(name): \(ids.count) tokens")
-      print(shown)
+      print(ids.map { "[\(displayToken(tokenizer.tokenBytes($0) ?? []))]" }.joined())
     }
     let sample = String(corpus.prefix(20_000))
     print("\ntokens for the first 20,000 characters of the corpus:")
@@ -44,14 +75,5 @@ struct Demo: ParsableCommand {
       let padded = name.padding(toLength: 16, withPad: " ", startingAt: 0)
       print(String(format: "  %@ %6d tokens  %.2f bytes/token", padded, n, Double(sample.utf8.count) / Double(n)))
     }
-  }
-
-  func longestTokens(_ tokenizer: RegexTokenizer, count: Int) -> [String] {
-    (256..<(256 + tokenizer.merges.count))
-      .compactMap { tokenizer.tokenBytes($0) }
-      .filter { String(validating: $0, as: UTF8.self)?.unicodeScalars.contains { $0.properties.isAlphabetic } == true }
-      .sorted { $0.count != $1.count ? $0.count > $1.count : $0.lexicographicallyPrecedes($1) }
-      .prefix(count)
-      .map { displayToken($0) }
   }
 }

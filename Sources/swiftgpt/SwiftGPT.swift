@@ -7,5 +7,5 @@ struct SwiftGPT: ParsableCommand {
     commandName: "swiftgpt",
     abstract: "Build GPT language models from scratch: tokenizers, training, generation.",
     version: "0.1.0",
-    subcommands: [Demo.self, TokenizerCommand.self, Bench.self])
+    subcommands: [Demo.self, PrepareCommand.self, TrainCommand.self, SampleCommand.self, TokenizerCommand.self, Bench.self])
 }

@@ -1,15 +1,31 @@
 import Foundation
 import Testing
 
-/// Runs the `swiftgpt` binary built next to the test bundle.
-func swiftgpt(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+/// The `swiftgpt` binary built next to the test bundle.
+func swiftgptBinary() throws -> URL {
   let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
   let candidates = [products, products.deletingLastPathComponent()].map { $0.appendingPathComponent("swiftgpt") }
   guard let binary = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
     throw CLIError("swiftgpt binary not found near \(products.path)")
   }
+  return binary
+}
+
+/// Starts `swiftgpt` in the background, its output discarded.
+func launchSwiftgpt(_ arguments: [String]) throws -> Process {
   let process = Process()
-  process.executableURL = binary
+  process.executableURL = try swiftgptBinary()
+  process.arguments = arguments
+  process.standardOutput = FileHandle.nullDevice
+  process.standardError = FileHandle.nullDevice
+  try process.run()
+  return process
+}
+
+/// Runs the `swiftgpt` binary built next to the test bundle.
+func swiftgpt(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+  let process = Process()
+  process.executableURL = try swiftgptBinary()
   process.arguments = arguments
   let input = Pipe()
   let output = Pipe()

@@ -24,6 +24,11 @@ public func sgemm(
     if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
     return
   }
+  if m == 1 {
+    sgemv(transB: transB, n: n, k: k, x: a, incx: transA ? lda : 1, b: b, ldb: ldb, y: c,
+          accumulate: accumulate, threads: threads)
+    return
+  }
   let flops = 2 * m * n * k
   let threads = flops < 2_000_000 ? 1 : threads
   let bPanelsMax = (min(n, gemmNC) + gemmNR - 1) / gemmNR

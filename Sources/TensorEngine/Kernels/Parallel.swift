@@ -47,10 +47,9 @@ public enum Parallel {
 
 /// Wraps a value that the caller promises is safe to share across the worker threads of one
 /// `Parallel.forEach` call (raw pointers into disjoint regions, read-only closures).
-@usableFromInline
-struct UncheckedSendable<Value>: @unchecked Sendable {
-  @usableFromInline let value: Value
-  @inlinable init(_ value: Value) { self.value = value }
+public struct UncheckedSendable<Value>: @unchecked Sendable {
+  public let value: Value
+  @inlinable public init(_ value: Value) { self.value = value }
 }
 
 private func getenvString(_ name: String) -> String? {

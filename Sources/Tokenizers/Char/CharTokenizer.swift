@@ -16,7 +16,12 @@ public struct CharTokenizer: Tokenizer {
   /// Builds the vocabulary from `corpus`. With `unknownToken`, U+FFFD joins the vocabulary
   /// and unknown characters encode to it instead of being an error.
   public init(corpus: String, unknownToken: Bool = false) throws(TokenizerError) {
-    var seen = Set<Unicode.Scalar>(corpus.unicodeScalars)
+    try self.init(alphabet: Set(corpus.unicodeScalars), unknownToken: unknownToken)
+  }
+
+  /// A tokenizer for exactly the characters of `alphabet` (plus U+FFFD with `unknownToken`).
+  public init(alphabet: Set<Unicode.Scalar>, unknownToken: Bool = false) throws(TokenizerError) {
+    var seen = alphabet
     guard !seen.isEmpty else { throw .emptyCorpus }
     if unknownToken { seen.insert(CharTokenizer.unknownCharacter) }
     self.init(sorted: seen.sorted { $0.value < $1.value }, unknownToken: unknownToken)

@@ -12,11 +12,13 @@ enum Terminal {
   static var colorAllowed: Bool { ProcessInfo.processInfo.environment["NO_COLOR"] == nil }
 
   static func error(_ message: String) {
+    fflush(nil)  // flushes stdout (what `print` buffered)
     FileHandle.standardError.write(Data((message + "\n").utf8))
   }
 
-  /// Writes `text` to stdout as is.
+  /// Writes `text` to stdout as is, after anything `print` buffered.
   static func write(_ text: String) {
+    fflush(nil)  // flushes stdout (what `print` buffered)
     FileHandle.standardOutput.write(Data(text.utf8))
   }
 

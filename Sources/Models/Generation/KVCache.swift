@@ -1,0 +1,90 @@
+import TensorEngine
+
+/// Incremental GPT decoding with a key/value cache: each new token attends to the keys and
+/// values stored for the tokens before it, so one token costs one pass over the weights
+/// (matrix–vector products) instead of a forward pass over the whole context.
+final class GPTDecoder: TokenDecoder {
+  let model: GPT
+  /// Per layer: keys and values [blockSize, C] of the tokens fed so far.
+  private let keys: [Storage], values: [Storage]
+  private(set) var count = 0
+
+  init(model: GPT) {
+    self.model = model
+    let size = model.config.blockSize * model.config.nEmbd
+    keys = (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false) }
+    values = (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false) }
+  }
+
+  func reset() { count = 0 }
+
+  func append(_ tokens: [Int32]) -> [Float] {
+    let config = model.config
+    let t = tokens.count
+    precondition(t > 0 && count + t <= config.blockSize, "decoder: \(count) + \(t) tokens exceed the block size \(config.blockSize)")
+    return withoutGrad {
+      let p = { (name: String) in self.model.parameters[name]! }
+      let o = { (name: String) in self.model.parameters[name] }
+      let eps = config.layerNormEpsilon
+      let positions = (Int32(count)..<Int32(count + t)).map { $0 }
+      // x [t, C]
+      var x = add(embedding(p("transformer.wte.weight"), ids: tokens, shape: [t]),
+                  embedding(p("transformer.wpe.weight"), ids: positions, shape: [t]))
+      for layer in 0..<config.nLayer {
+        let h = "transformer.h.\(layer)"
+        var y = layerNorm(x, weight: p(h + ".ln_1.weight"), bias: o(h + ".ln_1.bias"), eps: eps)
+        y = linear(y, weight: p(h + ".attn.c_attn.weight"), bias: o(h + ".attn.c_attn.bias"))
+        y = attend(y, layer: layer)
+        y = linear(y, weight: p(h + ".attn.c_proj.weight"), bias: o(h + ".attn.c_proj.bias"))
+        x = add(x, y)
+        y = layerNorm(x, weight: p(h + ".ln_2.weight"), bias: o(h + ".ln_2.bias"), eps: eps)
+        y = gelu(linear(y, weight: p(h + ".mlp.c_fc.weight"), bias: o(h + ".mlp.c_fc.bias")))
+        y = linear(y, weight: p(h + ".mlp.c_proj.weight"), bias: o(h + ".mlp.c_proj.bias"))
+        x = add(x, y)
+      }
+      count += t
+      let last = slice(x, axis: 0, (t - 1)..<t)
+      let normed = layerNorm(last, weight: p("transformer.ln_f.weight"), bias: o("transformer.ln_f.bias"), eps: eps)
+      let head = config.tieWeights ? p("transformer.wte.weight") : p("lm_head.weight")
+      return matmul(normed, head, transposeB: true).scalars
+    }
+  }
+
+  /// Causal attention of the new tokens' queries over the cache: qkv [t, 3C] → y [t, C].
+  /// Stores the new keys and values in the cache first.
+  private func attend(_ qkv: Tensor, layer: Int) -> Tensor {
+    let (t, c) = (qkv.shape[0], model.config.nEmbd)
+    let heads = model.config.nHead, hs = c / heads
+    let scale = 1 / Float(hs).squareRoot()
+    let (k, v) = (keys[layer].base, values[layer].base)
+    for i in 0..<t {
+      (k + (count + i) * c).update(from: qkv.data + i * 3 * c + c, count: c)
+      (v + (count + i) * c).update(from: qkv.data + i * 3 * c + 2 * c, count: c)
+    }
+    let out = Tensor.zeros([t, c])
+    let (qs, ks, vs, ys) = (UncheckedSendable(qkv.data), UncheckedSendable(k), UncheckedSendable(v), UncheckedSendable(out.data))
+    let start = count
+    let tasks = t * heads
+    let threads = t * (start + t) * c < 1 << 16 ? 1 : Parallel.threads
+    Parallel.forEach(tasks, threads: threads) { task in
+      let (i, h) = (task / heads, task % heads)
+      let n = start + i + 1  // keys visible to token i
+      let q = qs.value + i * 3 * c + h * hs
+      let scores = Storage(count: n, zeroed: false)
+      defer { withExtendedLifetime(scores) {} }
+      for j in 0..<n { scores.base[j] = vdot(q, ks.value + j * c + h * hs, hs) * scale }
+      softmaxRow(scores.base, scores.base, n)
+      let y = ys.value + i * c + h * hs
+      for j in 0..<n {
+        let w = scores.base[j], row = vs.value + j * c + h * hs
+        for d in 0..<hs { y[d] += w * row[d] }
+      }
+    }
+    return out
+  }
+}
+
+extension GPT {
+  /// A decoder with a key/value cache of `blockSize` positions.
+  public func makeDecoder() -> any TokenDecoder { GPTDecoder(model: self) }
+}

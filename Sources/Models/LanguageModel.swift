@@ -1,0 +1,27 @@
+import TensorEngine
+
+/// What training and generation need from a model (`GPT`, `Bigram`).
+public protocol LanguageModel: AnyObject {
+  /// All trainable parameters, in one flat buffer.
+  var parameters: ParameterSet { get }
+  var vocabSize: Int { get }
+  /// The longest context the model reads (GPT's block size); nil when unlimited.
+  var contextLength: Int? { get }
+  /// Logits [B, T, V] for ids [B, T] and, with targets, the mean cross-entropy (-100 ignored).
+  /// Dropout is applied only when `rng` is given (training).
+  func forward(_ ids: [Int32], batch: Int, length: Int, targets: [Int32]?,
+               rng: UnsafeMutablePointer<RandomGenerator>?) -> (logits: Tensor, loss: Tensor?)
+  /// A fresh incremental decoder for generation.
+  func makeDecoder() -> any TokenDecoder
+}
+
+/// Generation state of one sequence: feed tokens, get the next-token logits.
+public protocol TokenDecoder {
+  /// Number of tokens fed so far.
+  var count: Int { get }
+  /// Feeds `tokens` (the model must have room: `count + tokens.count ≤ contextLength`) and returns
+  /// the logits [V] for the token after the last one.
+  mutating func append(_ tokens: [Int32]) -> [Float]
+  /// Forgets every token fed.
+  mutating func reset()
+}

@@ -1,0 +1,39 @@
+import Foundation
+import TensorEngine
+
+/// Model folders: `config.json` + `model.safetensors`. A GPT folder is a Hugging Face
+/// `GPT2LMHeadModel` folder; a bigram folder has `{"model_type": "bigram", "vocab_size": V}`.
+public enum ModelFolder {
+  /// Writes `model` into `folder` (created if needed).
+  public static func save(_ model: any LanguageModel, to folder: String) throws(ModelError) {
+    switch model {
+    case let gpt as GPT:
+      try gpt.save(huggingFaceFolder: folder)
+    case let bigram as Bigram:
+      do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+        throw .unwritableFile(path: folder, reason: (error as NSError).localizedDescription)
+      }
+      try bigram.parameters.save(safetensors: folder + "/model.safetensors")
+      let config = "{\n  \"model_type\": \"bigram\",\n  \"vocab_size\": \(bigram.vocabSize)\n}\n"
+      try writeAtomically(Data(config.utf8), to: folder + "/config.json")
+    default:
+      throw .unsupported("saving a \(type(of: model))")
+    }
+  }
+
+  /// Loads the model in `folder` (a SwiftGPT checkpoint or a Hugging Face GPT-2 folder).
+  public static func load(_ folder: String) throws(ModelError) -> any LanguageModel {
+    let configPath = folder + "/config.json"
+    guard let data = FileManager.default.contents(atPath: configPath) else {
+      throw .unreadableFile(path: configPath, reason: "no such file (expected a model or checkpoint folder)")
+    }
+    let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    if json?["model_type"] as? String == "bigram" {
+      guard let vocab = json?["vocab_size"] as? Int else { throw .corruptFile(path: configPath, reason: "missing integer 'vocab_size'") }
+      let model = try Bigram(vocabSize: vocab)
+      try model.parameters.load(safetensors: folder + "/model.safetensors")
+      return model
+    }
+    return try GPT.load(huggingFaceFolder: folder)
+  }
+}

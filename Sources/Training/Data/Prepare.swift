@@ -1,0 +1,327 @@
+import Foundation
+import TensorEngine
+import Tokenizers
+
+/// What `prepareDataset` wrote: the `meta.json` of a prepared dataset folder.
+public struct DatasetMeta: Codable, Equatable, Sendable {
+  /// Number of token ids the model needs (tokenizer's vocabulary size).
+  public var vocabSize: Int
+  /// The tokenizer: a built-in encoding name, or a file name inside the dataset folder.
+  public var tokenizer: String
+  public var trainTokens: Int
+  public var valTokens: Int
+  /// Bytes per token in the shards (2: uint16, 4: uint32).
+  public var tokenBytes: Int
+  /// The end-of-text token put before each input file, if the tokenizer has one.
+  public var endOfText: Int?
+
+  enum CodingKeys: String, CodingKey {
+    case vocabSize = "vocab_size", tokenizer, trainTokens = "train_tokens", valTokens = "val_tokens"
+    case tokenBytes = "token_bytes", endOfText = "end_of_text"
+  }
+
+  /// Reads `meta.json` from a dataset folder.
+  public init(folder: String) throws(TrainingError) {
+    let path = folder + "/meta.json"
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw .unreadableFile(path: path, reason: "no such file (prepare the data with `swiftgpt prepare`)")
+    }
+    do { self = try JSONDecoder().decode(DatasetMeta.self, from: data) } catch {
+      throw .corruptFile(path: path, reason: "not a SwiftGPT dataset meta.json")
+    }
+  }
+
+  init(vocabSize: Int, tokenizer: String, trainTokens: Int, valTokens: Int, tokenBytes: Int, endOfText: Int?) {
+    (self.vocabSize, self.tokenizer, self.trainTokens, self.valTokens) = (vocabSize, tokenizer, trainTokens, valTokens)
+    (self.tokenBytes, self.endOfText) = (tokenBytes, endOfText)
+  }
+
+  /// Writes `meta.json` into `folder`, atomically.
+  func write(folder: String) throws(TrainingError) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try writeAtomically(try! encoder.encode(self), to: folder + "/meta.json")
+  }
+}
+
+/// Tokenizes text files into train/val token shards (llm.c format) plus `meta.json` and the
+/// tokenizer, as nanoGPT's `prepare.py` does, but streaming and multi-threaded: the input is
+/// read in blocks cut at places where splitting cannot change the tokens, blocks are encoded in
+/// parallel, and tokens are written as they come, so memory stays a few blocks per thread.
+///
+/// The last `valFraction` of the bytes (over all inputs, in order) is the validation split.
+public struct DatasetPreparer {
+  public var inputs: [String]
+  /// `char` (a character vocabulary built from the inputs), a built-in encoding name, or a
+  /// tokenizer file (`.model`, `.json`, `.tiktoken`).
+  public var tokenizerSpec: String
+  public var valFraction = 0.1
+  public var output: String
+  /// Tokens per shard file (llm.c's FineWeb shards hold 100M).
+  public var shardTokens = 100_000_000
+  public var threads = Parallel.threads
+  /// Bytes per block handed to one thread.
+  public var blockBytes = 1 << 22
+
+  public init(inputs: [String], tokenizer: String, output: String) {
+    self.inputs = inputs
+    self.tokenizerSpec = tokenizer
+    self.output = output
+  }
+
+  /// Runs the preparation; `progress(bytesDone, bytesTotal)` is called after each round of blocks.
+  public func run(progress: (Int, Int) -> Void = { _, _ in }) throws -> DatasetMeta {
+    guard !inputs.isEmpty else { throw TrainingError.invalidOption("give at least one --input file") }
+    guard valFraction >= 0, valFraction < 1 else { throw TrainingError.invalidOption("--val-fraction must be in [0, 1), got \(valFraction)") }
+    var sizes: [Int] = []
+    for path in inputs {
+      var isDirectory: ObjCBool = false
+      guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+        let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
+      else { throw TrainingError.unreadableFile(path: path, reason: "no such file") }
+      sizes.append(size)
+    }
+    let totalBytes = sizes.reduce(0, +)
+    guard totalBytes > 0 else { throw TrainingError.invalidData("the input files are empty") }
+    do {
+      try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+    } catch {
+      throw TrainingError.unwritableFile(path: output, reason: (error as NSError).localizedDescription)
+    }
+
+    let isChar = tokenizerSpec == "char"
+    let (tokenizer, tokenizerName) = try openTokenizer(isChar: isChar)
+    let eot = tokenizer.specialTokens.ids["<|endoftext|>"]
+    let width = tokenizer.vocabSize > 65_536 ? 4 : 2
+    let splitByte = Int(Double(totalBytes) * (1 - valFraction))  // nanoGPT: int(n * 0.9)
+    var train = ShardSequence(folder: output, split: "train", width: width, shardTokens: shardTokens)
+    var val = ShardSequence(folder: output, split: "val", width: width, shardTokens: shardTokens)
+    do {
+      var done = 0
+      var reader = BlockReader(files: inputs, blockBytes: blockBytes, splitByte: splitByte, safeCut: isChar ? .anyCharacter : .lineStart)
+      while true {
+        var blocks: [Block] = []
+        while blocks.count < 2 * max(1, threads), let block = try reader.next() { blocks.append(block) }
+        if blocks.isEmpty { break }
+        var results = [[Int]](repeating: [], count: blocks.count)
+        var failure: (any Error)?
+        results.withUnsafeMutableBufferPointer { out in
+          let shared = UncheckedSendable(out.baseAddress!)
+          let errors = UncheckedSendable(UnsafeMutablePointer<(any Error)?>.allocate(capacity: blocks.count))
+          errors.value.initialize(repeating: nil, count: blocks.count)
+          Parallel.forEach(blocks.count, threads: threads) { i in
+            do { shared.value[i] = try encode(blocks[i].bytes, with: tokenizer) } catch { errors.value[i] = error }
+          }
+          failure = (0..<blocks.count).lazy.compactMap { errors.value[$0] }.first
+          errors.value.deinitialize(count: blocks.count)
+          errors.value.deallocate()
+        }
+        if let failure { throw failure }
+        for (block, tokens) in zip(blocks, results) {
+          let document = block.startsDocument ? eot.map { [$0] } ?? [] : []
+          if block.isVal { try val.append((document + tokens)[...]) } else { try train.append((document + tokens)[...]) }
+          done += block.bytes.count
+        }
+        progress(done, totalBytes)
+      }
+      try train.finish()
+      try val.finish()
+    } catch {
+      train.abandon()
+      val.abandon()
+      throw error
+    }
+    guard train.total > 0 else { throw TrainingError.invalidData("the training split has no tokens") }
+    let meta = DatasetMeta(vocabSize: tokenizer.vocabSize, tokenizer: tokenizerName, trainTokens: train.total,
+                           valTokens: val.total, tokenBytes: width, endOfText: eot)
+    try meta.write(folder: output)
+    return meta
+  }
+
+  /// The tokenizer, and how `meta.json` names it (copied into the output folder unless built in).
+  private func openTokenizer(isChar: Bool) throws -> (any Tokenizer, String) {
+    if isChar {
+      var alphabet = Set<Unicode.Scalar>()
+      var reader = BlockReader(files: inputs, blockBytes: blockBytes, splitByte: Int.max, safeCut: .anyCharacter)
+      while let block = try reader.next() { alphabet.formUnion(String(decoding: block.bytes, as: UTF8.self).unicodeScalars) }
+      let tokenizer = try CharTokenizer(alphabet: alphabet)
+      try tokenizer.save(to: output + "/char_tokenizer.json")
+      return (tokenizer, "char_tokenizer.json")
+    }
+    let tokenizer = try loadTokenizer(tokenizerSpec)
+    if Encoding.names.contains(tokenizerSpec) { return (tokenizer, tokenizerSpec) }
+    let name = "tokenizer." + (tokenizerSpec as NSString).pathExtension
+    let data = try readFile(tokenizerSpec)
+    try writeAtomically(data, to: output + "/" + name)
+    if tokenizerSpec.hasSuffix(".model") {  // minbpe keeps a readable .vocab beside the .model
+      let vocab = String(tokenizerSpec.dropLast(".model".count)) + ".vocab"
+      if let data = FileManager.default.contents(atPath: vocab) { try writeAtomically(data, to: output + "/tokenizer.vocab") }
+    }
+    return (tokenizer, name)
+  }
+}
+
+/// Encodes a block of UTF-8 text: special-token text is plain text, as in llm.c's data scripts.
+private func encode(_ bytes: [UInt8], with tokenizer: any Tokenizer) throws -> [Int] {
+  let text = String(decoding: bytes, as: UTF8.self)
+  if let bpe = tokenizer as? any BytePairTokenizer { return bpe.encodeOrdinary(text) }
+  return try tokenizer.encode(text)
+}
+
+/// A block of input bytes for one thread.
+private struct Block {
+  var bytes: [UInt8]
+  var isVal: Bool
+  var startsDocument: Bool
+}
+
+/// Where a block may end without changing the tokens of the text around the cut.
+private enum SafeCut {
+  /// Between any two characters (character tokenizers).
+  case anyCharacter
+  /// After a newline that is followed by a non-space character: GPT-2 and cl100k split
+  /// pieces there whatever comes next. Falls back to a character boundary in a block without one.
+  case lineStart
+}
+
+/// Reads the input files in order as blocks of about `blockBytes`, cut at safe places, with the
+/// blocks from `splitByte` on (over all files) marked as validation.
+private struct BlockReader {
+  let files: [String]
+  let blockBytes: Int
+  let splitByte: Int
+  let safeCut: SafeCut
+  private var fileIndex = -1
+  private var handle: FileHandle?
+  private var pending: [UInt8] = []
+  private var pendingStart = 0  // global offset of pending[0]
+  private var atEOF = true
+  private var documentStart = false
+
+  init(files: [String], blockBytes: Int, splitByte: Int, safeCut: SafeCut) {
+    (self.files, self.blockBytes, self.splitByte, self.safeCut) = (files, blockBytes, splitByte, safeCut)
+  }
+
+  mutating func next() throws -> Block? {
+    while true {
+      if pending.count < blockBytes && !atEOF, let handle {
+        let data = handle.readData(ofLength: blockBytes)
+        if data.isEmpty { atEOF = true } else { pending.append(contentsOf: data) }
+        continue
+      }
+      if pending.isEmpty {
+        guard try openNextFile() else { return nil }
+        continue
+      }
+      // Cut at the split point if it falls inside, else near the block size (or at the end of the file).
+      var cut: Int
+      let splitLocal = splitByte - pendingStart
+      if splitLocal > 0, splitLocal < pending.count, splitLocal <= blockBytes {
+        cut = safeCutIndex(atOrAfter: splitLocal) ?? pending.count
+      } else if pending.count <= blockBytes && atEOF {
+        cut = pending.count
+      } else {
+        cut = safeCutIndex(before: min(blockBytes, pending.count)) ?? pending.count
+      }
+      if cut == 0 { cut = pending.count }
+      let block = Block(bytes: Array(pending[..<cut]), isVal: pendingStart >= splitByte, startsDocument: documentStart)
+      documentStart = false
+      pending.removeFirst(cut)
+      pendingStart += cut
+      return block
+    }
+  }
+
+  private mutating func openNextFile() throws(TrainingError) -> Bool {
+    try? handle?.close()
+    fileIndex += 1
+    guard fileIndex < files.count else { handle = nil; return false }
+    guard let h = FileHandle(forReadingAtPath: files[fileIndex]) else {
+      throw .unreadableFile(path: files[fileIndex], reason: "permission denied")
+    }
+    handle = h
+    atEOF = false
+    documentStart = true
+    return true
+  }
+
+  private func isBoundary(_ i: Int) -> Bool {
+    guard i > 0, i < pending.count else { return false }
+    if pending[i] & 0xC0 == 0x80 { return false }
+    guard safeCut == .lineStart else { return true }
+    let next = pending[i]
+    return pending[i - 1] == 0x0A && next != 0x20 && next != 0x0A && next != 0x0D && next != 0x09
+  }
+
+  private func characterBoundary(from i: Int, step: Int) -> Int? {
+    var j = i
+    while j > 0 && j < pending.count { if pending[j] & 0xC0 != 0x80 { return j }; j += step }
+    return nil
+  }
+
+  /// The last safe cut at or before `limit`, searching back up to half a block.
+  private func safeCutIndex(before limit: Int) -> Int? {
+    var i = limit
+    while i > limit / 2 { if isBoundary(i) { return i }; i -= 1 }
+    return characterBoundary(from: limit, step: -1)
+  }
+
+  /// The first safe cut at or after `start`, searching forward up to one block.
+  private func safeCutIndex(atOrAfter start: Int) -> Int? {
+    var i = start
+    while i < min(pending.count, start + blockBytes) { if isBoundary(i) { return i }; i += 1 }
+    return characterBoundary(from: start, step: 1)
+  }
+}
+
+/// The shards of one split, written in order, a new file every `shardTokens` tokens.
+private struct ShardSequence {
+  let folder: String, split: String, width: Int, shardTokens: Int
+  private var writer: TokenShardWriter?
+  private var index = 0
+  private(set) var total = 0
+
+  init(folder: String, split: String, width: Int, shardTokens: Int) {
+    (self.folder, self.split, self.width, self.shardTokens) = (folder, split, width, shardTokens)
+  }
+
+  mutating func append(_ tokens: ArraySlice<Int>) throws(TrainingError) {
+    var rest = tokens
+    while !rest.isEmpty {
+      if writer == nil {
+        writer = try TokenShardWriter(path: folder + "/" + String(format: "%@_%06d.bin", split, index), tokenWidth: width)
+        index += 1
+      }
+      let take = min(rest.count, shardTokens - writer!.count)
+      try writer!.append(rest.prefix(take))
+      total += take
+      rest = rest.dropFirst(take)
+      if writer!.count == shardTokens { try writer!.finish(); writer = nil }
+    }
+  }
+
+  /// Closes the last shard; a split with no tokens at all still gets one (empty) shard.
+  mutating func finish() throws(TrainingError) {
+    if writer == nil && index == 0 {
+      writer = try TokenShardWriter(path: folder + "/\(split)_000000.bin", tokenWidth: width)
+      index = 1
+    }
+    try writer?.finish()
+    writer = nil
+  }
+
+  func abandon() { writer?.abandon() }
+}
+
+/// Reads a whole file.
+func readFile(_ path: String) throws(TrainingError) -> Data {
+  guard let data = FileManager.default.contents(atPath: path) else { throw .unreadableFile(path: path, reason: "no such file") }
+  return data
+}
+
+/// Writes `data` to `path` through a temporary file and a rename.
+func writeAtomically(_ data: Data, to path: String) throws(TrainingError) {
+  do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+    throw .unwritableFile(path: path, reason: (error as NSError).localizedDescription)
+  }
+}

@@ -1,0 +1,260 @@
+import Foundation
+import Models
+import TensorEngine
+
+/// nanoGPT's training loop as a library: random-window batches, AdamW with warmup and decay,
+/// gradient accumulation and clipping, periodic evaluation on both splits, checkpoints (latest
+/// and best by validation loss), a CSV log and a loss curve — and bit-exact resume.
+public final class Trainer {
+  public let model: any LanguageModel
+  public private(set) var options: TrainingOptions
+  public let train: TokenDataset
+  public let val: TokenDataset?
+  public private(set) var optimizer: AdamW
+  /// Optimizer steps taken.
+  public private(set) var step = 0
+  public private(set) var bestValLoss: Float?
+  public private(set) var log: [LogRow] = []
+  private var batchRNG: RandomGenerator
+  private var dropoutRNG: RandomGenerator
+  /// Training time spent before this process (restored on resume).
+  private var elapsedBefore = 0.0
+
+  /// A run from step 0.
+  public init(model: any LanguageModel, train: TokenDataset, val: TokenDataset?, options: TrainingOptions) throws(TrainingError) {
+    try options.validate(contextLength: model.contextLength)
+    (self.model, self.train, self.val, self.options) = (model, train, val, options)
+    optimizer = AdamW(parameters: model.parameters, beta1: options.beta1, beta2: options.beta2, weightDecay: options.weightDecay)
+    batchRNG = RandomGenerator(seed: options.seed)
+    dropoutRNG = RandomGenerator(seed: options.seed &+ 0x5EED)
+    try checkVocabulary()
+  }
+
+  /// Continues the run saved in checkpoint `folder` exactly where it stopped: same weights,
+  /// optimizer moments, step, random streams and log. `maxSteps`, when given, extends the run.
+  public init(resumingFrom folder: String, train: TokenDataset, val: TokenDataset?, maxSteps: Int? = nil) throws {
+    let state = try CheckpointState(folder: folder)
+    model = try ModelFolder.load(folder)
+    (self.train, self.val) = (train, val)
+    options = state.options
+    if let maxSteps { options.maxSteps = maxSteps }
+    try options.validate(contextLength: model.contextLength)
+    var optimizer = AdamW(parameters: model.parameters, beta1: options.beta1, beta2: options.beta2, weightDecay: options.weightDecay)
+    let (moments, _) = try Safetensors.read(folder + "/optimizer.safetensors")
+    guard let m = moments["exp_avg"], let v = moments["exp_avg_sq"],
+      m.values.count == model.parameters.count, v.values.count == model.parameters.count
+    else { throw TrainingError.incompatibleCheckpoint("\(folder)/optimizer.safetensors does not match the model") }
+    m.values.withUnsafeBufferPointer { optimizer.m.base.update(from: $0.baseAddress!, count: $0.count) }
+    v.values.withUnsafeBufferPointer { optimizer.v.base.update(from: $0.baseAddress!, count: $0.count) }
+    optimizer.restore(step: state.step)
+    self.optimizer = optimizer
+    step = state.step
+    guard let b = RandomGenerator(state: state.batchRNG), let d = RandomGenerator(state: state.dropoutRNG) else {
+      throw TrainingError.corruptFile(path: folder + "/" + CheckpointState.fileName, reason: "bad random generator state")
+    }
+    (batchRNG, dropoutRNG) = (b, d)
+    bestValLoss = state.bestValLoss
+    elapsedBefore = state.elapsed
+    log = readLog(folder + "/log.csv").filter { $0.step <= step }
+    try checkVocabulary()
+  }
+
+  private func checkVocabulary() throws(TrainingError) {
+    for (name, split) in [("train", train), ("val", val)] {
+      guard let split else { continue }
+      let top = split.maxTokenID()
+      if top >= model.vocabSize {
+        throw .invalidData("the \(name) split has token id \(top), but the model's vocabulary has \(model.vocabSize) tokens")
+      }
+    }
+  }
+
+  /// One optimizer step over `gradAccum` micro-batches; returns the mean loss and the learning rate.
+  public func trainStep() throws -> (loss: Float, lr: Float) {
+    let lr = options.schedule.lr(at: step)
+    model.parameters.zeroGrad()
+    var total: Float = 0
+    for _ in 0..<options.gradAccum {
+      let (x, y) = try train.batch(options.batchSize, length: options.blockSize, rng: &batchRNG)
+      let loss = withUnsafeMutablePointer(to: &dropoutRNG) { rng in
+        model.forward(x, batch: options.batchSize, length: options.blockSize, targets: y, rng: rng).loss!
+      }
+      total += loss.item
+      if options.gradAccum > 1 { scale(loss, 1 / Float(options.gradAccum)).backward() } else { loss.backward() }
+    }
+    if options.gradClip > 0 { clipGradNorm(model.parameters, maxNorm: options.gradClip) }
+    optimizer.step(lr: lr)
+    step += 1
+    return (total / Float(options.gradAccum), lr)
+  }
+
+  /// Mean loss over `evalSteps` batches of each split, without dropout; the batches are the
+  /// same at every evaluation, so the numbers compare across steps.
+  public func evaluate() throws -> (train: Float, val: Float?) {
+    func mean(_ data: TokenDataset, seed: UInt64) throws -> Float {
+      var rng = RandomGenerator(seed: seed)
+      var total: Float = 0
+      for _ in 0..<options.evalSteps {
+        let (x, y) = try data.batch(options.batchSize, length: options.blockSize, rng: &rng)
+        total += withoutGrad { model.forward(x, batch: options.batchSize, length: options.blockSize, targets: y, rng: nil).loss!.item }
+      }
+      return total / Float(options.evalSteps)
+    }
+    return (try mean(train, seed: options.seed &+ 1), try val.map { try mean($0, seed: options.seed &+ 2) })
+  }
+
+  /// Writes a checkpoint folder atomically (built beside it, then renamed into place): the model
+  /// (`config.json`, `model.safetensors`), `optimizer.safetensors`, `trainer_state.json`,
+  /// `log.csv`, and `files` (for example the tokenizer).
+  public func saveCheckpoint(to folder: String, files: [String: Data] = [:], elapsed: Double) throws {
+    let temporary = folder + ".tmp", old = folder + ".old"
+    let fm = FileManager.default
+    try? fm.removeItem(atPath: temporary)
+    try ModelFolder.save(model, to: temporary)
+    try Safetensors.write(temporary + "/optimizer.safetensors", tensors: [
+      ("exp_avg", [model.parameters.count], UnsafePointer(optimizer.m.base)),
+      ("exp_avg_sq", [model.parameters.count], UnsafePointer(optimizer.v.base)),
+    ], metadata: ["step": String(step)])
+    let state = CheckpointState(step: step, options: options, batchRNG: batchRNG.state, dropoutRNG: dropoutRNG.state,
+                                bestValLoss: bestValLoss, elapsed: elapsed)
+    try state.write(folder: temporary)
+    try writeAtomically(Data(csvText(log).utf8), to: temporary + "/log.csv")
+    for (name, data) in files { try writeAtomically(data, to: temporary + "/" + name) }
+    try? fm.removeItem(atPath: old)
+    if fm.fileExists(atPath: folder) { try renameReplacing(folder, old) }
+    try renameReplacing(temporary, folder)
+    try? fm.removeItem(atPath: old)
+  }
+
+  /// What `run` reports as it goes.
+  public enum Event {
+    case step(LogRow)
+    case evaluation(LogRow)
+    case checkpoint(String)
+  }
+
+  /// How a run ended.
+  public enum Outcome: Equatable {
+    case finished, interrupted
+  }
+
+  /// Trains until `options.maxSteps`, evaluating every `evalEvery` steps and at the end. Each
+  /// evaluation writes `out/latest` (and `out/best` when the validation loss improves),
+  /// `out/log.csv` and `out/loss.svg`. When `shouldStop` turns true (Ctrl-C), the current step
+  /// is checkpointed to `out/latest` and the run returns `.interrupted`.
+  public func run(out: String, files: [String: Data] = [:], shouldStop: () -> Bool = { false },
+                  events: (Event) -> Void = { _ in }) throws -> Outcome {
+    do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
+      throw TrainingError.unwritableFile(path: out, reason: (error as NSError).localizedDescription)
+    }
+    let start = ProcessInfo.processInfo.systemUptime
+    var elapsed: Double { elapsedBefore + ProcessInfo.processInfo.systemUptime - start }
+    func checkpoint(_ row: LogRow) throws {
+      try saveCheckpoint(to: out + "/latest", files: files, elapsed: elapsed)
+      events(.checkpoint(out + "/latest"))
+      try writeAtomically(Data(csvText(log).utf8), to: out + "/log.csv")
+      try writeAtomically(Data(lossCurveSVG(log, title: "SwiftGPT training loss").utf8), to: out + "/loss.svg")
+    }
+    func evaluate(into row: inout LogRow) throws {
+      let (trainLoss, valLoss) = try self.evaluate()
+      (row.trainLoss, row.valLoss) = (trainLoss, valLoss)
+      let score = valLoss ?? trainLoss
+      if bestValLoss == nil || score < bestValLoss! {
+        bestValLoss = score
+        log.append(row)
+        try saveCheckpoint(to: out + "/best", files: files, elapsed: elapsed)
+        log.removeLast()
+        events(.checkpoint(out + "/best"))
+      }
+    }
+    if step == 0 && log.isEmpty {
+      var row = LogRow(step: 0, loss: .nan, learningRate: options.schedule.lr(at: 0), trainLoss: nil, valLoss: nil,
+                       tokensPerSecond: 0, elapsed: 0)
+      try evaluate(into: &row)
+      row.loss = row.trainLoss!
+      log.append(row)
+      events(.evaluation(row))
+    }
+    while step < options.maxSteps {
+      if shouldStop() {
+        try checkpoint(log.last!)
+        return .interrupted
+      }
+      let before = ProcessInfo.processInfo.systemUptime
+      let (loss, lr) = try trainStep()
+      let seconds = ProcessInfo.processInfo.systemUptime - before
+      guard loss.isFinite else { throw TrainingError.invalidData("the loss became \(loss) at step \(step); lower --lr") }
+      var row = LogRow(step: step, loss: loss, learningRate: lr, trainLoss: nil, valLoss: nil,
+                       tokensPerSecond: Double(options.tokensPerStep) / max(seconds, 1e-9), elapsed: elapsed)
+      let evaluating = (options.evalEvery > 0 && step % options.evalEvery == 0) || step == options.maxSteps
+      if evaluating { try evaluate(into: &row) }
+      log.append(row)
+      events(evaluating ? .evaluation(row) : .step(row))
+      if evaluating { try checkpoint(row) }
+    }
+    return .finished
+  }
+}
+
+/// `trainer_state.json`: where a run stands, beside the model and optimizer files.
+struct CheckpointState: Codable {
+  static let fileName = "trainer_state.json"
+  var step: Int
+  var options: TrainingOptions
+  var batchRNG: [UInt64]
+  var dropoutRNG: [UInt64]
+  var bestValLoss: Float?
+  var elapsed: Double
+
+  init(step: Int, options: TrainingOptions, batchRNG: [UInt64], dropoutRNG: [UInt64], bestValLoss: Float?, elapsed: Double) {
+    (self.step, self.options, self.batchRNG, self.dropoutRNG) = (step, options, batchRNG, dropoutRNG)
+    (self.bestValLoss, self.elapsed) = (bestValLoss, elapsed)
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case step, options, batchRNG = "batch_rng", dropoutRNG = "dropout_rng", bestValLoss = "best_val_loss", elapsed
+  }
+
+  // Generator words are written as hex strings: JSON numbers lose bits above 2^53 in many readers.
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    step = try c.decode(Int.self, forKey: .step)
+    options = try c.decode(TrainingOptions.self, forKey: .options)
+    func words(_ key: CodingKeys) throws -> [UInt64] {
+      try c.decode([String].self, forKey: key).map {
+        guard let w = UInt64($0, radix: 16) else { throw TrainingError.invalidData("bad generator word \($0)") }
+        return w
+      }
+    }
+    batchRNG = try words(.batchRNG)
+    dropoutRNG = try words(.dropoutRNG)
+    bestValLoss = try c.decodeIfPresent(Float.self, forKey: .bestValLoss)
+    elapsed = try c.decode(Double.self, forKey: .elapsed)
+  }
+
+  func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(step, forKey: .step)
+    try c.encode(options, forKey: .options)
+    try c.encode(batchRNG.map { String($0, radix: 16) }, forKey: .batchRNG)
+    try c.encode(dropoutRNG.map { String($0, radix: 16) }, forKey: .dropoutRNG)
+    try c.encodeIfPresent(bestValLoss, forKey: .bestValLoss)
+    try c.encode(elapsed, forKey: .elapsed)
+  }
+
+  init(folder: String) throws(TrainingError) {
+    let path = folder + "/" + Self.fileName
+    guard let data = FileManager.default.contents(atPath: path) else {
+      throw .incompatibleCheckpoint("\(path) is missing (is \(folder) a training checkpoint?)")
+    }
+    do { self = try JSONDecoder().decode(CheckpointState.self, from: data) } catch {
+      throw .corruptFile(path: path, reason: "not a SwiftGPT trainer state")
+    }
+  }
+
+  func write(folder: String) throws(TrainingError) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    try writeAtomically(try! encoder.encode(self), to: folder + "/" + Self.fileName)
+  }
+}

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import Models
+import TensorEngine
+import Tokenizers
+import Training
+
+/// `swiftgpt sample`: generate text from a checkpoint or a Hugging Face GPT-2 folder.
+struct SampleCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "sample",
+    abstract: "Generate text from a trained checkpoint (or a Hugging Face GPT-2 folder), with a KV cache.")
+
+  @Option(help: "A run folder (uses its best/ checkpoint), a checkpoint folder, or a HF GPT-2 folder.")
+  var checkpoint: String
+
+  @OptionGroup var generation: GenerationOptions
+
+  @Option(help: "Tokenizer (default: the one saved with the checkpoint; gpt2 for a HF folder).")
+  var tokenizer: String?
+
+  @Option(help: "Threads (default: all cores).")
+  var threads: Int?
+
+  func validate() throws {
+    try generation.check()
+    if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+  }
+
+  func run() throws {
+    if let threads { Parallel.threads = threads }
+    let folder = resolveCheckpoint(checkpoint)
+    let model = try ModelFolder.load(folder)
+    let tokenizer = try openTokenizer(folder: folder, override: tokenizer, vocabSize: model.vocabSize)
+    try generation.generate(model: model, tokenizer: tokenizer)
+  }
+}
+
+/// The sampling flags, and the loop that prints samples.
+struct GenerationOptions: ParsableArguments {
+  @Option(help: "Text to continue (default: start from the end-of-text token, or a newline).") var prompt: String?
+  @Option(help: "Tokens to generate per sample.") var maxNewTokens = 200
+  @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.8
+  @Option(help: "Sample only from the K most likely tokens.") var topK: Int?
+  @Option(help: "Sample only from the most likely tokens that make up probability P.") var topP: Float?
+  @Option(help: "Random seed.") var seed: UInt64 = 1337
+  @Option(help: "Number of samples.") var numSamples = 1
+  @Flag(help: "Print tokens as they are generated.") var stream = false
+
+  var sampling: SamplingOptions { SamplingOptions(temperature: temperature, topK: topK, topP: topP) }
+
+  func check() throws {
+    if let problem = sampling.problem { throw ValidationError(problem) }
+    if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be ≥ 0") }
+    if numSamples < 1 { throw ValidationError("--num-samples must be ≥ 1") }
+  }
+
+  func generate(model: any LanguageModel, tokenizer: any Tokenizer) throws {
+    let eot = tokenizer.specialTokens.ids["<|endoftext|>"]
+    var promptIDs: [Int]
+    if let prompt, !prompt.isEmpty {
+      promptIDs = try tokenizer.encode(prompt)
+    } else if let eot {
+      promptIDs = [eot]
+    } else {
+      promptIDs = (try? tokenizer.encode("\n")) ?? [0]
+    }
+    if let bad = promptIDs.first(where: { $0 >= model.vocabSize }) {
+      throw CLIError("the prompt has token id \(bad), outside the model's vocabulary of \(model.vocabSize); is this the model's tokenizer?")
+    }
+    var rng = RandomGenerator(seed: seed)
+    for n in 0..<numSamples {
+      if n > 0 { Terminal.write("---------------\n") }
+      var text = StreamingDecoder(tokenizer: tokenizer)
+      if let prompt { Terminal.write(prompt) }
+      let start = Terminal.now()
+      var count = 0
+      var failure: TokenizerError?
+      var output = ""
+      _ = model.generate(prompt: promptIDs.map(Int32.init), maxNewTokens: maxNewTokens, sampling: sampling,
+                         stopTokens: eot.map { [Int32($0)] } ?? [], rng: &rng) { token in
+        count += 1
+        if Int(token) == eot { return true }
+        do {
+          let piece = try text.append(Int(token))
+          if stream { Terminal.write(piece) } else { output += piece }
+        } catch { failure = error as? TokenizerError; return false }
+        return true
+      }
+      if let failure { throw failure }
+      Terminal.write(output + text.finish() + "\n")
+      let seconds = Terminal.now() - start
+      Terminal.error(String(format: "[%d tokens in %.2f s, %.1f tok/s]", count, seconds, Double(count) / max(seconds, 1e-9)))
+    }
+  }
+
+}
+
+/// A run folder's best checkpoint, else its latest, else the folder itself.
+func resolveCheckpoint(_ path: String) -> String {
+  for candidate in [path + "/best", path + "/latest"] where FileManager.default.fileExists(atPath: candidate + "/config.json") {
+    return candidate
+  }
+  return path
+}
+
+/// The tokenizer for a model folder: `override`, else the one named by the folder's
+/// `meta.json`, else GPT-2's for a model with GPT-2's vocabulary.
+func openTokenizer(folder: String, override: String?, vocabSize: Int) throws -> any Tokenizer {
+  if let override { return try loadTokenizer(override) }
+  if let meta = try? DatasetMeta(folder: folder) {
+    let file = folder + "/" + meta.tokenizer
+    return try loadTokenizer(FileManager.default.fileExists(atPath: file) ? file : meta.tokenizer)
+  }
+  if vocabSize == 50_257 { return try Encoding.named("gpt2") }
+  throw CLIError("\(folder) has no meta.json naming its tokenizer; give --tokenizer")
+}

@@ -1,0 +1,225 @@
+import ArgumentParser
+import Foundation
+import Models
+import TensorEngine
+import Training
+
+/// `swiftgpt train`: pretrain a GPT (or the bigram baseline) on prepared token shards.
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Pretrain a GPT or bigram model on token shards from `swiftgpt prepare`.",
+    discussion: """
+      Without --data, trains a character-level model on the Korean corpus embedded in swiftgpt.
+      Writes OUT/latest and OUT/best checkpoints, OUT/log.csv and OUT/loss.svg. Ctrl-C saves
+      OUT/latest before exiting; --resume continues from it bit for bit.
+      """)
+
+  @Option(help: "Dataset folder written by `swiftgpt prepare` (default: the embedded Korean corpus, char-level).")
+  var data: String?
+
+  @OptionGroup var model: ModelOptions
+  @OptionGroup var training: TrainingFlags
+
+  @Option(help: "Output folder for checkpoints and logs.")
+  var out = "out"
+
+  @Flag(help: "Continue the run saved in OUT/latest (its options are kept; --max-steps may extend it).")
+  var resume = false
+
+  @Option(help: "Threads (default: all cores).")
+  var threads: Int?
+
+  func validate() throws {
+    if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+  }
+
+  func run() throws {
+    if let threads { Parallel.threads = threads }
+    let dataFolder = try data ?? prepareEmbeddedCorpus(into: out + "/data")
+    let outcome = try runTraining(data: dataFolder, model: model, training: training, out: out, resume: resume)
+    if outcome == .interrupted { throw ExitCode(130) }
+  }
+}
+
+/// Which model to train: a preset, `bigram`, or a HF GPT-2 config.json, with overrides.
+struct ModelOptions: ParsableArguments {
+  @Option(help: "bigram, a GPT preset (\(GPTConfig.presetNames.joined(separator: ", "))) or a config.json path.")
+  var model = "gpt-micro"
+
+  @Option(help: "Layers (overrides the preset).") var nLayer: Int?
+  @Option(help: "Attention heads (overrides the preset).") var nHead: Int?
+  @Option(help: "Embedding width (overrides the preset).") var nEmbd: Int?
+  @Option(help: "Dropout (overrides the preset).") var dropout: Float?
+  @Option(help: "Biases in linear layers and LayerNorms: true or false (overrides the preset).") var bias: Bool?
+  @Option(help: "Context length, also the training window (default: the preset's).") var blockSize: Int?
+
+  /// The model for a vocabulary of `vocabSize` tokens, initialised from `seed`.
+  func make(vocabSize: Int, seed: UInt64) throws -> any LanguageModel {
+    if model == "bigram" { return try Bigram(vocabSize: vocabSize, seed: seed) }
+    var config: GPTConfig
+    if let preset = GPTConfig.preset(named: model) {
+      config = preset
+    } else if model.hasSuffix(".json") {
+      config = try GPTConfig(huggingFaceConfig: model)
+    } else {
+      throw CLIError("unknown model '\(model)': use bigram, \(GPTConfig.presetNames.joined(separator: ", ")) or a config.json")
+    }
+    config.vocabSize = vocabSize
+    if let nLayer { config.nLayer = nLayer }
+    if let nHead { config.nHead = nHead }
+    if let nEmbd { config.nEmbd = nEmbd }
+    if let dropout { config.dropout = dropout }
+    if let bias { config.bias = bias }
+    if let blockSize { config.blockSize = blockSize }
+    return try GPT(config: config, seed: seed)
+  }
+}
+
+/// The optimisation flags, mapped onto `TrainingOptions` (unset flags keep its defaults).
+struct TrainingFlags: ParsableArguments {
+  @Option(help: "Sequences per micro-batch (default 12).") var batchSize: Int?
+  @Option(help: "Optimizer steps (default 2000).") var maxSteps: Int?
+  @Option(help: "Peak learning rate (default 1e-3).") var lr: Float?
+  @Option(help: "Final learning rate of the decay (default lr/10).") var minLr: Float?
+  @Option(help: "Warmup steps (default 100).") var warmup: Int?
+  @Option(help: "Decay after warmup: cosine, linear or constant (default cosine).") var decay: String?
+  @Option(help: "AdamW weight decay on weight matrices (default 0.1).") var weightDecay: Float?
+  @Option(help: "Clip gradients to this global norm, 0 to disable (default 1).") var gradClip: Float?
+  @Option(help: "Micro-batches per step (default 1).") var gradAccum: Int?
+  @Option(help: "Evaluate and checkpoint every N steps (default 250).") var evalEvery: Int?
+  @Option(help: "Batches per split in an evaluation (default 20).") var evalSteps: Int?
+  @Option(help: "Random seed for initialisation, batches and dropout (default 1337).") var seed: UInt64?
+
+  func options(blockSize: Int) throws -> TrainingOptions {
+    var o = TrainingOptions()
+    o.blockSize = blockSize
+    if let batchSize { o.batchSize = batchSize }
+    if let maxSteps { o.maxSteps = maxSteps }
+    if let lr { o.learningRate = lr; o.minLearningRate = lr / 10 }
+    if let minLr { o.minLearningRate = minLr }
+    if let warmup { o.warmupSteps = warmup }
+    if let decay {
+      guard let d = LRSchedule.Decay(rawValue: decay) else { throw CLIError("--decay must be cosine, linear or constant, got '\(decay)'") }
+      o.decay = d
+    }
+    if let weightDecay { o.weightDecay = weightDecay }
+    if let gradClip { o.gradClip = gradClip }
+    if let gradAccum { o.gradAccum = gradAccum }
+    if let evalEvery { o.evalEvery = evalEvery }
+    if let evalSteps { o.evalSteps = evalSteps }
+    if let seed { o.seed = seed }
+    return o
+  }
+}
+
+/// Trains (or resumes) on the dataset in `data`, printing evaluations and a live progress line.
+func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out: String, resume: Bool,
+                 quiet: Bool = false) throws -> Trainer.Outcome {
+  let meta = try DatasetMeta(folder: data)
+  let train = try TokenDataset(folder: data, split: "train")
+  let val = meta.valTokens > 0 ? try TokenDataset(folder: data, split: "val") : nil
+  let trainer: Trainer
+  if resume {
+    trainer = try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: training.maxSteps)
+    print("resuming \(out)/latest at step \(trainer.step) of \(trainer.options.maxSteps)")
+  } else {
+    let seed = training.seed ?? TrainingOptions().seed
+    let languageModel = try model.make(vocabSize: meta.vocabSize, seed: seed)
+    let options = try training.options(blockSize: languageModel.contextLength ?? model.blockSize ?? 64)
+    trainer = try Trainer(model: languageModel, train: train, val: val, options: options)
+  }
+  let o = trainer.options
+  if !quiet {
+    print(String(format: "model: %@, %.2fM parameters; data: %@ (%d train / %d val tokens, vocab %d)",
+                 describe(trainer.model), Double(trainer.model.parameters.count) / 1e6, data, train.count, val?.count ?? 0, meta.vocabSize))
+    print("training: \(o.maxSteps) steps × \(o.batchSize)×\(o.blockSize) tokens" + (o.gradAccum > 1 ? " × \(o.gradAccum) micro-batches" : "")
+      + String(format: ", lr %g → %g (%@), %d threads", o.learningRate, o.minLearningRate, o.decay.rawValue, Parallel.threads))
+  }
+  var files: [String: Data] = [:]
+  files["meta.json"] = FileManager.default.contents(atPath: data + "/meta.json")
+  if let tokenizer = FileManager.default.contents(atPath: data + "/" + meta.tokenizer) { files[meta.tokenizer] = tokenizer }
+  if let vocab = FileManager.default.contents(atPath: data + "/tokenizer.vocab") { files["tokenizer.vocab"] = vocab }
+  Interrupt.install()
+  var progress = TrainingProgress(total: o.maxSteps)
+  let outcome = try trainer.run(out: out, files: files, shouldStop: { Interrupt.requested }) { event in
+    switch event {
+    case .step(let row): progress.update(row)
+    case .evaluation(let row):
+      progress.clear()
+      progress.update(row)
+      if !quiet { print(TrainingProgress.evaluationLine(row)) }
+    case .checkpoint: break
+    }
+  }
+  progress.clear()
+  if outcome == .interrupted {
+    Terminal.error("interrupted: saved \(out)/latest at step \(trainer.step); continue with --resume")
+  } else if !quiet {
+    print("done: best val loss \(trainer.bestValLoss.map { String(format: "%.4f", $0) } ?? "-") → \(out)/best; log \(out)/log.csv, curve \(out)/loss.svg")
+  }
+  return outcome
+}
+
+func describe(_ model: any LanguageModel) -> String {
+  guard let gpt = model as? GPT else { return "bigram" }
+  let c = gpt.config
+  return "GPT \(c.nLayer) layers × \(c.nHead) heads × \(c.nEmbd) wide, context \(c.blockSize)"
+}
+
+/// Writes the embedded Korean corpus to `folder/corpus.txt` and prepares it char-level.
+func prepareEmbeddedCorpus(into folder: String) throws -> String {
+  if (try? DatasetMeta(folder: folder)) != nil { return folder }
+  try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+  let corpus = folder + "/corpus.txt"
+  try Data(embeddedKoreanCorpus.utf8).write(to: URL(fileURLWithPath: corpus), options: .atomic)
+  _ = try DatasetPreparer(inputs: [corpus], tokenizer: "char", output: folder).run()
+  return folder
+}
+
+/// The live training line on stderr (TTY only): step, loss, last val loss, tokens/s, ETA.
+struct TrainingProgress {
+  let total: Int
+  private let enabled = Terminal.stderrIsTTY
+  private var lastDraw = 0.0
+  private var rate = 0.0
+  private var lastVal: Float?
+
+  init(total: Int) { self.total = total }
+
+  mutating func update(_ row: LogRow) {
+    if row.tokensPerSecond > 0 { rate = rate == 0 ? row.tokensPerSecond : 0.9 * rate + 0.1 * row.tokensPerSecond }
+    if let v = row.valLoss { lastVal = v }
+    let now = Terminal.now()
+    guard enabled, now - lastDraw >= 0.1 || row.step == total else { return }
+    lastDraw = now
+    let fraction = total > 0 ? Double(row.step) / Double(total) : 1
+    let filled = Int(fraction * 24)
+    let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: 24 - filled)
+    let stepRate = row.step > 0 ? Double(row.step) / max(row.elapsed, 1e-9) : 0
+    let eta = stepRate > 0 ? formatDuration(Double(total - row.step) / stepRate) : "-"
+    let val = lastVal.map { String(format: "%.4f", $0) } ?? "-"
+    let line = String(format: "\rstep %d/%d %@ loss %.4f | val %@ | %@ tok/s | ETA %@\u{1B}[K",
+                      row.step, total, bar, row.loss, val, formatCount(rate), eta)
+    FileHandle.standardError.write(Data(line.utf8))
+  }
+
+  func clear() {
+    if enabled { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+  }
+
+  static func evaluationLine(_ row: LogRow) -> String {
+    let val = row.valLoss.map { String(format: ", val %.4f", $0) } ?? ""
+    return String(format: "step %5d: train %.4f%@, lr %.2e, %@ tok/s, %@", row.step, row.trainLoss ?? row.loss, val,
+                  row.learningRate, formatCount(row.tokensPerSecond), formatDuration(row.elapsed))
+  }
+}
+
+func formatCount(_ x: Double) -> String {
+  x >= 1e6 ? String(format: "%.2fM", x / 1e6) : x >= 1e3 ? String(format: "%.1fk", x / 1e3) : String(format: "%.0f", x)
+}
+
+func formatDuration(_ seconds: Double) -> String {
+  let s = Int(seconds.rounded())
+  return s >= 3600 ? String(format: "%dh%02dm", s / 3600, s % 3600 / 60) : String(format: "%dm%02ds", s / 60, s % 60)
+}

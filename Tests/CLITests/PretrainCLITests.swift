@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+@Suite("swiftgpt prepare / train / sample")
+struct PretrainCLITests {
+  let directory: String = {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("swiftgpt-pretrain-\(UUID().uuidString)")
+    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url.path
+  }()
+
+  @Test func prepareTrainResumeSample() throws {
+    let corpus = directory + "/ko.txt"
+    try String(repeating: "대한민국은 민주공화국이다.\n모든 권력은 국민으로부터 나온다.\n", count: 200)
+      .write(toFile: corpus, atomically: true, encoding: .utf8)
+    let prepared = try swiftgpt(["prepare", "--input", corpus, "--tokenizer", "char", "--output", directory + "/data"])
+    #expect(prepared.status == 0, "\(prepared.err)")
+    #expect(prepared.out.contains("vocab 23 (char_tokenizer.json)"), "\(prepared.out)")
+    let common = ["--data", directory + "/data", "--model", "gpt-nano", "--block-size", "16", "--batch-size", "4",
+                  "--eval-every", "10", "--eval-steps", "2", "--out", directory + "/run", "--threads", "1"]
+    let trained = try swiftgpt(["train", "--max-steps", "20"] + common)
+    #expect(trained.status == 0, "\(trained.err)")
+    #expect(trained.out.contains("step    20: train"), "\(trained.out)")
+    let resumed = try swiftgpt(["train", "--resume", "--max-steps", "30"] + common)
+    #expect(resumed.status == 0, "\(resumed.err)")
+    #expect(resumed.out.contains("resuming") && resumed.out.contains("step    30: train"), "\(resumed.out)")
+    let log = try String(contentsOfFile: directory + "/run/log.csv", encoding: .utf8)
+    #expect(log.split(separator: "\n").count == 32)  // header + steps 0...30
+    for file in ["loss.svg", "best/char_tokenizer.json", "best/meta.json", "latest/trainer_state.json"] {
+      #expect(FileManager.default.fileExists(atPath: directory + "/run/" + file), "\(file)")
+    }
+    let sample = try swiftgpt(["sample", "--checkpoint", directory + "/run", "--prompt", "대한", "--max-new-tokens", "30",
+                               "--seed", "3", "--num-samples", "2"])
+    #expect(sample.status == 0, "\(sample.err)")
+    let samples = sample.out.components(separatedBy: "---------------\n")
+    #expect(samples.count == 2 && samples.allSatisfy { $0.hasPrefix("대한") })
+    #expect(samples.allSatisfy { $0.unicodeScalars.count == "대한".unicodeScalars.count + 30 + 1 })  // + newline
+    let again = try swiftgpt(["sample", "--checkpoint", directory + "/run", "--prompt", "대한", "--max-new-tokens", "30",
+                              "--seed", "3", "--num-samples", "2", "--stream"])
+    #expect(again.out == sample.out)
+    let greedy = try swiftgpt(["sample", "--checkpoint", directory + "/run/latest", "--temperature", "0", "--max-new-tokens", "10"])
+    #expect(greedy.status == 0 && greedy.err.contains("10 tokens"))
+  }
+
+  @Test func gpt2DataAndBigram() throws {
+    let corpus = directory + "/en.txt"
+    try String(repeating: "The quick brown fox jumps over the lazy dog.\n", count: 100)
+      .write(toFile: corpus, atomically: true, encoding: .utf8)
+    let prepared = try swiftgpt(["prepare", "--input", corpus, "--tokenizer", "gpt2", "--output", directory + "/gpt2"])
+    #expect(prepared.status == 0 && prepared.out.contains("vocab 50257 (gpt2)"), "\(prepared.out)\(prepared.err)")
+    let trained = try swiftgpt(["train", "--data", directory + "/gpt2", "--model", "gpt-nano", "--block-size", "8",
+                                "--max-steps", "3", "--eval-every", "0", "--eval-steps", "1", "--out", directory + "/nano"])
+    #expect(trained.status == 0, "\(trained.err)")
+    let sample = try swiftgpt(["sample", "--checkpoint", directory + "/nano", "--prompt", "The", "--max-new-tokens", "5"])
+    #expect(sample.status == 0 && sample.out.hasPrefix("The"), "\(sample.err)")
+    // A 50257² bigram table would need 10 GB: refused with a one-line error.
+    let bigram = try swiftgpt(["train", "--data", directory + "/gpt2", "--model", "bigram", "--out", directory + "/bigram"])
+    #expect(bigram.status != 0 && bigram.err.contains("bigram table"), "\(bigram.err)")
+  }
+
+  @Test(arguments: [
+    (["train", "--data", "/nonexistent", "--out", "/tmp/x"], "cannot read /nonexistent/meta.json"),
+    (["train", "--data", "/tmp", "--model", "gpt5", "--out", "/tmp/x"], "cannot read /tmp/meta.json"),
+    (["prepare", "--input", "/nonexistent.txt", "--output", "/tmp/x"], "cannot read /nonexistent.txt: no such file"),
+    (["prepare", "--input", "/etc/passwd", "--tokenizer", "p50k", "--output", "/tmp/x"], "unknown encoding 'p50k'"),
+    (["sample", "--checkpoint", "/nonexistent"], "cannot read /nonexistent/config.json"),
+    (["sample", "--checkpoint", "/tmp", "--temperature=-1"], "temperature must be ≥ 0"),
+    (["sample", "--checkpoint", "/tmp", "--top-p", "0"], "top-p must be in (0, 1]"),
+    (["train", "--resume", "--data", "/nonexistent", "--out", "/nonexistent"], "cannot read /nonexistent/meta.json"),
+  ])
+  func badInput(arguments: [String], message: String) throws {
+    let r = try swiftgpt(arguments)
+    #expect(r.status != 0)
+    #expect(r.err.contains(message), "\(r.err)")
+    #expect(!r.err.contains("Fatal error") && !r.err.contains("Stack dump"))
+  }
+
+  @Test func unknownModelAndMissingCheckpoint() throws {
+    let corpus = directory + "/t.txt"
+    try String(repeating: "abcdefg\n", count: 100).write(toFile: corpus, atomically: true, encoding: .utf8)
+    _ = try swiftgpt(["prepare", "--input", corpus, "--output", directory + "/d"])
+    let unknown = try swiftgpt(["train", "--data", directory + "/d", "--model", "gpt5", "--out", directory + "/o"])
+    #expect(unknown.status != 0 && unknown.err.contains("unknown model 'gpt5'"), "\(unknown.err)")
+    let resume = try swiftgpt(["train", "--data", directory + "/d", "--resume", "--out", directory + "/none"])
+    #expect(resume.status != 0 && resume.err.contains("is missing"), "\(resume.err)")
+    let tooLong = try swiftgpt(["train", "--data", directory + "/d", "--block-size", "1000", "--out", directory + "/o"])
+    #expect(tooLong.status != 0 && tooLong.err.contains("a window needs 1001"), "\(tooLong.err)")
+  }
+
+  @Test func ctrlCSavesACheckpoint() throws {
+    let corpus = directory + "/c.txt"
+    try String(repeating: "hello world, hello swift\n", count: 400).write(toFile: corpus, atomically: true, encoding: .utf8)
+    _ = try swiftgpt(["prepare", "--input", corpus, "--output", directory + "/cd"])
+    let process = try launchSwiftgpt(["train", "--data", directory + "/cd", "--model", "gpt-nano", "--max-steps", "100000",
+                                      "--eval-every", "0", "--out", directory + "/co", "--threads", "1"])
+    // Wait for training to start (the step-0 checkpoint of best/ appears), then interrupt.
+    let deadline = Date().addingTimeInterval(60)
+    while !FileManager.default.fileExists(atPath: directory + "/co/best/trainer_state.json") && Date() < deadline {
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    Thread.sleep(forTimeInterval: 0.3)
+    process.interrupt()
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 130)
+    let state = try String(contentsOfFile: directory + "/co/latest/trainer_state.json", encoding: .utf8)
+    #expect(state.contains("\"step\""))
+  }
+}

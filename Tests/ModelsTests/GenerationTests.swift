@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+import TensorEngine
+import Tokenizers
+@testable import Models
+
+@Suite("Generation: KV cache and sampling")
+struct GenerationTests {
+  @Test("KV-cached logits equal a full forward pass at every position, prompt prefilled or not")
+  func cacheMatchesForward() throws {
+    let config = GPTConfig(vocabSize: 37, blockSize: 16, nLayer: 2, nHead: 4, nEmbd: 32, bias: true)
+    let model = try GPT(config: config, seed: 11)
+    let ids: [Int32] = (0..<16).map { Int32(($0 * 7 + 3) % 37) }
+    let full = withoutGrad { model.forward(ids, batch: 1, length: 16).logits }
+    var decoder = model.makeDecoder()
+    var logits = decoder.append(Array(ids.prefix(5)))  // prefill
+    #expect(relativeError(logits, Array(full.scalars[(4 * 37)..<(5 * 37)])) < 1e-5)
+    for t in 5..<16 {
+      logits = decoder.append([ids[t]])
+      #expect(relativeError(logits, Array(full.scalars[(t * 37)..<((t + 1) * 37)])) < 1e-5, "position \(t)")
+    }
+    #expect(decoder.count == 16)
+    decoder.reset()
+    #expect(relativeError(decoder.append([ids[0]]), Array(full.scalars[0..<37])) < 1e-5)
+  }
+
+  @Test("greedy and top-k 1 pick the argmax; top-p keeps the smallest nucleus")
+  func samplingRules() {
+    let logits: [Float] = [0.1, 2.0, -1.0, 1.9, 0.5]
+    var rng = RandomGenerator(seed: 1)
+    #expect(SamplingOptions(temperature: 0).sample(logits, rng: &rng) == 1)
+    for _ in 0..<20 { #expect(SamplingOptions(temperature: 1, topK: 1).sample(logits, rng: &rng) == 1) }
+    // p(1) ≈ 0.43, p(3) ≈ 0.39: top-p 0.5 keeps exactly tokens 1 and 3.
+    var seen = Set<Int>()
+    for _ in 0..<200 { seen.insert(SamplingOptions(temperature: 1, topP: 0.5).sample(logits, rng: &rng)) }
+    #expect(seen == [1, 3])
+    var topTwo = Set<Int>()
+    for _ in 0..<200 { topTwo.insert(SamplingOptions(temperature: 1, topK: 2).sample(logits, rng: &rng)) }
+    #expect(topTwo == [1, 3])
+    #expect(SamplingOptions(temperature: -1).problem != nil)
+    #expect(SamplingOptions(topK: 0).problem != nil)
+    #expect(SamplingOptions(topP: 1.5).problem != nil)
+    #expect(SamplingOptions(temperature: 0.7, topK: 5, topP: 0.9).problem == nil)
+  }
+
+  @Test("multinomial sampling follows softmax(logits / T)")
+  func samplingDistribution() {
+    let logits: [Float] = [1, 0, -1, 2]
+    let temperature: Float = 0.8
+    let weights = logits.map { exp(Double($0 / temperature)) }
+    let expected = weights.map { $0 / weights.reduce(0, +) }
+    var rng = RandomGenerator(seed: 42)
+    var counts = [Int](repeating: 0, count: 4)
+    let n = 40_000
+    for _ in 0..<n { counts[SamplingOptions(temperature: temperature).sample(logits, rng: &rng)] += 1 }
+    for i in 0..<4 {
+      let observed = Double(counts[i]) / Double(n)
+      #expect(abs(observed - expected[i]) < 0.01, "token \(i): \(observed) vs \(expected[i])")
+    }
+  }
+
+  @Test("generation is reproducible from the seed, stops at a stop token, and runs past the context")
+  func generateLoop() throws {
+    let model = try GPT(config: GPTConfig(vocabSize: 20, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16), seed: 2)
+    var a = RandomGenerator(seed: 9), b = RandomGenerator(seed: 9)
+    let first = model.generate(prompt: [1, 2], maxNewTokens: 30, sampling: SamplingOptions(), rng: &a)
+    let second = model.generate(prompt: [1, 2], maxNewTokens: 30, sampling: SamplingOptions(), rng: &b)
+    #expect(first.count == 30 && first == second)
+    let stop = first[3]
+    var c = RandomGenerator(seed: 9)
+    let stopped = model.generate(prompt: [1, 2], maxNewTokens: 30, sampling: SamplingOptions(), stopTokens: [stop], rng: &c)
+    #expect(stopped == Array(first.prefix(first.firstIndex(of: stop)! + 1)))
+    // Greedy past the context equals greedy by full forward passes over the last half-window.
+    var d = RandomGenerator(seed: 0)
+    let greedy = model.generate(prompt: [3], maxNewTokens: 12, sampling: SamplingOptions(temperature: 0), rng: &d)
+    var context: [Int32] = [3]
+    var decoderCount = 1
+    var expected: [Int32] = []
+    for _ in 0..<12 {
+      let logits = withoutGrad { model.forward(context, batch: 1, length: context.count).logits.scalars.suffix(20) }
+      let next = Int32(Array(logits).indices.max { logits[logits.startIndex + $0] < logits[logits.startIndex + $1] }!)
+      expected.append(next)
+      context.append(next)
+      if decoderCount == 8 { context = Array(context.suffix(4)); decoderCount = 4 } else { decoderCount += 1 }
+    }
+    #expect(greedy == expected)
+  }
+
+  @Test("the bigram decoder returns the table row of the last token")
+  func bigramDecoder() throws {
+    let model = try Bigram(vocabSize: 6, seed: 1)
+    var decoder = model.makeDecoder()
+    let row = decoder.append([2, 4])
+    #expect(row == Array(UnsafeBufferPointer(start: model.parameters.values.base + 24, count: 6)))
+    #expect(decoder.count == 2)
+  }
+
+  @Test("streaming decoding holds back split UTF-8 characters and reassembles the text")
+  func streaming() throws {
+    let gpt2 = try Encoding.named("gpt2")
+    let text = "한국어 텍스트 🙂 and English."
+    var decoder = StreamingDecoder(tokenizer: gpt2)
+    var pieces: [String] = []
+    for id in try gpt2.encode(text) { pieces.append(try decoder.append(id)) }
+    pieces.append(decoder.finish())
+    #expect(pieces.joined() == text)
+    #expect(!pieces.contains { $0.contains("\u{FFFD}") })
+    #expect(throws: TokenizerError.invalidTokenID(99_999)) { try decoder.append(99_999) }
+  }
+}
