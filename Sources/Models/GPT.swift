@@ -12,10 +12,8 @@ public final class GPT: LanguageModel {
 
   /// A model with nanoGPT's initialisation: N(0, 0.02) weights, residual projections scaled by
   /// 1/√(2·n_layer), zero biases, unit LayerNorm gains.
-  public init(config: GPTConfig, seed: UInt64 = 1337) throws(ModelError) {
-    try config.validate()
-    self.config = config
-    parameters = ParameterSet(Self.layout(config))
+  public convenience init(config: GPTConfig, seed: UInt64 = 1337) throws(ModelError) {
+    try self.init(uninitialized: config)
     var rng = RandomGenerator(seed: seed)
     let projectionStd = 0.02 / Float(2 * config.nLayer).squareRoot()
     for (entry, tensor) in zip(parameters.entries, parameters.tensors) {
@@ -26,6 +24,13 @@ public final class GPT: LanguageModel {
       let std = entry.name.hasSuffix("c_proj.weight") ? projectionStd : 0.02
       for i in 0..<entry.count { tensor.data[i] = rng.nextNormal() * std }
     }
+  }
+
+  /// A model whose parameters are all zero, to be loaded from a file.
+  init(uninitialized config: GPTConfig) throws(ModelError) {
+    try config.validate()
+    self.config = config
+    parameters = ParameterSet(Self.layout(config))
   }
 
   /// Names, shapes and weight-decay flags of every parameter, in HF GPT-2 order. Decay applies

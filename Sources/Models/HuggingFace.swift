@@ -11,7 +11,7 @@ extension GPT {
       throw .unreadableFile(path: configPath, reason: "no such file (expected a Hugging Face model folder)")
     }
     let config = try gptConfig(fromHuggingFace: configData, path: configPath)
-    let model = try GPT(config: config)
+    let model = try GPT(uninitialized: config)
     try model.parameters.load(safetensors: folder + "/model.safetensors")
     return model
   }
