@@ -2,7 +2,7 @@
 /// B once, straight from memory, instead of packing it.
 ///
 /// - `transB`: B is stored as [n, k] (each output a dot product of a contiguous row), else as
-///   [k, n] (streamed four rows at a time over slices of 512 columns whose sums stay in L1).
+///   [k, n] (streamed four rows at a time over slices of 64–512 columns whose sums stay in L1).
 /// - `incx`: stride between the elements of x.
 func sgemv(
   transB: Bool, n: Int, k: Int, x: UnsafePointer<Float>, incx: Int = 1, b: UnsafePointer<Float>, ldb: Int,
@@ -13,9 +13,10 @@ func sgemv(
   defer { withExtendedLifetime(xs) {} }
   for p in 0..<k { xs.base[p] = x[p * incx] }
   let (xv, bv, yv) = (UncheckedSendable(UnsafePointer(xs.base)), UncheckedSendable(b), UncheckedSendable(y))
-  let columnsPerChunk = transB ? 16 : 512
-  let chunks = (n + columnsPerChunk - 1) / columnsPerChunk
   let workers = n * k < 1 << 16 ? 1 : threads
+  // Enough chunks for every worker to take several (a [384, 384] matrix still splits in six).
+  let columnsPerChunk = transB ? 16 : min(512, max(64, (n / (4 * workers) + 15) / 16 * 16))
+  let chunks = (n + columnsPerChunk - 1) / columnsPerChunk
   Parallel.forEach(chunks, threads: workers) { chunk in
     let j0 = chunk * columnsPerChunk, j1 = min(n, j0 + columnsPerChunk)
     let (x, b, y) = (xv.value, bv.value, yv.value)
