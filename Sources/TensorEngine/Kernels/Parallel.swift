@@ -24,25 +24,117 @@ public enum Parallel {
   }
 
   /// Runs `body(i)` for every `i` in `0..<count`, on up to `threads` threads.
-  @inlinable
   public static func forEach(_ count: Int, threads: Int = Parallel.threads, _ body: (Int) -> Void) {
     let workers = min(threads, count)
-    if workers <= 1 {
+    if workers <= 1 || !WorkerPool.shared.run(count, workers: workers, body) {
       for i in 0..<count { body(i) }
-      return
     }
-    withoutActuallyEscaping(body) { body in
-      let task = UncheckedSendable(body)
-      let next = Atomic<Int>(0)
-      DispatchQueue.concurrentPerform(iterations: workers) { _ in
-        while true {
-          let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-          if i >= count { break }
-          task.value(i)
-        }
+  }
+}
+
+/// Long-lived worker threads for `Parallel.forEach`. Between jobs a worker spins for a short
+/// while (kernels come in quick succession: waking a sleeping thread costs tens of
+/// microseconds, as much as a small GEMM), then sleeps on a semaphore.
+///
+/// One job runs at a time; a `forEach` issued while another runs (nested, or from a second
+/// thread) runs serially on its caller.
+final class WorkerPool: @unchecked Sendable {
+  static let shared = WorkerPool()
+
+  /// One `forEach` call: chunks are claimed from `next`; `finished` counts completed ones.
+  final class Job: @unchecked Sendable {
+    /// Read by workers only after claiming a chunk; cleared by the caller once all are finished.
+    nonisolated(unsafe) var body: ((Int) -> Void)?
+    let count: Int
+    let helpers: Int
+    let next = Atomic<Int>(0)
+    let finished = Atomic<Int>(0)
+    let joined = Atomic<Int>(0)
+
+    init(body: @escaping (Int) -> Void, count: Int, helpers: Int) {
+      (self.body, self.count, self.helpers) = (body, count, helpers)
+    }
+
+    /// Claims and runs chunks until none is left.
+    func work() {
+      while true {
+        let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        if i >= count { return }
+        body!(i)
+        finished.wrappingAdd(1, ordering: .releasing)
       }
     }
   }
+
+  private let generation = Atomic<Int>(0)
+  private let current = Mutex<Job?>(nil)
+  private let busy = Atomic<Bool>(false)
+  private let sleepers = Atomic<Int>(0)
+  private let wake = DispatchSemaphore(value: 0)
+  private let started = Mutex(0)
+  /// How long an idle worker spins before sleeping.
+  private static let spinNanoseconds: UInt64 = 30_000
+
+  /// Runs the job on the caller and up to `workers - 1` pool threads; false (nothing run) if
+  /// another job is running.
+  func run(_ count: Int, workers: Int, _ body: (Int) -> Void) -> Bool {
+    guard busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
+    defer { busy.store(false, ordering: .releasing) }
+    startThreads(workers - 1)
+    withoutActuallyEscaping(body) { body in
+      let job = Job(body: body, count: count, helpers: workers - 1)
+      current.withLock { $0 = job }
+      generation.wrappingAdd(1, ordering: .releasing)
+      let asleep = sleepers.exchange(0, ordering: .acquiringAndReleasing)
+      for _ in 0..<asleep { wake.signal() }
+      job.work()
+      // Wait for chunks other threads claimed; if one of them was descheduled, give it the core.
+      var spins = 0
+      while job.finished.load(ordering: .acquiring) < count {
+        spins += 1
+        if spins > 1000 { sched_yield() }
+      }
+      current.withLock { $0 = nil }
+      job.body = nil  // a late worker may still hold the job, never the closure
+    }
+    return true
+  }
+
+  private func startThreads(_ wanted: Int) {
+    started.withLock { n in
+      while n < wanted {
+        n += 1
+        DispatchQueue(label: "swiftgpt.worker.\(n)").async { self.workerLoop() }
+      }
+    }
+  }
+
+  private func workerLoop() {
+    var seen = generation.load(ordering: .acquiring)
+    while true {
+      if generation.load(ordering: .acquiring) == seen {
+        let start = monotonicNanoseconds()
+        var spins = 0
+        while generation.load(ordering: .acquiring) == seen {
+          spins += 1
+          if spins % 256 == 0 && monotonicNanoseconds() - start > Self.spinNanoseconds {
+            sleepers.wrappingAdd(1, ordering: .acquiringAndReleasing)
+            if generation.load(ordering: .acquiring) == seen { wake.wait() }
+            spins = 0
+          }
+        }
+      }
+      seen = generation.load(ordering: .acquiring)
+      guard let job = current.withLock({ $0 }) else { continue }
+      if job.joined.wrappingAdd(1, ordering: .relaxed).oldValue < job.helpers { job.work() }
+    }
+  }
+}
+
+private func monotonicNanoseconds() -> UInt64 {
+  var t = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &t)
+  return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }
 
 /// Wraps a value that the caller promises is safe to share across the worker threads of one
