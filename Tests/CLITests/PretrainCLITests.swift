@@ -59,14 +59,14 @@ struct PretrainCLITests {
   }
 
   @Test(arguments: [
-    (["train", "--data", "/nonexistent", "--out", "/tmp/x"], "cannot read /nonexistent/meta.json"),
-    (["train", "--data", "/tmp", "--model", "gpt5", "--out", "/tmp/x"], "cannot read /tmp/meta.json"),
+    (["train", "--data", "/nonexistent", "--out", "/tmp/x"], "cannot read /nonexistent: no train*.bin token files"),
+    (["train", "--data", "/proc", "--model", "gpt5", "--out", "/tmp/x"], "cannot read /proc: no train*.bin token files"),
     (["prepare", "--input", "/nonexistent.txt", "--output", "/tmp/x"], "cannot read /nonexistent.txt: no such file"),
     (["prepare", "--input", "/etc/passwd", "--tokenizer", "p50k", "--output", "/tmp/x"], "unknown encoding 'p50k'"),
     (["sample", "--checkpoint", "/nonexistent"], "cannot read /nonexistent/config.json"),
     (["sample", "--checkpoint", "/tmp", "--temperature=-1"], "temperature must be ≥ 0"),
     (["sample", "--checkpoint", "/tmp", "--top-p", "0"], "top-p must be in (0, 1]"),
-    (["train", "--resume", "--data", "/nonexistent", "--out", "/nonexistent"], "cannot read /nonexistent/meta.json"),
+    (["train", "--resume", "--data", "/nonexistent", "--out", "/nonexistent"], "run `swiftgpt prepare` first"),
   ])
   func badInput(arguments: [String], message: String) throws {
     let r = try swiftgpt(arguments)
@@ -85,6 +85,30 @@ struct PretrainCLITests {
     #expect(resume.status != 0 && resume.err.contains("is missing"), "\(resume.err)")
     let tooLong = try swiftgpt(["train", "--data", directory + "/d", "--block-size", "1000", "--out", directory + "/o"])
     #expect(tooLong.status != 0 && tooLong.err.contains("a window needs 1001"), "\(tooLong.err)")
+  }
+
+  @Test func nanoGPTDataAndHuggingFaceFolder() throws {
+    // nanoGPT's headerless uint16 train.bin / val.bin, no meta.json: ids < 256, so vocab = max + 1.
+    let data = directory + "/nano"
+    try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+    let tokens = (0..<4000).map { UInt16(($0 * 7) % 50) }
+    try tokens.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: data + "/train.bin"))
+    try tokens.prefix(500).withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: data + "/val.bin"))
+    let trained = try swiftgpt(["train", "--data", data, "--model", "gpt-nano", "--block-size", "16", "--max-steps", "3",
+                                "--eval-every", "0", "--eval-steps", "1", "--out", directory + "/nanorun"])
+    #expect(trained.status == 0, "\(trained.err)")
+    #expect(trained.err.contains("vocabulary 50, no tokenizer"), "\(trained.err)")
+    let noTokenizer = try swiftgpt(["sample", "--checkpoint", directory + "/nanorun"])
+    #expect(noTokenizer.status != 0 && noTokenizer.err.contains("give --tokenizer"), "\(noTokenizer.err)")
+    // A Hugging Face GPT-2 folder (the parity fixture, vocab 96) with a 96-character tokenizer.
+    let chars = String((32..<128).map { Character(Unicode.Scalar($0)!) })
+    try chars.write(toFile: directory + "/ascii.txt", atomically: true, encoding: .utf8)
+    _ = try swiftgpt(["tokenizer", "train", "--char", "--input", directory + "/ascii.txt", "--output", directory + "/ascii"])
+    let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Fixtures/gpt2-tiny").path
+    let hf = try swiftgpt(["sample", "--checkpoint", fixture, "--tokenizer", directory + "/ascii.json", "--prompt", "Hi",
+                           "--max-new-tokens", "12", "--temperature", "0"])
+    #expect(hf.status == 0 && hf.out.hasPrefix("Hi") && hf.out.unicodeScalars.count == 2 + 12 + 1, "\(hf.err)")
   }
 
   @Test func ctrlCSavesACheckpoint() throws {

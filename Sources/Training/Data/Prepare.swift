@@ -31,6 +31,18 @@ public struct DatasetMeta: Codable, Equatable, Sendable {
     }
   }
 
+  /// The meta of a folder without `meta.json` (nanoGPT's `train.bin`/`val.bin`, whose
+  /// `meta.pkl` is a Python pickle): the vocabulary is GPT-2's when the ids go past 255 and
+  /// fit it (nanoGPT's default without meta.pkl), else the largest id + 1 with no tokenizer.
+  public init(inferringFrom folder: String) throws(TrainingError) {
+    let train = try TokenDataset(folder: folder, split: "train")
+    let val = try? TokenDataset(folder: folder, split: "val")
+    let top = Int(max(train.maxTokenID(), val?.maxTokenID() ?? -1))
+    let gpt2 = top >= 256 && top < 50_257
+    self.init(vocabSize: gpt2 ? 50_257 : top + 1, tokenizer: gpt2 ? "gpt2" : "", trainTokens: train.count,
+              valTokens: val?.count ?? 0, tokenBytes: train.shards[0].tokenWidth, endOfText: gpt2 ? 50_256 : nil)
+  }
+
   init(vocabSize: Int, tokenizer: String, trainTokens: Int, valTokens: Int, tokenBytes: Int, endOfText: Int?) {
     (self.vocabSize, self.tokenizer, self.trainTokens, self.valTokens) = (vocabSize, tokenizer, trainTokens, valTokens)
     (self.tokenBytes, self.endOfText) = (tokenBytes, endOfText)

@@ -108,7 +108,7 @@ func resolveCheckpoint(_ path: String) -> String {
 /// `meta.json`, else GPT-2's for a model with GPT-2's vocabulary.
 func openTokenizer(folder: String, override: String?, vocabSize: Int) throws -> any Tokenizer {
   if let override { return try loadTokenizer(override) }
-  if let meta = try? DatasetMeta(folder: folder) {
+  if let meta = try? DatasetMeta(folder: folder), !meta.tokenizer.isEmpty {
     let file = folder + "/" + meta.tokenizer
     return try loadTokenizer(FileManager.default.fileExists(atPath: file) ? file : meta.tokenizer)
   }

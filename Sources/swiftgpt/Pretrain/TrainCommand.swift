@@ -116,7 +116,14 @@ struct TrainingFlags: ParsableArguments {
 /// Trains (or resumes) on the dataset in `data`, printing evaluations and a live progress line.
 func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out: String, resume: Bool,
                  quiet: Bool = false) throws -> Trainer.Outcome {
-  let meta = try DatasetMeta(folder: data)
+  let meta: DatasetMeta
+  if FileManager.default.fileExists(atPath: data + "/meta.json") {
+    meta = try DatasetMeta(folder: data)
+  } else {
+    meta = try DatasetMeta(inferringFrom: data)
+    Terminal.error("\(data) has no meta.json (nanoGPT data?): vocabulary \(meta.vocabSize)"
+      + (meta.tokenizer.isEmpty ? ", no tokenizer (give sample --tokenizer)" : ", tokenizer \(meta.tokenizer)"))
+  }
   let train = try TokenDataset(folder: data, split: "train")
   let val = meta.valTokens > 0 ? try TokenDataset(folder: data, split: "val") : nil
   let trainer: Trainer
@@ -137,7 +144,9 @@ func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out
       + String(format: ", lr %g → %g (%@), %d threads", o.learningRate, o.minLearningRate, o.decay.rawValue, Parallel.threads))
   }
   var files: [String: Data] = [:]
-  files["meta.json"] = FileManager.default.contents(atPath: data + "/meta.json")
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+  files["meta.json"] = try encoder.encode(meta)
   if let tokenizer = FileManager.default.contents(atPath: data + "/" + meta.tokenizer) { files[meta.tokenizer] = tokenizer }
   if let vocab = FileManager.default.contents(atPath: data + "/tokenizer.vocab") { files["tokenizer.vocab"] = vocab }
   Interrupt.install()
