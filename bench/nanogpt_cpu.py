@@ -27,6 +27,7 @@ p.add_argument("--max_iters", type=int, default=2000)
 p.add_argument("--eval_interval", type=int, default=250)
 p.add_argument("--eval_iters", type=int, default=20)
 p.add_argument("--seed", type=int, default=1337)
+p.add_argument("--gelu", default="none", choices=["none", "tanh"], help="nanoGPT: none (erf); GPT-2/SwiftGPT: tanh")
 p.add_argument("--eval_checkpoint", help="instead of training: load a SwiftGPT checkpoint folder and print its "
                "loss over --eval_batches random batches of each split")
 p.add_argument("--eval_batches", type=int, default=500)
@@ -63,7 +64,7 @@ class Block(nn.Module):
         q, k, v = (t.view(B, T, s.H, C // s.H).transpose(1, 2) for t in (q, k, v))
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).contiguous().view(B, T, C)
         x = x + s.c_proj(y)
-        return x + s.mlp_proj(F.gelu(s.c_fc(s.ln_2(x))))
+        return x + s.mlp_proj(F.gelu(s.c_fc(s.ln_2(x)), approximate=args.gelu))
 
 class GPT(nn.Module):
     def __init__(s):

@@ -8,7 +8,8 @@ import Synchronization
 ///
 /// Work is handed out in many small chunks from a shared counter, and the calling thread takes
 /// chunks too, so when another process holds a core the running threads simply do more of the
-/// chunks: nothing waits at a barrier for a thread that was descheduled.
+/// chunks: nothing waits at a barrier for a thread that was descheduled. The helper threads are
+/// a persistent pool (`WorkerPool`), so a kernel does not pay a thread wake-up.
 public enum Parallel {
   nonisolated(unsafe) private static var configuredThreads = defaultThreads()
 
