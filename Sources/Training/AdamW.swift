@@ -40,18 +40,61 @@ public struct AdamW: Optimizer {
     let invBC2 = Float(biasCorrection2Sqrt)
     let decayFactor = Float(1 - Double(lr) * Double(weightDecay))
     let (b1, b2, eps) = (beta1, beta2, eps)
-    let (p, g, m, v) = (parameters.values.base, parameters.grads.base, m.base, v.base)
-    for entry in parameters.entries {
-      let decay = entry.decay && weightDecay != 0
-      for i in entry.offset..<(entry.offset + entry.count) {
-        if decay { p[i] *= decayFactor }
+    let (p, g, m, v) = (UncheckedSendable(parameters.values.base), UncheckedSendable(parameters.grads.base),
+                        UncheckedSendable(self.m.base), UncheckedSendable(self.v.base))
+    let segments = self.segments
+    // Element-wise, so the result is the same for any split and thread count.
+    Parallel.forEach(segments.count) { s in
+      let (start, end, decay) = segments[s]
+      let (p, g, m, v) = (p.value, g.value, m.value, v.value)
+      let factor = decay ? decayFactor : 1
+      var i = start
+      while i + 16 <= end {
+        let grad = load(g + i)
+        var mi = load(m + i), vi = load(v + i)
+        mi += (grad - mi) * (1 - b1)  // lerp, as torch's exp_avg.lerp_(grad, 1 - beta1)
+        vi = vi * b2 + (1 - b2) * (grad * grad)
+        let denom = vi.squareRoot() / invBC2 + eps
+        let pi = load(p + i) * factor - stepSize * (mi / denom)
+        store(mi, m + i)
+        store(vi, v + i)
+        store(pi, p + i)
+        i += 16
+      }
+      while i < end {
+        p[i] *= factor
         let grad = g[i]
-        m[i] += (grad - m[i]) * (1 - b1)  // lerp, as torch's exp_avg.lerp_(grad, 1 - beta1)
+        m[i] += (grad - m[i]) * (1 - b1)
         v[i] = v[i] * b2 + (1 - b2) * (grad * grad)
         let denom = v[i].squareRoot() / invBC2 + eps
         p[i] -= stepSize * (m[i] / denom)
+        i += 1
       }
     }
+  }
+
+  @inline(__always) private func load(_ x: UnsafeMutablePointer<Float>) -> Float16x {
+    UnsafeRawPointer(x).loadUnaligned(as: Float16x.self)
+  }
+
+  @inline(__always) private func store(_ value: Float16x, _ x: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(x).storeBytes(of: value, as: Float16x.self)
+  }
+
+  /// The parameter buffer cut into pieces of at most 32K elements that do not straddle a
+  /// parameter (so each piece has one weight-decay flag).
+  private var segments: [(start: Int, end: Int, decay: Bool)] {
+    var out: [(start: Int, end: Int, decay: Bool)] = []
+    for entry in parameters.entries {
+      var start = entry.offset
+      let end = entry.offset + entry.count
+      while start < end {
+        let stop = min(end, start + 32_768)
+        out.append((start, stop, entry.decay && weightDecay != 0))
+        start = stop
+      }
+    }
+    return out
   }
 }
 
