@@ -73,28 +73,40 @@ public final class GPT: LanguageModel {
   public func forward(_ ids: [Int32], batch: Int, length: Int, targets: [Int32]? = nil,
                       rng: UnsafeMutablePointer<RandomGenerator>? = nil) -> (logits: Tensor, loss: Tensor?) {
     precondition(length <= config.blockSize, "sequence of \(length) tokens is longer than the block size \(config.blockSize)")
-    let positions = (0..<Int32(length)).map { $0 }
-    var x = add(embedding(p("transformer.wte.weight"), ids: ids, shape: [batch, length]),
-                embedding(p("transformer.wpe.weight"), ids: positions, shape: [length]))
+    let x = transformer(ids, shape: [batch, length], positions: 0..<length, rng: rng) { qkv, _ in
+      causalSelfAttention(qkv, heads: config.nHead)
+    }
+    let logits = matmul(x, head, transposeB: true)
+    return (logits, targets.map { crossEntropy(logits, targets: $0) })
+  }
+
+  /// The language-modelling head's weight [V, C] (the token embedding when tied).
+  var head: Tensor { config.tieWeights ? p("transformer.wte.weight") : p("lm_head.weight") }
+
+  /// The transformer up to the final LayerNorm: token ids of `shape` (…, T) at `positions` →
+  /// hidden states (…, T, C). `attention(qkv, layer)` maps each layer's packed projections
+  /// [..., 3C] to [..., C]: full causal attention in `forward`, the KV cache when decoding.
+  func transformer(_ ids: [Int32], shape: [Int], positions: Range<Int>, rng: UnsafeMutablePointer<RandomGenerator>?,
+                   attention: (Tensor, Int) -> Tensor) -> Tensor {
+    let eps = config.layerNormEpsilon
+    var x = add(embedding(p("transformer.wte.weight"), ids: ids, shape: shape),
+                embedding(p("transformer.wpe.weight"), ids: positions.map(Int32.init), shape: [positions.count]))
     x = drop(x, rng)
     for layer in 0..<config.nLayer {
       let h = "transformer.h.\(layer)"
       // x = x + attn(ln_1(x))
-      var y = layerNorm(x, weight: p(h + ".ln_1.weight"), bias: optional(h + ".ln_1.bias"), eps: config.layerNormEpsilon)
+      var y = layerNorm(x, weight: p(h + ".ln_1.weight"), bias: optional(h + ".ln_1.bias"), eps: eps)
       y = linear(y, weight: p(h + ".attn.c_attn.weight"), bias: optional(h + ".attn.c_attn.bias"))
-      y = causalSelfAttention(y, heads: config.nHead)
+      y = attention(y, layer)
       y = linear(y, weight: p(h + ".attn.c_proj.weight"), bias: optional(h + ".attn.c_proj.bias"))
       x = add(x, drop(y, rng))
       // x = x + mlp(ln_2(x))
-      y = layerNorm(x, weight: p(h + ".ln_2.weight"), bias: optional(h + ".ln_2.bias"), eps: config.layerNormEpsilon)
+      y = layerNorm(x, weight: p(h + ".ln_2.weight"), bias: optional(h + ".ln_2.bias"), eps: eps)
       y = gelu(linear(y, weight: p(h + ".mlp.c_fc.weight"), bias: optional(h + ".mlp.c_fc.bias")))
       y = linear(y, weight: p(h + ".mlp.c_proj.weight"), bias: optional(h + ".mlp.c_proj.bias"))
       x = add(x, drop(y, rng))
     }
-    x = layerNorm(x, weight: p("transformer.ln_f.weight"), bias: optional("transformer.ln_f.bias"), eps: config.layerNormEpsilon)
-    let head = config.tieWeights ? p("transformer.wte.weight") : p("lm_head.weight")
-    let logits = matmul(x, head, transposeB: true)
-    return (logits, targets.map { crossEntropy(logits, targets: $0) })
+    return layerNorm(x, weight: p("transformer.ln_f.weight"), bias: optional("transformer.ln_f.bias"), eps: eps)
   }
 
   private func drop(_ x: Tensor, _ rng: UnsafeMutablePointer<RandomGenerator>?) -> Tensor {

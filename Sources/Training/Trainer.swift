@@ -149,7 +149,7 @@ public final class Trainer {
     }
     let start = ProcessInfo.processInfo.systemUptime
     var elapsed: Double { elapsedBefore + ProcessInfo.processInfo.systemUptime - start }
-    func checkpoint(_ row: LogRow) throws {
+    func checkpoint() throws {
       try saveCheckpoint(to: out + "/latest", files: files, elapsed: elapsed)
       events(.checkpoint(out + "/latest"))
       try writeAtomically(Data(csvText(log).utf8), to: out + "/log.csv")
@@ -177,7 +177,7 @@ public final class Trainer {
     }
     while step < options.maxSteps {
       if shouldStop() {
-        try checkpoint(log.last!)
+        try checkpoint()
         return .interrupted
       }
       let before = ProcessInfo.processInfo.systemUptime
@@ -190,7 +190,7 @@ public final class Trainer {
       if evaluating { try evaluate(into: &row) }
       log.append(row)
       events(evaluating ? .evaluation(row) : .step(row))
-      if evaluating { try checkpoint(row) }
+      if evaluating { try checkpoint() }
     }
     return .finished
   }

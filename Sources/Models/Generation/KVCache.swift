@@ -19,34 +19,14 @@ final class GPTDecoder: TokenDecoder {
   func reset() { count = 0 }
 
   func append(_ tokens: [Int32]) -> [Float] {
-    let config = model.config
     let t = tokens.count
-    precondition(t > 0 && count + t <= config.blockSize, "decoder: \(count) + \(t) tokens exceed the block size \(config.blockSize)")
+    precondition(t > 0 && count + t <= model.config.blockSize,
+                 "decoder: \(count) + \(t) tokens exceed the block size \(model.config.blockSize)")
     return withoutGrad {
-      let p = { (name: String) in self.model.parameters[name]! }
-      let o = { (name: String) in self.model.parameters[name] }
-      let eps = config.layerNormEpsilon
-      let positions = (Int32(count)..<Int32(count + t)).map { $0 }
-      // x [t, C]
-      var x = add(embedding(p("transformer.wte.weight"), ids: tokens, shape: [t]),
-                  embedding(p("transformer.wpe.weight"), ids: positions, shape: [t]))
-      for layer in 0..<config.nLayer {
-        let h = "transformer.h.\(layer)"
-        var y = layerNorm(x, weight: p(h + ".ln_1.weight"), bias: o(h + ".ln_1.bias"), eps: eps)
-        y = linear(y, weight: p(h + ".attn.c_attn.weight"), bias: o(h + ".attn.c_attn.bias"))
-        y = attend(y, layer: layer)
-        y = linear(y, weight: p(h + ".attn.c_proj.weight"), bias: o(h + ".attn.c_proj.bias"))
-        x = add(x, y)
-        y = layerNorm(x, weight: p(h + ".ln_2.weight"), bias: o(h + ".ln_2.bias"), eps: eps)
-        y = gelu(linear(y, weight: p(h + ".mlp.c_fc.weight"), bias: o(h + ".mlp.c_fc.bias")))
-        y = linear(y, weight: p(h + ".mlp.c_proj.weight"), bias: o(h + ".mlp.c_proj.bias"))
-        x = add(x, y)
-      }
+      // x [t, C]: only the last row's logits are needed.
+      let x = model.transformer(tokens, shape: [t], positions: count..<(count + t), rng: nil, attention: attend)
       count += t
-      let last = slice(x, axis: 0, (t - 1)..<t)
-      let normed = layerNorm(last, weight: p("transformer.ln_f.weight"), bias: o("transformer.ln_f.bias"), eps: eps)
-      let head = config.tieWeights ? p("transformer.wte.weight") : p("lm_head.weight")
-      return matmul(normed, head, transposeB: true).scalars
+      return matmul(slice(x, axis: 0, (t - 1)..<t), model.head, transposeB: true).scalars
     }
   }
 
