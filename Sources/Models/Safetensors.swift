@@ -107,8 +107,9 @@ func jsonString(_ s: String) -> String {
   return out + "\""
 }
 
-/// Writes `data` to `path` through a temporary file and a rename.
-func writeAtomically(_ data: Data, to path: String) throws(ModelError) {
+/// Writes `data` to `path` through a temporary file and a rename, so a reader never sees a
+/// half-written file and an existing file survives a failed write.
+public func writeAtomically(_ data: Data, to path: String) throws(ModelError) {
   do {
     try data.write(to: URL(fileURLWithPath: path), options: .atomic)
   } catch {

@@ -252,7 +252,7 @@ struct CheckpointState: Codable {
     }
   }
 
-  func write(folder: String) throws(TrainingError) {
+  func write(folder: String) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     try writeAtomically(try! encoder.encode(self), to: folder + "/" + Self.fileName)

@@ -1,4 +1,5 @@
 import Foundation
+import Models
 import TensorEngine
 import Tokenizers
 
@@ -49,7 +50,7 @@ public struct DatasetMeta: Codable, Equatable, Sendable {
   }
 
   /// Writes `meta.json` into `folder`, atomically.
-  func write(folder: String) throws(TrainingError) {
+  func write(folder: String) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     try writeAtomically(try! encoder.encode(self), to: folder + "/meta.json")
@@ -329,11 +330,4 @@ private struct ShardSequence {
 func readFile(_ path: String) throws(TrainingError) -> Data {
   guard let data = FileManager.default.contents(atPath: path) else { throw .unreadableFile(path: path, reason: "no such file") }
   return data
-}
-
-/// Writes `data` to `path` through a temporary file and a rename.
-func writeAtomically(_ data: Data, to path: String) throws(TrainingError) {
-  do { try data.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-    throw .unwritableFile(path: path, reason: (error as NSError).localizedDescription)
-  }
 }
