@@ -48,5 +48,5 @@ struct BigramDecoder: TokenDecoder {
 }
 
 extension Bigram {
-  public func makeDecoder() -> any TokenDecoder { BigramDecoder(model: self) }
+  public func makeDecoder(precision: WeightPrecision = .float32) -> any TokenDecoder { BigramDecoder(model: self) }
 }

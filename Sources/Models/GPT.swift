@@ -86,8 +86,21 @@ public final class GPT: LanguageModel {
   /// The transformer up to the final LayerNorm: token ids of `shape` (…, T) at `positions` →
   /// hidden states (…, T, C). `attention(qkv, layer)` maps each layer's packed projections
   /// [..., 3C] to [..., C]: full causal attention in `forward`, the KV cache when decoding.
+  ///
+  /// `reduced` holds bfloat16 copies of weight matrices that single-row inputs read instead.
   func transformer(_ ids: [Int32], shape: [Int], positions: Range<Int>, rng: UnsafeMutablePointer<RandomGenerator>?,
-                   attention: (Tensor, Int) -> Tensor) -> Tensor {
+                   reduced: [String: BFloat16Matrix] = [:], attention: (Tensor, Int) -> Tensor) -> Tensor {
+    // x · weight + bias for the linear layer `prefix`.
+    func project(_ x: Tensor, _ prefix: String) -> Tensor {
+      let bias = optional(prefix + ".bias")
+      guard let matrix = reduced[prefix + ".weight"], x.count == matrix.rows else {
+        return linear(x, weight: p(prefix + ".weight"), bias: bias)
+      }
+      let y = Tensor.zeros([1, matrix.cols])
+      if let bias { y.data.update(from: bias.data, count: matrix.cols) }
+      gemv(transB: false, x: x.data, b: matrix, y: y.data, accumulate: bias != nil)
+      return y
+    }
     let eps = config.layerNormEpsilon
     var x = add(embedding(p("transformer.wte.weight"), ids: ids, shape: shape),
                 embedding(p("transformer.wpe.weight"), ids: positions.map(Int32.init), shape: [positions.count]))
@@ -96,14 +109,14 @@ public final class GPT: LanguageModel {
       let h = "transformer.h.\(layer)"
       // x = x + attn(ln_1(x))
       var y = layerNorm(x, weight: p(h + ".ln_1.weight"), bias: optional(h + ".ln_1.bias"), eps: eps)
-      y = linear(y, weight: p(h + ".attn.c_attn.weight"), bias: optional(h + ".attn.c_attn.bias"))
+      y = project(y, h + ".attn.c_attn")
       y = attention(y, layer)
-      y = linear(y, weight: p(h + ".attn.c_proj.weight"), bias: optional(h + ".attn.c_proj.bias"))
+      y = project(y, h + ".attn.c_proj")
       x = add(x, drop(y, rng))
       // x = x + mlp(ln_2(x))
       y = layerNorm(x, weight: p(h + ".ln_2.weight"), bias: optional(h + ".ln_2.bias"), eps: eps)
-      y = gelu(linear(y, weight: p(h + ".mlp.c_fc.weight"), bias: optional(h + ".mlp.c_fc.bias")))
-      y = linear(y, weight: p(h + ".mlp.c_proj.weight"), bias: optional(h + ".mlp.c_proj.bias"))
+      y = gelu(project(y, h + ".mlp.c_fc"))
+      y = project(y, h + ".mlp.c_proj")
       x = add(x, drop(y, rng))
     }
     return layerNorm(x, weight: p("transformer.ln_f.weight"), bias: optional("transformer.ln_f.bias"), eps: eps)

@@ -11,8 +11,17 @@ public protocol LanguageModel: AnyObject {
   /// Dropout is applied only when `rng` is given (training).
   func forward(_ ids: [Int32], batch: Int, length: Int, targets: [Int32]?,
                rng: UnsafeMutablePointer<RandomGenerator>?) -> (logits: Tensor, loss: Tensor?)
-  /// A fresh incremental decoder for generation.
-  func makeDecoder() -> any TokenDecoder
+  /// A fresh incremental decoder for generation, reading weight matrices at `precision`.
+  func makeDecoder(precision: WeightPrecision) -> any TokenDecoder
+}
+
+/// The precision a decoder reads weight matrices at when it generates one token at a time.
+public enum WeightPrecision: String, Sendable, CaseIterable {
+  /// The trained Float32 weights: logits equal a full forward pass.
+  case float32 = "f32"
+  /// bfloat16 copies: half the bytes per token (decoding is memory-bound), products still
+  /// accumulated in Float32; logits move by about 1 %.
+  case bfloat16 = "bf16"
 }
 
 /// Generation state of one sequence: feed tokens, get the next-token logits.

@@ -40,6 +40,8 @@ struct PretrainCLITests {
     #expect(again.out == sample.out)
     let greedy = try swiftgpt(["sample", "--checkpoint", directory + "/run/latest", "--temperature", "0", "--max-new-tokens", "10"])
     #expect(greedy.status == 0 && greedy.err.contains("10 tokens"))
+    let reduced = try swiftgpt(["sample", "--checkpoint", directory + "/run/latest", "--max-new-tokens", "10", "--precision", "bf16"])
+    #expect(reduced.status == 0 && reduced.err.contains("10 tokens"), "\(reduced.err)")
   }
 
   @Test func gpt2DataAndBigram() throws {
@@ -66,6 +68,7 @@ struct PretrainCLITests {
     (["sample", "--checkpoint", "/nonexistent"], "cannot read /nonexistent/config.json"),
     (["sample", "--checkpoint", "/tmp", "--temperature=-1"], "temperature must be ≥ 0"),
     (["sample", "--checkpoint", "/tmp", "--top-p", "0"], "top-p must be in (0, 1]"),
+    (["sample", "--checkpoint", "/tmp", "--precision", "f8"], "--precision must be f32 or bf16, got 'f8'"),
     (["train", "--resume", "--data", "/nonexistent", "--out", "/nonexistent"], "run `swiftgpt prepare` first"),
   ])
   func badInput(arguments: [String], message: String) throws {

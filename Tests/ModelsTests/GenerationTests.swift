@@ -24,6 +24,20 @@ struct GenerationTests {
     #expect(relativeError(decoder.append([ids[0]]), Array(full.scalars[0..<37])) < 1e-5)
   }
 
+  @Test("bfloat16 decoding stays within about 1 % of the Float32 logits")
+  func bfloat16Decoder() throws {
+    let config = GPTConfig(vocabSize: 37, blockSize: 16, nLayer: 2, nHead: 4, nEmbd: 48, bias: true)
+    let model = try GPT(config: config, seed: 5)
+    var exact = model.makeDecoder(precision: .float32), reduced = model.makeDecoder(precision: .bfloat16)
+    let prompt: [Int32] = [3, 1, 4]
+    #expect(exact.append(prompt) == reduced.append(prompt))  // prompts use the Float32 weights
+    for token: Int32 in [1, 5, 9, 2, 6] {
+      let (a, b) = (exact.append([token]), reduced.append([token]))
+      let error = relativeError(b, a)
+      #expect(error > 0 && error < 2e-2, "relative error \(error)")
+    }
+  }
+
   @Test("greedy and top-k 1 pick the argmax; top-p keeps the smallest nucleus")
   func samplingRules() {
     let logits: [Float] = [0.1, 2.0, -1.0, 1.9, 0.5]

@@ -71,3 +71,35 @@ struct GemmTests {
     #expect(vexp(Float(0)) == 1)
   }
 }
+
+@Suite("bfloat16 matrix-vector products")
+struct BFloat16Tests {
+  @Test("rounding to nearest even, and products equal Float64 sums over the rounded values",
+        arguments: [(1, 1), (5, 17), (64, 48), (130, 384), (300, 65)])
+  func gemvMatchesReference(rows: Int, cols: Int) {
+    var rng = RandomGenerator(seed: UInt64(rows * 1000 + cols))
+    let values = (0..<(rows * cols)).map { _ in rng.nextNormal() }
+    let matrix = values.withUnsafeBufferPointer { BFloat16Matrix($0.baseAddress!, rows: rows, cols: cols) }
+    for r in 0..<rows {
+      for c in 0..<cols {
+        let v = values[r * cols + c], stored = matrix[r, c]
+        #expect(abs(stored - v) <= abs(v) * 0x1p-8, "(\(r), \(c)): \(v) → \(stored)")
+      }
+    }
+    #expect(BFloat16Matrix([1 + 0x1p-8], rows: 1, cols: 1)[0, 0] == 1)  // tie → even
+    #expect(BFloat16Matrix([1 + 0x1p-8 + 0x1p-20], rows: 1, cols: 1)[0, 0] == 1 + 0x1p-7)
+    for transB in [false, true] {
+      let (k, n) = transB ? (cols, rows) : (rows, cols)
+      let x = (0..<k).map { _ in rng.nextNormal() }
+      var y = [Float](repeating: 0.5, count: n)
+      x.withUnsafeBufferPointer { xp in
+        y.withUnsafeMutableBufferPointer { gemv(transB: transB, x: xp.baseAddress!, b: matrix, y: $0.baseAddress!, accumulate: true, threads: 2) }
+      }
+      for j in 0..<n {
+        var sum = 0.5
+        for p in 0..<k { sum += Double(x[p]) * Double(transB ? matrix[j, p] : matrix[p, j]) }
+        #expect(abs(Double(y[j]) - sum) <= 1e-4 * (1 + abs(sum)), "transB \(transB), y[\(j)]")
+      }
+    }
+  }
+}

@@ -3,14 +3,28 @@ import TensorEngine
 /// Incremental GPT decoding with a key/value cache: each new token attends to the keys and
 /// values stored for the tokens before it, so one token costs one pass over the weights
 /// (matrix–vector products) instead of a forward pass over the whole context.
+///
+/// With `.bfloat16`, single-token steps read bfloat16 copies of the weight matrices (half the
+/// memory traffic; products still accumulate in Float32). Prompts use the Float32 weights.
 final class GPTDecoder: TokenDecoder {
   let model: GPT
   /// Per layer: keys and values [blockSize, C] of the tokens fed so far.
   private let keys: [Storage], values: [Storage]
+  /// bfloat16 copies of the weight matrices, by parameter name (`.bfloat16` only).
+  private let reduced: [String: BFloat16Matrix]
   private(set) var count = 0
 
-  init(model: GPT) {
+  init(model: GPT, precision: WeightPrecision) {
     self.model = model
+    var reduced: [String: BFloat16Matrix] = [:]
+    if precision == .bfloat16 {
+      let head = model.config.tieWeights ? "transformer.wte.weight" : "lm_head.weight"
+      for (entry, tensor) in zip(model.parameters.entries, model.parameters.tensors)
+      where entry.shape.count == 2 && (entry.name.contains(".h.") || entry.name == head) {
+        reduced[entry.name] = BFloat16Matrix(tensor.data, rows: entry.shape[0], cols: entry.shape[1])
+      }
+    }
+    self.reduced = reduced
     let size = model.config.blockSize * model.config.nEmbd
     keys = (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false) }
     values = (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false) }
@@ -24,9 +38,15 @@ final class GPTDecoder: TokenDecoder {
                  "decoder: \(count) + \(t) tokens exceed the block size \(model.config.blockSize)")
     return withoutGrad {
       // x [t, C]: only the last row's logits are needed.
-      let x = model.transformer(tokens, shape: [t], positions: count..<(count + t), rng: nil, attention: attend)
+      let x = model.transformer(tokens, shape: [t], positions: count..<(count + t), rng: nil, reduced: t == 1 ? reduced : [:],
+                                attention: attend)
       count += t
-      return matmul(slice(x, axis: 0, (t - 1)..<t), model.head, transposeB: true).scalars
+      let last = slice(x, axis: 0, (t - 1)..<t)
+      let headName = model.config.tieWeights ? "transformer.wte.weight" : "lm_head.weight"
+      guard t == 1, let head = reduced[headName] else { return matmul(last, model.head, transposeB: true).scalars }
+      var logits = [Float](repeating: 0, count: model.config.vocabSize)
+      logits.withUnsafeMutableBufferPointer { gemv(transB: true, x: last.data, b: head, y: $0.baseAddress!, accumulate: false) }
+      return logits
     }
   }
 
@@ -66,5 +86,7 @@ final class GPTDecoder: TokenDecoder {
 
 extension GPT {
   /// A decoder with a key/value cache of `blockSize` positions.
-  public func makeDecoder() -> any TokenDecoder { GPTDecoder(model: self) }
+  public func makeDecoder(precision: WeightPrecision = .float32) -> any TokenDecoder {
+    GPTDecoder(model: self, precision: precision)
+  }
 }

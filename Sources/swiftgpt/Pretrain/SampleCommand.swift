@@ -46,6 +46,8 @@ struct GenerationOptions: ParsableArguments {
   @Option(help: "Random seed.") var seed: UInt64 = 1337
   @Option(help: "Number of samples.") var numSamples = 1
   @Flag(help: "Print tokens as they are generated.") var stream = false
+  @Option(help: "Weights read per generated token: f32 (exact) or bf16 (half the memory traffic, logits ~1 % off).")
+  var precision = "f32"
 
   var sampling: SamplingOptions { SamplingOptions(temperature: temperature, topK: topK, topP: topP) }
 
@@ -53,6 +55,7 @@ struct GenerationOptions: ParsableArguments {
     if let problem = sampling.problem { throw ValidationError(problem) }
     if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be ≥ 0") }
     if numSamples < 1 { throw ValidationError("--num-samples must be ≥ 1") }
+    if WeightPrecision(rawValue: precision) == nil { throw ValidationError("--precision must be f32 or bf16, got '\(precision)'") }
   }
 
   func generate(model: any LanguageModel, tokenizer: any Tokenizer) throws {
@@ -78,7 +81,8 @@ struct GenerationOptions: ParsableArguments {
       var failure: TokenizerError?
       var output = ""
       _ = model.generate(prompt: promptIDs.map(Int32.init), maxNewTokens: maxNewTokens, sampling: sampling,
-                         stopTokens: eot.map { [Int32($0)] } ?? [], rng: &rng) { token in
+                         stopTokens: eot.map { [Int32($0)] } ?? [],
+                         precision: WeightPrecision(rawValue: precision) ?? .float32, rng: &rng) { token in
         count += 1
         if Int(token) == eot { return true }
         do {
