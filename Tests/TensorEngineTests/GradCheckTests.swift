@@ -73,6 +73,32 @@ struct GradCheckTests {
   }
   @Test func causalAttention() {
     checkGradients([leaf([2, 5, 24], seed: 23)], probes: 60, eps: 1e-3) { causalSelfAttention($0[0], heads: 2) }
+    // 70 positions: three query blocks, the last one partial.
+    checkGradients([leaf([1, 70, 12], seed: 29)], probes: 80, eps: 1e-3) { causalSelfAttention($0[0], heads: 2) }
+  }
+
+  @Test func causalAttentionMatchesNaiveLoops() {
+    let (t, c, heads) = (70, 8, 2)
+    let hs = c / heads
+    let qkv = leaf([1, t, 3 * c], seed: 31)
+    let y = withoutGrad { causalSelfAttention(qkv, heads: heads) }.scalars
+    let x = qkv.scalars
+    var worst: Float = 0
+    for h in 0..<heads {
+      for i in 0..<t {
+        var scores = (0...i).map { j in
+          (0..<hs).reduce(Float(0)) { $0 + x[i * 3 * c + h * hs + $1] * x[j * 3 * c + c + h * hs + $1] } / Float(hs).squareRoot()
+        }
+        let m = scores.max()!
+        scores = scores.map { exp($0 - m) }
+        let total = scores.reduce(0, +)
+        for d in 0..<hs {
+          let expected = (0...i).reduce(Float(0)) { $0 + scores[$1] / total * x[$1 * 3 * c + 2 * c + h * hs + d] }
+          worst = max(worst, abs(y[i * c + h * hs + d] - expected))
+        }
+      }
+    }
+    #expect(worst < 1e-5, "max difference \(worst)")
   }
   @Test func crossEntropyWithIgnoredRows() {
     checkGradients([leaf([2, 3, 7], seed: 24, scale: 3)], eps: 1e-3) {
