@@ -116,21 +116,15 @@ public struct DatasetPreparer {
         var blocks: [Block] = []
         while blocks.count < 2 * max(1, threads), let block = try reader.next() { blocks.append(block) }
         if blocks.isEmpty { break }
-        var results = [[Int]](repeating: [], count: blocks.count)
-        var failure: (any Error)?
+        var results = [Result<[Int], any Error>](repeating: .success([]), count: blocks.count)
         results.withUnsafeMutableBufferPointer { out in
           let shared = UncheckedSendable(out.baseAddress!)
-          let errors = UncheckedSendable(UnsafeMutablePointer<(any Error)?>.allocate(capacity: blocks.count))
-          errors.value.initialize(repeating: nil, count: blocks.count)
           Parallel.forEach(blocks.count, threads: threads) { i in
-            do { shared.value[i] = try encode(blocks[i].bytes, with: tokenizer) } catch { errors.value[i] = error }
+            shared.value[i] = Result { try encode(blocks[i].bytes, with: tokenizer) }
           }
-          failure = (0..<blocks.count).lazy.compactMap { errors.value[$0] }.first
-          errors.value.deinitialize(count: blocks.count)
-          errors.value.deallocate()
         }
-        if let failure { throw failure }
-        for (block, tokens) in zip(blocks, results) {
+        for (block, result) in zip(blocks, results) {
+          let tokens = try result.get()
           let document = block.startsDocument ? eot.map { [$0] } ?? [] : []
           if block.isVal { try val.append((document + tokens)[...]) } else { try train.append((document + tokens)[...]) }
           done += block.bytes.count
