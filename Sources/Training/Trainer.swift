@@ -155,25 +155,24 @@ public final class Trainer {
       try writeAtomically(Data(csvText(log).utf8), to: out + "/log.csv")
       try writeAtomically(Data(lossCurveSVG(log, title: "SwiftGPT training loss").utf8), to: out + "/loss.svg")
     }
-    func evaluate(into row: inout LogRow) throws {
-      let (trainLoss, valLoss) = try self.evaluate()
-      (row.trainLoss, row.valLoss) = (trainLoss, valLoss)
-      let score = valLoss ?? trainLoss
+    // Evaluates, logs the row, and saves best/ when the score (val, else train) improved.
+    func evaluateAndLog(_ row: LogRow) throws {
+      var row = row
+      (row.trainLoss, row.valLoss) = try self.evaluate()
+      if row.loss.isNaN { row.loss = row.trainLoss! }
+      log.append(row)
+      let score = row.valLoss ?? row.trainLoss!
       if bestValLoss == nil || score < bestValLoss! {
         bestValLoss = score
-        log.append(row)
         try saveCheckpoint(to: out + "/best", files: files, elapsed: elapsed)
-        log.removeLast()
         events(.checkpoint(out + "/best"))
       }
+      events(.evaluation(row))
     }
     if step == 0 && log.isEmpty {
-      var row = LogRow(step: 0, loss: .nan, learningRate: options.schedule.lr(at: 0), trainLoss: nil, valLoss: nil,
-                       tokensPerSecond: 0, elapsed: 0)
-      try evaluate(into: &row)
-      row.loss = row.trainLoss!
-      log.append(row)
-      events(.evaluation(row))
+      // Step 0 has no training loss yet: the row shows the evaluated train loss.
+      try evaluateAndLog(LogRow(step: 0, loss: .nan, learningRate: options.schedule.lr(at: 0), trainLoss: nil,
+                                valLoss: nil, tokensPerSecond: 0, elapsed: 0))
     }
     while step < options.maxSteps {
       if shouldStop() {
@@ -184,13 +183,15 @@ public final class Trainer {
       let (loss, lr) = try trainStep()
       let seconds = ProcessInfo.processInfo.systemUptime - before
       guard loss.isFinite else { throw TrainingError.invalidData("the loss became \(loss) at step \(step); lower --lr") }
-      var row = LogRow(step: step, loss: loss, learningRate: lr, trainLoss: nil, valLoss: nil,
+      let row = LogRow(step: step, loss: loss, learningRate: lr, trainLoss: nil, valLoss: nil,
                        tokensPerSecond: Double(options.tokensPerStep) / max(seconds, 1e-9), elapsed: elapsed)
-      let evaluating = (options.evalEvery > 0 && step % options.evalEvery == 0) || step == options.maxSteps
-      if evaluating { try evaluate(into: &row) }
-      log.append(row)
-      events(evaluating ? .evaluation(row) : .step(row))
-      if evaluating { try checkpoint() }
+      if (options.evalEvery > 0 && step % options.evalEvery == 0) || step == options.maxSteps {
+        try evaluateAndLog(row)
+        try checkpoint()
+      } else {
+        log.append(row)
+        events(.step(row))
+      }
     }
     return .finished
   }
