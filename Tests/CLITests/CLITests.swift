@@ -42,6 +42,13 @@ func swiftgpt(_ arguments: [String], stdin: String? = nil) throws -> (status: In
   return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
 }
 
+/// A fresh empty directory under the system's temporary directory.
+func makeTemporaryDirectory(_ prefix: String) -> String {
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+  try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url.path
+}
+
 struct CLIError: Error, CustomStringConvertible {
   let description: String
   init(_ description: String) { self.description = description }
@@ -49,11 +56,7 @@ struct CLIError: Error, CustomStringConvertible {
 
 @Suite("swiftgpt CLI")
 struct CLITests {
-  let directory: String = {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("swiftgpt-cli-\(UUID().uuidString)")
-    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url.path
-  }()
+  let directory = makeTemporaryDirectory("swiftgpt-cli")
 
   @Test func encodeIdsPrintsOneJSONArray() throws {
     let r = try swiftgpt(["tokenizer", "encode", "--encoding", "gpt2", "--ids"], stdin: "Hello, world!")

@@ -3,11 +3,7 @@ import Testing
 
 @Suite("swiftgpt prepare / train / sample")
 struct PretrainCLITests {
-  let directory: String = {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("swiftgpt-pretrain-\(UUID().uuidString)")
-    try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url.path
-  }()
+  let directory = makeTemporaryDirectory("swiftgpt-pretrain")
 
   @Test func prepareTrainResumeSample() throws {
     let corpus = directory + "/ko.txt"
