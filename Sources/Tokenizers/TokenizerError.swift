@@ -13,6 +13,9 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
   case malformedFile(path: String, line: Int, reason: String)
   case unreadableFile(path: String, reason: String)
   case unwritableFile(path: String, reason: String)
+  /// A `tokenizer.json` (or other JSON) that is malformed: `field` is the path to the bad
+  /// value (`model.vocab`), empty for a syntax error.
+  case invalidJSON(field: String, reason: String)
 
   public var description: String {
     switch self {
@@ -43,6 +46,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
       return "cannot read \(path): \(reason)"
     case .unwritableFile(let path, let reason):
       return "cannot write \(path): \(reason)"
+    case .invalidJSON(let field, let reason):
+      return field.isEmpty ? "invalid JSON: \(reason)" : "field `\(field)`: \(reason)"
     }
   }
 }

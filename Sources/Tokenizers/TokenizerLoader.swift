@@ -1,13 +1,24 @@
+import Foundation
+
 /// Opens a tokenizer from a name or a path:
 /// - `gpt2`, `r50k_base`, `cl100k_base`: the built-in encodings;
 /// - `NAME.model`: a minbpe / `RegexTokenizer` model;
-/// - `NAME.json`: a `CharTokenizer` vocabulary;
+/// - `NAME.json`: a HF `tokenizer.json` (a `PipelineTokenizer`), or a `CharTokenizer` vocabulary;
+/// - a folder holding `tokenizer.json`;
 /// - `NAME.tiktoken`: a rank file, split with `pattern`.
 public func loadTokenizer(_ spec: String, pattern: SplitPattern = .cl100k) throws(TokenizerError) -> any Tokenizer {
   if Encoding.names.contains(spec) { return try Encoding.named(spec) }
   if spec.hasSuffix(".model") { return try RegexTokenizer(modelFile: spec) }
-  if spec.hasSuffix(".json") { return try CharTokenizer(file: spec) }
+  if spec.hasSuffix(".json") {
+    // A HF tokenizer.json has a `model`; a char tokenizer file has none.
+    if case .some(.object(let members)) = try? JSONValue(parsing: try readTextFile(spec)),
+       members.contains(where: { $0.key == "model" }) {
+      return try PipelineTokenizer(file: spec)
+    }
+    return try CharTokenizer(file: spec)
+  }
+  if FileManager.default.fileExists(atPath: spec + "/tokenizer.json") { return try PipelineTokenizer(file: spec) }
   if spec.hasSuffix(".tiktoken") { return try Encoding(rankFile: spec, pattern: pattern) }
   if !spec.contains("/") && !spec.contains(".") { throw .unknownEncoding(spec) }
-  throw .unreadableFile(path: spec, reason: "unknown tokenizer format (expected .model, .json or .tiktoken)")
+  throw .unreadableFile(path: spec, reason: "unknown tokenizer format (expected .model, .json, .tiktoken or a folder with tokenizer.json)")
 }

@@ -1,0 +1,180 @@
+import Dispatch
+import Foundation
+
+/// The result of `PipelineTokenizer.encode`: ids, their token strings and type ids.
+public struct PipelineEncoding: Sendable, Equatable {
+  public var ids: [Int] = []
+  public var tokens: [String] = []
+  /// 0 for the first sequence, 1 for the second of a pair (as the template says).
+  public var typeIds: [Int] = []
+
+  public init(ids: [Int] = [], tokens: [String] = []) {
+    self.ids = ids
+    self.tokens = tokens
+    typeIds = Array(repeating: 0, count: ids.count)
+  }
+
+  mutating func append(_ other: PipelineEncoding, typeId: Int) {
+    ids += other.ids
+    tokens += other.tokens
+    typeIds += repeatElement(typeId, count: other.ids.count)
+  }
+}
+
+/// A Hugging-Face-`tokenizers`-style tokenizer: normalizer → pre-tokenizer → model (BPE,
+/// WordPiece, Unigram) → post-processor, with added tokens and a decoder. It reads and writes
+/// `tokenizer.json` (`init(file:)`, `save(to:)`) and encodes exactly as HF does.
+///
+/// Unlike tiktoken-style tokenizers, special-token text in the input *is* the special token
+/// (HF semantics), and `encode` adds the post-processor's tokens (`addSpecialTokens`).
+public struct PipelineTokenizer: Tokenizer {
+  public var normalizer: Normalizer?
+  public var preTokenizer: PreTokenizer?
+  public var model: any SubwordModel
+  public var postProcessor: PostProcessor?
+  public var decoder: Decoder?
+  public private(set) var addedTokens: [AddedToken]
+  private var rawMatcher: AddedTokenMatcher
+  private var normalizedMatcher: AddedTokenMatcher
+
+  public init(
+    normalizer: Normalizer? = nil, preTokenizer: PreTokenizer? = nil, model: any SubwordModel,
+    postProcessor: PostProcessor? = nil, decoder: Decoder? = nil, addedTokens: [AddedToken] = []
+  ) {
+    self.normalizer = normalizer
+    self.preTokenizer = preTokenizer
+    self.model = model
+    self.postProcessor = postProcessor
+    self.decoder = decoder
+    self.addedTokens = addedTokens
+    rawMatcher = AddedTokenMatcher(addedTokens.filter { !$0.normalized })
+    normalizedMatcher = AddedTokenMatcher(addedTokens.filter(\.normalized))
+  }
+
+  // MARK: Encoding
+
+  /// Encodes `text` (and `pair`, the second sequence of a pair task).
+  public func encoding(of text: String, pair: String? = nil, addSpecialTokens: Bool = true) -> PipelineEncoding {
+    var cache: [ExactString: [Int]] = [:]
+    let a = encodeSequence(text, cache: &cache)
+    let b = pair.map { encodeSequence($0, cache: &cache) }
+    if addSpecialTokens, let postProcessor { return postProcessor.process(a, b) }
+    var out = a
+    if let b { out.append(b, typeId: 1) }
+    return out
+  }
+
+  /// Encodes many texts on `threads` threads; the result does not depend on the thread count.
+  public func encodeBatch(_ texts: [String], addSpecialTokens: Bool = true, threads: Int = 2) -> [PipelineEncoding] {
+    let threads = max(1, min(threads, texts.count))
+    let results = UnsafeMutableBufferPointer<PipelineEncoding>.allocate(capacity: texts.count)
+    results.initialize(repeating: PipelineEncoding())
+    defer { results.deallocate() }
+    let shared = SendablePointer(results.baseAddress!)
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+      var cache: [ExactString: [Int]] = [:]
+      for i in (texts.count * t / threads)..<(texts.count * (t + 1) / threads) {
+        var encoding = encodeSequence(texts[i], cache: &cache)
+        if addSpecialTokens, let postProcessor { encoding = postProcessor.process(encoding, nil) }
+        shared.pointer[i] = encoding
+      }
+    }
+    return Array(results)
+  }
+
+  private func encodeSequence(_ text: String, cache: inout [ExactString: [Int]]) -> PipelineEncoding {
+    var ids: [Int] = []
+    ids.reserveCapacity(text.utf8.count / 2)
+    var atOrigin = true
+    for (section, token) in rawMatcher.split(text) {
+      defer { atOrigin = false }
+      if let token {
+        ids.append(token.id)
+        continue
+      }
+      let normalized = normalizer?.normalize(section) ?? section
+      for (piece, token) in normalizedMatcher.split(normalized) {
+        if let token {
+          ids.append(token.id)
+          continue
+        }
+        for word in words(piece, atOrigin: atOrigin) {
+          let key = ExactString(word)
+          if let hit = cache[key] {
+            ids.append(contentsOf: hit)
+          } else {
+            let start = ids.count
+            model.tokenize(word, into: &ids)
+            if cache.count < 1 << 16 { cache[key] = Array(ids[start...]) }
+          }
+        }
+      }
+    }
+    return PipelineEncoding(ids: ids, tokens: ids.map { token($0) ?? "" })
+  }
+
+  private func words(_ text: String, atOrigin: Bool) -> [String] {
+    guard let preTokenizer else { return text.isEmpty ? [] : [text] }
+    return preTokenizer.preTokenize(text, atOrigin: atOrigin).map(\.text)
+  }
+
+  /// The words the normalizer and pre-tokenizer make of `text` (HF `pre_tokenize_str`).
+  public func preTokenize(_ text: String) -> [String] {
+    words(normalizer?.normalize(text) ?? text, atOrigin: true)
+  }
+
+  // MARK: Decoding
+
+  /// The token string of `id` (added token or model vocabulary).
+  public func token(_ id: Int) -> String? {
+    if let added = addedTokens.first(where: { $0.id == id }) { return added.content }
+    return model.vocab.token(id)
+  }
+
+  /// The id of a token string.
+  public func id(of token: String) -> Int? {
+    addedTokens.first { $0.content.utf8.elementsEqual(token.utf8) }?.id ?? model.vocab.id(token)
+  }
+
+  /// Decodes `ids`; special added tokens are left out unless `skipSpecialTokens` is false.
+  /// An id that is no token is an error.
+  public func decode(_ ids: [Int], skipSpecialTokens: Bool) throws(TokenizerError) -> String {
+    var tokens: [String] = []
+    tokens.reserveCapacity(ids.count)
+    for id in ids {
+      if let added = addedTokens.first(where: { $0.id == id }) {
+        if !(skipSpecialTokens && added.special) { tokens.append(added.content) }
+      } else if let token = model.vocab.token(id) {
+        tokens.append(token)
+      } else {
+        throw .invalidTokenID(id)
+      }
+    }
+    return decoder?.decode(tokens) ?? tokens.joined(separator: " ")
+  }
+
+  // MARK: Tokenizer
+
+  public var vocabSize: Int { max(model.vocab.size, (addedTokens.map(\.id).max() ?? -1) + 1) }
+
+  public func encode(_ text: String) throws -> [Int] { encoding(of: text).ids }
+
+  /// Decodes with HF's default: special tokens left out.
+  public func decode(_ ids: [Int]) throws -> String { try decode(ids, skipSpecialTokens: true) }
+
+  /// The bytes a token contributes after the first position (what streaming prints).
+  public func tokenBytes(_ id: Int) -> [UInt8]? {
+    guard let token = token(id) else { return nil }
+    if case .byteLevel = decoder {
+      var bytes: [UInt8] = []
+      ByteLevel.decode(token, into: &bytes)
+      return bytes
+    }
+    return Array((decoder?.decodeChain(["", token]).joined() ?? " " + token).utf8)
+  }
+
+  public var specialTokens: SpecialTokens {
+    (try? SpecialTokens(Dictionary(addedTokens.filter(\.special).map { ($0.content, $0.id) }) { a, _ in a }))
+      ?? SpecialTokens()
+  }
+}

@@ -1,0 +1,170 @@
+/// The fourth stage of a pipeline (HF `processors`): adds special tokens around the encoded
+/// sequence(s), e.g. `[CLS] $A [SEP]` or `$A <|endoftext|>`.
+public indirect enum PostProcessor: Sendable, Equatable {
+  /// HF's `TemplateProcessing`: `single` and `pair` are lists of template pieces.
+  case template(single: [TemplatePiece], pair: [TemplatePiece], specialTokens: [TemplateToken])
+  case bert(sep: TemplateToken, cls: TemplateToken)
+  case roberta(sep: TemplateToken, cls: TemplateToken, trimOffsets: Bool, addPrefixSpace: Bool)
+  /// Byte-level offset trimming only; ids are unchanged.
+  case byteLevel(addPrefixSpace: Bool, trimOffsets: Bool, useRegex: Bool)
+  case sequence([PostProcessor])
+
+  /// Combines the encoded sequence `a` (and `b` for a pair) with the special tokens.
+  public func process(_ a: PipelineEncoding, _ b: PipelineEncoding?) -> PipelineEncoding {
+    switch self {
+    case .template(let single, let pair, let specials):
+      var out = PipelineEncoding()
+      for piece in b == nil ? single : pair {
+        switch piece {
+        case .sequence(let second, let typeId):
+          out.append(second ? (b ?? PipelineEncoding()) : a, typeId: typeId)
+        case .special(let name, let typeId):
+          if let token = specials.first(where: { $0.name == name }) {
+            out.append(PipelineEncoding(ids: token.ids, tokens: token.tokens), typeId: typeId)
+          }
+        }
+      }
+      return out
+    case .bert(let sep, let cls):
+      return PostProcessor.template(
+        single: [.special(cls.name, 0), .sequence(false, 0), .special(sep.name, 0)],
+        pair: [.special(cls.name, 0), .sequence(false, 0), .special(sep.name, 0), .sequence(true, 1), .special(sep.name, 1)],
+        specialTokens: [cls, sep]
+      ).process(a, b)
+    case .roberta(let sep, let cls, _, _):
+      return PostProcessor.template(
+        single: [.special(cls.name, 0), .sequence(false, 0), .special(sep.name, 0)],
+        pair: [.special(cls.name, 0), .sequence(false, 0), .special(sep.name, 0), .special(sep.name, 0),
+               .sequence(true, 0), .special(sep.name, 0)],
+        specialTokens: [cls, sep]
+      ).process(a, b)
+    case .byteLevel:
+      var out = a
+      if let b { out.append(b, typeId: 1) }
+      return out
+    case .sequence(let steps):
+      // Each processor sees the result of the previous one as a single sequence.
+      var out = a
+      var second = b
+      for step in steps {
+        out = step.process(out, second)
+        second = nil
+      }
+      return out
+    }
+  }
+}
+
+/// One piece of a `TemplateProcessing` template: `$A`/`$B` (`sequence`) or a special token.
+public enum TemplatePiece: Sendable, Equatable {
+  /// The first (`false`) or second (`true`) sequence, with its type id.
+  case sequence(Bool, Int)
+  case special(String, Int)
+}
+
+/// A special token used by a post-processor: its name, ids and token strings.
+public struct TemplateToken: Sendable, Equatable {
+  public var name: String
+  public var ids: [Int]
+  public var tokens: [String]
+  public init(name: String, ids: [Int], tokens: [String]) {
+    self.name = name
+    self.ids = ids
+    self.tokens = tokens
+  }
+}
+
+// MARK: - tokenizer.json
+
+extension PostProcessor {
+  init(json: JSONField) throws(TokenizerError) {
+    func pair(_ key: String) throws(TokenizerError) -> TemplateToken {
+      let field = try json.at(key)
+      let items = try field.array
+      guard items.count == 2 else { throw field.error("expected [token, id]") }
+      let name = try items[0].string
+      return TemplateToken(name: name, ids: [try items[1].int], tokens: [name])
+    }
+    func template(_ key: String) throws(TokenizerError) -> [TemplatePiece] {
+      var pieces: [TemplatePiece] = []
+      for item in try json.at(key).array {
+        if let s = try item.optional("Sequence") {
+          let id = try s.at("id").string
+          guard id == "A" || id == "B" else { throw try s.at("id").error("expected A or B") }
+          pieces.append(.sequence(id == "B", try s.optional("type_id")?.int ?? 0))
+        } else if let s = try item.optional("SpecialToken") {
+          pieces.append(.special(try s.at("id").string, try s.optional("type_id")?.int ?? 0))
+        } else {
+          throw item.error("expected {\"Sequence\": ...} or {\"SpecialToken\": ...}")
+        }
+      }
+      return pieces
+    }
+    switch try json.type {
+    case "TemplateProcessing":
+      var specials: [TemplateToken] = []
+      for (name, field) in try json.at("special_tokens").members {
+        let ids = try field.at("ids").array.map { (f: JSONField) throws(TokenizerError) in try f.int }
+        let tokens = try field.at("tokens").array.map { (f: JSONField) throws(TokenizerError) in try f.string }
+        guard ids.count == tokens.count else { throw field.error("ids and tokens differ in length") }
+        specials.append(TemplateToken(name: try field.optional("id")?.string ?? name, ids: ids, tokens: tokens))
+      }
+      let single = try template("single")
+      let pair = try template("pair")
+      for case .special(let name, _) in single + pair where !specials.contains(where: { $0.name == name }) {
+        throw try json.at("special_tokens").error("the template uses '\(name)', which is not listed here")
+      }
+      self = .template(single: single, pair: pair, specialTokens: specials)
+    case "BertProcessing": self = .bert(sep: try pair("sep"), cls: try pair("cls"))
+    case "RobertaProcessing":
+      self = .roberta(sep: try pair("sep"), cls: try pair("cls"), trimOffsets: try json.bool("trim_offsets", default: true),
+                      addPrefixSpace: try json.bool("add_prefix_space", default: true))
+    case "ByteLevel":
+      self = .byteLevel(
+        addPrefixSpace: try json.bool("add_prefix_space", default: true),
+        trimOffsets: try json.bool("trim_offsets", default: true), useRegex: try json.bool("use_regex", default: true))
+    case "Sequence":
+      var steps: [PostProcessor] = []
+      for item in try json.at("processors").array { steps.append(try PostProcessor(json: item)) }
+      self = .sequence(steps)
+    case let type:
+      throw json.unknownType(type, known: ["TemplateProcessing", "BertProcessing", "RobertaProcessing", "ByteLevel", "Sequence"])
+    }
+  }
+
+  var json: JSONValue {
+    func pieces(_ template: [TemplatePiece]) -> JSONValue {
+      .array(template.map { piece in
+        switch piece {
+        case .sequence(let second, let typeId):
+          return .members(["Sequence": .members(["id": .string(second ? "B" : "A"), "type_id": .int(typeId)])])
+        case .special(let name, let typeId):
+          return .members(["SpecialToken": .members(["id": .string(name), "type_id": .int(typeId)])])
+        }
+      })
+    }
+    func pair(_ t: TemplateToken) -> JSONValue { .array([.string(t.name), .int(t.ids.first ?? 0)]) }
+    switch self {
+    case .template(let single, let pair, let specials):
+      return .members([
+        "type": "TemplateProcessing", "single": pieces(single), "pair": pieces(pair),
+        "special_tokens": .object(specials.map {
+          JSONMember($0.name, .members([
+            "id": .string($0.name), "ids": .array($0.ids.map(JSONValue.int)), "tokens": .array($0.tokens.map(JSONValue.string)),
+          ]))
+        }),
+      ])
+    case .bert(let sep, let cls): return .members(["type": "BertProcessing", "sep": pair(sep), "cls": pair(cls)])
+    case .roberta(let sep, let cls, let trim, let prefix):
+      return .members([
+        "type": "RobertaProcessing", "sep": pair(sep), "cls": pair(cls), "trim_offsets": .bool(trim),
+        "add_prefix_space": .bool(prefix),
+      ])
+    case .byteLevel(let prefix, let trim, let regex):
+      return .members([
+        "type": "ByteLevel", "add_prefix_space": .bool(prefix), "trim_offsets": .bool(trim), "use_regex": .bool(regex),
+      ])
+    case .sequence(let steps): return .members(["type": "Sequence", "processors": .array(steps.map(\.json))])
+    }
+  }
+}

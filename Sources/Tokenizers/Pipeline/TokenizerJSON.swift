@@ -1,0 +1,89 @@
+import Foundation
+
+extension PipelineTokenizer {
+  /// Reads a HF `tokenizer.json` (or a folder holding one); errors name the file and the field.
+  public init(file path: String) throws(TokenizerError) {
+    var isDirectory: ObjCBool = false
+    let file = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+      ? path + "/tokenizer.json" : path
+    do {
+      try self.init(json: try JSONValue(parsing: try readTextFile(file)))
+    } catch .invalidJSON(let field, let reason) {
+      throw .malformedFile(path: file, line: 0, reason: field.isEmpty ? "invalid JSON: \(reason)" : "field `\(field)`: \(reason)")
+    }
+  }
+
+  /// Builds the tokenizer a `tokenizer.json` document describes.
+  public init(json value: JSONValue) throws(TokenizerError) {
+    let json = JSONField(value)
+    var added: [AddedToken] = []
+    for item in try json.optional("added_tokens")?.array ?? [] { added.append(try AddedToken(json: item)) }
+    for key in ["truncation", "padding"] where try json.optional(key) != nil {
+      throw try json.at(key).error("truncation and padding are not supported; set it to null")
+    }
+    self.init(
+      normalizer: try json.optional("normalizer").map { (f: JSONField) throws(TokenizerError) in try Normalizer(json: f) },
+      preTokenizer: try json.optional("pre_tokenizer").map { (f: JSONField) throws(TokenizerError) in try PreTokenizer(json: f) },
+      model: try subwordModel(json: try json.at("model")),
+      postProcessor: try json.optional("post_processor").map { (f: JSONField) throws(TokenizerError) in try PostProcessor(json: f) },
+      decoder: try json.optional("decoder").map { (f: JSONField) throws(TokenizerError) in try Decoder(json: f) },
+      addedTokens: added)
+  }
+
+  /// The tokenizer as a `tokenizer.json` document, members in HF's order.
+  public var json: JSONValue {
+    .members([
+      "version": "1.0", "truncation": .null, "padding": .null, "added_tokens": .array(addedTokens.map(\.json)),
+      "normalizer": normalizer?.json ?? .null, "pre_tokenizer": preTokenizer?.json ?? .null,
+      "post_processor": postProcessor?.json ?? .null, "decoder": decoder?.json ?? .null, "model": model.json,
+    ])
+  }
+
+  /// Writes `tokenizer.json` as HF's `Tokenizer.save` does (pretty, no final newline), atomically.
+  public func save(to path: String) throws(TokenizerError) {
+    try writeFileAtomically(path, json.prettyText)
+  }
+
+  /// Writes the folder `PreTrainedTokenizerFast.from_pretrained` loads: `tokenizer.json`,
+  /// `tokenizer_config.json` and `special_tokens_map.json`. Special tokens get their usual
+  /// roles by name (`<|endoftext|>` is bos/eos/unk as in GPT-2, `[CLS]` is cls, `</s>` eos, …).
+  public func saveFolder(to folder: String) throws(TokenizerError) {
+    do {
+      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    } catch {
+      throw .unwritableFile(path: folder, reason: (error as NSError).localizedDescription)
+    }
+    try save(to: folder + "/tokenizer.json")
+    let roles: [(String, [String])] = [
+      ("bos_token", ["<s>", "<|endoftext|>", "<|begin_of_text|>", "<bos>"]),
+      ("eos_token", ["</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>"]),
+      ("unk_token", ["[UNK]", "<unk>", "<|endoftext|>"]),
+      ("sep_token", ["[SEP]"]), ("pad_token", ["[PAD]", "<pad>"]), ("cls_token", ["[CLS]"]),
+      ("mask_token", ["[MASK]", "<mask>"]),
+    ]
+    var map: [JSONMember] = []
+    var used = Set<String>()
+    for (role, names) in roles {
+      if let name = names.first(where: { n in addedTokens.contains { $0.special && $0.content == n } }) {
+        map.append(JSONMember(role, .string(name)))
+        used.insert(name)
+      }
+    }
+    let others = addedTokens.filter { $0.special && !used.contains($0.content) }.map { JSONValue.string($0.content) }
+    if !others.isEmpty { map.append(JSONMember("additional_special_tokens", .array(others))) }
+    var config: [JSONMember] = [
+      JSONMember("added_tokens_decoder", .object(addedTokens.map { t in
+        JSONMember(String(t.id), .members([
+          "content": .string(t.content), "lstrip": .bool(t.leftStrip), "normalized": .bool(t.normalized),
+          "rstrip": .bool(t.rightStrip), "single_word": .bool(t.singleWord), "special": .bool(t.special),
+        ]))
+      })),
+      JSONMember("clean_up_tokenization_spaces", .bool(false)),
+    ]
+    config += map
+    config.append(JSONMember("model_max_length", .int(1 << 40)))
+    config.append(JSONMember("tokenizer_class", "PreTrainedTokenizerFast"))
+    try writeFileAtomically(folder + "/tokenizer_config.json", JSONValue.object(config).prettyText + "\n")
+    try writeFileAtomically(folder + "/special_tokens_map.json", JSONValue.object(map).prettyText + "\n")
+  }
+}
