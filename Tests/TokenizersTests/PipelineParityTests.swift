@@ -40,3 +40,72 @@ struct PipelineParityTests {
     #expect(tokenizer.json.prettyText == original)
   }
 }
+
+/// Pipelines of every component kind built and recorded by `scripts/hf_pipeline_fixtures.py`.
+@Suite("HF tokenizers parity (Tests/Fixtures/hf_pipelines.json)")
+struct PipelineComponentTests {
+  static let entries: [JSONValue] = {
+    let text = try! String(contentsOf: fixturesDirectory.appendingPathComponent("hf_pipelines.json"), encoding: .utf8)
+    guard case .array(let items) = try! JSONValue(parsing: text) else { return [] }
+    return items
+  }()
+
+  static func strings(_ v: JSONValue?) -> [String]? {
+    guard case .array(let items)? = v else { return nil }
+    return items.map { if case .string(let s) = $0 { s } else { "?" } }
+  }
+
+  static func ints(_ v: JSONValue?) -> [Int] {
+    guard case .array(let items)? = v else { return [] }
+    return items.map { if case .int(let i) = $0 { i } else { -1 } }
+  }
+
+  static func rows(_ entry: JSONValue) -> [JSONValue] {
+    guard case .array(let rows)? = entry["rows"] else { return [] }
+    return rows
+  }
+
+  @Test func fixtureHasEveryPipeline() {
+    #expect(Self.entries.count == 17)
+  }
+
+  @Test(arguments: 0..<5)
+  func pipelineEncodesAndDecodesLikeHF(_ k: Int) throws {
+    let entry = Self.entries[k]
+    guard case .string(let name)? = entry["name"], let json = entry["tokenizer"] else { Issue.record("bad fixture"); return }
+    let tokenizer = try PipelineTokenizer(json: json)
+    #expect(tokenizer.json.prettyText == json.prettyText, "\(name): written tokenizer.json differs")
+    for row in Self.rows(entry) {
+      guard case .string(let text)? = row["text"] else { continue }
+      let encoding = tokenizer.encoding(of: text)
+      #expect(encoding.ids == Self.ints(row["ids"]), "\(name): \(text.debugDescription)")
+      #expect(encoding.tokens == Self.strings(row["tokens"]), "\(name): \(text.debugDescription)")
+      #expect(tokenizer.encoding(of: text, addSpecialTokens: false).ids == Self.ints(row["ids_no_special"]))
+      let ids = Self.ints(row["ids"])
+      #expect(try tokenizer.decode(ids, skipSpecialTokens: true) == row["decoded"].flatMap { if case .string(let s) = $0 { s } else { nil } },
+              "\(name): decode \(text.debugDescription)")
+      #expect(try tokenizer.decode(ids, skipSpecialTokens: false)
+              == row["decoded_keep_special"].flatMap { if case .string(let s) = $0 { s } else { nil } })
+      if let pre = Self.strings(row["pre_tokens"]) { #expect(tokenizer.preTokenize(text) == pre, "\(name): \(text.debugDescription)") }
+    }
+    if let pair = entry["pair"], case .string(let a)? = pair["a"], case .string(let b)? = pair["b"] {
+      let encoding = tokenizer.encoding(of: a, pair: b)
+      #expect(encoding.ids == Self.ints(pair["ids"]), "\(name): pair")
+      #expect(encoding.typeIds == Self.ints(pair["type_ids"]), "\(name): pair type ids")
+    }
+  }
+
+  @Test(arguments: 5..<17)
+  func preTokenizerSplitsLikeHF(_ k: Int) throws {
+    let entry = Self.entries[k]
+    guard let json = entry["pre_tokenizer"] else { Issue.record("bad fixture"); return }
+    let tokenizer = try PipelineTokenizer(json: .object([
+      JSONMember("pre_tokenizer", json),
+      JSONMember("model", .object([JSONMember("type", "WordPiece"), JSONMember("vocab", .object([JSONMember("[UNK]", .int(0))]))])),
+    ]))
+    for row in Self.rows(entry) {
+      guard case .string(let text)? = row["text"] else { continue }
+      #expect(tokenizer.preTokenize(text) == Self.strings(row["pre_tokens"]), "\(json): \(text.debugDescription)")
+    }
+  }
+}

@@ -83,7 +83,9 @@ public struct PipelineBPE: SubwordModel {
     return token.trimmingBytes(prefix: prefix.utf8.count)
   }
 
-  public func tokenize(_ word: String, into ids: inout [Int]) {
+  public func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String]) {
+    let firstNew = ids.count
+    defer { for id in ids[firstNew...] { tokens.append(vocab.tokens[id]!) } }
     if ignoreMerges, let id = vocab.id(word) {
       ids.append(id)
       return

@@ -55,7 +55,7 @@ public struct PipelineTokenizer: Tokenizer {
 
   /// Encodes `text` (and `pair`, the second sequence of a pair task).
   public func encoding(of text: String, pair: String? = nil, addSpecialTokens: Bool = true) -> PipelineEncoding {
-    var cache: [ExactString: [Int]] = [:]
+    var cache: [ExactString: PipelineEncoding] = [:]
     let a = encodeSequence(text, cache: &cache)
     let b = pair.map { encodeSequence($0, cache: &cache) }
     if addSpecialTokens, let postProcessor { return postProcessor.process(a, b) }
@@ -72,7 +72,7 @@ public struct PipelineTokenizer: Tokenizer {
     defer { results.deallocate() }
     let shared = SendablePointer(results.baseAddress!)
     DispatchQueue.concurrentPerform(iterations: threads) { t in
-      var cache: [ExactString: [Int]] = [:]
+      var cache: [ExactString: PipelineEncoding] = [:]
       for i in (texts.count * t / threads)..<(texts.count * (t + 1) / threads) {
         var encoding = encodeSequence(texts[i], cache: &cache)
         if addSpecialTokens, let postProcessor { encoding = postProcessor.process(encoding, nil) }
@@ -82,35 +82,42 @@ public struct PipelineTokenizer: Tokenizer {
     return Array(results)
   }
 
-  private func encodeSequence(_ text: String, cache: inout [ExactString: [Int]]) -> PipelineEncoding {
-    var ids: [Int] = []
-    ids.reserveCapacity(text.utf8.count / 2)
+  private func encodeSequence(_ text: String, cache: inout [ExactString: PipelineEncoding]) -> PipelineEncoding {
+    var out = PipelineEncoding()
+    out.ids.reserveCapacity(text.utf8.count / 2)
+    out.tokens.reserveCapacity(text.utf8.count / 2)
     var atOrigin = true
     for (section, token) in rawMatcher.split(text) {
       defer { atOrigin = false }
       if let token {
-        ids.append(token.id)
+        out.ids.append(token.id)
+        out.tokens.append(token.content)
         continue
       }
       let normalized = normalizer?.normalize(section) ?? section
       for (piece, token) in normalizedMatcher.split(normalized) {
         if let token {
-          ids.append(token.id)
+          out.ids.append(token.id)
+          out.tokens.append(token.content)
           continue
         }
         for word in words(piece, atOrigin: atOrigin) {
           let key = ExactString(word)
           if let hit = cache[key] {
-            ids.append(contentsOf: hit)
+            out.ids += hit.ids
+            out.tokens += hit.tokens
           } else {
-            let start = ids.count
-            model.tokenize(word, into: &ids)
-            if cache.count < 1 << 16 { cache[key] = Array(ids[start...]) }
+            var word = PipelineEncoding()
+            model.tokenize(key.string, into: &word.ids, tokens: &word.tokens)
+            out.ids += word.ids
+            out.tokens += word.tokens
+            if cache.count < 1 << 16 { cache[key] = word }
           }
         }
       }
     }
-    return PipelineEncoding(ids: ids, tokens: ids.map { token($0) ?? "" })
+    out.typeIds = Array(repeating: 0, count: out.ids.count)
+    return out
   }
 
   private func words(_ text: String, atOrigin: Bool) -> [String] {

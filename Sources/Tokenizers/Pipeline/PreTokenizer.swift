@@ -78,7 +78,7 @@ public indirect enum PreTokenizer: Sendable, Equatable {
       emit(piece, cut(piece.text.utf8.count, matches, invert: invert, behavior), into: &out)
     case .metaspace(let replacement, let scheme, let split):
       var text = piece.text.replacingScalar(" ", with: replacement)
-      let prepend = scheme == "always" || (scheme == "first" && piece.atOrigin)
+      let prepend = !text.isEmpty && (scheme == "always" || (scheme == "first" && piece.atOrigin))
       if prepend && text.unicodeScalars.first != replacement { text = String(replacement) + text }
       let p = PreToken(text, atOrigin: piece.atOrigin)
       if split {
@@ -88,7 +88,7 @@ public indirect enum PreTokenizer: Sendable, Equatable {
       }
     case .byteLevel(let addPrefixSpace, _, let useRegex):
       var text = piece.text
-      if addPrefixSpace && text.utf8.first != 0x20 { text = " " + text }
+      if addPrefixSpace && !text.isEmpty && text.utf8.first != 0x20 { text = " " + text }
       if useRegex {
         for (k, word) in SplitPattern.gpt2.pieces(of: text).enumerated() {
           out.append(PreToken(ByteLevel.encode(word), atOrigin: piece.atOrigin && k == 0))
@@ -208,13 +208,13 @@ private func splitByScalar(
   emit(piece, cut(offset, matches, behavior), into: &out)
 }
 
-/// `\w+|[^\w\s]+` as onig reads it: `\w` is a letter, mark, number or connector punctuation.
+/// `\w+|[^\w\s]+` as onig reads it: `\w` is alphabetic, a mark, a decimal digit or connector punctuation.
 private func splitWordRuns(_ piece: PreToken, into out: inout [PreToken]) {
   func kind(_ s: Unicode.Scalar) -> Int {
     if s.properties.isWhitespace { return 0 }
+    if s.properties.isAlphabetic { return 1 }
     switch s.properties.generalCategory {
-    case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter, .nonspacingMark,
-      .spacingMark, .enclosingMark, .decimalNumber, .letterNumber, .otherNumber, .connectorPunctuation:
+    case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation:
       return 1
     default: return 2
     }

@@ -1,7 +1,8 @@
 /// The third stage of a pipeline (HF `models`): turns one word into token ids.
 public protocol SubwordModel: Sendable {
-  /// Appends the ids of `word` to `ids`.
-  func tokenize(_ word: String, into ids: inout [Int])
+  /// Appends the ids of `word` to `ids` and their token strings to `tokens` (an unknown
+  /// piece's string is the unknown token, or for Unigram the text it stands for, as in HF).
+  func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String])
   /// The vocabulary (token ↔ id).
   var vocab: Vocabulary { get }
   /// The model as tokenizer.json writes it.

@@ -26,7 +26,7 @@ public enum TextPattern: Sendable, Equatable {
       }
     case .regex(let pattern):
       var text = text
-      return text.withUTF8 { b in regexPieces(pattern, b).filter { $0.0 < $0.1 }.map { $0.0..<$0.1 } }
+      return text.withUTF8 { b in regexPieces(pattern, b, onig: true).filter { $0.0 < $0.1 }.map { $0.0..<$0.1 } }
     }
   }
 
@@ -43,7 +43,7 @@ public enum TextPattern: Sendable, Equatable {
       self = .string(try s.string)
     } else if let r = try json.optional("Regex") {
       let pattern = try r.string
-      guard CompiledPatterns.shared.regex(for: pattern) != nil else {
+      guard CompiledPatterns.shared.regex(for: onigClasses(pattern)) != nil else {
         throw r.error("the regular expression does not compile")
       }
       self = .regex(pattern)

@@ -30,7 +30,7 @@ public struct UnigramModel: SubwordModel {
     maxPieceLength = pieces.map { $0.0.unicodeScalars.count }.max() ?? 1
   }
 
-  public func tokenize(_ word: String, into ids: inout [Int]) {
+  public func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String]) {
     let scalars = Array(word.unicodeScalars)
     let n = scalars.count
     guard n > 0 else { return }
@@ -68,14 +68,15 @@ public struct UnigramModel: SubwordModel {
       end = node.start
     }
     for (text, id) in pieces.reversed() {
-      if let id {
+      if let id = id ?? vocab.id(text) {
         ids.append(id)
-      } else if let id = vocab.id(text) {
-        ids.append(id)
+        tokens.append(text)
       } else if byteFallback, let bytes = byteIds(text) {
         ids.append(contentsOf: bytes)
+        for b in bytes { tokens.append(vocab.tokens[b]!) }
       } else if let unknownId {
         ids.append(unknownId)
+        tokens.append(text)
       }
     }
   }

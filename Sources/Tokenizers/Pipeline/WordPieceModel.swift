@@ -20,7 +20,9 @@ public struct WordPieceModel: SubwordModel {
     unknownId = id
   }
 
-  public func tokenize(_ word: String, into ids: inout [Int]) {
+  public func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String]) {
+    let firstNew = ids.count
+    defer { for id in ids[firstNew...] { tokens.append(vocab.tokens[id]!) } }
     let scalars = Array(word.unicodeScalars)
     guard scalars.count <= maxInputCharsPerWord else {
       ids.append(unknownId)

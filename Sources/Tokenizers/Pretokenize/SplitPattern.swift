@@ -106,8 +106,10 @@ public enum SplitPattern: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Byte ranges of the matches of `pattern` in `buffer` (Swift `Regex`, Unicode-scalar semantics).
-func regexPieces(_ pattern: String, _ buffer: UnsafeBufferPointer<UInt8>) -> [(Int, Int)] {
-  guard let regex = CompiledPatterns.shared.regex(for: pattern) else { return [] }
+/// With `onig`, `\d` and `\w` mean what they mean in Oniguruma (HF `tokenizers`): `\p{Nd}` and
+/// `[\p{L}\p{M}\p{Nd}\p{Pc}]` (Swift's `\d` also takes `③`, its `\w` misses digits after Hangul).
+func regexPieces(_ pattern: String, _ buffer: UnsafeBufferPointer<UInt8>, onig: Bool = false) -> [(Int, Int)] {
+  guard let regex = CompiledPatterns.shared.regex(for: onig ? onigClasses(pattern) : pattern) else { return [] }
   let text = String(decoding: buffer, as: UTF8.self)
   let utf8 = text.utf8
   return text.matches(of: regex).map { match in
@@ -116,6 +118,30 @@ func regexPieces(_ pattern: String, _ buffer: UnsafeBufferPointer<UInt8>) -> [(I
       utf8.distance(from: utf8.startIndex, to: match.range.upperBound)
     )
   }
+}
+
+/// `pattern` with Oniguruma's `\d \D \w \W` written as explicit Unicode classes.
+func onigClasses(_ pattern: String) -> String {
+  let word = #"\p{Alphabetic}\p{M}\p{Nd}\p{Pc}"#
+  var out = ""
+  var inClass = false
+  var chars = pattern.makeIterator()
+  while let c = chars.next() {
+    if c == "\\", let e = chars.next() {
+      switch (e, inClass) {
+      case ("d", _): out += #"\p{Nd}"#
+      case ("D", false): out += #"\P{Nd}"#
+      case ("w", true): out += word
+      case ("w", false): out += "[" + word + "]"
+      case ("W", false): out += "[^" + word + "]"
+      default: out += "\\" + String(e)
+      }
+      continue
+    }
+    if c == "[" && !inClass { inClass = true } else if c == "]" && inClass { inClass = false }
+    out.append(c)
+  }
+  return out
 }
 
 /// Compiled `Regex`es by pattern text, so that encoding many texts compiles a pattern once.

@@ -1,0 +1,113 @@
+"""Builds small HF `tokenizers` pipelines of every component kind, trains some of them on the
+repo's fixture corpora, and records tokenizer.json + encodings/decodings/pre-tokens for the
+Swift parity tests (Tests/Fixtures/hf_pipelines.json). Reference only; not part of the product.
+
+    python3 scripts/hf_pipeline_fixtures.py   # tokenizers 0.23.3
+"""
+import json, os
+from tokenizers import Tokenizer, models, normalizers as N, pre_tokenizers as P, decoders as D, processors as PP, trainers as T, Regex
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+fx = os.path.join(root, "Tests", "Fixtures")
+ko = open(os.path.join(fx, "ko_constitution.txt"), encoding="utf-8").read().splitlines()
+en = open(os.path.join(fx, "en_austen_40k.txt"), encoding="utf-8").read().splitlines()
+corpus = ko + en
+
+texts = [
+    "", " ", "Hello, world!", "  leading and trailing  ", "I don't know... it's 12345 dollars?!",
+    "대한민국은 민주공화국이다.", "제1조 ① 대한민국의 주권은 국민에게 있고, 모든 권력은 국민으로부터 나온다.",
+    "Mr. Darcy's 2 sisters—Elizabeth & Jane.", "ＡＢＣ ｶﾀｶﾅ ﬁ Ⅻ ①② Straße ΣΑΣ İ café café",
+    "tab\there\nnew line\r\n  spaces", "emoji 😀👍🏽 and 漢字 中文", "<|endoftext|> inside <|endoftext|>text",
+    "[CLS] x [SEP] [MASK] y", "a" * 120, "123 4567 89 0.5 1,000", "don't won't isn't", "___--==++",
+]
+texts += corpus[3:40:4]
+out = []
+
+def record(name, tok, pair=None):
+    rows = []
+    for t in texts:
+        e = tok.encode(t)
+        ns = tok.encode(t, add_special_tokens=False)
+        row = {"text": t, "ids": e.ids, "tokens": e.tokens, "ids_no_special": ns.ids,
+               "decoded": tok.decode(e.ids), "decoded_keep_special": tok.decode(e.ids, skip_special_tokens=False),
+               "pre_tokens": [p for p, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(t) if tok.normalizer else t)] if tok.pre_tokenizer else None}
+        rows.append(row)
+    entry = {"name": name, "tokenizer": json.loads(tok.to_str()), "rows": rows}
+    if pair:
+        e = tok.encode(pair[0], pair[1])
+        entry["pair"] = {"a": pair[0], "b": pair[1], "ids": e.ids, "type_ids": e.type_ids}
+    out.append(entry)
+
+# 1. byte-level BPE (GPT-2 style)
+t = Tokenizer(models.BPE())
+t.pre_tokenizer = P.ByteLevel(add_prefix_space=False)
+t.decoder = D.ByteLevel()
+t.post_processor = PP.ByteLevel(trim_offsets=True)
+t.train_from_iterator(corpus, T.BpeTrainer(vocab_size=600, special_tokens=["<|endoftext|>"], initial_alphabet=P.ByteLevel.alphabet(), show_progress=False))
+record("bytelevel_bpe", t)
+
+# 2. BERT-style WordPiece
+t = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+t.normalizer = N.BertNormalizer(lowercase=True)
+t.pre_tokenizer = P.BertPreTokenizer()
+t.decoder = D.WordPiece()
+t.train_from_iterator(corpus, T.WordPieceTrainer(vocab_size=700, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], show_progress=False))
+t.post_processor = PP.BertProcessing(("[SEP]", t.token_to_id("[SEP]")), ("[CLS]", t.token_to_id("[CLS]")))
+record("bert_wordpiece", t, pair=("대한민국은", "Hello there"))
+
+# 3. SentencePiece-style Unigram with Metaspace
+t = Tokenizer(models.Unigram())
+t.normalizer = N.Sequence([N.NFKC(), N.Replace(Regex(" {2,}"), " ")])
+t.pre_tokenizer = P.Metaspace()
+t.decoder = D.Metaspace()
+t.train_from_iterator(corpus, T.UnigramTrainer(vocab_size=500, special_tokens=["<unk>", "<s>", "</s>"], unk_token="<unk>", show_progress=False))
+t.post_processor = PP.TemplateProcessing(single="<s> $A </s>", pair="<s> $A </s> $B:1 </s>:1", special_tokens=[("<s>", 1), ("</s>", 2)])
+record("unigram_metaspace", t, pair=("a b", "c"))
+
+# 4. Llama-style BPE with byte fallback
+t = Tokenizer(models.BPE(byte_fallback=True, unk_token="<unk>", fuse_unk=True))
+t.normalizer = N.Sequence([N.Prepend("▁"), N.Replace(" ", "▁")])
+t.decoder = D.Sequence([D.Replace("▁", " "), D.ByteFallback(), D.Fuse(), D.Strip(" ", 1, 0)])
+bytes_ = ["<0x%02X>" % b for b in range(256)]
+t.train_from_iterator(corpus, T.BpeTrainer(vocab_size=900, special_tokens=["<unk>", "<s>", "</s>"] + bytes_, show_progress=False))
+record("llama_bytefallback", t)
+
+# 5. BPE with an end-of-word suffix, unk token and a mixed pre-tokenizer sequence
+t = Tokenizer(models.BPE(unk_token="[UNK]", end_of_word_suffix="</w>", fuse_unk=True))
+t.normalizer = N.Sequence([N.NFD(), N.StripAccents(), N.Lowercase(), N.Strip()])
+t.pre_tokenizer = P.Sequence([P.Whitespace(), P.Digits(individual_digits=True)])
+t.decoder = D.BPEDecoder(suffix="</w>")
+t.train_from_iterator(en, T.BpeTrainer(vocab_size=400, special_tokens=["[UNK]"], end_of_word_suffix="</w>", limit_alphabet=60, show_progress=False))
+record("suffix_bpe", t)
+
+# 6. Pre-tokenizers on their own: one per Split behaviour and more
+for i, pre in enumerate([
+    P.Split(" ", "removed"), P.Split(Regex(r"\s+"), "isolated"), P.Split(Regex(r"[,.!?]"), "merged_with_previous"),
+    P.Split(Regex(r"[,.!?]"), "merged_with_next"), P.Split(Regex(r"\d"), "contiguous"), P.Split(Regex(r"\w+"), "removed", invert=True),
+    P.Punctuation("contiguous"), P.Digits(), P.CharDelimiterSplit("a"), P.Metaspace(prepend_scheme="first", split=True),
+    P.Sequence([P.WhitespaceSplit(), P.Metaspace(prepend_scheme="never", split=False)]), P.ByteLevel(add_prefix_space=True, use_regex=False),
+]):
+    out.append({"name": "pre_%d" % i, "pre_tokenizer": json.loads(pre.__getstate__()),
+                "rows": [{"text": t, "pre_tokens": [p for p, _ in pre.pre_tokenize_str(t)]} for t in texts]})
+
+with open(os.path.join(fx, "hf_pipelines.json"), "w", encoding="utf-8") as f:
+    json.dump(out, f, ensure_ascii=False)
+print("wrote", len(out), "pipelines")
+
+# Training parity (no continuing-subword prefix: HF is deterministic then).
+train = []
+for name, tok, trainer in [
+    ("seed_noprefix", Tokenizer(models.BPE()), T.BpeTrainer(vocab_size=1200, special_tokens=["<|endoftext|>"], show_progress=False)),
+    ("bytelevel", Tokenizer(models.BPE()), T.BpeTrainer(vocab_size=800, initial_alphabet=P.ByteLevel.alphabet(), min_frequency=2, show_progress=False)),
+    ("limit_minfreq", Tokenizer(models.BPE()), T.BpeTrainer(vocab_size=1000, limit_alphabet=231, min_frequency=3, special_tokens=["[UNK]", "[PAD]"], show_progress=False)),
+]:
+    if name == "bytelevel":
+        tok.pre_tokenizer = P.ByteLevel(add_prefix_space=False)
+    else:
+        tok.pre_tokenizer = P.Sequence([P.WhitespaceSplit(), P.Punctuation()])
+    tok.train_from_iterator(corpus, trainer)
+    m = json.loads(tok.to_str())["model"]
+    train.append({"name": name, "vocab": m["vocab"], "merges": m["merges"]})
+with open(os.path.join(fx, "hf_training.json"), "w", encoding="utf-8") as f:
+    json.dump(train, f, ensure_ascii=False)
+print("wrote training fixtures")
