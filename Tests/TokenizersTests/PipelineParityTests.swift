@@ -109,3 +109,51 @@ struct PipelineComponentTests {
     }
   }
 }
+
+/// HF `BpeTrainer` output recorded by `scripts/hf_pipeline_fixtures.py` (configs without a
+/// continuing-subword prefix, where HF is deterministic).
+@Suite("HF BpeTrainer parity (Tests/Fixtures/hf_training.json)")
+struct PipelineTrainerTests {
+  static let corpus: [String] = {
+    ["ko_constitution.txt", "en_austen_40k.txt"].flatMap { name in
+      try! String(contentsOf: fixturesDirectory.appendingPathComponent(name), encoding: .utf8)
+        .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    }
+  }()
+
+  static let expected: [String: JSONValue] = {
+    let text = try! String(contentsOf: fixturesDirectory.appendingPathComponent("hf_training.json"), encoding: .utf8)
+    guard case .array(let items) = try! JSONValue(parsing: text) else { return [:] }
+    return Dictionary(uniqueKeysWithValues: items.map { item in
+      guard case .string(let name)? = item["name"] else { return ("?", item) }
+      return (name, item)
+    })
+  }()
+
+  static func seedPipeline() throws -> PipelineTokenizer {
+    PipelineTokenizer(preTokenizer: .sequence([.whitespaceSplit, .punctuation(.isolated)]), model: try PipelineBPE(vocab: Vocabulary(), merges: []))
+  }
+
+  func check(_ name: String, _ trained: PipelineTokenizer) throws {
+    guard let expected = Self.expected[name], let model = trained.model as? PipelineBPE else {
+      Issue.record("missing fixture \(name)")
+      return
+    }
+    #expect(model.vocab.json == expected["vocab"], "\(name): vocabulary differs")
+    let merges = JSONValue.array(model.merges.map { .array([.string($0.0), .string($0.1)]) })
+    #expect(merges == expected["merges"], "\(name): merges differ")
+  }
+
+  @Test(arguments: [1, 2])
+  func matchesHFMergeForMerge(threads: Int) throws {
+    let seed = try Self.seedPipeline()
+    try check("seed_noprefix", try PipelineBPETrainer(vocabSize: 1200, specialTokens: ["<|endoftext|>"])
+      .train(seed, on: Self.corpus, threads: threads))
+    try check("limit_minfreq", try PipelineBPETrainer(
+      vocabSize: 1000, minFrequency: 3, specialTokens: ["[UNK]", "[PAD]"], limitAlphabet: 231).train(seed, on: Self.corpus, threads: threads))
+    var byteLevel = seed
+    byteLevel.preTokenizer = .byteLevel(addPrefixSpace: false, trimOffsets: true, useRegex: true)
+    try check("bytelevel", try PipelineBPETrainer(vocabSize: 800, minFrequency: 2, initialAlphabet: PreTokenizer.byteLevelAlphabet)
+      .train(byteLevel, on: Self.corpus, threads: threads))
+  }
+}

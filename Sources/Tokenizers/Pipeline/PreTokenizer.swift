@@ -325,3 +325,9 @@ extension PreTokenizer {
     }
   }
 }
+
+extension PreTokenizer {
+  /// The 256 characters the byte-level pre-tokenizer writes bytes as (HF `ByteLevel.alphabet()`),
+  /// the usual `initialAlphabet` of a byte-level BPE trainer.
+  public static var byteLevelAlphabet: [Unicode.Scalar] { ByteLevel.alphabet }
+}

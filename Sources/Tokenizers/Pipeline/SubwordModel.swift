@@ -68,7 +68,7 @@ public struct Vocabulary: Sendable, Equatable {
   public func token(_ id: Int) -> String? { id >= 0 && id < tokens.count ? tokens[id] : nil }
 
   /// `{"token": id, ...}` in id order.
-  var json: JSONValue {
+  public var json: JSONValue {
     .object(tokens.enumerated().compactMap { id, token in token.map { JSONMember($0, .int(id)) } })
   }
 }

@@ -107,7 +107,7 @@ public enum SplitPattern: Sendable, Equatable, CustomStringConvertible {
 
 /// Byte ranges of the matches of `pattern` in `buffer` (Swift `Regex`, Unicode-scalar semantics).
 /// With `onig`, `\d` and `\w` mean what they mean in Oniguruma (HF `tokenizers`): `\p{Nd}` and
-/// `[\p{L}\p{M}\p{Nd}\p{Pc}]` (Swift's `\d` also takes `③`, its `\w` misses digits after Hangul).
+/// `[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}]` (Swift's `\d` also takes `③`, its `\w` misses digits after Hangul).
 func regexPieces(_ pattern: String, _ buffer: UnsafeBufferPointer<UInt8>, onig: Bool = false) -> [(Int, Int)] {
   guard let regex = CompiledPatterns.shared.regex(for: onig ? onigClasses(pattern) : pattern) else { return [] }
   let text = String(decoding: buffer, as: UTF8.self)
