@@ -27,6 +27,8 @@ struct EncodeBench: ParsableCommand {
     abstract: "Time encodeOrdinary over a file split into documents or chunks.")
 
   @Option(help: "Built-in encoding.") var encoding = "cl100k_base"
+  @Option(help: "A HF tokenizer.json to time instead of a built-in encoding (encode without special tokens).")
+  var tokenizer: String?
   @Option(help: "UTF-8 text file.") var file: String
   @Option(help: "docs (split on blank lines) or chunks (consecutive docs regrouped to ~64 KB).")
   var mode = "docs"
@@ -35,14 +37,21 @@ struct EncodeBench: ParsableCommand {
   @Option(help: "Write all ids as little-endian uint32 to this file.") var idsOut: String?
 
   func run() throws {
-    let enc = try Encoding.named(encoding)
+    let encode: ([String]) -> [[Int]]
+    if let tokenizer {
+      let pipeline = try PipelineTokenizer(file: tokenizer)
+      encode = { pipeline.encodeBatch($0, addSpecialTokens: false, threads: threads).map(\.ids) }
+    } else {
+      let enc = try Encoding.named(encoding)
+      encode = { threads == 1 ? $0.map(enc.encodeOrdinary) : enc.encodeOrdinaryBatch($0, threads: threads) }
+    }
     let units = try splitUnits(try readTextFile(file), mode: mode)
     let bytes = units.reduce(0) { $0 + $1.utf8.count }
     var times: [Double] = []
     var ids: [[Int]] = []
     for _ in 0..<repeats {
       let start = Terminal.now()
-      ids = threads == 1 ? units.map(enc.encodeOrdinary) : enc.encodeOrdinaryBatch(units, threads: threads)
+      ids = encode(units)
       times.append(Terminal.now() - start)
     }
     let all = ids.flatMap { $0 }
@@ -85,10 +94,15 @@ struct TrainBench: ParsableCommand {
   @Option(help: "Vocabulary size.") var vocabSize = 32000
   @Option(help: "Split pattern.") var pattern = "gpt4"
   @Option(help: "Repetitions.") var repeats = 3
-  @Option(help: "Write the trained model to PREFIX.model / .vocab.") var output: String?
+  @Option(help: "Write the trained model to PREFIX.model / .vocab (hf: a tokenizer.json path).") var output: String?
+  @Option(help: "Trainer: bpe (minbpe) or hf (HF pipeline, configured by the options below).") var pipeline = "bpe"
+  @OptionGroup(title: "HF pipeline") var hf: PipelineOptions
+  @Option(help: "Special tokens (hf).") var special: [String] = []
+  @Option(help: "Threads (hf word counting).") var threads = 1
 
   func run() throws {
     let text = try readTextFile(file)
+    if pipeline == "hf" { return try runPipeline(text) }
     let split = try SplitPattern(parsing: pattern)
     var times: [Double] = []
     var countTimes: [Double] = []
@@ -105,5 +119,23 @@ struct TrainBench: ParsableCommand {
     print(try timingJSON(times, bytes: text.utf8.count, extra: [
       "count_seconds": countTimes, "merges": model!.merges.count, "bytes": text.utf8.count,
     ]))
+  }
+
+  /// Times HF-pipeline training on the file's lines (HF's `train(files)` reads lines too).
+  private func runPipeline(_ text: String) throws {
+    let base = try hf.base()
+    var byteLevel = false
+    if case .byteLevel? = base.preTokenizer { byteLevel = true }
+    let trainer = hf.trainer(vocabSize: vocabSize, specialTokens: special, byteLevel: byteLevel)
+    let lines = linesWithEndings(text)
+    var times: [Double] = []
+    var trained: PipelineTokenizer?
+    for _ in 0..<repeats {
+      let start = Terminal.now()
+      trained = try trainer.train(base, on: lines, threads: threads)
+      times.append(Terminal.now() - start)
+    }
+    if let output { try trained!.save(to: output) }
+    print(try timingJSON(times, bytes: text.utf8.count, extra: ["vocab": trained!.vocabSize, "bytes": text.utf8.count]))
   }
 }

@@ -185,3 +185,8 @@ public struct PipelineBPE: SubwordModel {
     ])
   }
 }
+
+extension PipelineBPE {
+  /// A BPE model with no vocabulary (the model of a pipeline before training).
+  public static let empty = try! PipelineBPE(vocab: Vocabulary(), merges: [])
+}

@@ -119,44 +119,52 @@ struct WordCounts {
 
   init(_ texts: [String], tokenizer: PipelineTokenizer, threads: Int) {
     let threads = max(1, min(threads, texts.count))
-    var parts = [WordCounts](repeating: WordCounts(), count: threads)
+    var parts = [(ByteStringTable, [Int])](repeating: (ByteStringTable(), []), count: threads)
     parts.withUnsafeMutableBufferPointer { buffer in
       let shared = SendablePointer(buffer.baseAddress!)
       DispatchQueue.concurrentPerform(iterations: threads) { t in
-        var part = WordCounts()
-        var index: [ExactString: Int] = [:]
+        var table = ByteStringTable(capacity: 1 << 16)
+        var counts: [Int] = []
+        func add(_ p: UnsafePointer<UInt8>, _ n: Int) {
+          let (k, inserted) = table.findOrInsert(p, n)
+          if inserted { counts.append(1) } else { counts[k] += 1 }
+        }
+        var scanner = tokenizer.preTokenizer.flatMap(WordScanner.init)
         for i in (texts.count * t / threads)..<(texts.count * (t + 1) / threads) {
-          for word in tokenizer.preTokenize(texts[i]) {
-            let key = ExactString(word)
-            if let k = index[key] {
-              part.counts[k] += 1
-            } else {
-              index[key] = part.words.count
-              part.words.append(word)
-              part.counts.append(1)
+          var text = tokenizer.normalizer?.normalize(texts[i]) ?? texts[i]
+          text.withUTF8 { b in
+            if scanner != nil {
+              scanner!.scan(b)
+              for r in scanner!.ranges { add(b.baseAddress! + r.lowerBound, r.count) }
+              return
+            }
+            for var word in tokenizer.preTokenize(texts[i]) {
+              word.withUTF8 { w in if let p = w.baseAddress { add(p, w.count) } }
             }
           }
         }
-        shared.pointer[t] = part
+        shared.pointer[t] = (table, counts)
       }
     }
     // Merge the shares in order, so first appearance is global.
-    var index: [ExactString: Int] = [:]
-    for part in parts {
-      for (k, word) in part.words.enumerated() {
-        let key = ExactString(word)
-        if let j = index[key] {
-          counts[j] += part.counts[k]
-        } else {
-          index[key] = words.count
-          words.append(word)
-          counts.append(part.counts[k])
+    var index = ByteStringTable(capacity: 1 << 16)
+    for (table, partCounts) in parts {
+      let strings = table.strings
+      strings.bytes.withUnsafeBufferPointer { bytes in
+        for k in 0..<strings.count {
+          let p = bytes.baseAddress! + strings.offsets[k]
+          let n = strings.length(k)
+          let (j, inserted) = index.findOrInsert(p, n)
+          if inserted {
+            words.append(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
+            counts.append(partCounts[k])
+          } else {
+            counts[j] += partCounts[k]
+          }
         }
       }
     }
   }
-
-  private init() {}
 }
 
 /// A heap entry: a pair, the count it had when pushed, and the words to merge it in.

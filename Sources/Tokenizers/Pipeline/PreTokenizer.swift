@@ -60,18 +60,18 @@ public indirect enum PreTokenizer: Sendable, Equatable {
   private func split(_ piece: PreToken, into out: inout [PreToken]) {
     switch self {
     case .whitespaceSplit:
-      splitByScalar(piece, .removed, into: &out) { $0.properties.isWhitespace }
+      splitByScalar(piece, .removed, into: &out) { ScalarClass.of($0) & ScalarClass.whitespace != 0 }
     case .whitespace:
       splitWordRuns(piece, into: &out)
     case .punctuation(let behavior):
       splitByScalar(piece, behavior, into: &out, isPunctuation)
     case .digits(let individual):
-      splitByScalar(piece, individual ? .isolated : .contiguous, into: &out) { $0.properties.numericType != nil }
+      splitByScalar(piece, individual ? .isolated : .contiguous, into: &out) { ScalarClass.of($0) & ScalarClass.number != 0 }
     case .charDelimiterSplit(let delimiter):
       splitByScalar(piece, .removed, into: &out) { $0 == delimiter }
     case .bert:
       var pieces: [PreToken] = []
-      splitByScalar(piece, .removed, into: &pieces) { $0.properties.isWhitespace }
+      splitByScalar(piece, .removed, into: &pieces) { ScalarClass.of($0) & ScalarClass.whitespace != 0 }
       for p in pieces { splitByScalar(p, .isolated, into: &out, isPunctuation) }
     case .split(let pattern, let behavior, let invert):
       let matches = pattern.byteMatches(in: piece.text)
@@ -104,27 +104,79 @@ public indirect enum PreTokenizer: Sendable, Equatable {
   }
 }
 
-/// ASCII punctuation or a Unicode punctuation category (P*), as HF's `is_punc`.
-func isPunctuation(_ s: Unicode.Scalar) -> Bool {
-  if s.value < 0x80 {
-    let v = s.value
-    return (0x21...0x2F).contains(v) || (0x3A...0x40).contains(v) || (0x5B...0x60).contains(v)
-      || (0x7B...0x7E).contains(v)
+/// Finds word boundaries for pre-tokenizers that only cut the text (whitespace, punctuation,
+/// digits; alone or in a sequence): the fast path of training and encoding, with no string
+/// made per word and scratch buffers reused from call to call.
+struct WordScanner {
+  private var steps: [(mask: UInt8, behavior: SplitBehavior)] = []
+  private var next: [Range<Int>] = []
+  private var matches: [Range<Int>] = []
+  private var parts: [(Range<Int>, Bool)] = []
+  /// The words found by the last `scan`.
+  private(set) var ranges: [Range<Int>] = []
+
+  /// Nil when a step rewrites text (byte-level, metaspace) or needs a pattern.
+  init?(_ preTokenizer: PreTokenizer) {
+    func flatten(_ p: PreTokenizer) -> Bool {
+      switch p {
+      case .sequence(let inner): return inner.allSatisfy(flatten)
+      case .bert: steps += [(ScalarClass.whitespace, .removed), (ScalarClass.punctuation, .isolated)]
+      case .whitespaceSplit: steps.append((ScalarClass.whitespace, .removed))
+      case .punctuation(let b): steps.append((ScalarClass.punctuation, b))
+      case .digits(let individual): steps.append((ScalarClass.number, individual ? .isolated : .contiguous))
+      default: return false
+      }
+      return true
+    }
+    guard flatten(preTokenizer) else { return nil }
   }
-  switch s.properties.generalCategory {
-  case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
-    .finalPunctuation, .otherPunctuation:
-    return true
-  default: return false
+
+  /// Cuts `b` (valid UTF-8) into words; their byte ranges are in `ranges`.
+  mutating func scan(_ b: UnsafeBufferPointer<UInt8>) {
+    ranges.removeAll(keepingCapacity: true)
+    guard let base = b.baseAddress, !b.isEmpty else { return }
+    ranges.append(0..<b.count)
+    let cursor = UTF8Cursor(base: base, bmp: ScalarClassTable.shared.bmp)
+    for (mask, behavior) in steps {
+      next.removeAll(keepingCapacity: true)
+      for r in ranges {
+        matches.removeAll(keepingCapacity: true)
+        var i = r.lowerBound
+        while i < r.upperBound {
+          let (cls, n) = cursor.classify(at: i)
+          if cls & mask != 0 { matches.append((i - r.lowerBound)..<(i - r.lowerBound + n)) }
+          i += n
+        }
+        if matches.isEmpty {
+          next.append(r)
+        } else {
+          cut(r.count, matches, behavior, offset: r.lowerBound, parts: &parts, into: &next)
+        }
+      }
+      swap(&ranges, &next)
+    }
   }
 }
+
+/// ASCII punctuation or a Unicode punctuation category (P*), as HF's `is_punc`.
+func isPunctuation(_ s: Unicode.Scalar) -> Bool { ScalarClass.of(s) & ScalarClass.punctuation != 0 }
 
 /// Cuts a piece of `count` bytes around the delimiter ranges `matches` (HF
 /// `NormalizedString::split`); returns the byte ranges of the non-empty sub-pieces.
 func cut(_ count: Int, _ matches: [Range<Int>], invert: Bool = false, _ behavior: SplitBehavior) -> [Range<Int>] {
-  // The whole piece as alternating (range, is delimiter) parts.
   var parts: [(Range<Int>, Bool)] = []
-  parts.reserveCapacity(matches.count * 2 + 1)
+  var result: [Range<Int>] = []
+  cut(count, matches, invert: invert, behavior, offset: 0, parts: &parts, into: &result)
+  return result
+}
+
+/// `cut` appending to `result`, with ranges moved by `offset` and `parts` as scratch space.
+func cut(
+  _ count: Int, _ matches: [Range<Int>], invert: Bool = false, _ behavior: SplitBehavior, offset: Int,
+  parts: inout [(Range<Int>, Bool)], into result: inout [Range<Int>]
+) {
+  // The whole piece as alternating (range, is delimiter) parts.
+  parts.removeAll(keepingCapacity: true)
   var last = 0
   for m in matches {
     if last < m.lowerBound { parts.append((last..<m.lowerBound, invert)) }
@@ -133,8 +185,7 @@ func cut(_ count: Int, _ matches: [Range<Int>], invert: Bool = false, _ behavior
   }
   if last < count { parts.append((last..<count, invert)) }
 
-  var result: [Range<Int>] = []
-  result.reserveCapacity(parts.count)
+  let first = result.count
   switch behavior {
   case .removed:
     for (r, isDelimiter) in parts where !isDelimiter { result.append(r) }
@@ -143,8 +194,8 @@ func cut(_ count: Int, _ matches: [Range<Int>], invert: Bool = false, _ behavior
   case .mergedWithPrevious:
     var previous = false
     for (r, isDelimiter) in parts {
-      if isDelimiter && !previous, let top = result.last {
-        result[result.count - 1] = top.lowerBound..<r.upperBound
+      if isDelimiter && !previous && result.count > first {
+        result[result.count - 1] = result[result.count - 1].lowerBound..<r.upperBound
       } else {
         result.append(r)
       }
@@ -153,26 +204,32 @@ func cut(_ count: Int, _ matches: [Range<Int>], invert: Bool = false, _ behavior
   case .mergedWithNext:
     var next = false
     for (r, isDelimiter) in parts.reversed() {
-      if isDelimiter && !next, let top = result.last {
-        result[result.count - 1] = r.lowerBound..<top.upperBound
+      if isDelimiter && !next && result.count > first {
+        result[result.count - 1] = r.lowerBound..<result[result.count - 1].upperBound
       } else {
         result.append(r)
       }
       next = isDelimiter
     }
-    result.reverse()
+    result[first...].reverse()
   case .contiguous:
     var previous = false
     for (r, isDelimiter) in parts {
-      if isDelimiter == previous, let top = result.last {
-        result[result.count - 1] = top.lowerBound..<r.upperBound
+      if isDelimiter == previous && result.count > first {
+        result[result.count - 1] = result[result.count - 1].lowerBound..<r.upperBound
       } else {
         result.append(r)
       }
       previous = isDelimiter
     }
   }
-  return result.filter { !$0.isEmpty }
+  // Drop empty ranges and apply the offset.
+  var write = first
+  for k in first..<result.count where !result[k].isEmpty {
+    result[write] = (result[k].lowerBound + offset)..<(result[k].upperBound + offset)
+    write += 1
+  }
+  result.removeLast(result.count - write)
 }
 
 /// Appends the sub-pieces `ranges` (byte ranges) of `piece`.
@@ -194,30 +251,39 @@ private func emit(_ piece: PreToken, _ ranges: [Range<Int>], into out: inout [Pr
 private func splitByScalar(
   _ piece: PreToken, _ behavior: SplitBehavior, into out: inout [PreToken], _ isDelimiter: (Unicode.Scalar) -> Bool
 ) {
-  var matches: [Range<Int>] = []
-  var offset = 0
-  for s in piece.text.unicodeScalars {
-    let n = UTF8.width(s)
-    if isDelimiter(s) { matches.append(offset..<(offset + n)) }
-    offset += n
+  var text = piece.text
+  let (matches, count): ([Range<Int>], Int) = text.withUTF8 { b in
+    var matches: [Range<Int>] = []
+    var i = 0
+    while i < b.count {
+      let c = b[i]
+      var n = 1
+      let s: Unicode.Scalar
+      if c < 0x80 {
+        s = Unicode.Scalar(c)
+      } else {
+        let cursor = UTF8Cursor(base: b.baseAddress!, bmp: ScalarClassTable.shared.bmp)
+        let (v, m) = cursor.scalar(at: i)
+        s = Unicode.Scalar(v)!
+        n = m
+      }
+      if isDelimiter(s) { matches.append(i..<(i + n)) }
+      i += n
+    }
+    return (matches, b.count)
   }
   if matches.isEmpty {
-    if offset > 0 { out.append(piece) }
+    if count > 0 { out.append(piece) }
     return
   }
-  emit(piece, cut(offset, matches, behavior), into: &out)
+  emit(piece, cut(count, matches, behavior), into: &out)
 }
 
 /// `\w+|[^\w\s]+` as onig reads it: `\w` is alphabetic, a mark, a decimal digit or connector punctuation.
 private func splitWordRuns(_ piece: PreToken, into out: inout [PreToken]) {
   func kind(_ s: Unicode.Scalar) -> Int {
-    if s.properties.isWhitespace { return 0 }
-    if s.properties.isAlphabetic { return 1 }
-    switch s.properties.generalCategory {
-    case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation:
-      return 1
-    default: return 2
-    }
+    let c = ScalarClass.of(s)
+    return c & ScalarClass.word != 0 ? 1 : c & ScalarClass.whitespace != 0 ? 0 : 2
   }
   var runs: [Range<Int>] = []
   var offset = 0

@@ -15,11 +15,18 @@ public struct ExactString: Hashable, Sendable {
   public let string: String
   public init(_ string: String) { self.string = string }
 
-  public static func == (a: ExactString, b: ExactString) -> Bool { a.string.utf8.elementsEqual(b.string.utf8) }
+  public static func == (a: ExactString, b: ExactString) -> Bool {
+    let (x, y) = (a.string.utf8, b.string.utf8)
+    guard x.count == y.count else { return false }
+    return x.withContiguousStorageIfAvailable { p in
+      y.withContiguousStorageIfAvailable { q in memoryEqual(p.baseAddress!, q.baseAddress!, p.count) }
+    }.flatMap { $0 } ?? x.elementsEqual(y)
+  }
 
   public func hash(into hasher: inout Hasher) {
-    var s = string
-    s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+    if string.utf8.withContiguousStorageIfAvailable({ hasher.combine(bytes: UnsafeRawBufferPointer($0)) }) == nil {
+      for b in string.utf8 { hasher.combine(b) }
+    }
   }
 }
 

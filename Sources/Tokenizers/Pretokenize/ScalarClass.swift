@@ -9,6 +9,10 @@ enum ScalarClass {
   static let whitespace: UInt8 = 4
   /// `\r` or `\n` (also whitespace).
   static let newline: UInt8 = 8
+  /// HF's punctuation: ASCII punctuation or a Unicode P* category.
+  static let punctuation: UInt8 = 16
+  /// Oniguruma's `\w`: alphabetic, a mark, a decimal digit or connector punctuation.
+  static let word: UInt8 = 32
 
   /// Class of one scalar, from the standard library's Unicode tables.
   static func compute(_ value: UInt32) -> UInt8 {
@@ -24,7 +28,28 @@ enum ScalarClass {
       break
     }
     if value == 0x0A || value == 0x0D { c |= newline }
+    switch properties.generalCategory {
+    case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation, .initialPunctuation,
+      .finalPunctuation, .otherPunctuation:
+      c |= punctuation
+    default:
+      if value < 0x80, (0x21...0x7E).contains(value), !scalar.properties.isAlphabetic,
+         !(0x30...0x39).contains(value) {
+        c |= punctuation  // ASCII symbols such as $ + < = > ^ ` | ~
+      }
+    }
+    if properties.isAlphabetic { c |= word }
+    switch properties.generalCategory {
+    case .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .connectorPunctuation: c |= word
+    default: break
+    }
     return c
+  }
+
+  /// Class flags of any scalar (table lookup in the Basic Multilingual Plane).
+  @inline(__always)
+  static func of(_ s: Unicode.Scalar) -> UInt8 {
+    s.value < 0x10000 ? ScalarClassTable.shared.bmp[Int(s.value)] : compute(s.value)
   }
 }
 

@@ -15,7 +15,10 @@ struct TokenizerOptions: ParsableArguments {
   @Option(help: "Built-in encoding: gpt2, r50k_base or cl100k_base.")
   var encoding: String?
 
-  @Option(help: "Tokenizer file: NAME.model (BPE), NAME.json (char) or NAME.tiktoken (ranks).")
+  @Option(help: """
+    Tokenizer: NAME.model (minbpe), tokenizer.json (HF) or a folder holding one, NAME.json (char), \
+    NAME.tiktoken (ranks).
+    """)
   var tokenizer: String?
 
   @Option(help: "Split pattern for a .tiktoken file: gpt2, gpt4 or none.")
@@ -80,7 +83,12 @@ struct Encode: ParsableCommand {
     if ids {
       Terminal.write("[" + encoded.map(String.init).joined(separator: ", ") + "]\n")
     } else {
-      Terminal.write(encoded.map { "\($0)\t\(displayToken(tokenizer.tokenBytes($0) ?? []))\n" }.joined())
+      // HF tokenizers show their own token strings (`##ab`, `Ġthe`); others show the bytes.
+      let pipeline = tokenizer as? PipelineTokenizer
+      Terminal.write(encoded.map { id in
+        let token = pipeline?.token(id).map { displayToken(Array($0.utf8)) } ?? displayToken(tokenizer.tokenBytes(id) ?? [])
+        return "\(id)\t\(token)\n"
+      }.joined())
     }
   }
 }

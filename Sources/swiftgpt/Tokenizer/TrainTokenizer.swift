@@ -5,12 +5,20 @@ import Tokenizers
 struct TrainTokenizer: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
-    abstract: "Train a byte-level BPE tokenizer (minbpe .model/.vocab files) or a char tokenizer (--char).",
+    abstract: "Train a BPE tokenizer: minbpe byte-level (default), HF-style pipeline (--pipeline hf) or char (--char).",
     discussion: """
-      The vocabulary size counts the 256 byte tokens, the merges and the special tokens; special \
-      tokens get the last ids. Ties between equally frequent pairs go to the pair that occurs \
-      first in the corpus (minbpe's rule), so training is deterministic. With --char the vocabulary \
-      is every character of the input (nanoGPT's char model), written as PREFIX.json.
+      minbpe (--pipeline bpe): the vocabulary size counts the 256 byte tokens, the merges and the \
+      special tokens; special tokens get the last ids. Ties between equally frequent pairs go to \
+      the pair that occurs first in the corpus (minbpe's rule). Writes PREFIX.model and PREFIX.vocab.
+
+      HF (--pipeline hf): HF tokenizers' BpeTrainer on a normalizer + pre-tokenizer pipeline \
+      (default: whitespace-split,punctuation with '##' continuation tokens and a WordPiece \
+      decoder; --pre-tokenizer byte-level for GPT-2 style). The vocabulary size counts special \
+      tokens (first ids), the alphabet and the merges. Input files are read line by line as HF \
+      does. Writes tokenizer.json (--output NAME.json) or the folder PreTrainedTokenizerFast loads.
+
+      With --char the vocabulary is every character of the input (nanoGPT's char model), written \
+      as PREFIX.json.
       """)
 
   @Option(name: .long, parsing: .upToNextOption, help: "Training text files (UTF-8).")
@@ -31,7 +39,15 @@ struct TrainTokenizer: ParsableCommand {
   @Option(name: .long, parsing: .upToNextOption, help: "Special tokens, e.g. '<|endoftext|>'.")
   var special: [String] = []
 
-  @Option(help: "Output prefix: writes PREFIX.model and PREFIX.vocab.")
+  @Option(help: "Trainer: bpe (minbpe, byte-level) or hf (HF tokenizers pipeline).")
+  var pipeline: String = "bpe"
+
+  @OptionGroup(title: "HF pipeline (--pipeline hf)") var hf: PipelineOptions
+
+  @Option(help: "Threads for counting words (--pipeline hf).")
+  var threads = 2
+
+  @Option(help: "Output: PREFIX (bpe: PREFIX.model and PREFIX.vocab; hf: a folder), or NAME.json (hf: tokenizer.json only).")
   var output: String
 
   func validate() throws {
@@ -44,6 +60,8 @@ struct TrainTokenizer: ParsableCommand {
       guard vocabSize != nil else { throw ValidationError("give --vocab-size (or --char for a char tokenizer)") }
       guard !unknownToken else { throw ValidationError("--unknown-token goes with --char") }
     }
+    guard ["bpe", "hf"].contains(pipeline) else { throw ValidationError("--pipeline must be bpe or hf") }
+    if char && pipeline == "hf" { throw ValidationError("--char and --pipeline hf do not go together") }
   }
 
   func run() throws {
@@ -55,6 +73,7 @@ struct TrainTokenizer: ParsableCommand {
       Terminal.error("\(tokenizer.vocabSize) characters; wrote \(path)")
       return
     }
+    if pipeline == "hf" { return try trainPipeline() }
     let vocabSize = vocabSize!
     let split = try SplitPattern(parsing: pattern)
     let prefix = output.hasSuffix(".model") ? String(output.dropLast(6)) : output
@@ -83,5 +102,39 @@ struct TrainTokenizer: ParsableCommand {
       Terminal.error("note: the corpus ran out of pairs; the vocabulary has \(tokenizer.vocabSize) tokens, not \(vocabSize)")
     }
     Terminal.error("wrote \(prefix).model and \(prefix).vocab")
+  }
+
+  /// `--pipeline hf`: HF's BpeTrainer on the pipeline the flags describe.
+  private func trainPipeline() throws {
+    let base = try hf.base()
+    var byteLevel = false
+    if case .byteLevel? = base.preTokenizer { byteLevel = true }
+    if case .sequence(let steps)? = base.preTokenizer, steps.contains(where: { if case .byteLevel = $0 { true } else { false } }) {
+      byteLevel = true
+    }
+    let trainer = hf.trainer(vocabSize: vocabSize!, specialTokens: special, byteLevel: byteLevel)
+    let start = Terminal.now()
+    var lines: [String] = []
+    var bytes = 0
+    for path in input {
+      let text = try readTextFile(path)
+      bytes += text.utf8.count
+      lines += linesWithEndings(text)
+    }
+    var bar = ProgressBar(total: vocabSize!, label: "merging", unit: "merges")
+    let tokenizer = try trainer.train(base, on: lines, threads: threads) { bar.update($0) }
+    bar.finish()
+    let trained = Terminal.now()
+    if output.hasSuffix(".json") {
+      try tokenizer.save(to: output)
+    } else {
+      try tokenizer.saveFolder(to: output)
+    }
+    Terminal.error(String(
+      format: "read %.1f MB and trained %d tokens in %.2fs", Double(bytes) / 1e6, tokenizer.vocabSize, trained - start))
+    if tokenizer.vocabSize < vocabSize! {
+      Terminal.error("note: the corpus ran out of pairs; the vocabulary has \(tokenizer.vocabSize) tokens, not \(vocabSize!)")
+    }
+    Terminal.error("wrote \(output.hasSuffix(".json") ? output : output + "/tokenizer.json, tokenizer_config.json, special_tokens_map.json")")
   }
 }

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Foundation
+import Tokenizers
+
+/// The pipeline a `--pipeline hf` tokenizer is trained with: HF `tokenizers` components by
+/// name, or the components of an existing tokenizer.json (`--config`).
+struct PipelineOptions: ParsableArguments {
+  @Option(help: "tokenizer.json whose normalizer, pre-tokenizer, post-processor and decoder to use (--pipeline hf).")
+  var config: String?
+
+  @Option(help: "Normalizers, comma-separated: nfc, nfd, nfkc, nfkd, lowercase, strip, strip-accents (--pipeline hf).")
+  var normalizer: String = ""
+
+  @Option(help: """
+    Pre-tokenizers, comma-separated: whitespace-split, whitespace, punctuation, digits, byte-level, \
+    metaspace, bert (--pipeline hf).
+    """)
+  var preTokenizer: String = "whitespace-split,punctuation"
+
+  @Option(help: "Prefix of word-continuing tokens, e.g. '##' (--pipeline hf; '' for none).")
+  var prefix: String = "##"
+
+  @Option(help: "Suffix of word-final tokens, e.g. '</w>' (--pipeline hf).")
+  var suffix: String?
+
+  @Option(help: "Drop pairs seen fewer times than this (--pipeline hf).")
+  var minFrequency = 0
+
+  @Option(help: "Keep at most this many characters in the alphabet (--pipeline hf).")
+  var limitAlphabet: Int?
+
+  /// The untrained pipeline: components from --config or from the flags. The decoder follows
+  /// the pre-tokenizer (byte-level, metaspace) or the prefix / suffix (WordPiece, BPE).
+  func base() throws -> PipelineTokenizer {
+    if let config {
+      var tokenizer = try PipelineTokenizer(file: config)
+      tokenizer.model = PipelineBPE.empty
+      return tokenizer
+    }
+    var normalizers: [Normalizer] = []
+    for name in list(normalizer) {
+      switch name {
+      case "nfc": normalizers.append(.nfc)
+      case "nfd": normalizers.append(.nfd)
+      case "nfkc": normalizers.append(.nfkc)
+      case "nfkd": normalizers.append(.nfkd)
+      case "lowercase": normalizers.append(.lowercase)
+      case "strip": normalizers.append(.strip(left: true, right: true))
+      case "strip-accents": normalizers.append(.stripAccents)
+      default: throw ValidationError("unknown normalizer '\(name)'; known: nfc, nfd, nfkc, nfkd, lowercase, strip, strip-accents")
+      }
+    }
+    var preTokenizers: [PreTokenizer] = []
+    var decoder: Decoder?
+    for name in list(preTokenizer) {
+      switch name {
+      case "whitespace-split": preTokenizers.append(.whitespaceSplit)
+      case "whitespace": preTokenizers.append(.whitespace)
+      case "punctuation": preTokenizers.append(.punctuation(.isolated))
+      case "digits": preTokenizers.append(.digits(individual: true))
+      case "bert": preTokenizers.append(.bert)
+      case "byte-level":
+        preTokenizers.append(.byteLevel(addPrefixSpace: false, trimOffsets: true, useRegex: true))
+        decoder = .byteLevel(addPrefixSpace: true, trimOffsets: true, useRegex: true)
+      case "metaspace":
+        preTokenizers.append(.metaspace(replacement: "▁", prependScheme: "always", split: true))
+        decoder = .metaspace(replacement: "▁", prependScheme: "always", split: true)
+      default:
+        throw ValidationError(
+          "unknown pre-tokenizer '\(name)'; known: whitespace-split, whitespace, punctuation, digits, byte-level, metaspace, bert")
+      }
+    }
+    if decoder == nil, !prefix.isEmpty { decoder = .wordPiece(prefix: prefix, cleanup: true) }
+    if decoder == nil, let suffix { decoder = .bpe(suffix: suffix) }
+    return PipelineTokenizer(
+      normalizer: normalizers.isEmpty ? nil : normalizers.count == 1 ? normalizers[0] : .sequence(normalizers),
+      preTokenizer: preTokenizers.isEmpty ? nil : preTokenizers.count == 1 ? preTokenizers[0] : .sequence(preTokenizers),
+      model: PipelineBPE.empty, decoder: decoder)
+  }
+
+  func trainer(vocabSize: Int, specialTokens: [String], byteLevel: Bool) -> PipelineBPETrainer {
+    PipelineBPETrainer(
+      vocabSize: vocabSize, minFrequency: minFrequency, specialTokens: specialTokens, limitAlphabet: limitAlphabet,
+      initialAlphabet: byteLevel ? PreTokenizer.byteLevelAlphabet : [],
+      continuingSubwordPrefix: prefix.isEmpty || byteLevel ? nil : prefix, endOfWordSuffix: suffix)
+  }
+
+  private func list(_ text: String) -> [String] {
+    text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+  }
+}
+
+/// The lines of a file with their line endings, as HF `tokenizers` feeds files to a trainer.
+func linesWithEndings(_ text: String) -> [String] {
+  var lines: [String] = []
+  var current = text.utf8.startIndex
+  let utf8 = text.utf8
+  while current < utf8.endIndex {
+    let end = utf8[current...].firstIndex(of: 0x0A).map { utf8.index(after: $0) } ?? utf8.endIndex
+    lines.append(String(text[current..<end]))
+    current = end
+  }
+  return lines
+}
