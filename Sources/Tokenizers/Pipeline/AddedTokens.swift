@@ -44,16 +44,21 @@ public struct AddedToken: Sendable, Equatable {
 /// Finds added tokens in text: leftmost match first, the longest token at a position.
 struct AddedTokenMatcher: Sendable {
   private let tokens: [(bytes: [UInt8], token: AddedToken)]
+  /// Whether some token starts with each byte value.
+  private let starts: [Bool]
 
   init(_ tokens: [AddedToken]) {
     self.tokens = tokens.map { (Array($0.content.utf8), $0) }.sorted { $0.bytes.count > $1.bytes.count }
+    var starts = [Bool](repeating: false, count: 256)
+    for (bytes, _) in self.tokens { starts[Int(bytes[0])] = true }
+    self.starts = starts
   }
 
   var isEmpty: Bool { tokens.isEmpty }
 
   /// Cuts `text` into plain sections and added tokens, in order.
   func split(_ text: String) -> [(text: String, token: AddedToken?)] {
-    guard !tokens.isEmpty else { return [(text, nil)] }
+    guard !tokens.isEmpty, text.utf8.contains(where: { starts[Int($0)] }) else { return [(text, nil)] }
     let b = Array(text.utf8)
     var parts: [(String, AddedToken?)] = []
     var plainStart = 0

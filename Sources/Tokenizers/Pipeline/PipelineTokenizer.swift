@@ -55,7 +55,7 @@ public struct PipelineTokenizer: Tokenizer {
 
   /// Encodes `text` (and `pair`, the second sequence of a pair task).
   public func encoding(of text: String, pair: String? = nil, addSpecialTokens: Bool = true) -> PipelineEncoding {
-    var cache: [ExactString: PipelineEncoding] = [:]
+    var cache = WordCache(preTokenizer)
     let a = encodeSequence(text, cache: &cache)
     let b = pair.map { encodeSequence($0, cache: &cache) }
     if addSpecialTokens, let postProcessor { return postProcessor.process(a, b) }
@@ -72,7 +72,7 @@ public struct PipelineTokenizer: Tokenizer {
     defer { results.deallocate() }
     let shared = SendablePointer(results.baseAddress!)
     DispatchQueue.concurrentPerform(iterations: threads) { t in
-      var cache: [ExactString: PipelineEncoding] = [:]
+      var cache = WordCache(preTokenizer)
       for i in (texts.count * t / threads)..<(texts.count * (t + 1) / threads) {
         var encoding = encodeSequence(texts[i], cache: &cache)
         if addSpecialTokens, let postProcessor { encoding = postProcessor.process(encoding, nil) }
@@ -82,7 +82,7 @@ public struct PipelineTokenizer: Tokenizer {
     return Array(results)
   }
 
-  private func encodeSequence(_ text: String, cache: inout [ExactString: PipelineEncoding]) -> PipelineEncoding {
+  private func encodeSequence(_ text: String, cache: inout WordCache) -> PipelineEncoding {
     var out = PipelineEncoding()
     out.ids.reserveCapacity(text.utf8.count / 2)
     out.tokens.reserveCapacity(text.utf8.count / 2)
@@ -99,25 +99,41 @@ public struct PipelineTokenizer: Tokenizer {
         if let token {
           out.ids.append(token.id)
           out.tokens.append(token.content)
-          continue
-        }
-        for word in words(piece, atOrigin: atOrigin) {
-          let key = ExactString(word)
-          if let hit = cache[key] {
-            out.ids += hit.ids
-            out.tokens += hit.tokens
-          } else {
-            var word = PipelineEncoding()
-            model.tokenize(key.string, into: &word.ids, tokens: &word.tokens)
-            out.ids += word.ids
-            out.tokens += word.tokens
-            if cache.count < 1 << 16 { cache[key] = word }
-          }
+        } else {
+          encodeWords(piece, atOrigin: atOrigin, cache: &cache, into: &out)
         }
       }
     }
     out.typeIds = Array(repeating: 0, count: out.ids.count)
     return out
+  }
+
+  /// Pre-tokenizes `text` and runs the model on each word, through the word cache. Cutting
+  /// pre-tokenizers and GPT-2's byte-level one find words as byte ranges (no string per word);
+  /// the cache is keyed by those bytes (for byte-level: the bytes before the byte → char map).
+  private func encodeWords(_ text: String, atOrigin: Bool, cache: inout WordCache, into out: inout PipelineEncoding) {
+    var text = text
+    if case .byteLevel(let addPrefixSpace, _, true)? = preTokenizer {
+      if addPrefixSpace && !text.isEmpty && text.utf8.first != 0x20 { text = " " + text }
+      text.withUTF8 { b in
+        SplitPattern.gpt2.forEachPiece(in: b) { s, e in
+          cache.encode(b.baseAddress! + s, e - s, with: model, into: &out) { ByteLevel.encode($0) }
+        }
+      }
+    } else if cache.scanner != nil {
+      text.withUTF8 { b in
+        cache.scanner!.scan(b)
+        for r in cache.scanner!.ranges {
+          cache.encode(b.baseAddress! + r.lowerBound, r.count, with: model, into: &out) { $0 }
+        }
+      }
+    } else {
+      for var word in words(text, atOrigin: atOrigin) {
+        word.withUTF8 { b in
+          if let p = b.baseAddress { cache.encode(p, b.count, with: model, into: &out) { $0 } }
+        }
+      }
+    }
   }
 
   private func words(_ text: String, atOrigin: Bool) -> [String] {
@@ -183,5 +199,45 @@ public struct PipelineTokenizer: Tokenizer {
   public var specialTokens: SpecialTokens {
     (try? SpecialTokens(Dictionary(addedTokens.filter(\.special).map { ($0.content, $0.id) }) { a, _ in a }))
       ?? SpecialTokens()
+  }
+}
+
+/// Words already run through the model (ids and tokens), keyed by their bytes, plus the
+/// scanner's reusable buffers: one per encode call or batch thread.
+struct WordCache {
+  private var table = ByteStringTable(capacity: 4096)
+  // Entry k's ids and tokens are ids[start[k]..<start[k + 1]], laid end to end.
+  private var ids: [Int] = []
+  private var tokens: [String] = []
+  private var start: [Int] = [0]
+  var scanner: WordScanner?
+
+  init(_ preTokenizer: PreTokenizer?) { scanner = preTokenizer.flatMap(WordScanner.init) }
+
+  /// Appends the tokens of the word with bytes `p[0..<n]`; on a miss the model sees `word(text)`.
+  mutating func encode(
+    _ p: UnsafePointer<UInt8>, _ n: Int, with model: any SubwordModel, into out: inout PipelineEncoding,
+    _ word: (String) -> String
+  ) {
+    if let k = table.find(p, n) {
+      let range = start[k]..<start[k + 1]
+      if range.count == 1 {
+        out.ids.append(ids[range.lowerBound])
+        out.tokens.append(tokens[range.lowerBound])
+      } else {
+        out.ids.append(contentsOf: ids[range])
+        out.tokens.append(contentsOf: tokens[range])
+      }
+      return
+    }
+    let first = out.ids.count
+    model.tokenize(word(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)),
+                   into: &out.ids, tokens: &out.tokens)
+    if start.count <= 1 << 16 {
+      _ = table.findOrInsert(p, n)
+      ids.append(contentsOf: out.ids[first...])
+      tokens.append(contentsOf: out.tokens[first...])
+      start.append(ids.count)
+    }
   }
 }
