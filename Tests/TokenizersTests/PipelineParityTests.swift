@@ -157,3 +157,54 @@ struct PipelineTrainerTests {
       .train(byteLevel, on: Self.corpus, threads: threads))
   }
 }
+
+@Suite("HF pipeline: training with a prefix, encoding basics")
+struct PipelineBehaviourTests {
+  @Test func prefixTrainingIsDeterministicAndRoundTrips() throws {
+    let base = PipelineTokenizer(
+      preTokenizer: .sequence([.whitespaceSplit, .punctuation(.isolated)]), model: PipelineBPE.empty,
+      decoder: .wordPiece(prefix: "##", cleanup: true))
+    let trainer = PipelineBPETrainer(vocabSize: 900, specialTokens: ["<|endoftext|>"], continuingSubwordPrefix: "##")
+    let one = try trainer.train(base, on: PipelineTrainerTests.corpus, threads: 1)
+    let two = try trainer.train(base, on: PipelineTrainerTests.corpus, threads: 2)
+    #expect(one.json == two.json, "same tokenizer on 1 and 2 threads")
+    #expect(one.vocabSize == 900)
+    #expect(one.id(of: "<|endoftext|>") == 0)
+    // Word-continuing symbols carry the prefix; the first `##x` comes right after the alphabet.
+    let bpe = try #require(one.model as? PipelineBPE)
+    #expect(bpe.vocab.tokens.contains { $0?.hasPrefix("##") == true })
+    let text = "대한민국은 민주공화국이다. Mr. Darcy and his sisters."
+    let encoding = one.encoding(of: text)
+    #expect(try one.decode(encoding.ids, skipSpecialTokens: true) == text)
+    #expect(encoding.tokens.count == encoding.ids.count)
+    // Saved and loaded again, it encodes the same.
+    let reloaded = try PipelineTokenizer(json: try JSONValue(parsing: one.json.prettyText))
+    #expect(reloaded.encoding(of: text) == encoding)
+  }
+
+  @Test func emptyCorpusIsAnError() throws {
+    let base = PipelineTokenizer(preTokenizer: .whitespaceSplit, model: PipelineBPE.empty)
+    #expect(throws: TokenizerError.emptyCorpus) { try PipelineBPETrainer(vocabSize: 100).train(base, on: ["   ", "\n"]) }
+  }
+
+  @Test func addedTokensAndTemplates() throws {
+    var vocab = Vocabulary()
+    for t in ["a", "b", "ab", "[CLS]", "[SEP]"] { vocab.add(t) }
+    let tokenizer = PipelineTokenizer(
+      preTokenizer: .whitespaceSplit, model: try PipelineBPE(vocab: vocab, merges: [("a", "b")]),
+      postProcessor: .bert(sep: TemplateToken(name: "[SEP]", ids: [4], tokens: ["[SEP]"]),
+                           cls: TemplateToken(name: "[CLS]", ids: [3], tokens: ["[CLS]"])),
+      addedTokens: [AddedToken(id: 3, content: "[CLS]"), AddedToken(id: 4, content: "[SEP]")])
+    #expect(tokenizer.encoding(of: "ab a[SEP]b").ids == [3, 2, 0, 4, 1, 4])
+    let pair = tokenizer.encoding(of: "ab", pair: "b")
+    #expect(pair.ids == [3, 2, 4, 1, 4] && pair.typeIds == [0, 0, 0, 1, 1])
+    #expect(try tokenizer.decode([3, 2, 4], skipSpecialTokens: true) == "ab")
+    #expect(throws: TokenizerError.invalidTokenID(99)) { try tokenizer.decode([99], skipSpecialTokens: true) }
+  }
+
+  @Test func jsonWriterEscapesLikeSerde() throws {
+    let value = JSONValue.object([JSONMember("k\"\\", .array([.string("\u{1}\u{8}\n\u{7f}é😀"), .double(-1), .double(1e-7), .int(3), .null]))])
+    #expect(value.prettyText == "{\n  \"k\\\"\\\\\": [\n    \"\\u0001\\b\\n\u{7f}é😀\",\n    -1.0,\n    1e-7,\n    3,\n    null\n  ]\n}")
+    #expect(try JSONValue(parsing: value.prettyText) == value)
+  }
+}

@@ -119,6 +119,11 @@ struct WordCounts {
 
   init(_ texts: [String], tokenizer: PipelineTokenizer, threads: Int) {
     let threads = max(1, min(threads, texts.count))
+    // GPT-2 byte-level words are counted by their raw bytes and mapped to characters once each.
+    let (byteLevel, prefixSpace): (Bool, Bool) = {
+      if case .byteLevel(let addPrefixSpace, _, true)? = tokenizer.preTokenizer { return (true, addPrefixSpace) }
+      return (false, false)
+    }()
     var parts = [(ByteStringTable, [Int])](repeating: (ByteStringTable(), []), count: threads)
     parts.withUnsafeMutableBufferPointer { buffer in
       let shared = SendablePointer(buffer.baseAddress!)
@@ -132,7 +137,12 @@ struct WordCounts {
         var scanner = tokenizer.preTokenizer.flatMap(WordScanner.init)
         for i in (texts.count * t / threads)..<(texts.count * (t + 1) / threads) {
           var text = tokenizer.normalizer?.normalize(texts[i]) ?? texts[i]
+          if byteLevel && prefixSpace && !text.isEmpty && text.utf8.first != 0x20 { text = " " + text }
           text.withUTF8 { b in
+            if byteLevel {
+              SplitPattern.gpt2.forEachPiece(in: b) { s, e in add(b.baseAddress! + s, e - s) }
+              return
+            }
             if scanner != nil {
               scanner!.scan(b)
               for r in scanner!.ranges { add(b.baseAddress! + r.lowerBound, r.count) }
@@ -156,7 +166,8 @@ struct WordCounts {
           let n = strings.length(k)
           let (j, inserted) = index.findOrInsert(p, n)
           if inserted {
-            words.append(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self))
+            let word = String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+            words.append(byteLevel ? ByteLevel.encode(word) : word)
             counts.append(partCounts[k])
           } else {
             counts[j] += partCounts[k]

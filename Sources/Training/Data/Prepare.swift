@@ -168,10 +168,12 @@ public struct DatasetPreparer {
   }
 }
 
-/// Encodes a block of UTF-8 text: special-token text is plain text, as in llm.c's data scripts.
+/// Encodes a block of UTF-8 text: special-token text is plain text, as in llm.c's data scripts
+/// (a HF pipeline matches its added tokens, as HF does, but adds no template tokens).
 private func encode(_ bytes: [UInt8], with tokenizer: any Tokenizer) throws -> [Int] {
   let text = String(decoding: bytes, as: UTF8.self)
   if let bpe = tokenizer as? any BytePairTokenizer { return bpe.encodeOrdinary(text) }
+  if let pipeline = tokenizer as? PipelineTokenizer { return pipeline.encoding(of: text, addSpecialTokens: false).ids }
   return try tokenizer.encode(text)
 }
 

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+/// `swiftgpt tokenizer … --pipeline hf` and `--tokenizer tokenizer.json`, end to end.
+@Suite("swiftgpt HF pipeline CLI")
+struct PipelineCLITests {
+  let directory = makeTemporaryDirectory("swiftgpt-hf")
+  let corpus = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Fixtures/ko_constitution.txt").path
+
+  @Test func trainFolderThenEncodeDecodeShowPrepare() throws {
+    let folder = directory + "/tok"
+    let train = try swiftgpt([
+      "tokenizer", "train", "--pipeline", "hf", "--input", corpus, "--vocab-size", "800", "--special", "<|endoftext|>",
+      "--output", folder,
+    ])
+    #expect(train.status == 0, "\(train.err)")
+    for file in ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"] {
+      #expect(FileManager.default.fileExists(atPath: folder + "/" + file), "\(file)")
+    }
+    let map = try String(contentsOfFile: folder + "/special_tokens_map.json", encoding: .utf8)
+    #expect(map.contains("\"eos_token\": \"<|endoftext|>\""))
+
+    let text = "대한민국은 민주공화국이다."
+    let ids = try swiftgpt(["tokenizer", "encode", "--tokenizer", folder + "/tokenizer.json", "--ids", "--text", text])
+    #expect(ids.status == 0, "\(ids.err)")
+    let array = try JSONDecoder().decode([Int].self, from: Data(ids.out.utf8))
+    #expect(!array.isEmpty && array.count < text.count)
+    // The folder works as well as the file; decoding gives the text back (WordPiece decoder).
+    let decoded = try swiftgpt(["tokenizer", "decode", "--tokenizer", folder, "--ids", ids.out])
+    #expect(decoded.status == 0 && decoded.out == text)
+    let listed = try swiftgpt(["tokenizer", "encode", "--tokenizer", folder, "--text", text])
+    #expect(listed.out.contains("\t##"), "continuation tokens are shown with their prefix")
+    let shown = try swiftgpt(["tokenizer", "show", "--tokenizer", folder, "--text", text])
+    #expect(shown.status == 0, "\(shown.err)")
+
+    let data = directory + "/data"
+    let prepared = try swiftgpt(["prepare", "--input", corpus, "--tokenizer", folder + "/tokenizer.json", "--output", data])
+    #expect(prepared.status == 0, "\(prepared.err)")
+    let meta = try String(contentsOfFile: data + "/meta.json", encoding: .utf8)
+    #expect(meta.contains("\"vocab_size\" : 800"))
+  }
+
+  @Test func byteLevelJSONOutputRoundTrips() throws {
+    let file = directory + "/bl.json"
+    let train = try swiftgpt([
+      "tokenizer", "train", "--pipeline", "hf", "--pre-tokenizer", "byte-level", "--input", corpus, "--vocab-size", "400",
+      "--output", file,
+    ])
+    #expect(train.status == 0, "\(train.err)")
+    let text = "제1조 ① 대한민국은 민주공화국이다. 😀"
+    let ids = try swiftgpt(["tokenizer", "encode", "--tokenizer", file, "--ids", "--text", text])
+    let decoded = try swiftgpt(["tokenizer", "decode", "--tokenizer", file, "--ids", ids.out])
+    #expect(decoded.out == text)
+  }
+
+  @Test(arguments: [
+    (#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a", "b"]]}}"#, "model.merges[0]`: 'b' is not in the vocabulary"),
+    (#"{"model": {"type": "Foo"}}"#, "model.type`: unknown type 'Foo'"),
+    (#"{"normalizer": {"type": "NFX"}, "model": {"type": "BPE", "vocab": {}}}"#, "normalizer.type`: unknown type 'NFX'"),
+    (#"{"model": {"type": "BPE", "vocab": {"a": "zero"}}}"#, "model.vocab.a`: expected an integer"),
+    (#"{"model": {"type": "WordPiece", "vocab": {"a": 0}}}"#, "model.unk_token`: '[UNK]' is not in the vocabulary"),
+    (#"{"model": {"type": "BPE", "vocab": {}}, "#, "invalid JSON"),
+  ])
+  func badTokenizerJSONNamesTheField(_ json: String, _ message: String) throws {
+    let file = directory + "/bad-\(abs(json.hashValue)).json"
+    try json.write(toFile: file, atomically: true, encoding: .utf8)
+    let r = try swiftgpt(["tokenizer", "encode", "--tokenizer", file, "--text", "ab"])
+    #expect(r.status != 0)
+    #expect(r.err.contains(message), "\(r.err)")
+    #expect(r.err.split(separator: "\n").count == 1, "one-line error")
+  }
+}
