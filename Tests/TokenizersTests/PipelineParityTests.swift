@@ -208,3 +208,19 @@ struct PipelineBehaviourTests {
     #expect(try JSONValue(parsing: value.prettyText) == value)
   }
 }
+
+extension PipelineBehaviourTests {
+  @Test func wordPieceTrainingGivesAWorkingWordPieceModel() throws {
+    let base = PipelineTokenizer(
+      normalizer: .bert(cleanText: true, handleChineseChars: true, stripAccents: nil, lowercase: true),
+      preTokenizer: .bert, model: PipelineBPE.empty, decoder: .wordPiece(prefix: "##", cleanup: true))
+    let trained = try PipelineBPETrainer(vocabSize: 700, specialTokens: ["[PAD]", "[CLS]", "[SEP]"])
+      .trainWordPiece(base, on: PipelineTrainerTests.corpus, threads: 2)
+    let model = try #require(trained.model as? WordPieceModel)
+    #expect(model.vocab.id("[UNK]") == 3 && trained.vocabSize == 700)
+    let text = "대한민국은 민주공화국이다. mr. darcy and his sisters."
+    #expect(try trained.decode(trained.encoding(of: text).ids, skipSpecialTokens: true) == text)
+    // A character never seen makes the whole word unknown, as WordPiece does.
+    #expect(trained.encoding(of: "ok😀").tokens == ["[UNK]"])
+  }
+}

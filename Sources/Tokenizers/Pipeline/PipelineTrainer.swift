@@ -55,6 +55,22 @@ public struct PipelineBPETrainer: Sendable {
       decoder: base.decoder, addedTokens: added.sorted { $0.id < $1.id })
   }
 
+  /// HF's `WordPieceTrainer`: BPE training with the `##` prefix (`continuingSubwordPrefix`,
+  /// default `##`), whose vocabulary becomes a WordPiece model. `unknownToken` is added to the
+  /// special tokens if missing.
+  public func trainWordPiece(
+    _ base: PipelineTokenizer, on texts: [String], unknownToken: String = "[UNK]", threads: Int = 2,
+    progress: ((Int) -> Void)? = nil
+  ) throws(TokenizerError) -> PipelineTokenizer {
+    var bpe = self
+    bpe.continuingSubwordPrefix = continuingSubwordPrefix ?? "##"
+    if !specialTokens.contains(unknownToken) { bpe.specialTokens.append(unknownToken) }
+    var tokenizer = try bpe.train(base, on: texts, threads: threads, progress: progress)
+    tokenizer.model = try WordPieceModel(
+      vocab: tokenizer.model.vocab, unknownToken: unknownToken, continuingSubwordPrefix: bpe.continuingSubwordPrefix!)
+    return tokenizer
+  }
+
   /// The alphabet to keep: character → count, in code-point order.
   private func alphabet(_ words: WordCounts) -> [Unicode.Scalar] {
     var counts: [UInt32: Int] = [:]

@@ -17,6 +17,9 @@ struct PipelineOptions: ParsableArguments {
     """)
   var preTokenizer: String = "whitespace-split,punctuation"
 
+  @Option(help: "Model to train: bpe or wordpiece (HF's WordPieceTrainer: BPE with '##', then WordPiece) (--pipeline hf).")
+  var model: String = "bpe"
+
   @Option(help: "Prefix of word-continuing tokens, e.g. '##' (--pipeline hf; '' for none).")
   var prefix: String = "##"
 

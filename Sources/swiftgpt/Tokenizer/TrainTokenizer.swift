@@ -62,6 +62,7 @@ struct TrainTokenizer: ParsableCommand {
     }
     guard ["bpe", "hf"].contains(pipeline) else { throw ValidationError("--pipeline must be bpe or hf") }
     if char && pipeline == "hf" { throw ValidationError("--char and --pipeline hf do not go together") }
+    guard ["bpe", "wordpiece"].contains(hf.model) else { throw ValidationError("--model must be bpe or wordpiece") }
   }
 
   func run() throws {
@@ -122,7 +123,9 @@ struct TrainTokenizer: ParsableCommand {
       lines += linesWithEndings(text)
     }
     var bar = ProgressBar(total: vocabSize!, label: "merging", unit: "merges")
-    let tokenizer = try trainer.train(base, on: lines, threads: threads) { bar.update($0) }
+    let tokenizer = hf.model == "wordpiece"
+      ? try trainer.trainWordPiece(base, on: lines, threads: threads) { bar.update($0) }
+      : try trainer.train(base, on: lines, threads: threads) { bar.update($0) }
     bar.finish()
     let trained = Terminal.now()
     if output.hasSuffix(".json") {
