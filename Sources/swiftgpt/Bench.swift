@@ -124,9 +124,7 @@ struct TrainBench: ParsableCommand {
   /// Times HF-pipeline training on the file's lines (HF's `train(files)` reads lines too).
   private func runPipeline(_ text: String) throws {
     let base = try hf.base()
-    var byteLevel = false
-    if case .byteLevel? = base.preTokenizer { byteLevel = true }
-    let trainer = hf.trainer(vocabSize: vocabSize, specialTokens: special, byteLevel: byteLevel)
+    let trainer = hf.trainer(vocabSize: vocabSize, specialTokens: special, for: base)
     let lines = linesWithEndings(text)
     var times: [Double] = []
     var trained: PipelineTokenizer?

@@ -152,7 +152,7 @@ struct PipelineTrainerTests {
     try check("limit_minfreq", try PipelineBPETrainer(
       vocabSize: 1000, minFrequency: 3, specialTokens: ["[UNK]", "[PAD]"], limitAlphabet: 231).train(seed, on: Self.corpus, threads: threads))
     var byteLevel = seed
-    byteLevel.preTokenizer = .byteLevel(addPrefixSpace: false, trimOffsets: true, useRegex: true)
+    byteLevel.preTokenizer = .byteLevel(ByteLevelOptions(addPrefixSpace: false))
     try check("bytelevel", try PipelineBPETrainer(vocabSize: 800, minFrequency: 2, initialAlphabet: PreTokenizer.byteLevelAlphabet)
       .train(byteLevel, on: Self.corpus, threads: threads))
   }

@@ -1,13 +1,13 @@
 /// The last stage of a pipeline (HF `decoders`): turns token strings back into text.
 public indirect enum Decoder: Sendable, Equatable {
   /// GPT-2 byte-level: characters back to bytes, then UTF-8 (invalid bytes become U+FFFD).
-  case byteLevel(addPrefixSpace: Bool, trimOffsets: Bool, useRegex: Bool)
+  case byteLevel(ByteLevelOptions)
   /// WordPiece: tokens after the first get a space unless they carry `prefix`, which is
   /// removed; `cleanup` then tidies spaces before punctuation, token by token (as HF).
   case wordPiece(prefix: String, cleanup: Bool)
   /// Metaspace: the replacement character becomes a space (dropped in the first token
   /// unless `prependScheme` is `never`).
-  case metaspace(replacement: Unicode.Scalar, prependScheme: String, split: Bool)
+  case metaspace(MetaspaceOptions)
   /// BPE with an end-of-word suffix: the suffix becomes a space (nothing in the last token).
   case bpe(suffix: String)
   /// Runs of `<0xXX>` tokens become the text of their bytes (U+FFFD per byte if invalid).
@@ -34,12 +34,12 @@ public indirect enum Decoder: Sendable, Equatable {
         if i != 0 { t = t.startsWithBytes(prefix) ? t.trimmingBytes(prefix: prefix.utf8.count) : " " + t }
         return cleanup ? wordPieceCleanup(t) : t
       }
-    case .metaspace(let replacement, let scheme, _):
+    case .metaspace(let options):
       return tokens.enumerated().map { i, token in
         var view = String.UnicodeScalarView()
         for s in token.unicodeScalars {
-          if s == replacement {
-            if !(i == 0 && scheme != "never") { view.append(" ") }
+          if s == options.replacement {
+            if !(i == 0 && options.prependScheme != "never") { view.append(" ") }
           } else {
             view.append(s)
           }
@@ -133,35 +133,20 @@ extension String {
 
 extension Decoder {
   init(json: JSONField) throws(TokenizerError) {
-    func scalar(_ key: String, default fallback: Unicode.Scalar) throws(TokenizerError) -> Unicode.Scalar {
-      guard let field = try json.optional(key) else { return fallback }
-      let s = try field.string
-      guard s.unicodeScalars.count == 1 else { throw field.error("expected a single character") }
-      return s.unicodeScalars.first!
-    }
     switch try json.type {
-    case "ByteLevel":
-      self = .byteLevel(
-        addPrefixSpace: try json.bool("add_prefix_space", default: true),
-        trimOffsets: try json.bool("trim_offsets", default: true), useRegex: try json.bool("use_regex", default: true))
+    case "ByteLevel": self = .byteLevel(try ByteLevelOptions(json: json))
     case "WordPiece":
       self = .wordPiece(prefix: try json.string("prefix", default: "##"), cleanup: try json.bool("cleanup", default: true))
-    case "Metaspace":
-      self = .metaspace(replacement: try scalar("replacement", default: "▁"),
-                        prependScheme: try json.string("prepend_scheme", default: "always"),
-                        split: try json.bool("split", default: true))
+    case "Metaspace": self = .metaspace(try MetaspaceOptions(json: json))
     case "BPEDecoder": self = .bpe(suffix: try json.string("suffix", default: "</w>"))
     case "ByteFallback": self = .byteFallback
     case "Fuse": self = .fuse
     case "Strip":
-      self = .strip(content: try scalar("content", default: " "), start: try json.optional("start")?.int ?? 0,
+      self = .strip(content: try json.scalar("content", default: " "), start: try json.optional("start")?.int ?? 0,
                     stop: try json.optional("stop")?.int ?? 0)
     case "Replace":
       self = .replace(pattern: try TextPattern(json: try json.at("pattern")), content: try json.at("content").string)
-    case "Sequence":
-      var steps: [Decoder] = []
-      for item in try json.at("decoders").array { steps.append(try Decoder(json: item)) }
-      self = .sequence(steps)
+    case "Sequence": self = .sequence(try json.list("decoders") { (item) throws(TokenizerError) in try Decoder(json: item) })
     case let type:
       throw json.unknownType(type, known: [
         "ByteLevel", "WordPiece", "Metaspace", "BPEDecoder", "ByteFallback", "Fuse", "Strip", "Replace", "Sequence",
@@ -171,17 +156,10 @@ extension Decoder {
 
   var json: JSONValue {
     switch self {
-    case .byteLevel(let prefix, let trim, let regex):
-      return .members([
-        "type": "ByteLevel", "add_prefix_space": .bool(prefix), "trim_offsets": .bool(trim), "use_regex": .bool(regex),
-      ])
+    case .byteLevel(let options): return options.json
     case .wordPiece(let prefix, let cleanup):
       return .members(["type": "WordPiece", "prefix": .string(prefix), "cleanup": .bool(cleanup)])
-    case .metaspace(let replacement, let scheme, let split):
-      return .members([
-        "type": "Metaspace", "replacement": .string(String(replacement)), "prepend_scheme": .string(scheme),
-        "split": .bool(split),
-      ])
+    case .metaspace(let options): return options.json
     case .bpe(let suffix): return .members(["type": "BPEDecoder", "suffix": .string(suffix)])
     case .byteFallback: return .members(["type": "ByteFallback"])
     case .fuse: return .members(["type": "Fuse"])

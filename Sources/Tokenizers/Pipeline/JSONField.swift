@@ -79,6 +79,21 @@ struct JSONField {
     try optional(key)?.string ?? fallback
   }
 
+  /// The array member `key`, each element read by `read`.
+  func list<T>(_ key: String, _ read: (JSONField) throws(TokenizerError) -> T) throws(TokenizerError) -> [T] {
+    var result: [T] = []
+    for item in try at(key).array { result.append(try read(item)) }
+    return result
+  }
+
+  /// A one-character string member.
+  func scalar(_ key: String, default fallback: Unicode.Scalar) throws(TokenizerError) -> Unicode.Scalar {
+    guard let field = try optional(key) else { return fallback }
+    let s = try field.string
+    guard s.unicodeScalars.count == 1 else { throw field.error("expected a single character") }
+    return s.unicodeScalars.first!
+  }
+
   func bool(_ key: String, default fallback: Bool) throws(TokenizerError) -> Bool {
     try optional(key)?.bool ?? fallback
   }

@@ -127,10 +127,7 @@ extension Normalizer {
         cleanText: try json.bool("clean_text", default: true),
         handleChineseChars: try json.bool("handle_chinese_chars", default: true),
         stripAccents: try json.optional("strip_accents")?.bool, lowercase: try json.bool("lowercase", default: true))
-    case "Sequence":
-      var steps: [Normalizer] = []
-      for item in try json.at("normalizers").array { steps.append(try Normalizer(json: item)) }
-      self = .sequence(steps)
+    case "Sequence": self = .sequence(try json.list("normalizers") { (item) throws(TokenizerError) in try Normalizer(json: item) })
     case let type:
       throw json.unknownType(type, known: [
         "NFC", "NFD", "NFKC", "NFKD", "Lowercase", "Strip", "StripAccents", "Replace", "Prepend", "BertNormalizer",

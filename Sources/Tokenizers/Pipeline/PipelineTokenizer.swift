@@ -113,8 +113,8 @@ public struct PipelineTokenizer: Tokenizer {
   /// the cache is keyed by those bytes (for byte-level: the bytes before the byte → char map).
   private func encodeWords(_ text: String, atOrigin: Bool, cache: inout WordCache, into out: inout PipelineEncoding) {
     var text = text
-    if case .byteLevel(let addPrefixSpace, _, true)? = preTokenizer {
-      if addPrefixSpace && !text.isEmpty && text.utf8.first != 0x20 { text = " " + text }
+    if let options = preTokenizer?.byteLevelSplit {
+      if options.addPrefixSpace && !text.isEmpty && text.utf8.first != 0x20 { text = " " + text }
       text.withUTF8 { b in
         SplitPattern.gpt2.forEachPiece(in: b) { s, e in
           cache.encode(b.baseAddress! + s, e - s, with: model, into: &out) { ByteLevel.encode($0) }

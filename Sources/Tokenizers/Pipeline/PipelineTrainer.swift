@@ -136,10 +136,9 @@ struct WordCounts {
   init(_ texts: [String], tokenizer: PipelineTokenizer, threads: Int) {
     let threads = max(1, min(threads, texts.count))
     // GPT-2 byte-level words are counted by their raw bytes and mapped to characters once each.
-    let (byteLevel, prefixSpace): (Bool, Bool) = {
-      if case .byteLevel(let addPrefixSpace, _, true)? = tokenizer.preTokenizer { return (true, addPrefixSpace) }
-      return (false, false)
-    }()
+    let byteLevelSplit = tokenizer.preTokenizer?.byteLevelSplit
+    let byteLevel = byteLevelSplit != nil
+    let prefixSpace = byteLevelSplit?.addPrefixSpace ?? false
     var parts = [(ByteStringTable, [Int])](repeating: (ByteStringTable(), []), count: threads)
     parts.withUnsafeMutableBufferPointer { buffer in
       let shared = SendablePointer(buffer.baseAddress!)

@@ -6,7 +6,7 @@ public indirect enum PostProcessor: Sendable, Equatable {
   case bert(sep: TemplateToken, cls: TemplateToken)
   case roberta(sep: TemplateToken, cls: TemplateToken, trimOffsets: Bool, addPrefixSpace: Bool)
   /// Byte-level offset trimming only; ids are unchanged.
-  case byteLevel(addPrefixSpace: Bool, trimOffsets: Bool, useRegex: Bool)
+  case byteLevel(ByteLevelOptions)
   case sequence([PostProcessor])
 
   /// Combines the encoded sequence `a` (and `b` for a pair) with the special tokens.
@@ -119,14 +119,8 @@ extension PostProcessor {
     case "RobertaProcessing":
       self = .roberta(sep: try pair("sep"), cls: try pair("cls"), trimOffsets: try json.bool("trim_offsets", default: true),
                       addPrefixSpace: try json.bool("add_prefix_space", default: true))
-    case "ByteLevel":
-      self = .byteLevel(
-        addPrefixSpace: try json.bool("add_prefix_space", default: true),
-        trimOffsets: try json.bool("trim_offsets", default: true), useRegex: try json.bool("use_regex", default: true))
-    case "Sequence":
-      var steps: [PostProcessor] = []
-      for item in try json.at("processors").array { steps.append(try PostProcessor(json: item)) }
-      self = .sequence(steps)
+    case "ByteLevel": self = .byteLevel(try ByteLevelOptions(json: json))
+    case "Sequence": self = .sequence(try json.list("processors") { (item) throws(TokenizerError) in try PostProcessor(json: item) })
     case let type:
       throw json.unknownType(type, known: ["TemplateProcessing", "BertProcessing", "RobertaProcessing", "ByteLevel", "Sequence"])
     }
@@ -160,10 +154,7 @@ extension PostProcessor {
         "type": "RobertaProcessing", "sep": pair(sep), "cls": pair(cls), "trim_offsets": .bool(trim),
         "add_prefix_space": .bool(prefix),
       ])
-    case .byteLevel(let prefix, let trim, let regex):
-      return .members([
-        "type": "ByteLevel", "add_prefix_space": .bool(prefix), "trim_offsets": .bool(trim), "use_regex": .bool(regex),
-      ])
+    case .byteLevel(let options): return options.json
     case .sequence(let steps): return .members(["type": "Sequence", "processors": .array(steps.map(\.json))])
     }
   }

@@ -28,12 +28,12 @@ public indirect enum PreTokenizer: Sendable, Equatable {
   /// Punctuation (ASCII punctuation or Unicode P*), each character on its own by default.
   case punctuation(SplitBehavior)
   /// GPT-2's byte-level pre-tokenizer: optional leading space, GPT-2 split, bytes → chars.
-  case byteLevel(addPrefixSpace: Bool, trimOffsets: Bool, useRegex: Bool)
+  case byteLevel(ByteLevelOptions)
   /// Digits (Unicode N*): each on its own, or runs of them.
   case digits(individual: Bool)
   case split(pattern: TextPattern, behavior: SplitBehavior, invert: Bool)
   /// Spaces become `replacement` (▁), which is prepended (`always`, `first`, `never`) and split before.
-  case metaspace(replacement: Unicode.Scalar, prependScheme: String, split: Bool)
+  case metaspace(MetaspaceOptions)
   case charDelimiterSplit(Unicode.Scalar)
   /// BERT's: whitespace split, then each punctuation character on its own.
   case bert
@@ -76,20 +76,21 @@ public indirect enum PreTokenizer: Sendable, Equatable {
     case .split(let pattern, let behavior, let invert):
       let matches = pattern.byteMatches(in: piece.text)
       emit(piece, cut(piece.text.utf8.count, matches, invert: invert, behavior), into: &out)
-    case .metaspace(let replacement, let scheme, let split):
+    case .metaspace(let options):
+      let replacement = options.replacement
       var text = piece.text.replacingScalar(" ", with: replacement)
-      let prepend = !text.isEmpty && (scheme == "always" || (scheme == "first" && piece.atOrigin))
+      let prepend = !text.isEmpty && (options.prependScheme == "always" || (options.prependScheme == "first" && piece.atOrigin))
       if prepend && text.unicodeScalars.first != replacement { text = String(replacement) + text }
       let p = PreToken(text, atOrigin: piece.atOrigin)
-      if split {
+      if options.split {
         splitByScalar(p, .mergedWithNext, into: &out) { $0 == replacement }
       } else {
         out.append(p)
       }
-    case .byteLevel(let addPrefixSpace, _, let useRegex):
+    case .byteLevel(let options):
       var text = piece.text
-      if addPrefixSpace && !text.isEmpty && text.utf8.first != 0x20 { text = " " + text }
-      if useRegex {
+      if options.addPrefixSpace && !text.isEmpty && text.utf8.first != 0x20 { text = " " + text }
+      if options.useRegex {
         for (k, word) in SplitPattern.gpt2.pieces(of: text).enumerated() {
           out.append(PreToken(ByteLevel.encode(word), atOrigin: piece.atOrigin && k == 0))
         }
@@ -326,38 +327,20 @@ extension PreTokenizer {
       }
       return b
     }
-    func scalar(_ key: String, default fallback: Unicode.Scalar) throws(TokenizerError) -> Unicode.Scalar {
-      guard let field = try json.optional(key) else { return fallback }
-      let s = try field.string
-      guard s.unicodeScalars.count == 1 else { throw field.error("expected a single character") }
-      return s.unicodeScalars.first!
-    }
     switch try json.type {
     case "WhitespaceSplit": self = .whitespaceSplit
     case "Whitespace": self = .whitespace
     case "BertPreTokenizer": self = .bert
     case "Punctuation": self = .punctuation(try behavior("behavior", default: .isolated))
-    case "ByteLevel":
-      self = .byteLevel(
-        addPrefixSpace: try json.bool("add_prefix_space", default: true),
-        trimOffsets: try json.bool("trim_offsets", default: true), useRegex: try json.bool("use_regex", default: true))
+    case "ByteLevel": self = .byteLevel(try ByteLevelOptions(json: json))
     case "Digits": self = .digits(individual: try json.bool("individual_digits", default: false))
     case "Split":
       self = .split(
         pattern: try TextPattern(json: try json.at("pattern")), behavior: try behavior("behavior", default: .removed),
         invert: try json.bool("invert", default: false))
-    case "Metaspace":
-      let scheme = try json.string("prepend_scheme", default: "always")
-      guard ["always", "first", "never"].contains(scheme) else {
-        throw try json.at("prepend_scheme").error("expected always, first or never")
-      }
-      self = .metaspace(replacement: try scalar("replacement", default: "▁"), prependScheme: scheme,
-                        split: try json.bool("split", default: true))
-    case "CharDelimiterSplit": self = .charDelimiterSplit(try scalar("delimiter", default: " "))
-    case "Sequence":
-      var steps: [PreTokenizer] = []
-      for item in try json.at("pretokenizers").array { steps.append(try PreTokenizer(json: item)) }
-      self = .sequence(steps)
+    case "Metaspace": self = .metaspace(try MetaspaceOptions(json: json))
+    case "CharDelimiterSplit": self = .charDelimiterSplit(try json.scalar("delimiter", default: " "))
+    case "Sequence": self = .sequence(try json.list("pretokenizers") { (item) throws(TokenizerError) in try PreTokenizer(json: item) })
     case let type:
       throw json.unknownType(type, known: [
         "WhitespaceSplit", "Whitespace", "Punctuation", "ByteLevel", "Digits", "Split", "Metaspace",
@@ -372,20 +355,13 @@ extension PreTokenizer {
     case .whitespace: return .members(["type": "Whitespace"])
     case .bert: return .members(["type": "BertPreTokenizer"])
     case .punctuation(let b): return .members(["type": "Punctuation", "behavior": .string(b.rawValue)])
-    case .byteLevel(let prefix, let trim, let regex):
-      return .members([
-        "type": "ByteLevel", "add_prefix_space": .bool(prefix), "trim_offsets": .bool(trim), "use_regex": .bool(regex),
-      ])
+    case .byteLevel(let options): return options.json
     case .digits(let individual): return .members(["type": "Digits", "individual_digits": .bool(individual)])
     case .split(let pattern, let behavior, let invert):
       return .members([
         "type": "Split", "pattern": pattern.json, "behavior": .string(behavior.rawValue), "invert": .bool(invert),
       ])
-    case .metaspace(let replacement, let scheme, let split):
-      return .members([
-        "type": "Metaspace", "replacement": .string(String(replacement)), "prepend_scheme": .string(scheme),
-        "split": .bool(split),
-      ])
+    case .metaspace(let options): return options.json
     case .charDelimiterSplit(let d): return .members(["type": "CharDelimiterSplit", "delimiter": .string(String(d))])
     case .sequence(let steps): return .members(["type": "Sequence", "pretokenizers": .array(steps.map(\.json))])
     }
@@ -396,4 +372,23 @@ extension PreTokenizer {
   /// The 256 characters the byte-level pre-tokenizer writes bytes as (HF `ByteLevel.alphabet()`),
   /// the usual `initialAlphabet` of a byte-level BPE trainer.
   public static var byteLevelAlphabet: [Unicode.Scalar] { ByteLevel.alphabet }
+
+  /// The options of GPT-2's byte-level split when it is the pre-tokenizer (alone or in a
+  /// sequence) and splits with the regex — the case the fast paths handle.
+  var byteLevelSplit: ByteLevelOptions? {
+    switch self {
+    case .byteLevel(let options) where options.useRegex: return options
+    case .sequence(let steps) where steps.count == 1: return steps[0].byteLevelSplit
+    default: return nil
+    }
+  }
+
+  /// Whether a byte-level step is part of this pre-tokenizer.
+  public var isByteLevel: Bool {
+    switch self {
+    case .byteLevel: return true
+    case .sequence(let steps): return steps.contains(where: \.isByteLevel)
+    default: return false
+    }
+  }
 }

@@ -63,11 +63,11 @@ struct PipelineOptions: ParsableArguments {
       case "digits": preTokenizers.append(.digits(individual: true))
       case "bert": preTokenizers.append(.bert)
       case "byte-level":
-        preTokenizers.append(.byteLevel(addPrefixSpace: false, trimOffsets: true, useRegex: true))
-        decoder = .byteLevel(addPrefixSpace: true, trimOffsets: true, useRegex: true)
+        preTokenizers.append(.byteLevel(ByteLevelOptions(addPrefixSpace: false)))
+        decoder = .byteLevel(ByteLevelOptions())
       case "metaspace":
-        preTokenizers.append(.metaspace(replacement: "▁", prependScheme: "always", split: true))
-        decoder = .metaspace(replacement: "▁", prependScheme: "always", split: true)
+        preTokenizers.append(.metaspace(MetaspaceOptions()))
+        decoder = .metaspace(MetaspaceOptions())
       default:
         throw ValidationError(
           "unknown pre-tokenizer '\(name)'; known: whitespace-split, whitespace, punctuation, digits, byte-level, metaspace, bert")
@@ -81,8 +81,11 @@ struct PipelineOptions: ParsableArguments {
       model: PipelineBPE.empty, decoder: decoder)
   }
 
-  func trainer(vocabSize: Int, specialTokens: [String], byteLevel: Bool) -> PipelineBPETrainer {
-    PipelineBPETrainer(
+  /// The trainer for `base`: a byte-level pipeline starts from the 256 byte characters and
+  /// takes no prefix.
+  func trainer(vocabSize: Int, specialTokens: [String], for base: PipelineTokenizer) -> PipelineBPETrainer {
+    let byteLevel = base.preTokenizer?.isByteLevel ?? false
+    return PipelineBPETrainer(
       vocabSize: vocabSize, minFrequency: minFrequency, specialTokens: specialTokens, limitAlphabet: limitAlphabet,
       initialAlphabet: byteLevel ? PreTokenizer.byteLevelAlphabet : [],
       continuingSubwordPrefix: prefix.isEmpty || byteLevel ? nil : prefix, endOfWordSuffix: suffix)

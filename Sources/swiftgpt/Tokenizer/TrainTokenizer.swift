@@ -108,12 +108,7 @@ struct TrainTokenizer: ParsableCommand {
   /// `--pipeline hf`: HF's BpeTrainer on the pipeline the flags describe.
   private func trainPipeline() throws {
     let base = try hf.base()
-    var byteLevel = false
-    if case .byteLevel? = base.preTokenizer { byteLevel = true }
-    if case .sequence(let steps)? = base.preTokenizer, steps.contains(where: { if case .byteLevel = $0 { true } else { false } }) {
-      byteLevel = true
-    }
-    let trainer = hf.trainer(vocabSize: vocabSize!, specialTokens: special, byteLevel: byteLevel)
+    let trainer = hf.trainer(vocabSize: vocabSize!, specialTokens: special, for: base)
     let start = Terminal.now()
     var lines: [String] = []
     var bytes = 0
