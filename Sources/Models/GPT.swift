@@ -9,6 +9,8 @@ import TensorEngine
 public final class GPT: LanguageModel {
   public let config: GPTConfig
   public let parameters: ParameterSet
+  /// LoRA adapters added to the outputs of their linear layers (nil: none).
+  public var adapter: LoRAAdapter?
 
   /// A model with nanoGPT's initialisation: N(0, 0.02) weights, residual projections scaled by
   /// 1/√(2·n_layer), zero biases, unit LayerNorm gains.
@@ -72,13 +74,21 @@ public final class GPT: LanguageModel {
   /// Dropout is applied only when `rng` is given (training).
   public func forward(_ ids: [Int32], batch: Int, length: Int, targets: [Int32]? = nil,
                       rng: UnsafeMutablePointer<RandomGenerator>? = nil) -> (logits: Tensor, loss: Tensor?) {
-    precondition(length <= config.blockSize, "sequence of \(length) tokens is longer than the block size \(config.blockSize)")
-    let x = transformer(ids, shape: [batch, length], positions: 0..<length, rng: rng) { qkv, _ in
-      causalSelfAttention(qkv, heads: config.nHead)
-    }
-    let logits = matmul(x, head, transposeB: true)
+    let logits = self.logits(hidden(ids, batch: batch, length: length, rng: rng))
     return (logits, targets.map { crossEntropy(logits, targets: $0) })
   }
+
+  /// The final hidden states [B, T, C] (after `ln_f`) for token ids [B, T]: what GPT-1's task
+  /// heads read. Dropout is applied only when `rng` is given.
+  public func hidden(_ ids: [Int32], batch: Int, length: Int, rng: UnsafeMutablePointer<RandomGenerator>? = nil) -> Tensor {
+    precondition(length <= config.blockSize, "sequence of \(length) tokens is longer than the block size \(config.blockSize)")
+    return transformer(ids, shape: [batch, length], positions: 0..<length, rng: rng) { qkv, _ in
+      causalSelfAttention(qkv, heads: config.nHead)
+    }
+  }
+
+  /// Next-token logits [..., V] from hidden states [..., C] (the language-modelling head).
+  public func logits(_ hidden: Tensor) -> Tensor { matmul(hidden, head, transposeB: true) }
 
   /// The language-modelling head's weight [V, C] (the token embedding when tied).
   var head: Tensor { config.tieWeights ? p("transformer.wte.weight") : p("lm_head.weight") }
@@ -90,15 +100,18 @@ public final class GPT: LanguageModel {
   /// `reduced` holds bfloat16 copies of weight matrices that single-row inputs read instead.
   func transformer(_ ids: [Int32], shape: [Int], positions: Range<Int>, rng: UnsafeMutablePointer<RandomGenerator>?,
                    reduced: [String: BFloat16Matrix] = [:], attention: (Tensor, Int) -> Tensor) -> Tensor {
-    // x · weight + bias for the linear layer `prefix`.
+    // x · weight + bias for the linear layer `prefix`, plus its LoRA update if it has one.
     func project(_ x: Tensor, _ prefix: String) -> Tensor {
       let bias = optional(prefix + ".bias")
-      guard let matrix = reduced[prefix + ".weight"], x.count == matrix.rows else {
-        return linear(x, weight: p(prefix + ".weight"), bias: bias)
+      var y: Tensor
+      if let matrix = reduced[prefix + ".weight"], x.count == matrix.rows {
+        y = Tensor.zeros([1, matrix.cols])
+        if let bias { y.data.update(from: bias.data, count: matrix.cols) }
+        gemv(transB: false, x: x.data, b: matrix, y: y.data, accumulate: bias != nil)
+      } else {
+        y = linear(x, weight: p(prefix + ".weight"), bias: bias)
       }
-      let y = Tensor.zeros([1, matrix.cols])
-      if let bias { y.data.update(from: bias.data, count: matrix.cols) }
-      gemv(transB: false, x: x.data, b: matrix, y: y.data, accumulate: bias != nil)
+      if let adapter, let delta = adapter.delta(x, layer: prefix, rng: rng) { y = add(y, delta) }
       return y
     }
     let eps = config.layerNormEpsilon

@@ -50,6 +50,13 @@ public final class ParameterSet {
   /// The parameter called `name`, or nil.
   public subscript(name: String) -> Tensor? { index[name].map { tensors[$0] } }
 
+  /// Whether gradients flow into these parameters. Frozen parameters (LoRA's base weights)
+  /// take part in forward passes, but no op computes their gradients.
+  public var isTrainable: Bool {
+    get { tensors.first?.requiresGrad ?? true }
+    set { for t in tensors { t.requiresGrad = newValue } }
+  }
+
   /// Sets every gradient to zero.
   public func zeroGrad() { grads.base.update(repeating: 0, count: grads.count) }
 }

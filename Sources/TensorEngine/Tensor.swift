@@ -10,8 +10,8 @@ public final class Tensor {
   public let count: Int
   @usableFromInline let storage: Storage
   @usableFromInline let offset: Int
-  /// Whether gradients flow into this tensor.
-  public let requiresGrad: Bool
+  /// Whether gradients flow into this tensor (parameters can be frozen: `ParameterSet.isTrainable`).
+  public internal(set) var requiresGrad: Bool
   @usableFromInline var gradStorage: Storage?
   @usableFromInline var gradOffset = 0
   var node: Node?
