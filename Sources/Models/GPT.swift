@@ -140,6 +140,22 @@ public final class GPT: LanguageModel {
     return dropout(x, p: config.dropout, rng: &rng.pointee)
   }
 
+  /// A copy with `extra` more token ids (GPT-1's start / delimiter / extract tokens, chat
+  /// markers): the new embedding rows (and LM-head rows when untied) are N(0, 0.02) from `seed`,
+  /// everything else is copied.
+  public func extendingVocabulary(by extra: Int, seed: UInt64 = 1337) throws(ModelError) -> GPT {
+    var bigger = config
+    bigger.vocabSize += extra
+    let model = try GPT(uninitialized: bigger)
+    var rng = RandomGenerator(seed: seed)
+    for (entry, tensor) in zip(model.parameters.entries, model.parameters.tensors) {
+      let old = parameters[entry.name]!
+      tensor.data.update(from: old.data, count: old.count)
+      for i in old.count..<entry.count { tensor.data[i] = rng.nextNormal() * 0.02 }
+    }
+    return model
+  }
+
   public var vocabSize: Int { config.vocabSize }
   public var contextLength: Int? { config.blockSize }
 

@@ -5,20 +5,31 @@ import TensorEngine
 /// before clipping.
 @discardableResult
 public func clipGradNorm(_ parameters: ParameterSet, maxNorm: Float) -> Float {
-  let g = parameters.grads.base
+  clipGradNorm([parameters], maxNorm: maxNorm)
+}
+
+/// `clipGradNorm` over several parameter sets together (one global norm), as when LoRA
+/// adapters and a task head train side by side.
+@discardableResult
+public func clipGradNorm(_ sets: [ParameterSet], maxNorm: Float) -> Float {
   var total: Double = 0
-  var i = 0
-  let n = parameters.count
-  while i < n {
-    let chunk = min(4096, n - i)
-    let part = vdot(g + i, g + i, chunk)
-    total += Double(part)
-    i += chunk
+  for parameters in sets {
+    let g = parameters.grads.base
+    var i = 0
+    let n = parameters.count
+    while i < n {
+      let chunk = min(4096, n - i)
+      total += Double(vdot(g + i, g + i, chunk))
+      i += chunk
+    }
   }
   let norm = Float(total.squareRoot())
   let coefficient = maxNorm / (norm + 1e-6)
   if coefficient < 1 {
-    for j in 0..<n { g[j] *= coefficient }
+    for parameters in sets {
+      let g = parameters.grads.base
+      for j in 0..<parameters.count { g[j] *= coefficient }
+    }
   }
   return norm
 }

@@ -107,23 +107,18 @@ public final class Trainer {
   /// (`config.json`, `model.safetensors`), `optimizer.safetensors`, `trainer_state.json`,
   /// `log.csv`, and `files` (for example the tokenizer).
   public func saveCheckpoint(to folder: String, files: [String: Data] = [:], elapsed: Double) throws {
-    let temporary = folder + ".tmp", old = folder + ".old"
-    let fm = FileManager.default
-    try? fm.removeItem(atPath: temporary)
-    try ModelFolder.save(model, to: temporary)
-    try Safetensors.write(temporary + "/optimizer.safetensors", tensors: [
-      ("exp_avg", [model.parameters.count], UnsafePointer(optimizer.m.base)),
-      ("exp_avg_sq", [model.parameters.count], UnsafePointer(optimizer.v.base)),
-    ], metadata: ["step": String(step)])
-    let state = CheckpointState(step: step, options: options, batchRNG: batchRNG.state, dropoutRNG: dropoutRNG.state,
-                                bestValLoss: bestValLoss, elapsed: elapsed)
-    try state.write(folder: temporary)
-    try writeAtomically(Data(csvText(log).utf8), to: temporary + "/log.csv")
-    for (name, data) in files { try writeAtomically(data, to: temporary + "/" + name) }
-    try? fm.removeItem(atPath: old)
-    if fm.fileExists(atPath: folder) { try renameReplacing(folder, old) }
-    try renameReplacing(temporary, folder)
-    try? fm.removeItem(atPath: old)
+    try writeFolderAtomically(folder) { temporary in
+      try ModelFolder.save(model, to: temporary)
+      try Safetensors.write(temporary + "/optimizer.safetensors", tensors: [
+        ("exp_avg", [model.parameters.count], UnsafePointer(optimizer.m.base)),
+        ("exp_avg_sq", [model.parameters.count], UnsafePointer(optimizer.v.base)),
+      ], metadata: ["step": String(step)])
+      let state = CheckpointState(step: step, options: options, batchRNG: batchRNG.state, dropoutRNG: dropoutRNG.state,
+                                  bestValLoss: bestValLoss, elapsed: elapsed)
+      try state.write(folder: temporary)
+      try writeAtomically(Data(csvText(log).utf8), to: temporary + "/log.csv")
+      for (name, data) in files { try writeAtomically(data, to: temporary + "/" + name) }
+    }
   }
 
   /// What `run` reports as it goes.

@@ -7,6 +7,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
   case invalidData(String)
   case invalidOption(String)
   case incompatibleCheckpoint(String)
+  /// A bad record in a data file: `line` is 1-based (0 when the whole file is at fault).
+  case malformedRecord(path: String, line: Int, reason: String)
 
   public var description: String {
     switch self {
@@ -16,6 +18,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case .invalidData(let why): "invalid data: \(why)"
     case .invalidOption(let why): "invalid option: \(why)"
     case .incompatibleCheckpoint(let why): "cannot resume: \(why)"
+    case .malformedRecord(let path, let line, let reason): line > 0 ? "\(path):\(line): \(reason)" : "\(path): \(reason)"
     }
   }
 }

@@ -7,5 +7,8 @@ struct SwiftGPT: ParsableCommand {
     commandName: "swiftgpt",
     abstract: "Build GPT language models from scratch: tokenizers, training, generation.",
     version: "0.1.0",
-    subcommands: [Demo.self, PrepareCommand.self, TrainCommand.self, SampleCommand.self, TokenizerCommand.self, Bench.self])
+    subcommands: [
+      Demo.self, PrepareCommand.self, TrainCommand.self, SampleCommand.self, FinetuneCommand.self, PredictCommand.self,
+      ChatCommand.self, LoRACommand.self, TokenizerCommand.self, Bench.self,
+    ])
 }

@@ -51,6 +51,17 @@ public struct CharTokenizer: Tokenizer {
     return out
   }
 
+  /// Encodes `text`, leaving out characters outside the vocabulary; returns how many were left out.
+  public func encodeKnown(_ text: String) -> (ids: [Int], dropped: Int) {
+    var out: [Int] = []
+    out.reserveCapacity(text.utf8.count)
+    var dropped = 0
+    for scalar in text.unicodeScalars {
+      if let id = ids[scalar.value] ?? unknownID { out.append(id) } else { dropped += 1 }
+    }
+    return (out, dropped)
+  }
+
   public func decode(_ ids: [Int]) throws -> String {
     var scalars = String.UnicodeScalarView()
     for id in ids {

@@ -44,7 +44,8 @@ public struct DatasetMeta: Codable, Equatable, Sendable {
               valTokens: val?.count ?? 0, tokenBytes: train.shards[0].tokenWidth, endOfText: gpt2 ? 50_256 : nil)
   }
 
-  init(vocabSize: Int, tokenizer: String, trainTokens: Int, valTokens: Int, tokenBytes: Int, endOfText: Int?) {
+  public init(vocabSize: Int, tokenizer: String, trainTokens: Int = 0, valTokens: Int = 0, tokenBytes: Int = 2,
+              endOfText: Int? = nil) {
     (self.vocabSize, self.tokenizer, self.trainTokens, self.valTokens) = (vocabSize, tokenizer, trainTokens, valTokens)
     (self.tokenBytes, self.endOfText) = (tokenBytes, endOfText)
   }

@@ -131,6 +131,24 @@ final class TokenShardWriter {
   }
 }
 
+/// Builds a folder with `fill(temporaryPath)` beside `folder`, then renames it into place, so a
+/// reader never sees a half-written folder and a failed write leaves the old one as it was.
+public func writeFolderAtomically(_ folder: String, _ fill: (String) throws -> Void) throws {
+  let temporary = folder + ".tmp", old = folder + ".old"
+  let fm = FileManager.default
+  try? fm.removeItem(atPath: temporary)
+  do {
+    try fill(temporary)
+  } catch {
+    try? fm.removeItem(atPath: temporary)
+    throw error
+  }
+  try? fm.removeItem(atPath: old)
+  if fm.fileExists(atPath: folder) { try renameReplacing(folder, old) }
+  try renameReplacing(temporary, folder)
+  try? fm.removeItem(atPath: old)
+}
+
 /// Moves `source` to `destination`, atomically replacing whatever was there (rename(2)).
 func renameReplacing(_ source: String, _ destination: String) throws(TrainingError) {
   guard rename(source, destination) == 0 else {

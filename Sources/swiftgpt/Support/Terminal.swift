@@ -40,7 +40,9 @@ enum Terminal {
 
 /// A one-line progress bar on stderr, redrawn at most ten times a second (only on a TTY).
 struct ProgressBar {
-  let total: Int
+  var total: Int
+  /// Shown after the rate (a loss, say).
+  var suffix = ""
   let label: String
   let unit: String
   private let start = Terminal.now()
@@ -65,7 +67,7 @@ struct ProgressBar {
     let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
     let rate = Double(done) / elapsed
     let eta = rate > 0 && done < total ? String(format: " ETA %.1fs", Double(total - done) / rate) : ""
-    let line = String(format: "\r%@ %@ %d/%d %.0f %@/s%@\u{1B}[K", label, bar, done, total, rate, unit, eta)
+    let line = String(format: "\r%@ %@ %d/%d %.0f %@/s%@ %@\u{1B}[K", label, bar, done, total, rate, unit, eta, suffix)
     FileHandle.standardError.write(Data(line.utf8))
   }
 

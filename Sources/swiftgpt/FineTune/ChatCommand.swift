@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+import Models
+import TensorEngine
+import Tokenizers
+import Training
+
+/// `swiftgpt chat`: talk to an instruction-tuned model in the terminal.
+struct ChatCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "chat",
+    abstract: "Chat with a model from `swiftgpt finetune --task sft` (streams replies, keeps the history).",
+    discussion: """
+      Reads one message per line from standard input; /reset forgets the history; end of input \
+      quits. The model's LoRA adapter (OUT/adapter, or --adapter) is merged into its weights \
+      first. Replies stop at <|im_end|>.
+      """)
+
+  @Option(help: "Instruction-tuned model folder.") var checkpoint: String
+  @Option(help: "A PEFT LoRA adapter folder to apply (default: CHECKPOINT/adapter if present).") var adapter: String?
+  @Option(help: "A system message to start the conversation (chat template).") var system: String?
+  @Option(help: "Tokenizer (default: the model's).") var tokenizer: String?
+  @Option(help: "Longest reply in tokens.") var maxNewTokens = 200
+  @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.7
+  @Option(help: "Sample only from the K most likely tokens.") var topK: Int?
+  @Option(help: "Sample only from the most likely tokens that make up probability P.") var topP: Float?
+  @Option(help: "Random seed.") var seed: UInt64 = 1337
+
+  func validate() throws {
+    if let problem = SamplingOptions(temperature: temperature, topK: topK, topP: topP).problem { throw ValidationError(problem) }
+  }
+
+  func run() throws {
+    let model = try loadGPT(checkpoint)
+    guard let tokens = try InstructionTokens(folder: checkpoint) else {
+      throw CLIError("\(checkpoint) is not instruction-tuned (no sft.json); make one with `swiftgpt finetune --task sft`")
+    }
+    let adapterFolder = adapter ?? (FileManager.default.fileExists(atPath: checkpoint + "/adapter/adapter_config.json") ? checkpoint + "/adapter" : nil)
+    if let adapterFolder { try LoRAAdapter(peftFolder: adapterFolder, for: model).merge(into: model) }
+    let tokenizer = try openTokenizer(folder: checkpoint, override: self.tokenizer, vocabSize: model.vocabSize)
+    let sampling = SamplingOptions(temperature: temperature, topK: topK, topP: topP)
+    var rng = RandomGenerator(seed: seed)
+    var history: [ChatMessage] = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
+    let interactive = Terminal.stdoutIsTTY
+    while true {
+      if interactive { Terminal.write("> ") }
+      guard let line = readLine() else { break }
+      if line == "/reset" {
+        history = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
+        continue
+      }
+      guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
+      history.append(ChatMessage(role: "user", content: line))
+      let prompt = try tokens.encode(tokens.template.replyPrompt(history: history), maxLength: Int.max) {
+        try encodeText($0, with: tokenizer)
+      }.ids
+      var text = StreamingDecoder(tokenizer: tokenizer)
+      var reply = ""
+      var failure: Error?
+      _ = model.generate(prompt: prompt, maxNewTokens: maxNewTokens, sampling: sampling, stopTokens: [tokens.end],
+                         rng: &rng) { token in
+        guard Int(token) < tokenizer.vocabSize else { return true }  // the markers print nothing
+        do {
+          let piece = try text.append(Int(token))
+          reply += piece
+          Terminal.write(piece)
+        } catch {
+          failure = error
+          return false
+        }
+        return true
+      }
+      if let failure { throw failure }
+      let rest = text.finish()
+      Terminal.write(rest + "\n")
+      history.append(ChatMessage(role: "assistant", content: reply + rest))
+    }
+  }
+}
