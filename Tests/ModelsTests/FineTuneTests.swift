@@ -171,7 +171,7 @@ struct FineTuneTests {
     let alpaca = InstructionTemplate.alpaca.pieces(instruction: "Say hi", input: "", output: "hi")
     #expect(alpaca.first == .text("Below is an instruction that describes a task. Write a response that appropriately completes the request.\n\n### Instruction:\nSay hi\n\n### Response:\n", trained: false))
     let (aIds, aTargets) = tokens.encode(alpaca, maxLength: 1000, encode: encode)
-    #expect(aTargets.filter { $0 != -100 } == [104, 105, 101] && aIds.last == 101)
+    #expect(aTargets.filter { $0 != -100 } == [4, 5, 101] && aIds.last == 101)  // "h", "i" (mod 100), <|im_end|>
   }
 
   @Test(arguments: [false, true])
