@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+
+/// `swiftgpt finetune / predict / chat / lora merge`, end to end on a tiny pretrained model.
+@Suite("swiftgpt finetune / predict / chat / lora")
+struct FineTuneCLITests {
+  let directory = makeTemporaryDirectory("swiftgpt-finetune")
+
+  /// A gpt-nano trained for a few steps on the embedded Korean corpus (char-level).
+  func pretrained() throws -> String {
+    let run = directory + "/pre"
+    let r = try swiftgpt(["train", "--model", "gpt-nano", "--max-steps", "5", "--eval-every", "5", "--eval-steps", "1",
+                          "--batch-size", "4", "--out", run, "--threads", "1"])
+    #expect(r.status == 0, "\(r.err)")
+    return run
+  }
+
+  func write(_ name: String, _ lines: [String]) throws -> String {
+    let path = directory + "/" + name
+    try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+  }
+
+  @Test func classifyThenPredict() throws {
+    let base = try pretrained()
+    let rows = (0..<40).map { k in "\(k)\t\(k % 2 == 0 ? "좋은 영화 최고" : "지루한 영화 최악")\(k)\t\(k % 2 == 0 ? 1 : 0)" }
+    let train = try write("train.tsv", ["id\tdocument\tlabel"] + rows)
+    let out = directory + "/cls"
+    let r = try swiftgpt(["finetune", "--task", "classify", "--checkpoint", base, "--train", train, "--eval", train,
+                          "--epochs", "3", "--batch-size", "8", "--lr", "3e-3", "--out", out, "--threads", "1"])
+    #expect(r.status == 0, "\(r.err)")
+    #expect(r.out.contains("eval: accuracy") && r.out.contains("majority class 0.5000"), "\(r.out)")
+    #expect(r.err.contains("trainable parameters:"), "\(r.err)")
+    for file in ["task.json", "task_head.safetensors", "model.safetensors", "meta.json", "char_tokenizer.json"] {
+      #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)")
+    }
+    let one = try swiftgpt(["predict", "--checkpoint", out, "--text", "좋은 영화 최고"])
+    #expect(one.status == 0 && (one.out.hasPrefix("1\t") || one.out.hasPrefix("0\t")), "\(one.out) \(one.err)")
+    let all = try swiftgpt(["predict", "--checkpoint", out, "--input", train])
+    #expect(all.status == 0 && all.out.split(separator: "\n").count == 40 && all.err.contains("accuracy"), "\(all.err)")
+    let wrong = try swiftgpt(["predict", "--checkpoint", out, "--text", "a", "--text", "b"])
+    #expect(wrong.status != 0 && wrong.err.contains("classify model takes 1 --text"), "\(wrong.err)")
+  }
+
+  @Test func sftWithLoRAThenChatAndMerge() throws {
+    let base = try pretrained()
+    let chats = (0..<12).map { k in
+      #"{"messages": [{"role": "user", "content": "헌법 제\#(k % 3)조?"}, {"role": "assistant", "content": "대한민국 \#(k % 3)"}]}"#
+    }
+    let data = try write("chat.jsonl", chats)
+    let out = directory + "/sft"
+    let r = try swiftgpt(["finetune", "--task", "sft", "--checkpoint", base, "--train", data, "--epochs", "2", "--batch-size", "4",
+                          "--lr", "3e-3", "--lora", "--lora-r", "4", "--lora-targets", "c_attn", "c_fc", "--out", out, "--threads", "1"])
+    #expect(r.status == 0, "\(r.err)")
+    #expect(r.err.contains("optimizer state"), "\(r.err)")
+    for file in ["sft.json", "adapter/adapter_config.json", "adapter/adapter_model.safetensors", "config.json"] {
+      #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)")
+    }
+    let chat = try swiftgpt(["chat", "--checkpoint", out, "--max-new-tokens", "8", "--temperature", "0"],
+                            stdin: "헌법 제1조?\n/reset\n헌법 제2조?\n")
+    #expect(chat.status == 0, "\(chat.err)")
+    #expect(chat.out.split(separator: "\n", omittingEmptySubsequences: false).count >= 2, "\(chat.out)")
+    let merged = directory + "/merged"
+    let m = try swiftgpt(["lora", "merge", "--checkpoint", out, "--adapter", out + "/adapter", "--out", merged])
+    #expect(m.status == 0, "\(m.err)")
+    #expect(FileManager.default.fileExists(atPath: merged + "/sft.json"))
+    // Greedy chat from the merged folder (which has no adapter) says the same.
+    #expect(!FileManager.default.fileExists(atPath: merged + "/adapter"))
+    let again = try swiftgpt(["chat", "--checkpoint", merged, "--max-new-tokens", "8", "--temperature", "0"],
+                             stdin: "헌법 제1조?\n/reset\n헌법 제2조?\n")
+    #expect(again.out == chat.out)
+  }
+
+  @Test func badInputsAreOneLineErrors() throws {
+    let base = try pretrained()
+    let broken = try write("broken.jsonl", [#"{"text": "a", "label": "x"}"#, #"{"text": "b", "label": "y"}"#, "{oops"])
+    var r = try swiftgpt(["finetune", "--task", "classify", "--checkpoint", base, "--train", broken, "--out", directory + "/x"])
+    #expect(r.status != 0 && r.err.contains("broken.jsonl:3: not a JSON object"), "\(r.err)")
+    let train = try write("ok.jsonl", [#"{"text": "a", "label": "x"}"#, #"{"text": "b", "label": "y"}"#])
+    let eval = try write("eval.jsonl", [#"{"text": "a", "label": "z"}"#])
+    r = try swiftgpt(["finetune", "--task", "classify", "--checkpoint", base, "--train", train, "--eval", eval, "--out", directory + "/x"])
+    #expect(r.status != 0 && r.err.contains("eval.jsonl:1: label 'z' is not in the label set"), "\(r.err)")
+    #expect(!FileManager.default.fileExists(atPath: directory + "/x"), "nothing written on a bad eval file")
+    r = try swiftgpt(["finetune", "--task", "summarize", "--checkpoint", base, "--train", train, "--out", directory + "/x"])
+    #expect(r.status != 0 && r.err.contains("--task must be"), "\(r.err)")
+    // An adapter made for another base model.
+    let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Fixtures").path
+    r = try swiftgpt(["lora", "merge", "--checkpoint", base, "--adapter", fixtures + "/gpt2-tiny-lora", "--out", directory + "/m"])
+    #expect(r.status != 0 && r.err.contains("lora_A.weight' has shape [4, 64], the model needs"), "\(r.err)")
+    #expect(r.err.split(separator: "\n").count == 1)
+    r = try swiftgpt(["chat", "--checkpoint", base + "/best"], stdin: "hi\n")
+    #expect(r.status != 0 && r.err.contains("not instruction-tuned"), "\(r.err)")
+  }
+}
