@@ -63,13 +63,13 @@ public struct ChatMessage: Sendable, Equatable {
 
 extension InstructionTemplate {
   /// The pieces of one Alpaca record (instruction / input / output).
+  /// (With `chat`, the instruction and input become one user message.)
   public func pieces(instruction: String, input: String, output: String) -> [InstructionPiece] {
-    let separator = self == .chat ? "" : "\n"
     if self == .chat {
       return pieces(chat: [ChatMessage(role: "user", content: input.isEmpty ? instruction : instruction + "\n\n" + input),
                            ChatMessage(role: "assistant", content: output)])
     }
-    return [.text(prompt(instruction: instruction, input: input) + separator, trained: false),
+    return [.text(prompt(instruction: instruction, input: input) + "\n", trained: false),
             .text(output, trained: true), .end(trained: true)]
   }
 

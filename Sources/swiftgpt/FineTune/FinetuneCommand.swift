@@ -69,7 +69,9 @@ struct FinetuneCommand: ParsableCommand {
     let files = try tokenizerFiles(from: source, override: self.tokenizer)
     var bar = ProgressBar(total: 1, label: "fine-tuning", unit: "steps")
     let start = Terminal.now()
+    var steps = 0
     func report(_ p: FineTuneProgress) {
+      steps = p.step
       bar.total = p.totalSteps
       bar.suffix = String(format: "loss %.4f", p.loss)
       bar.update(p.step)
@@ -81,7 +83,7 @@ struct FinetuneCommand: ParsableCommand {
       let (bytes, trainable) = try InstructionTuning.fineTune(
         model, data: data, tokens: tokens, options: options, lora: lora.config, encode: encode, progress: report)
       bar.finish()
-      summary(trainable: trainable, total: model.parameterCount, optimizerBytes: bytes, seconds: Terminal.now() - start)
+      summary(trainable: trainable, total: model.parameterCount, optimizerBytes: bytes, steps: steps, seconds: Terminal.now() - start)
       try writeFolderAtomically(out) { folder in
         try model.save(huggingFaceFolder: folder)
         try model.adapter?.save(peftFolder: folder + "/adapter", baseModel: source)
@@ -97,7 +99,7 @@ struct FinetuneCommand: ParsableCommand {
                                                   progress: report)
       bar.finish()
       summary(trainable: trainable, total: model.gpt.parameterCount + model.head.count, optimizerBytes: bytes,
-              seconds: Terminal.now() - start)
+              steps: steps, seconds: Terminal.now() - start)
       try writeFolderAtomically(out) { folder in
         try model.save(to: folder)
         for (name, data) in files { try writeAtomically(data, to: folder + "/" + name) }
@@ -110,10 +112,11 @@ struct FinetuneCommand: ParsableCommand {
     Terminal.error("wrote \(out)")
   }
 
-  private func summary(trainable: Int, total: Int, optimizerBytes: Int, seconds: Double) {
+  private func summary(trainable: Int, total: Int, optimizerBytes: Int, steps: Int, seconds: Double) {
     Terminal.error(String(
-      format: "trainable parameters: %d of %d (%.2f%%); optimizer state %.2f MB; %.1f s",
-      trainable, total, 100 * Double(trainable) / Double(max(1, total)), Double(optimizerBytes) / 1e6, seconds))
+      format: "trainable parameters: %d of %d (%.2f%%); optimizer state %.2f MB; %d steps in %.1f s (%.1f ms/step)",
+      trainable, total, 100 * Double(trainable) / Double(max(1, total)), Double(optimizerBytes) / 1e6, steps, seconds,
+      1000 * seconds / Double(max(1, steps))))
   }
 }
 
