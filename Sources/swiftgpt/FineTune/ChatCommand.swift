@@ -20,15 +20,9 @@ struct ChatCommand: ParsableCommand {
   @Option(help: "A PEFT LoRA adapter folder to apply (default: CHECKPOINT/adapter if present).") var adapter: String?
   @Option(help: "A system message to start the conversation (chat template).") var system: String?
   @Option(help: "Tokenizer (default: the model's).") var tokenizer: String?
-  @Option(help: "Longest reply in tokens.") var maxNewTokens = 200
-  @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.7
-  @Option(help: "Sample only from the K most likely tokens.") var topK: Int?
-  @Option(help: "Sample only from the most likely tokens that make up probability P.") var topP: Float?
-  @Option(help: "Random seed.") var seed: UInt64 = 1337
+  @OptionGroup var draw: SamplingFlags
 
-  func validate() throws {
-    if let problem = SamplingOptions(temperature: temperature, topK: topK, topP: topP).problem { throw ValidationError(problem) }
-  }
+  func validate() throws { try draw.check() }
 
   func run() throws {
     let model = try loadGPT(checkpoint)
@@ -38,8 +32,7 @@ struct ChatCommand: ParsableCommand {
     let adapterFolder = adapter ?? (FileManager.default.fileExists(atPath: checkpoint + "/adapter/adapter_config.json") ? checkpoint + "/adapter" : nil)
     if let adapterFolder { try LoRAAdapter(peftFolder: adapterFolder, for: model).merge(into: model) }
     let tokenizer = try openTokenizer(folder: checkpoint, override: self.tokenizer, vocabSize: model.vocabSize)
-    let sampling = SamplingOptions(temperature: temperature, topK: topK, topP: topP)
-    var rng = RandomGenerator(seed: seed)
+    var rng = RandomGenerator(seed: draw.seed)
     var history: [ChatMessage] = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
     let interactive = Terminal.stdoutIsTTY
     while true {
@@ -57,7 +50,7 @@ struct ChatCommand: ParsableCommand {
       var text = StreamingDecoder(tokenizer: tokenizer)
       var reply = ""
       var failure: Error?
-      _ = model.generate(prompt: prompt, maxNewTokens: maxNewTokens, sampling: sampling, stopTokens: [tokens.end],
+      _ = model.generate(prompt: prompt, maxNewTokens: draw.maxNewTokens, sampling: draw.sampling, stopTokens: [tokens.end],
                          rng: &rng) { token in
         guard Int(token) < tokenizer.vocabSize else { return true }  // the markers print nothing
         do {

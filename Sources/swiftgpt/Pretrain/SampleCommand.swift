@@ -36,24 +36,33 @@ struct SampleCommand: ParsableCommand {
   }
 }
 
-/// The sampling flags, and the loop that prints samples.
-struct GenerationOptions: ParsableArguments {
-  @Option(help: "Text to continue (default: start from the end-of-text token, or a newline).") var prompt: String?
-  @Option(help: "Tokens to generate per sample.") var maxNewTokens = 200
+/// How tokens are drawn: shared by `sample` and `chat`.
+struct SamplingFlags: ParsableArguments {
+  @Option(help: "Tokens to generate (per sample, or per reply).") var maxNewTokens = 200
   @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.8
   @Option(help: "Sample only from the K most likely tokens.") var topK: Int?
   @Option(help: "Sample only from the most likely tokens that make up probability P.") var topP: Float?
   @Option(help: "Random seed.") var seed: UInt64 = 1337
-  @Option(help: "Number of samples.") var numSamples = 1
-  @Flag(help: "Print tokens as they are generated.") var stream = false
-  @Option(help: "Weights read per generated token: f32 (exact) or bf16 (half the memory traffic, logits ~1 % off).")
-  var precision = "f32"
 
   var sampling: SamplingOptions { SamplingOptions(temperature: temperature, topK: topK, topP: topP) }
 
   func check() throws {
     if let problem = sampling.problem { throw ValidationError(problem) }
     if maxNewTokens < 0 { throw ValidationError("--max-new-tokens must be ≥ 0") }
+  }
+}
+
+/// The sampling flags, and the loop that prints samples.
+struct GenerationOptions: ParsableArguments {
+  @Option(help: "Text to continue (default: start from the end-of-text token, or a newline).") var prompt: String?
+  @OptionGroup var draw: SamplingFlags
+  @Option(help: "Number of samples.") var numSamples = 1
+  @Flag(help: "Print tokens as they are generated.") var stream = false
+  @Option(help: "Weights read per generated token: f32 (exact) or bf16 (half the memory traffic, logits ~1 % off).")
+  var precision = "f32"
+
+  func check() throws {
+    try draw.check()
     if numSamples < 1 { throw ValidationError("--num-samples must be ≥ 1") }
     if WeightPrecision(rawValue: precision) == nil { throw ValidationError("--precision must be f32 or bf16, got '\(precision)'") }
   }
@@ -71,7 +80,7 @@ struct GenerationOptions: ParsableArguments {
     if let bad = promptIDs.first(where: { $0 >= model.vocabSize }) {
       throw CLIError("the prompt has token id \(bad), outside the model's vocabulary of \(model.vocabSize); is this the model's tokenizer?")
     }
-    var rng = RandomGenerator(seed: seed)
+    var rng = RandomGenerator(seed: draw.seed)
     for n in 0..<numSamples {
       if n > 0 { Terminal.write("---------------\n") }
       var text = StreamingDecoder(tokenizer: tokenizer)
@@ -80,7 +89,7 @@ struct GenerationOptions: ParsableArguments {
       var count = 0
       var failure: TokenizerError?
       var output = ""
-      _ = model.generate(prompt: promptIDs.map(Int32.init), maxNewTokens: maxNewTokens, sampling: sampling,
+      _ = model.generate(prompt: promptIDs.map(Int32.init), maxNewTokens: draw.maxNewTokens, sampling: draw.sampling,
                          stopTokens: eot.map { [Int32($0)] } ?? [],
                          precision: WeightPrecision(rawValue: precision) ?? .float32, rng: &rng) { token in
         count += 1
