@@ -61,11 +61,22 @@ extension TaskModel {
   /// Accuracy (or correlations) on `data`.
   public func evaluate(_ data: TaskDataset, batchSize: Int = 16, maxLength: Int? = nil,
                        encode: (String) throws -> [Int]) throws -> TaskMetrics {
+    metrics(try predictions(data, batchSize: batchSize, maxLength: maxLength, encode: encode), for: data)
+  }
+
+  /// The prediction for every example of `data`, in batches.
+  public func predictions(_ data: TaskDataset, batchSize: Int = 16, maxLength: Int? = nil,
+                          encode: (String) throws -> [Int]) throws -> [(index: Int, probability: Float, score: Float)] {
     let inputs = try self.encode(data, maxLength: min(maxLength ?? gpt.config.blockSize, gpt.config.blockSize), encode: encode)
     var predictions: [(index: Int, probability: Float, score: Float)] = []
     for first in stride(from: 0, to: inputs.count, by: batchSize) {
       predictions += predict(Array(inputs[first..<min(first + batchSize, inputs.count)]))
     }
+    return predictions
+  }
+
+  /// Accuracy (or correlations) of `predictions` against `data`'s labels.
+  public func metrics(_ predictions: [(index: Int, probability: Float, score: Float)], for data: TaskDataset) -> TaskMetrics {
     var metrics = TaskMetrics(count: data.examples.count)
     if task == .similar {
       let (x, y) = (predictions.map { Double($0.score) }, data.examples.map { Double($0.score) })

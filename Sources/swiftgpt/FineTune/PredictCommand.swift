@@ -42,13 +42,9 @@ struct PredictCommand: ParsableCommand {
     }
     if let input {
       let data = try TaskDataset(reading: input, task: model.task, labels: model.task == .classify || model.task == .entail ? model.labels : nil)
-      let inputs = try model.encode(data, maxLength: maxLength, encode: encode)
-      var out = ""
-      for first in stride(from: 0, to: inputs.count, by: 16) {
-        for p in model.predict(Array(inputs[first..<min(first + 16, inputs.count)])) { out += line(p) + "\n" }
-      }
-      Terminal.write(out)
-      Terminal.error("\(try model.evaluate(data, maxLength: maxLength, encode: encode))")
+      let predictions = try model.predictions(data, maxLength: maxLength, encode: encode)
+      Terminal.write(predictions.map { line($0) + "\n" }.joined())
+      Terminal.error("\(model.metrics(predictions, for: data))")
       return
     }
     let needed: ClosedRange<Int> = switch model.task {
