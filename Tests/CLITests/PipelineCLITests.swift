@@ -54,6 +54,30 @@ struct PipelineCLITests {
     #expect(decoded.out == text)
   }
 
+  @Test func trainWithAConfigKeepsItsComponents() throws {
+    let config = directory + "/config.json"
+    try #"""
+      {"normalizer": {"type": "Lowercase"},
+       "pre_tokenizer": {"type": "Whitespace"},
+       "post_processor": {"type": "TemplateProcessing",
+         "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+         "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+         "special_tokens": {"<s>": {"id": "<s>", "ids": [77], "tokens": ["<s>"]}}},
+       "model": {"type": "BPE", "vocab": {}, "merges": []}}
+      """#.write(toFile: config, atomically: true, encoding: .utf8)
+    let out = directory + "/configured.json"
+    let missing = try swiftgpt(["tokenizer", "train", "--pipeline", "hf", "--config", config, "--input", corpus,
+                                "--vocab-size", "300", "--output", out])
+    #expect(missing.status != 0 && missing.err.contains("the post-processor uses <s>"), "\(missing.err)")
+    let r = try swiftgpt(["tokenizer", "train", "--pipeline", "hf", "--config", config, "--input", corpus,
+                          "--vocab-size", "300", "--special", "<s>", "--output", out])
+    #expect(r.status == 0, "\(r.err)")
+    let ids = try swiftgpt(["tokenizer", "encode", "--tokenizer", out, "--ids", "--text", "ABC 대한"])
+    #expect(ids.out.hasPrefix("[0, "), "the template's <s> now has id 0: \(ids.out)")
+    let json = try String(contentsOfFile: out, encoding: .utf8)
+    #expect(json.contains("\"type\": \"Lowercase\"") && json.contains("\"type\": \"Whitespace\""))
+  }
+
   @Test(arguments: [
     (#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a", "b"]]}}"#, "model.merges[0]`: 'b' is not in the vocabulary"),
     (#"{"model": {"type": "Foo"}}"#, "model.type`: unknown type 'Foo'"),

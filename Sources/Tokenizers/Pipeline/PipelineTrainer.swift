@@ -38,7 +38,9 @@ public struct PipelineBPETrainer: Sendable {
   }
 
   /// Trains on `texts` (HF feeds files line by line, newline included) and returns `base`
-  /// with the learned model and the special tokens added. `progress(merges)` is called now and then.
+  /// with the learned model and the special tokens as its added tokens (those `base` had are
+  /// replaced); the post-processor's special tokens get their new ids. `progress(merges)` is
+  /// called now and then.
   public func train(
     _ base: PipelineTokenizer, on texts: [String], threads: Int = 2, progress: ((Int) -> Void)? = nil
   ) throws(TokenizerError) -> PipelineTokenizer {
@@ -48,11 +50,10 @@ public struct PipelineBPETrainer: Sendable {
     for token in specialTokens { vocab.add(token) }
     let model = try PipelineBPE(
       vocab: vocab, merges: merges, continuingSubwordPrefix: continuingSubwordPrefix, endOfWordSuffix: endOfWordSuffix)
-    var added = base.addedTokens.filter { !specialTokens.contains($0.content) }
-    for token in specialTokens { added.append(AddedToken(id: vocab.id(token)!, content: token, special: true)) }
+    let added = specialTokens.map { AddedToken(id: vocab.id($0)!, content: $0, special: true) }
     return PipelineTokenizer(
-      normalizer: base.normalizer, preTokenizer: base.preTokenizer, model: model, postProcessor: base.postProcessor,
-      decoder: base.decoder, addedTokens: added.sorted { $0.id < $1.id })
+      normalizer: base.normalizer, preTokenizer: base.preTokenizer, model: model,
+      postProcessor: try base.postProcessor?.renumbered { vocab.id($0) }, decoder: base.decoder, addedTokens: added)
   }
 
   /// HF's `WordPieceTrainer`: BPE training with the `##` prefix (`continuingSubwordPrefix`,

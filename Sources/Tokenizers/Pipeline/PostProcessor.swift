@@ -55,6 +55,37 @@ public indirect enum PostProcessor: Sendable, Equatable {
   }
 }
 
+extension PostProcessor {
+  /// The same processor with its special tokens' ids looked up again (after training gave the
+  /// tokens new ids); a token `id(of:)` does not know is an error.
+  func renumbered(_ id: (String) -> Int?) throws(TokenizerError) -> PostProcessor {
+    func token(_ t: TemplateToken) throws(TokenizerError) -> TemplateToken {
+      var ids: [Int] = []
+      for name in t.tokens {
+        guard let new = id(name) else {
+          throw .invalidSpecialToken("the post-processor uses \(name), which the trained vocabulary lacks; add it as a special token")
+        }
+        ids.append(new)
+      }
+      return TemplateToken(name: t.name, ids: ids, tokens: t.tokens)
+    }
+    switch self {
+    case .template(let single, let pair, let specials):
+      var renamed: [TemplateToken] = []
+      for t in specials { renamed.append(try token(t)) }
+      return .template(single: single, pair: pair, specialTokens: renamed)
+    case .bert(let sep, let cls): return .bert(sep: try token(sep), cls: try token(cls))
+    case .roberta(let sep, let cls, let trim, let prefix):
+      return .roberta(sep: try token(sep), cls: try token(cls), trimOffsets: trim, addPrefixSpace: prefix)
+    case .byteLevel: return self
+    case .sequence(let steps):
+      var renamed: [PostProcessor] = []
+      for step in steps { renamed.append(try step.renumbered(id)) }
+      return .sequence(renamed)
+    }
+  }
+}
+
 /// One piece of a `TemplateProcessing` template: `$A`/`$B` (`sequence`) or a special token.
 public enum TemplatePiece: Sendable, Equatable {
   /// The first (`false`) or second (`true`) sequence, with its type id.
