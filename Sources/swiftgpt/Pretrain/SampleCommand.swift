@@ -93,7 +93,8 @@ struct GenerationOptions: ParsableArguments {
                          stopTokens: eot.map { [Int32($0)] } ?? [],
                          precision: WeightPrecision(rawValue: precision) ?? .float32, rng: &rng) { token in
         count += 1
-        if Int(token) == eot { return true }
+        // The end-of-text token, and ids the tokenizer lacks (instruction markers), print nothing.
+        if Int(token) == eot || Int(token) >= tokenizer.vocabSize { return true }
         do {
           let piece = try text.append(Int(token))
           if stream { Terminal.write(piece) } else { output += piece }
