@@ -71,7 +71,9 @@ struct GenerationOptions: ParsableArguments {
     let eot = tokenizer.specialTokens.ids["<|endoftext|>"]
     var promptIDs: [Int]
     if let prompt, !prompt.isEmpty {
-      promptIDs = try tokenizer.encode(prompt)
+      // A HF pipeline's template tokens (an appended end-of-text) do not belong in a prompt.
+      promptIDs = try (tokenizer as? PipelineTokenizer)?.encoding(of: prompt, addSpecialTokens: false).ids
+        ?? tokenizer.encode(prompt)
     } else if let eot {
       promptIDs = [eot]
     } else {
