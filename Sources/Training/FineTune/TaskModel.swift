@@ -157,10 +157,11 @@ public final class TaskModel {
 
   /// Writes the model (`config.json` + `model.safetensors`, a HF GPT-2 folder with the grown
   /// vocabulary), `task_head.safetensors`, `task.json`, and the LoRA adapter if there is one
-  /// (`adapter/`, PEFT's format).
-  public func save(to folder: String) throws {
+  /// (`adapter/`, PEFT's format, whose base model is `name`: the folder's final path when it
+  /// is written somewhere else first).
+  public func save(to folder: String, name: String? = nil) throws {
     try gpt.save(huggingFaceFolder: folder)
-    try gpt.adapter?.save(peftFolder: folder + "/adapter", baseModel: folder)
+    try gpt.adapter?.save(peftFolder: folder + "/adapter", baseModel: name ?? folder)
     try head.save(safetensors: folder + "/task_head.safetensors")
     let info: [String: Any] = [
       "task": task.rawValue, "labels": labels, "lm_coef": Double(lmCoefficient),

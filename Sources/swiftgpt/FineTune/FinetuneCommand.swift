@@ -86,7 +86,7 @@ struct FinetuneCommand: ParsableCommand {
       summary(trainable: trainable, total: model.parameterCount, optimizerBytes: bytes, steps: steps, seconds: Terminal.now() - start)
       try writeFolderAtomically(out) { folder in
         try model.save(huggingFaceFolder: folder)
-        try model.adapter?.save(peftFolder: folder + "/adapter", baseModel: source)
+        try model.adapter?.save(peftFolder: folder + "/adapter", baseModel: out)
         try tokens.save(to: folder)
         for (name, data) in files { try writeAtomically(data, to: folder + "/" + name) }
       }
@@ -101,7 +101,7 @@ struct FinetuneCommand: ParsableCommand {
       summary(trainable: trainable, total: model.gpt.parameterCount + model.head.count, optimizerBytes: bytes,
               steps: steps, seconds: Terminal.now() - start)
       try writeFolderAtomically(out) { folder in
-        try model.save(to: folder)
+        try model.save(to: folder, name: out)
         for (name, data) in files { try writeAtomically(data, to: folder + "/" + name) }
       }
       if let evalData {
