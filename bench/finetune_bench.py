@@ -3,7 +3,7 @@
 
   swift build -c release
   python3 bench/finetune_bench.py [--shared ../shared] [--work /tmp/swiftgpt-finetune-bench]
-                                  [--pretrain-steps 2500] [--sft-pretrain-steps 1500]
+                                  [--pretrain-steps 2500] [--sft-pretrain-steps 4500]
 
 1. NSMC sentiment: pretrain a char-level gpt-micro (4 layers, 128 wide, block 128) on the first
    8 MB of the NSMC review text (../shared/data/corpus/ko/ko_nsmc_reviews.txt.gz; the 5k test
@@ -42,7 +42,7 @@ def main():
     ap.add_argument("--shared", default=str(ROOT.parent / "shared"))
     ap.add_argument("--work", default="/tmp/swiftgpt-finetune-bench")
     ap.add_argument("--pretrain-steps", type=int, default=2500)
-    ap.add_argument("--sft-pretrain-steps", type=int, default=1500)
+    ap.add_argument("--sft-pretrain-steps", type=int, default=4500)
     args = ap.parse_args()
     shared, work = pathlib.Path(args.shared), pathlib.Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
