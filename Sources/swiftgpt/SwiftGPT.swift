@@ -5,7 +5,7 @@ import ArgumentParser
 struct SwiftGPT: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "swiftgpt",
-    abstract: "Build GPT language models from scratch: tokenizers, training, generation.",
+    abstract: "Build GPT language models from scratch: tokenizers, pretraining, fine-tuning, generation.",
     version: "0.1.0",
     subcommands: [
       Demo.self, PrepareCommand.self, TrainCommand.self, SampleCommand.self, FinetuneCommand.self, PredictCommand.self,

@@ -6,7 +6,7 @@ import Tokenizers
 struct TokenizerCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "tokenizer",
-    abstract: "Train, run and inspect tokenizers (BPE, tiktoken encodings, char).",
+    abstract: "Train, run and inspect tokenizers (minbpe BPE, tiktoken encodings, HF tokenizer.json pipelines, char).",
     subcommands: [TrainTokenizer.self, Encode.self, Decode.self, Show.self])
 }
 
