@@ -48,7 +48,7 @@ public indirect enum Decoder: Sendable, Equatable {
       }
     case .bpe(let suffix):
       return tokens.enumerated().map { i, token in
-        token.replacingOccurrencesOf(suffix, with: i == tokens.count - 1 ? "" : " ")
+        TextPattern.string(suffix).replacing(in: token, with: i == tokens.count - 1 ? "" : " ")
       }
     case .byteFallback:
       var out: [String] = []
@@ -84,7 +84,7 @@ public indirect enum Decoder: Sendable, Equatable {
         return String(String.UnicodeScalarView(scalars))
       }
     case .replace(let pattern, let content):
-      return tokens.map { Normalizer.replace(pattern: pattern, content: content).normalize($0) }
+      return tokens.map { pattern.replacing(in: $0, with: content) }
     case .sequence(let steps):
       return steps.reduce(tokens) { $1.decodeChain($0) }
     }
@@ -98,7 +98,7 @@ private func wordPieceCleanup(_ text: String) -> String {
     (" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"), (" n't", "n't"), (" 'm", "'m"),
     (" do not", " don't"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re"),
   ] where t.utf8.count >= from.utf8.count {
-    t = t.replacingOccurrencesOf(from, with: to)
+    t = TextPattern.string(from).replacing(in: t, with: to)
   }
   return t
 }
@@ -109,24 +109,6 @@ private func parseByteToken(_ token: String) -> UInt8? {
   guard u.count == 6, u[0] == UInt8(ascii: "<"), u[1] == UInt8(ascii: "0"), u[2] == UInt8(ascii: "x"),
         u[5] == UInt8(ascii: ">") else { return nil }
   return UInt8(String(decoding: u[3..<5], as: UTF8.self), radix: 16)
-}
-
-extension String {
-  /// The string with every non-overlapping occurrence of `target` (bytewise) replaced.
-  func replacingOccurrencesOf(_ target: String, with replacement: String) -> String {
-    let matches = TextPattern.string(target).byteMatches(in: self)
-    guard !matches.isEmpty else { return self }
-    var out: [UInt8] = []
-    var last = 0
-    let bytes = Array(utf8)
-    for m in matches {
-      out.append(contentsOf: bytes[last..<m.lowerBound])
-      out.append(contentsOf: replacement.utf8)
-      last = m.upperBound
-    }
-    out.append(contentsOf: bytes[last...])
-    return String(decoding: out, as: UTF8.self)
-  }
 }
 
 // MARK: - tokenizer.json

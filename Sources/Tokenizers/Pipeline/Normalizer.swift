@@ -32,15 +32,7 @@ public indirect enum Normalizer: Sendable, Equatable {
       if right { while let s = scalars.last, s.properties.isWhitespace { scalars.removeLast() } }
       return String(String.UnicodeScalarView(scalars))
     case .replace(let pattern, let content):
-      var out = ""
-      var last = text.utf8.startIndex
-      for range in pattern.matches(in: text) {
-        out += text[last..<range.lowerBound]
-        out += content
-        last = range.upperBound
-      }
-      out += text[last...]
-      return out
+      return pattern.replacing(in: text, with: content)
     case .prepend(let prefix): return text.isEmpty ? text : prefix + text
     case .stripAccents:
       var view = String.UnicodeScalarView()

@@ -30,12 +30,21 @@ public enum TextPattern: Sendable, Equatable {
     }
   }
 
-  /// The matches as index ranges of `text`.
-  func matches(in text: String) -> [Range<String.Index>] {
-    let utf8 = text.utf8
-    return byteMatches(in: text).map {
-      utf8.index(utf8.startIndex, offsetBy: $0.lowerBound)..<utf8.index(utf8.startIndex, offsetBy: $0.upperBound)
+  /// `text` with every match replaced by `content`.
+  func replacing(in text: String, with content: String) -> String {
+    let matches = byteMatches(in: text)
+    guard !matches.isEmpty else { return text }
+    let bytes = Array(text.utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count)
+    var last = 0
+    for m in matches {
+      out += bytes[last..<m.lowerBound]
+      out += content.utf8
+      last = m.upperBound
     }
+    out += bytes[last...]
+    return String(decoding: out, as: UTF8.self)
   }
 
   init(json: JSONField) throws(TokenizerError) {
