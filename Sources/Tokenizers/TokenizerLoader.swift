@@ -10,12 +10,13 @@ public func loadTokenizer(_ spec: String, pattern: SplitPattern = .cl100k) throw
   if Encoding.names.contains(spec) { return try Encoding.named(spec) }
   if spec.hasSuffix(".model") { return try RegexTokenizer(modelFile: spec) }
   if spec.hasSuffix(".json") {
-    // A HF tokenizer.json has a `model`; a char tokenizer file has none. Text that is not JSON
-    // at all goes to the HF reader, whose error says where the syntax breaks.
-    switch try? JSONValue(parsing: try readTextFile(spec)) {
-    case .object(let members)? where !members.contains(where: { $0.key == "model" }): return try CharTokenizer(file: spec)
-    default: return try PipelineTokenizer(file: spec)
+    // A HF tokenizer.json has a `model`; a char tokenizer file has none. The document is read
+    // and parsed once; text that is not JSON gets the HF reader's error, naming the byte.
+    let document = Result { () throws(TokenizerError) in try JSONValue(parsing: try readTextFile(spec)) }
+    if case .success(.object(let members)) = document, !members.contains(where: { $0.key == "model" }) {
+      return try CharTokenizer(file: spec)
     }
+    return try PipelineTokenizer(document: { () throws(TokenizerError) in try document.get() }, path: spec)
   }
   if FileManager.default.fileExists(atPath: spec + "/tokenizer.json") { return try PipelineTokenizer(file: spec) }
   if spec.hasSuffix(".tiktoken") { return try Encoding(rankFile: spec, pattern: pattern) }

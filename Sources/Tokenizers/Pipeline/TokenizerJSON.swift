@@ -6,10 +6,15 @@ extension PipelineTokenizer {
     var isDirectory: ObjCBool = false
     let file = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
       ? path + "/tokenizer.json" : path
+    try self.init(document: { () throws(TokenizerError) in try JSONValue(parsing: try readTextFile(file)) }, path: file)
+  }
+
+  /// Builds the tokenizer from the document `read` returns; JSON errors name `path`.
+  init(document read: () throws(TokenizerError) -> JSONValue, path: String) throws(TokenizerError) {
     do {
-      try self.init(json: try JSONValue(parsing: try readTextFile(file)))
+      try self.init(json: try read())
     } catch .invalidJSON(let field, let reason) {
-      throw .malformedFile(path: file, line: 0, reason: field.isEmpty ? "invalid JSON: \(reason)" : "field `\(field)`: \(reason)")
+      throw .malformedFile(path: path, line: 0, reason: field.isEmpty ? "invalid JSON: \(reason)" : "field `\(field)`: \(reason)")
     }
   }
 
