@@ -100,12 +100,11 @@ public final class LoRAAdapter {
     for (layer, (a, b)) in byLayer {
       let w = model.parameters[layer + ".weight"]!
       let (inputs, outputs, r) = (w.shape[0], w.shape[1], config.rank)
-      for i in 0..<inputs {
-        for o in 0..<outputs {
-          var sum: Float = 0
-          for k in 0..<r { sum += b.data[o * r + k] * a.data[k * inputs + i] }
-          w.data[i * outputs + o] += sign * scale * sum
-        }
+      // W[in, out] += (sign · scale · A)ᵀ[in, r] · Bᵀ[r, out]
+      let scaled = a.scalars.map { $0 * sign * scale }
+      scaled.withUnsafeBufferPointer { sa in
+        sgemm(transA: true, transB: true, m: inputs, n: outputs, k: r, a: sa.baseAddress!, lda: inputs,
+              b: b.data, ldb: r, c: w.data, ldc: outputs, accumulate: true)
       }
     }
   }
