@@ -215,17 +215,8 @@ public enum InstructionTuning {
     }
     let sets = try FineTuner.trainableSets(model, lora: lora, seed: options.seed)
     return FineTuner.train(model, sets: sets, count: encoded.count, options: options, progress: progress) { picked, rng in
-      let batch = picked.map { encoded[$0] }
-      let length = batch.map(\.ids.count).max()!
-      var ids = [Int32](repeating: 0, count: batch.count * length)
-      var targets = [Int32](repeating: -100, count: batch.count * length)
-      for (r, example) in batch.enumerated() {
-        for t in example.ids.indices {
-          ids[r * length + t] = example.ids[t]
-          targets[r * length + t] = example.targets[t]
-        }
-      }
-      let loss = model.forward(ids, batch: batch.count, length: length, targets: targets, rng: rng).loss!
+      let (ids, targets, length) = padRows(picked.map { encoded[$0] })
+      let loss = model.forward(ids, batch: picked.count, length: length, targets: targets, rng: rng).loss!
       return (loss, loss.item, loss.item)
     }
   }

@@ -66,17 +66,9 @@ public final class TaskModel {
   /// choice, plus the LM loss on the inputs (nil when λ = 0) and the pooled rows.
   func outputs(_ batch: [[[Int32]]], rng: UnsafeMutablePointer<RandomGenerator>?) -> (scores: Tensor, lm: Tensor?) {
     let rows = batch.flatMap { $0 }
-    let length = rows.map(\.count).max()!
-    var ids = [Int32](repeating: 0, count: rows.count * length)
-    var targets = [Int32](repeating: -100, count: rows.count * length)
-    var extractRows: [Int32] = []
-    for (r, row) in rows.enumerated() {
-      for (t, id) in row.enumerated() {
-        ids[r * length + t] = id
-        if t + 1 < row.count { targets[r * length + t] = row[t + 1] }
-      }
-      extractRows.append(Int32(r * length + row.count - 1))
-    }
+    // LM targets: each token predicts the next, the extract token nothing.
+    let (ids, targets, length) = padRows(rows.map { row in (row, Array(row.dropFirst()) + [-100]) })
+    let extractRows = rows.enumerated().map { Int32($0 * length + $1.count - 1) }
     let hidden = gpt.hidden(ids, batch: rows.count, length: length, rng: rng)
     let c = gpt.config.nEmbd
     var pooled = embedding(reshape(hidden, [rows.count * length, c]), ids: extractRows, shape: [rows.count])
@@ -85,13 +77,10 @@ public final class TaskModel {
       let even = (0..<batch.count).map { Int32(2 * $0) }, odd = (0..<batch.count).map { Int32(2 * $0 + 1) }
       pooled = add(embedding(pooled, ids: even, shape: [batch.count]), embedding(pooled, ids: odd, shape: [batch.count]))
     }
-    let scores = linear(pooled, weight: transposeWeight(), bias: head["score.bias"]!)
+    let scores = add(matmul(pooled, head["score.weight"]!, transposeB: true), head["score.bias"]!)
     let lm = lmCoefficient > 0 ? crossEntropy(gpt.logits(hidden), targets: targets) : nil
     return (scores, lm)
   }
-
-  /// `score.weight` [outputs, C] as the [C, outputs] matrix `linear` takes.
-  private func transposeWeight() -> Tensor { transpose(head["score.weight"]!, 0, 1) }
 
   /// Task loss + λ·LM loss for `batch` (sequences and examples in the same order).
   public func loss(_ batch: [[[Int32]]], examples: [TaskExample], rng: UnsafeMutablePointer<RandomGenerator>?)
