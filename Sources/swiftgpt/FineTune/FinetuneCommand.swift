@@ -172,26 +172,17 @@ final class DroppedCharacters {
   }
 }
 
-/// The tokenizer files a derived model folder carries: the source's `meta.json` and the file
-/// it names, or, with `override`, that tokenizer under `meta.json`'s name.
+/// The tokenizer files a derived model folder carries: the source's (`tokenizerFiles`), or,
+/// with `override`, that tokenizer (a built-in name, or a file copied in) named by `meta.json`.
 func tokenizerFiles(from source: String, override: String?) throws -> [String: Data] {
-  var files: [String: Data] = [:]
   var meta = (try? DatasetMeta(folder: source)) ?? DatasetMeta(vocabSize: 0, tokenizer: "")
-  if let override {
-    if let data = FileManager.default.contents(atPath: override) {
-      let name = "tokenizer." + (override as NSString).pathExtension
-      files[name] = data
-      meta.tokenizer = name
-    } else {
-      meta.tokenizer = override
-    }
-  } else if !meta.tokenizer.isEmpty, let data = FileManager.default.contents(atPath: source + "/" + meta.tokenizer) {
-    files[meta.tokenizer] = data
+  guard let override else { return meta.tokenizer.isEmpty ? [:] : try tokenizerFiles(meta, from: source) }
+  guard let data = FileManager.default.contents(atPath: override) else {
+    meta.tokenizer = override
+    return try tokenizerFiles(meta, from: source)
   }
-  if !meta.tokenizer.isEmpty {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    files["meta.json"] = try encoder.encode(meta)
-  }
+  meta.tokenizer = "tokenizer." + (override as NSString).pathExtension
+  var files = try tokenizerFiles(meta, from: source)
+  files[meta.tokenizer] = data
   return files
 }

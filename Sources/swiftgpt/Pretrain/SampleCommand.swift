@@ -120,6 +120,17 @@ func resolveCheckpoint(_ path: String) -> String {
   return path
 }
 
+/// The files that name and hold a model folder's tokenizer: `meta.json`, and from `folder` the
+/// file it names and minbpe's readable `tokenizer.vocab` when there.
+func tokenizerFiles(_ meta: DatasetMeta, from folder: String) throws -> [String: Data] {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+  var files = ["meta.json": try encoder.encode(meta)]
+  if let tokenizer = FileManager.default.contents(atPath: folder + "/" + meta.tokenizer) { files[meta.tokenizer] = tokenizer }
+  if let vocab = FileManager.default.contents(atPath: folder + "/tokenizer.vocab") { files["tokenizer.vocab"] = vocab }
+  return files
+}
+
 /// The tokenizer for a model folder: `override`, else the one named by the folder's
 /// `meta.json`, else GPT-2's for a model with GPT-2's vocabulary.
 func openTokenizer(folder: String, override: String?, vocabSize: Int) throws -> any Tokenizer {

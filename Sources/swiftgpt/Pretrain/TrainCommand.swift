@@ -143,12 +143,7 @@ func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out
     print("training: \(o.maxSteps) steps × \(o.batchSize)×\(o.blockSize) tokens" + (o.gradAccum > 1 ? " × \(o.gradAccum) micro-batches" : "")
       + String(format: ", lr %g → %g (%@), %d threads", o.learningRate, o.minLearningRate, o.decay.rawValue, Parallel.threads))
   }
-  var files: [String: Data] = [:]
-  let encoder = JSONEncoder()
-  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-  files["meta.json"] = try encoder.encode(meta)
-  if let tokenizer = FileManager.default.contents(atPath: data + "/" + meta.tokenizer) { files[meta.tokenizer] = tokenizer }
-  if let vocab = FileManager.default.contents(atPath: data + "/tokenizer.vocab") { files["tokenizer.vocab"] = vocab }
+  let files = try tokenizerFiles(meta, from: data)
   Interrupt.install()
   var progress = TrainingProgress(total: o.maxSteps)
   let outcome = try trainer.run(out: out, files: files, shouldStop: { Interrupt.requested }) { event in
