@@ -61,15 +61,21 @@ struct GPTBench: ParsableCommand {
 struct GemmBench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "gemm",
-    abstract: "Time C = A·Bᵀ (the Linear forward layout) on one shape.")
+    abstract: "Time C = op(A)·op(B) on one shape (default A·Bᵀ, the Linear forward layout).")
 
   @Option var m = 4096
   @Option var n = 1152
   @Option var k = 384
   @Option(help: "Repetitions (best is reported).") var repeats = 10
   @Option(help: "Threads.") var threads = 1
+  @Option(help: "Which operands are transposed: nt (A·Bᵀ), nn (A·B, backward dX) or tn (Aᵀ·B, backward dW).")
+  var layout = "nt"
 
   func run() throws {
+    guard ["nt", "nn", "tn"].contains(layout) else {
+      throw ValidationError("--layout must be nt, nn or tn, got '\(layout)'")
+    }
+    let (transA, transB) = (layout.first == "t", layout.last == "t")
     let a = Storage(count: m * k), b = Storage(count: n * k), c = Storage(count: m * n)
     var rng = RandomGenerator(seed: 1)
     for i in 0..<a.count { a.base[i] = rng.nextUniform() }
@@ -77,11 +83,12 @@ struct GemmBench: ParsableCommand {
     var best = Double.infinity
     for _ in 0..<repeats {
       let start = Terminal.now()
-      sgemm(transA: false, transB: true, m: m, n: n, k: k, a: a.base, lda: k, b: b.base, ldb: k,
-            c: c.base, ldc: n, accumulate: false, threads: threads)
+      sgemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a.base, lda: transA ? m : k,
+            b: b.base, ldb: transB ? k : n, c: c.base, ldc: n, accumulate: false, threads: threads)
       best = min(best, Terminal.now() - start)
     }
-    let object: [String: Any] = ["gflops": 2 * Double(m * n * k) / best / 1e9, "best_s": best, "threads": threads]
+    let object: [String: Any] = [
+      "gflops": 2 * Double(m * n * k) / best / 1e9, "best_s": best, "threads": threads, "layout": layout]
     print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
   }
 }

@@ -73,7 +73,7 @@ struct GradCheckTests {
   }
   @Test func causalAttention() {
     checkGradients([leaf([2, 5, 24], seed: 23)], probes: 60, eps: 1e-3) { causalSelfAttention($0[0], heads: 2) }
-    // 70 positions: three query blocks, the last one partial.
+    // 70 positions: twelve 6-row query tiles and five 16-key panels, the last of each partial.
     checkGradients([leaf([1, 70, 12], seed: 29)], probes: 80, eps: 1e-3) { causalSelfAttention($0[0], heads: 2) }
   }
 

@@ -102,7 +102,7 @@ public func gemv(transB: Bool, x: UnsafePointer<Float>, b: BFloat16Matrix, y: Un
       }
     }
   }
-  for block in 1..<max(1, blocks) { vmapAccumulate(width, partial.base + block * width, partial.base) { $0 } }
+  for block in 1..<max(1, blocks) { TensorEngine.accumulate(partial.base + block * width, into: partial.base, count: width) }
   for c in 0..<n {
     let value = partial.base[(c / 16) * 16 + (c % 2 == 0 ? 0 : 8) + (c % 16) / 2]
     y[c] = accumulate ? y[c] + value : value

@@ -62,5 +62,5 @@ func sgemv(transB: Bool, n: Int, k: Int, x: UnsafePointer<Float>, incx: Int, b: 
     }
   }
   if !accumulate { y.update(repeating: 0, count: n) }
-  for block in 0..<blocks { vmapAccumulate(n, partial.base + block * n, y) { $0 } }
+  for block in 0..<blocks { TensorEngine.accumulate(partial.base + block * n, into: y, count: n) }
 }

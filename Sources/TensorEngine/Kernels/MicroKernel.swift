@@ -1,10 +1,12 @@
 // The 6×16 register tile of the GEMM: 12 `SIMD8<Float>` accumulators (two per row), written out
 // with named variables so that they stay in the 16 AVX2 registers.
 
-/// C[6, 16] (+)= Apanel[kb, 6]ᵀ · Bpanel[kb, 16]; `a` is a packed A panel, `b` a packed B panel.
+/// C[6, 16] (+)= A[6, kb] · Bpanel[kb, 16], where `b` is a packed B panel and A is read in
+/// place: element (r, p) at `a[r * rowStride + p * kStride]` (a row-major block has strides
+/// (lda, 1), a transposed one (1, lda), a packed edge panel (1, 6)).
 @inline(__always)
 @usableFromInline
-func microKernel6x16(kb: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+func microKernel6x16(kb: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, b: UnsafePointer<Float>,
                      c: UnsafeMutablePointer<Float>, ldc: Int, add: Bool) {
   var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
   var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
@@ -12,23 +14,25 @@ func microKernel6x16(kb: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
   var c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
   var c40 = SIMD8<Float>(), c41 = SIMD8<Float>()
   var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
-  let araw = UnsafeRawPointer(a), braw = UnsafeRawPointer(b)
+  let braw = UnsafeRawPointer(b)
+  let (r1, r2, r3, r4, r5) = (rowStride, 2 * rowStride, 3 * rowStride, 4 * rowStride, 5 * rowStride)
+  var ap = a
   for p in 0..<kb {
     let b0 = braw.loadUnaligned(fromByteOffset: p * 64, as: SIMD8<Float>.self)
     let b1 = braw.loadUnaligned(fromByteOffset: p * 64 + 32, as: SIMD8<Float>.self)
-    let ap = araw + p * 24
-    let a0 = SIMD8<Float>(repeating: ap.load(fromByteOffset: 0, as: Float.self))
+    let a0 = SIMD8<Float>(repeating: ap[0])
     c00.addProduct(a0, b0); c01.addProduct(a0, b1)
-    let a1 = SIMD8<Float>(repeating: ap.load(fromByteOffset: 4, as: Float.self))
+    let a1 = SIMD8<Float>(repeating: ap[r1])
     c10.addProduct(a1, b0); c11.addProduct(a1, b1)
-    let a2 = SIMD8<Float>(repeating: ap.load(fromByteOffset: 8, as: Float.self))
+    let a2 = SIMD8<Float>(repeating: ap[r2])
     c20.addProduct(a2, b0); c21.addProduct(a2, b1)
-    let a3 = SIMD8<Float>(repeating: ap.load(fromByteOffset: 12, as: Float.self))
+    let a3 = SIMD8<Float>(repeating: ap[r3])
     c30.addProduct(a3, b0); c31.addProduct(a3, b1)
-    let a4 = SIMD8<Float>(repeating: ap.load(fromByteOffset: 16, as: Float.self))
+    let a4 = SIMD8<Float>(repeating: ap[r4])
     c40.addProduct(a4, b0); c41.addProduct(a4, b1)
-    let a5 = SIMD8<Float>(repeating: ap.load(fromByteOffset: 20, as: Float.self))
+    let a5 = SIMD8<Float>(repeating: ap[r5])
     c50.addProduct(a5, b0); c51.addProduct(a5, b1)
+    ap += kStride
   }
   let craw = UnsafeMutableRawPointer(c)
   @inline(__always) func store(_ row: Int, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>) {

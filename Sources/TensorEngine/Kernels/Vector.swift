@@ -89,6 +89,9 @@ public func vmax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
 }
 
 /// Applies `f` to 16 lanes at a time over x[0..<n] into y; the tail is padded with zeros.
+///
+/// Pass a named `@inline(__always)` function (nested, when it captures): a closure literal
+/// can be left out of line, with its lanes passed in four 128-bit registers.
 @inlinable @inline(__always)
 public func vmap(_ n: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                  _ f: (Float16x) -> Float16x) {

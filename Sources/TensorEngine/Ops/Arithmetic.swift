@@ -39,7 +39,8 @@ public func scale(_ x: Tensor, _ s: Float) -> Tensor {
     let (g, d) = (out.gradData, x.gradData)
     for i in 0..<n { d[i] += g[i] * s }
   }
-  vmap(n, x.data, out.data) { $0 * s }
+  @inline(__always) func scaled(_ v: Float16x) -> Float16x { v * s }
+  vmap(n, x.data, out.data, scaled)
   return out
 }
 

@@ -2,73 +2,128 @@
 /// qkv [B, T, 3C] holding q | k | v, each split into `heads` heads of size C/heads →
 /// y [B, T, C] = softmax(q·kᵀ/√hs with the future masked) · v, heads concatenated.
 ///
-/// The attention probabilities [B, heads, T, T] are kept for the backward pass. Queries are
-/// processed in blocks of `attentionBlock` rows, each against only the keys it can see, so the
-/// masked upper triangle is mostly skipped.
+/// One task per (batch, head). Each packs its k, v (and in the backward pass q, dy) once as GEMM
+/// panels, then walks the queries six rows at a time, multiplying only by the keys those rows can
+/// see, so the masked upper triangle is skipped. The attention probabilities [B, heads, T, T] are
+/// kept for the backward pass, zero above the diagonal.
 public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
   precondition(qkv.shape.count == 3 && qkv.shape[2] % (3 * heads) == 0,
                "attention: qkv must be [B, T, 3C] with C divisible by \(heads) heads, got \(qkv.shape)")
   let (b, t, c3) = (qkv.shape[0], qkv.shape[1], qkv.shape[2])
   let c = c3 / 3, hs = c / heads
   let scale = 1 / Float(hs).squareRoot()
+  let panels = AttentionPanels(t: t, hs: hs)
   let att = Storage(count: b * heads * t * t, zeroed: false)
   let out = Tensor.result([b, t, c], inputs: [qkv]) { out in
     let (qs, dqs, dys, atts) = (UncheckedSendable(qkv.data), UncheckedSendable(qkv.gradData),
                                 UncheckedSendable(out.gradData), UncheckedSendable(att.base))
     Parallel.forEach(b * heads) { task in
       let (bi, h) = (task / heads, task % heads)
-      let base = qs.value + bi * t * c3 + h * hs
-      let dbase = dqs.value + bi * t * c3 + h * hs
+      let (q, dq) = (qs.value + bi * t * c3 + h * hs, dqs.value + bi * t * c3 + h * hs)
+      let (k, v, dk, dv) = (q + c, q + 2 * c, dq + c, dq + 2 * c)
       let dy = dys.value + bi * t * c + h * hs
       let a = atts.value + task * t * t
-      let scratch = Storage(count: 2 * t * t, zeroed: false)
+      let scratch = Storage(count: 2 * t * t + panels.keysT + 3 * panels.rows, zeroed: false)
       defer { withExtendedLifetime(scratch) {} }
       let (datt, dpre) = (scratch.base, scratch.base + t * t)
-      // Row blocks [i0, i1) only involve keys 0..<i1: the masked upper triangle is skipped.
-      dpre.update(repeating: 0, count: t * t)
-      for i0 in stride(from: 0, to: t, by: attentionBlock) {
-        let i1 = min(t, i0 + attentionBlock), rows = i1 - i0
-        // datt[rows, i1] = dy[rows, hs] · v[i1, hs]ᵀ
-        sgemm(transA: false, transB: true, m: rows, n: i1, k: hs, a: dy + i0 * c, lda: c, b: base + 2 * c, ldb: c3,
-              c: datt + i0 * t, ldc: t, accumulate: false, threads: 1)
-        // dv[i1, hs] += att[rows, i1]ᵀ · dy[rows, hs]
-        sgemm(transA: true, transB: false, m: i1, n: hs, k: rows, a: a + i0 * t, lda: t, b: dy + i0 * c, ldb: c,
-              c: dbase + 2 * c, ldc: c3, accumulate: true, threads: 1)
-        // dpre = softmax backward (causal rows), times the 1/√hs scale
-        for i in i0..<i1 {
-          softmaxBackwardRow(y: a + i * t, dy: datt + i * t, dx: dpre + i * t, n: i + 1, scale: scale)
+      let vT = dpre + t * t, dyP = vT + panels.keysT, kP = dyP + panels.rows, qP = kP + panels.rows
+      panels.packTransposed(v, ld: c3, into: vT)
+      panels.pack(dy, ld: c, into: dyP)
+      panels.pack(k, ld: c3, into: kP)
+      panels.pack(q, ld: c3, into: qP)
+      forEachTile(t) { i0, rows in
+        // datt[rows, keys] = dy[rows, hs] · vᵀ, then dpre = the softmax backward of each row
+        // (scaled by 1/√hs), zero past the diagonal up to the end of the row tile.
+        panels.multiplyKeys(dy + i0 * c, ld: c, rows: rows, by: vT, into: datt + i0 * t, upTo: i0 + rows)
+        for i in i0..<(i0 + rows) {
+          softmaxBackwardRow(y: a + i * t, dy: datt + i * t, dx: dpre + i * t, n: i + 1, scale: scale,
+                             accumulate: false)
+          (dpre + i * t + i + 1).update(repeating: 0, count: min(t, i0 + gemmMR) - i - 1)
         }
-        // dq[rows, hs] += dpre[rows, i1] · k[i1, hs] ; dk[i1, hs] += dpre[rows, i1]ᵀ · q[rows, hs]
-        sgemm(transA: false, transB: false, m: rows, n: hs, k: i1, a: dpre + i0 * t, lda: t, b: base + c, ldb: c3,
-              c: dbase + i0 * c3, ldc: c3, accumulate: true, threads: 1)
-        sgemm(transA: true, transB: false, m: i1, n: hs, k: rows, a: dpre + i0 * t, lda: t, b: base + i0 * c3, ldb: c3,
-              c: dbase + c, ldc: c3, accumulate: true, threads: 1)
+        // dq[rows, hs] += dpre[rows, keys] · k
+        panels.multiplyValues(dpre + i0 * t, rowStride: t, kStride: 1, rows: rows, keys: 0..<(i0 + rows),
+                              by: kP, into: dq + i0 * c3, ldc: c3, add: true)
+      }
+      forEachTile(t) { j0, rows in
+        // dv[rows, hs] += att[j0..., rows]ᵀ · dy and dk[rows, hs] += dpre[j0..., rows]ᵀ · q: key j
+        // only receives from queries i ≥ j.
+        panels.multiplyValues(a + j0 * t + j0, rowStride: 1, kStride: t, rows: rows, keys: j0..<t,
+                              by: dyP, into: dv + j0 * c3, ldc: c3, add: true)
+        panels.multiplyValues(dpre + j0 * t + j0, rowStride: 1, kStride: t, rows: rows, keys: j0..<t,
+                              by: qP, into: dk + j0 * c3, ldc: c3, add: true)
       }
     }
   }
   let (qs, ys, atts) = (UncheckedSendable(qkv.data), UncheckedSendable(out.data), UncheckedSendable(att.base))
   Parallel.forEach(b * heads) { task in
     let (bi, h) = (task / heads, task % heads)
-    let base = qs.value + bi * t * c3 + h * hs
+    let q = qs.value + bi * t * c3 + h * hs
+    let y = ys.value + bi * t * c + h * hs
     let a = atts.value + task * t * t
-    for i0 in stride(from: 0, to: t, by: attentionBlock) {
-      let i1 = min(t, i0 + attentionBlock), rows = i1 - i0
-      // pre[rows, i1] = q[rows, hs] · k[i1, hs]ᵀ, then a masked, scaled softmax per row
-      sgemm(transA: false, transB: true, m: rows, n: i1, k: hs, a: base + i0 * c3, lda: c3, b: base + c, ldb: c3,
-            c: a + i0 * t, ldc: t, accumulate: false, threads: 1)
-      for i in i0..<i1 {
+    let scratch = Storage(count: panels.keysT + panels.rows, zeroed: false)
+    defer { withExtendedLifetime(scratch) {} }
+    let (kT, vP) = (scratch.base, scratch.base + panels.keysT)
+    panels.packTransposed(q + c, ld: c3, into: kT)
+    panels.pack(q + 2 * c, ld: c3, into: vP)
+    @inline(__always) func scaled(_ v: Float16x) -> Float16x { v * scale }
+    forEachTile(t) { i0, rows in
+      // pre[rows, keys] = q[rows, hs] · kᵀ, then a masked, scaled softmax per row
+      panels.multiplyKeys(q + i0 * c3, ld: c3, rows: rows, by: kT, into: a + i0 * t, upTo: i0 + rows)
+      for i in i0..<(i0 + rows) {
         let row = a + i * t
-        vmap(i + 1, row, row) { $0 * scale }
+        vmap(i + 1, row, row, scaled)
         softmaxRow(row, row, i + 1)
         (row + i + 1).update(repeating: 0, count: t - i - 1)
       }
-      // y[rows, hs] = att[rows, i1] · v[i1, hs]
-      sgemm(transA: false, transB: false, m: rows, n: hs, k: i1, a: a + i0 * t, lda: t, b: base + 2 * c, ldb: c3,
-            c: ys.value + (bi * t + i0) * c + h * hs, ldc: c, accumulate: false, threads: 1)
+      // y[rows, hs] = att[rows, keys] · v
+      panels.multiplyValues(a + i0 * t, rowStride: t, kStride: 1, rows: rows, keys: 0..<(i0 + rows),
+                            by: vP, into: y + i0 * c, ldc: c, add: false)
     }
   }
   return out
 }
 
-/// Query rows per block in `causalSelfAttention`.
-let attentionBlock = 32
+/// Calls `body(i0, rows)` for the 6-row tiles of 0..<t (the last may be shorter).
+private func forEachTile(_ t: Int, _ body: (Int, Int) -> Void) {
+  for i0 in stride(from: 0, to: t, by: gemmMR) { body(i0, min(gemmMR, t - i0)) }
+}
+
+/// The GEMM panel layouts of one attention head: a [T, hs] matrix packed as B of `x·m` (`rows`
+/// floats: 16-wide column panels of T rows) or of `x·mᵀ` (`keysT` floats: panels of hs rows).
+private struct AttentionPanels {
+  let t: Int, hs: Int
+  var rows: Int { (hs + gemmNR - 1) / gemmNR * gemmNR * t }
+  var keysT: Int { (t + gemmNR - 1) / gemmNR * gemmNR * hs }
+
+  /// Packs m [T, hs] (row stride `ld`) for products `x · m`.
+  func pack(_ m: UnsafePointer<Float>, ld: Int, into dst: UnsafeMutablePointer<Float>) {
+    for j0 in stride(from: 0, to: hs, by: gemmNR) {
+      packPanelB(m, ldb: ld, transB: false, row0: 0, col0: j0, kb: t, cols: min(gemmNR, hs - j0),
+                 into: dst + j0 * t)
+    }
+  }
+
+  /// Packs mᵀ for m [T, hs] (row stride `ld`), for products `x · mᵀ`.
+  func packTransposed(_ m: UnsafePointer<Float>, ld: Int, into dst: UnsafeMutablePointer<Float>) {
+    for j0 in stride(from: 0, to: t, by: gemmNR) {
+      packPanelB(m, ldb: ld, transB: true, row0: 0, col0: j0, kb: hs, cols: min(gemmNR, t - j0),
+                 into: dst + j0 * hs)
+    }
+  }
+
+  /// out[rows, 0..<upTo rounded up to 16] = x[rows, hs] · mᵀ, with mᵀ packed by `packTransposed`.
+  func multiplyKeys(_ x: UnsafePointer<Float>, ld: Int, rows: Int, by packed: UnsafePointer<Float>,
+                    into out: UnsafeMutablePointer<Float>, upTo keys: Int) {
+    macroKernel(a: x, rowStride: ld, kStride: 1, mb: rows, packedB: packed, panelStride: gemmNR * hs, kb: hs,
+                nb: t, panels: 0..<((keys + gemmNR - 1) / gemmNR), c: out, ldc: t, add: false)
+  }
+
+  /// out[rows, hs] (+)= x[rows, keys] · m[keys, hs], with m packed by `pack`; element (r, p) of x
+  /// at x[r·rowStride + p·kStride], p counted from `keys.lowerBound`.
+  func multiplyValues(_ x: UnsafePointer<Float>, rowStride: Int, kStride: Int, rows: Int, keys: Range<Int>,
+                      by packed: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, ldc: Int, add: Bool) {
+    macroKernel(a: x, rowStride: rowStride, kStride: kStride, mb: rows, packedB: packed + keys.lowerBound * gemmNR,
+                panelStride: gemmNR * t, kb: keys.count, nb: hs, panels: 0..<((hs + gemmNR - 1) / gemmNR),
+                c: out, ldc: ldc, add: add)
+  }
+}

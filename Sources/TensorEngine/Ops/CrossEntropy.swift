@@ -22,7 +22,8 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 
       for r in range where targets[r] != ignoreIndex {
         let (row, drow, shift) = (ls.value + r * v, ds.value + r * v, lses.value[r])
         // d/dlogit = softmax - onehot, times the upstream gradient over the counted rows
-        vmapAccumulate(v, row, drow) { g * vexp($0 - shift) }
+        @inline(__always) func gradient(_ x: Float16x) -> Float16x { g * vexp(x - shift) }
+        vmapAccumulate(v, row, drow, gradient)
         drow[Int(targets[r])] -= g
       }
     }

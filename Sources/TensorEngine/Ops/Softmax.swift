@@ -21,17 +21,30 @@ public func softmax(_ x: Tensor) -> Tensor {
 @inlinable @discardableResult
 public func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
   let m = vmax(x, n)
-  vmap(n, x, y) { vexp($0 - m) }
+  @inline(__always) func shiftedExp(_ v: Float16x) -> Float16x { vexp(v - m) }
+  vmap(n, x, y, shiftedExp)
   let total = vsum(y, n)
   let inv = 1 / total
-  vmap(n, y, y) { $0 * inv }
+  @inline(__always) func normalized(_ v: Float16x) -> Float16x { v * inv }
+  vmap(n, y, y, normalized)
   return m + logf(total)
 }
 
-/// dx += scale · y ⊙ (dy − ⟨y, dy⟩) for one row: the softmax Jacobian applied to dy.
+/// dx (+)= scale · y ⊙ (dy − ⟨y, dy⟩) for one row: the softmax Jacobian applied to dy; with
+/// `accumulate` false, dx is overwritten.
 @inlinable
 func softmaxBackwardRow(y: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
-                        n: Int, scale: Float) {
+                        n: Int, scale: Float, accumulate: Bool = true) {
   let dot = vdot(y, dy, n)
-  for i in 0..<n { dx[i] += scale * y[i] * (dy[i] - dot) }
+  var i = 0
+  while i + 16 <= n {
+    let r = scale * load16(y + i) * (load16(dy + i) - dot)
+    store16(accumulate ? load16(dx + i) + r : r, dx + i)
+    i += 16
+  }
+  while i < n {
+    let r = scale * y[i] * (dy[i] - dot)
+    dx[i] = accumulate ? dx[i] + r : r
+    i += 1
+  }
 }
