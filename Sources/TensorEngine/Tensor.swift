@@ -67,6 +67,17 @@ public final class Tensor {
     return g.base
   }
 
+  /// Where a backward pass that writes every element of this tensor's gradient puts it, and
+  /// whether it must add to what is there: before any gradient has flowed here, a fresh buffer
+  /// that is not zero-filled, to overwrite (the zero fill cost ~4 % of a training step).
+  @inlinable public func gradDestination() -> (pointer: UnsafeMutablePointer<Float>, accumulate: Bool) {
+    if let g = gradStorage { return (g.base + gradOffset, true) }
+    let g = Storage(count: count, zeroed: false)
+    gradStorage = g
+    gradOffset = 0
+    return (g.base, false)
+  }
+
   /// Makes this tensor's gradient a view into `storage` at `offset` (used for flat parameter grads).
   public func bindGrad(to storage: Storage, offset: Int) {
     gradStorage = storage

@@ -6,8 +6,10 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
   let inner = b.count, outer = a.count / max(inner, 1)
   let out = Tensor.result(a.shape, inputs: [a, b]) { out in
     let g = out.gradData
-    if a.requiresGrad { accumulate(g, into: a.gradData, count: a.count) }
-    if b.requiresGrad { addColumnSums(g, rows: outer, cols: inner, into: b.gradData) }
+    if a.requiresGrad { passGradient(g, to: a) }
+    if b.requiresGrad {
+      if outer == 1 { passGradient(g, to: b) } else { addColumnSums(g, rows: outer, cols: inner, into: b.gradData) }
+    }
   }
   let (ap, bp, op) = (a.data, b.data, out.data)
   for r in 0..<outer {
@@ -56,6 +58,12 @@ public func sum(_ x: Tensor) -> Tensor {
 
 /// Mean of all elements, as a one-element tensor.
 public func mean(_ x: Tensor) -> Tensor { scale(sum(x), 1 / Float(x.count)) }
+
+/// x.grad (+)= g, for an op whose gradient with respect to x is its output gradient g.
+func passGradient(_ g: UnsafePointer<Float>, to x: Tensor) {
+  let (d, add) = x.gradDestination()
+  if add { accumulate(g, into: d, count: x.count) } else { d.update(from: g, count: x.count) }
+}
 
 /// dst[i] += src[i] for i in 0..<count.
 @inlinable

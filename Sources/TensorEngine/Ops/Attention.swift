@@ -15,7 +15,9 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
   let panels = AttentionPanels(t: t, hs: hs)
   let att = Storage(count: b * heads * t * t, zeroed: false)
   let out = Tensor.result([b, t, c], inputs: [qkv]) { out in
-    let (qs, dqs, dys, atts) = (UncheckedSendable(qkv.data), UncheckedSendable(qkv.gradData),
+    // Each element of the qkv gradient is written by exactly one tile of one task.
+    let (dqkv, add) = qkv.gradDestination()
+    let (qs, dqs, dys, atts) = (UncheckedSendable(qkv.data), UncheckedSendable(dqkv),
                                 UncheckedSendable(out.gradData), UncheckedSendable(att.base))
     Parallel.forEach(b * heads) { task in
       let (bi, h) = (task / heads, task % heads)
@@ -42,15 +44,15 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
         }
         // dq[rows, hs] += dpre[rows, keys] · k
         panels.multiplyValues(dpre + i0 * t, rowStride: t, kStride: 1, rows: rows, keys: 0..<(i0 + rows),
-                              by: kP, into: dq + i0 * c3, ldc: c3, add: true)
+                              by: kP, into: dq + i0 * c3, ldc: c3, add: add)
       }
       forEachTile(t) { j0, rows in
         // dv[rows, hs] += att[j0..., rows]ᵀ · dy and dk[rows, hs] += dpre[j0..., rows]ᵀ · q: key j
         // only receives from queries i ≥ j.
         panels.multiplyValues(a + j0 * t + j0, rowStride: 1, kStride: t, rows: rows, keys: j0..<t,
-                              by: dyP, into: dv + j0 * c3, ldc: c3, add: true)
+                              by: dyP, into: dv + j0 * c3, ldc: c3, add: add)
         panels.multiplyValues(dpre + j0 * t + j0, rowStride: 1, kStride: t, rows: rows, keys: j0..<t,
-                              by: qP, into: dk + j0 * c3, ldc: c3, add: true)
+                              by: qP, into: dk + j0 * c3, ldc: c3, add: add)
       }
     }
   }

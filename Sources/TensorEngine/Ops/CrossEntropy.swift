@@ -17,13 +17,18 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 
   let lse = Storage(count: rows, zeroed: false)
   let out = Tensor.result([1], inputs: [logits]) { out in
     let g = out.gradData[0] / Float(max(counted, 1))
-    let (ls, ds, lses) = (UncheckedSendable(logits.data), UncheckedSendable(logits.gradData), UncheckedSendable(lse.base))
+    let (dlogits, add) = logits.gradDestination()
+    let (ls, ds, lses) = (UncheckedSendable(logits.data), UncheckedSendable(dlogits), UncheckedSendable(lse.base))
     Parallel.forRows(rows, costPerRow: 12 * v) { range in
-      for r in range where targets[r] != ignoreIndex {
+      for r in range {
         let (row, drow, shift) = (ls.value + r * v, ds.value + r * v, lses.value[r])
+        if targets[r] == ignoreIndex {
+          if !add { drow.update(repeating: 0, count: v) }
+          continue
+        }
         // d/dlogit = softmax - onehot, times the upstream gradient over the counted rows
         @inline(__always) func gradient(_ x: Float16x) -> Float16x { g * vexp(x - shift) }
-        vmapAccumulate(v, row, drow, gradient)
+        if add { vmapAccumulate(v, row, drow, gradient) } else { vmap(v, row, drow, gradient) }
         drow[Int(targets[r])] -= g
       }
     }

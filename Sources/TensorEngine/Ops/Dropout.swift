@@ -8,8 +8,9 @@ public func dropout(_ x: Tensor, p: Float, rng: inout RandomGenerator) -> Tensor
   let mask = Storage(count: n, zeroed: false)
   for i in 0..<n { mask.base[i] = rng.nextUniform() < p ? 0 : keep }
   let out = Tensor.result(x.shape, inputs: [x]) { out in
-    let (g, d) = (out.gradData, x.gradData)
-    for i in 0..<n { d[i] += g[i] * mask.base[i] }
+    let g = out.gradData
+    let (d, add) = x.gradDestination()
+    for i in 0..<n { d[i] = (add ? d[i] : 0) + g[i] * mask.base[i] }
   }
   for i in 0..<n { out.data[i] = x.data[i] * mask.base[i] }
   return out

@@ -4,10 +4,11 @@
 public func gelu(_ x: Tensor) -> Tensor {
   let n = x.count
   let out = Tensor.result(x.shape, inputs: [x]) { out in
-    let (xs, gs, ds) = (UncheckedSendable(x.data), UncheckedSendable(out.gradData), UncheckedSendable(x.gradData))
+    let (dx, add) = x.gradDestination()
+    let (xs, gs, ds) = (UncheckedSendable(x.data), UncheckedSendable(out.gradData), UncheckedSendable(dx))
     Parallel.forRows((n + 1023) / 1024, costPerRow: 40_000) { blocks in
       let lo = blocks.lowerBound * 1024, hi = min(n, blocks.upperBound * 1024)
-      geluBackward(xs.value + lo, gs.value + lo, ds.value + lo, hi - lo)
+      geluBackward(xs.value + lo, gs.value + lo, ds.value + lo, hi - lo, accumulate: add)
     }
   }
   let (xs, os) = (UncheckedSendable(x.data), UncheckedSendable(out.data))
@@ -28,8 +29,9 @@ func geluValues(_ v: Float16x) -> Float16x {
   return v / (1 + vexp(-2 * u))
 }
 
-/// dx[i] += dout[i] · gelu'(x[i]) for i in 0..<n, with σ = σ(2u): gelu' = σ + 2xσ(1-σ)·u'.
-func geluBackward(_ x: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int) {
+/// dx[i] (+)= dout[i] · gelu'(x[i]) for i in 0..<n, with σ = σ(2u): gelu' = σ + 2xσ(1-σ)·u'.
+func geluBackward(_ x: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int,
+                  accumulate: Bool) {
   var i = 0
   @inline(__always) func derivative(_ v: Float16x) -> Float16x {
     let v2 = v * v
@@ -39,13 +41,14 @@ func geluBackward(_ x: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ dx:
     return s + 2 * v * s * (1 - s) * du
   }
   while i + 16 <= n {
-    store16(load16(dx + i) + load16(dout + i) * derivative(load16(x + i)), dx + i)
+    let d = load16(dout + i) * derivative(load16(x + i))
+    store16(accumulate ? load16(dx + i) + d : d, dx + i)
     i += 16
   }
   if i < n {
     var v = Float16x()
     for j in 0..<(n - i) { v[j] = x[i + j] }
     let d = derivative(v)
-    for j in 0..<(n - i) { dx[i + j] += dout[i + j] * d[j] }
+    for j in 0..<(n - i) { dx[i + j] = (accumulate ? dx[i + j] : 0) + dout[i + j] * d[j] }
   }
 }

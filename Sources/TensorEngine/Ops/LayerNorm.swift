@@ -9,7 +9,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor?, eps: Float = 1
   let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
   let out = Tensor.result(x.shape, inputs: inputs) { out in
     layerNormBackward(x: x.data, dout: out.gradData, weight: weight.data, stats: stats.base,
-                      dx: x.requiresGrad ? x.gradData : nil, dweight: weight.requiresGrad ? weight.gradData : nil,
+                      dx: x.requiresGrad ? x.gradDestination() : nil, dweight: weight.requiresGrad ? weight.gradData : nil,
                       dbias: bias?.requiresGrad == true ? bias!.gradData : nil, rows: rows, c: c)
   }
   let (xs, os, w, b, st) = (UncheckedSendable(x.data), UncheckedSendable(out.data), UncheckedSendable(weight.data),
@@ -43,8 +43,9 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor?, eps: Float = 1
 }
 
 /// Gradients of LayerNorm (llm.c's formulation). x, dout [rows, C]; stats [rows, 2] = (mean, rstd).
+/// dweight and dbias are added to; dx is added to or overwritten, as its `accumulate` says.
 func layerNormBackward(x: UnsafePointer<Float>, dout: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                       stats: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+                       stats: UnsafePointer<Float>, dx: (pointer: UnsafeMutablePointer<Float>, accumulate: Bool)?,
                        dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
                        rows: Int, c: Int) {
   // dweight/dbias are reductions over rows: one thread keeps them simple and deterministic.
@@ -63,7 +64,8 @@ func layerNormBackward(x: UnsafePointer<Float>, dout: UnsafePointer<Float>, weig
   }
   guard let dx else { return }
   let (xs, ds, ws, st, dxs) = (UncheckedSendable(x), UncheckedSendable(dout), UncheckedSendable(weight),
-                               UncheckedSendable(stats), UncheckedSendable(dx))
+                               UncheckedSendable(stats), UncheckedSendable(dx.pointer))
+  let add = dx.accumulate
   Parallel.forRows(rows, costPerRow: 10 * c) { range in
     for r in range {
       let (xr, dr, dxr) = (xs.value + r * c, ds.value + r * c, dxs.value + r * c)
@@ -90,12 +92,13 @@ func layerNormBackward(x: UnsafePointer<Float>, dout: UnsafePointer<Float>, weig
       while j + 16 <= c {
         let norm = (load16(xr + j) - mean) * rstd
         let d = (load16(w + j) * load16(dr + j) - dnormMean - norm * dnormNormMean) * rstd
-        store16(load16(dxr + j) + d, dxr + j)
+        store16(add ? load16(dxr + j) + d : d, dxr + j)
         j += 16
       }
       while j < c {
         let norm = (xr[j] - mean) * rstd
-        dxr[j] += (w[j] * dr[j] - dnormMean - norm * dnormNormMean) * rstd
+        let d = (w[j] * dr[j] - dnormMean - norm * dnormNormMean) * rstd
+        dxr[j] = add ? dxr[j] + d : d
         j += 1
       }
     }

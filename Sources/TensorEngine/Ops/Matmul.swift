@@ -15,22 +15,24 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) -> Tensor
   let m = shared ? a.count / k : a.size(-2)
   let out = Tensor.result(Array(a.shape.dropLast()) + [n], inputs: [a, b]) { out in
     let dc = out.gradData
+    let (da, addA) = a.requiresGrad ? a.gradDestination() : (a.data, false)
+    let (db, addB) = b.requiresGrad ? b.gradDestination() : (b.data, false)
     for batch in 0..<batches {
       let (ap, bp, dcp) = (a.data + batch * m * k, b.data + batch * n * k, dc + batch * m * n)
       if a.requiresGrad {
         // dA[M, K] += dC[M, N] · op(B)ᵀ
         sgemm(transA: false, transB: !transposeB, m: m, n: k, k: n, a: dcp, lda: n,
-              b: bp, ldb: transposeB ? k : n, c: a.gradData + batch * m * k, ldc: k, accumulate: true)
+              b: bp, ldb: transposeB ? k : n, c: da + batch * m * k, ldc: k, accumulate: addA)
       }
       if b.requiresGrad {
         if transposeB {
           // dB[N, K] += dC[M, N]ᵀ · A[M, K]
           sgemm(transA: true, transB: false, m: n, n: k, k: m, a: dcp, lda: n, b: ap, ldb: k,
-                c: b.gradData + batch * n * k, ldc: k, accumulate: true)
+                c: db + batch * n * k, ldc: k, accumulate: addB)
         } else {
           // dB[K, N] += A[M, K]ᵀ · dC[M, N]
           sgemm(transA: true, transB: false, m: k, n: n, k: m, a: ap, lda: k, b: dcp, ldb: n,
-                c: b.gradData + batch * n * k, ldc: n, accumulate: true)
+                c: db + batch * n * k, ldc: n, accumulate: addB)
         }
       }
     }
