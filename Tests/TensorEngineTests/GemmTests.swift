@@ -53,6 +53,29 @@ struct GemmTests {
     }
   }
 
+  @Test("sgemm gives the same bits on 1 and 2 threads (row- and column-split paths)",
+        arguments: [(false, false), (false, true), (true, false), (true, true)])
+  func threadCountDoesNotChangeBits(transposes: (Bool, Bool)) {
+    // (128, 384, 768) and (97, 4100, 9) split columns on 2 threads, (300, 48, 640) rows.
+    for (m, n, k) in [(128, 384, 768), (97, 4100, 9), (300, 48, 640)] {
+      let a = randomValues(m * k, seed: 5), b = randomValues(k * n, seed: 6)
+      let results = [1, 2].map { threads in
+        var c = [Float](repeating: 0.25, count: m * n)
+        a.withUnsafeBufferPointer { ap in
+          b.withUnsafeBufferPointer { bp in
+            c.withUnsafeMutableBufferPointer { cp in
+              sgemm(transA: transposes.0, transB: transposes.1, m: m, n: n, k: k,
+                    a: ap.baseAddress!, lda: transposes.0 ? m : k, b: bp.baseAddress!, ldb: transposes.1 ? k : n,
+                    c: cp.baseAddress!, ldc: n, accumulate: true, threads: threads)
+            }
+          }
+        }
+        return c
+      }
+      #expect(results[0] == results[1], "m=\(m) n=\(n) k=\(k)")
+    }
+  }
+
   @Test("vexp is within 2 ulp of exp over the float range, and clamps outside it")
   func vexpAccuracy() {
     var worst: Float = 0

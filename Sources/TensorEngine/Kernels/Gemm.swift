@@ -33,14 +33,39 @@ public func sgemm(
   }
   let flops = 2 * m * n * k
   let threads = flops < 2_000_000 ? 1 : threads
+  // op(A) is read in place: element (i, p) at a[i·rowStride + p·kStride].
+  let (rowStride, kStride) = transA ? (1, lda) : (lda, 1)
+  let strided = StridedA(base: a, rowStride: rowStride, kStride: kStride)
+  if threads > 1 && m <= gemmColumnSplitRows && (n + gemmNR - 1) / gemmNR >= 2 * threads {
+    sgemmByColumns(transB: transB, m: m, n: n, k: k, a: strided, b: b, ldb: ldb, c: c, ldc: ldc,
+                   accumulate: accumulate, threads: threads)
+  } else {
+    sgemmByRows(transB: transB, m: m, n: n, k: k, a: strided, b: b, ldb: ldb, c: c, ldc: ldc,
+                accumulate: accumulate, threads: threads)
+  }
+}
+
+/// Products with at most this many rows split their columns between threads (`sgemmByColumns`).
+@usableFromInline let gemmColumnSplitRows = 2 * gemmMC
+
+/// op(A) as the micro-kernel reads it, in place: element (i, p) at `base[i·rowStride + p·kStride]`.
+@usableFromInline
+struct StridedA: @unchecked Sendable {
+  let base: UnsafePointer<Float>, rowStride: Int, kStride: Int
+  /// The element (i, p).
+  func at(_ i: Int, _ p: Int) -> UnsafePointer<Float> { base + i * rowStride + p * kStride }
+}
+
+/// The general case: B is packed once per (k, n) block, shared by all threads (packing split
+/// between them), then the row blocks are shared out. Two barriers per block.
+func sgemmByRows(transB: Bool, m: Int, n: Int, k: Int, a: StridedA, b: UnsafePointer<Float>, ldb: Int,
+                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, threads: Int) {
   let bPanelsMax = (min(n, gemmNC) + gemmNR - 1) / gemmNR
   // Packing buffers come from the storage pool: fresh multi-megabyte allocations would fault
   // their pages in on every call.
   let packedBStorage = Storage(count: bPanelsMax * gemmNR * gemmKC, zeroed: false)
   defer { withExtendedLifetime(packedBStorage) {} }
-  let packedB = packedBStorage.base
-  let aSend = UncheckedSendable(a), bSend = UncheckedSendable(b)
-  let cSend = UncheckedSendable(c), pbSend = UncheckedSendable(packedB)
+  let (bSend, cSend, pbSend) = (UncheckedSendable(b), UncheckedSendable(c), UncheckedSendable(packedBStorage.base))
 
   var jc = 0
   while jc < n {
@@ -77,15 +102,43 @@ public func sgemm(
         let block = task / nSplits, split = task % nSplits
         let i0 = block * mc
         let q0 = nPanels * split / nSplits, q1 = nPanels * (split + 1) / nSplits
-        // op(A) is read in place: element (i, p) of the block at a[i·rowStride + p·kStride].
-        let (rowStride, kStride) = transA ? (1, lda) : (lda, 1)
-        macroKernel(a: aSend.value + i0 * rowStride + pcC * kStride, rowStride: rowStride, kStride: kStride,
+        macroKernel(a: a.at(i0, pcC), rowStride: a.rowStride, kStride: a.kStride,
                     mb: min(mc, m - i0), packedB: pbSend.value, panelStride: gemmNR * kb, kb: kb, nb: nb,
                     panels: q0..<q1, c: cSend.value + i0 * ldc + jcC, ldc: ldc, add: add)
       }
       pc += kb
     }
     jc += nb
+  }
+}
+
+/// Few rows (the weight gradients Xᵀ·dY of a layer): each task owns a run of column panels,
+/// packs them itself just before use (they are still in its cache, not another core's) and runs
+/// every row over them for all k blocks. One barrier in all. A (at most `gemmColumnSplitRows`
+/// rows) stays in L2. The sums are taken in the same order as in `sgemmByRows`.
+func sgemmByColumns(transB: Bool, m: Int, n: Int, k: Int, a: StridedA, b: UnsafePointer<Float>, ldb: Int,
+                    c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, threads: Int) {
+  let nPanels = (n + gemmNR - 1) / gemmNR
+  let chunks = min(nPanels, 4 * threads)
+  let (bSend, cSend) = (UncheckedSendable(b), UncheckedSendable(c))
+  Parallel.forEach(chunks, threads: threads) { chunk in
+    let p0 = nPanels * chunk / chunks, p1 = nPanels * (chunk + 1) / chunks
+    let (j0, width) = (p0 * gemmNR, min(n, p1 * gemmNR) - p0 * gemmNR)
+    let packed = Storage(count: (p1 - p0) * gemmNR * min(k, gemmKC), zeroed: false)
+    withExtendedLifetime(packed) {
+      var pc = 0
+      while pc < k {
+        let kb = min(gemmKC, k - pc)
+        for panel in 0..<(p1 - p0) {
+          packPanelB(bSend.value, ldb: ldb, transB: transB, row0: pc, col0: j0 + panel * gemmNR, kb: kb,
+                     cols: min(gemmNR, width - panel * gemmNR), into: packed.base + panel * gemmNR * kb)
+        }
+        macroKernel(a: a.at(0, pc), rowStride: a.rowStride, kStride: a.kStride, mb: m, packedB: packed.base,
+                    panelStride: gemmNR * kb, kb: kb, nb: width, panels: 0..<(p1 - p0), c: cSend.value + j0,
+                    ldc: ldc, add: accumulate || pc > 0)
+        pc += kb
+      }
+    }
   }
 }
 
