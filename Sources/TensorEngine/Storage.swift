@@ -22,7 +22,7 @@ public final class Storage: @unchecked Sendable {
 /// Size-keyed free lists for buffers of at least `minimumPooled` floats, capped in total size.
 final class BufferPool: Sendable {
   static let shared = BufferPool()
-  private static let minimumPooled = 1 << 15
+  private static let minimumPooled = 1 << 10
   private static let capacityFloats = 1 << 30  // 4 GiB
   private struct State {
     var free: [Int: [UInt]] = [:]  // addresses, by size
