@@ -38,9 +38,11 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
         // (scaled by 1/√hs), zero past the diagonal up to the end of the row tile.
         panels.multiplyKeys(dy + i0 * c, ld: c, rows: rows, by: vT, into: datt + i0 * t, upTo: i0 + rows)
         for i in i0..<(i0 + rows) {
-          softmaxBackwardRow(y: a + i * t, dy: datt + i * t, dx: dpre + i * t, n: i + 1, scale: scale,
+          // Over the whole 16-wide vectors: past the diagonal y is 0, so dpre is too.
+          let width = visibleWidth(i, t)
+          softmaxBackwardRow(y: a + i * t, dy: datt + i * t, dx: dpre + i * t, n: width, scale: scale,
                              accumulate: false)
-          (dpre + i * t + i + 1).update(repeating: 0, count: min(t, i0 + gemmMR) - i - 1)
+          (dpre + i * t + width).update(repeating: 0, count: max(0, min(t, i0 + gemmMR) - width))
         }
         // dq[rows, hs] += dpre[rows, keys] · k
         panels.multiplyValues(dpre + i0 * t, rowStride: t, kStride: 1, rows: rows, keys: 0..<(i0 + rows),
@@ -72,9 +74,12 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
       // pre[rows, keys] = q[rows, hs] · kᵀ, then a masked, scaled softmax per row
       panels.multiplyKeys(q + i0 * c3, ld: c3, rows: rows, by: kT, into: a + i0 * t, upTo: i0 + rows)
       for i in i0..<(i0 + rows) {
-        let row = a + i * t
-        vmap(i + 1, row, row, scaled)
-        softmaxRow(row, row, i + 1)
+        // The softmax runs over whole 16-wide vectors, the future masked with -∞ (e^-∞ ≈ 1e-38
+        // does not change a sum ≥ 1), then the masked part is set to exact zeros.
+        let row = a + i * t, width = visibleWidth(i, t)
+        (row + i + 1).update(repeating: -.infinity, count: width - i - 1)
+        vmap(width, row, row, scaled)
+        softmaxRow(row, row, width)
         (row + i + 1).update(repeating: 0, count: t - i - 1)
       }
       // y[rows, hs] = att[rows, keys] · v
@@ -84,6 +89,10 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
   }
   return out
 }
+
+/// Query i sees keys 0...i; its row is processed up to the end of that 16-wide vector.
+@inline(__always)
+private func visibleWidth(_ i: Int, _ t: Int) -> Int { min(t, (i + 16) / 16 * 16) }
 
 /// Calls `body(i0, rows)` for the 6-row tiles of 0..<t (the last may be shorter).
 private func forEachTile(_ t: Int, _ body: (Int, Int) -> Void) {
