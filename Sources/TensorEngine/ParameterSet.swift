@@ -58,5 +58,10 @@ public final class ParameterSet {
   }
 
   /// Sets every gradient to zero.
-  public func zeroGrad() { grads.base.update(repeating: 0, count: grads.count) }
+  public func zeroGrad() {
+    let g = UncheckedSendable(grads.base)
+    Parallel.forRows(grads.count, costPerRow: 4) { range in
+      (g.value + range.lowerBound).update(repeating: 0, count: range.count)
+    }
+  }
 }

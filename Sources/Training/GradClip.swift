@@ -12,23 +12,31 @@ public func clipGradNorm(_ parameters: ParameterSet, maxNorm: Float) -> Float {
 /// adapters and a task head train side by side.
 @discardableResult
 public func clipGradNorm(_ sets: [ParameterSet], maxNorm: Float) -> Float {
+  // Squares summed per 4096-value chunk (in parallel), the chunks added in order in Double:
+  // the same norm for any thread count.
+  let chunk = 4096
   var total: Double = 0
   for parameters in sets {
-    let g = parameters.grads.base
-    var i = 0
-    let n = parameters.count
-    while i < n {
-      let chunk = min(4096, n - i)
-      total += Double(vdot(g + i, g + i, chunk))
-      i += chunk
+    let (g, n) = (UncheckedSendable(parameters.grads.base), parameters.count)
+    let chunks = (n + chunk - 1) / chunk
+    let sums = Storage(count: chunks, zeroed: false)
+    let out = UncheckedSendable(sums.base)
+    Parallel.forRows(chunks, costPerRow: 4 * chunk) { range in
+      for c in range {
+        let start = c * chunk
+        out.value[c] = vdot(g.value + start, g.value + start, min(chunk, n - start))
+      }
     }
+    for c in 0..<chunks { total += Double(sums.base[c]) }
   }
   let norm = Float(total.squareRoot())
   let coefficient = maxNorm / (norm + 1e-6)
   if coefficient < 1 {
     for parameters in sets {
-      let g = parameters.grads.base
-      for j in 0..<parameters.count { g[j] *= coefficient }
+      let g = UncheckedSendable(parameters.grads.base)
+      Parallel.forRows(parameters.count, costPerRow: 4) { range in
+        for j in range { g.value[j] *= coefficient }
+      }
     }
   }
   return norm

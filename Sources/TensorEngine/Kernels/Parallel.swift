@@ -74,7 +74,7 @@ final class WorkerPool: @unchecked Sendable {
   private let wake = DispatchSemaphore(value: 0)
   private let started = Mutex(0)
   /// How long an idle worker spins before sleeping.
-  private static let spinNanoseconds: UInt64 = 30_000
+  private static let spinNanoseconds: UInt64 = 300_000
 
   /// Runs the job on the caller and up to `workers - 1` pool threads; false (nothing run) if
   /// another job is running.

@@ -48,18 +48,18 @@ func layerNormBackward(x: UnsafePointer<Float>, dout: UnsafePointer<Float>, weig
                        stats: UnsafePointer<Float>, dx: (pointer: UnsafeMutablePointer<Float>, accumulate: Bool)?,
                        dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
                        rows: Int, c: Int) {
-  // dweight/dbias are reductions over rows: one thread keeps them simple and deterministic.
   if let dbias { addColumnSums(dout, rows: rows, cols: c, into: dbias) }
   if let dweight {
-    for r in 0..<rows {
-      let (xr, dr) = (x + r * c, dout + r * c)
-      let (mean, rstd) = (stats[2 * r], stats[2 * r + 1])
+    let (xs, ds, st) = (UncheckedSendable(x), UncheckedSendable(dout), UncheckedSendable(stats))
+    sumRows(rows, cols: c, into: dweight) { r, acc in
+      let (xr, dr) = (xs.value + r * c, ds.value + r * c)
+      let (mean, rstd) = (st.value[2 * r], st.value[2 * r + 1])
       var j = 0
       while j + 16 <= c {
-        store16(load16(dweight + j) + (load16(xr + j) - mean) * rstd * load16(dr + j), dweight + j)
+        store16(load16(acc + j) + (load16(xr + j) - mean) * rstd * load16(dr + j), acc + j)
         j += 16
       }
-      while j < c { dweight[j] += (xr[j] - mean) * rstd * dr[j]; j += 1 }
+      while j < c { acc[j] += (xr[j] - mean) * rstd * dr[j]; j += 1 }
     }
   }
   guard let dx else { return }

@@ -56,5 +56,22 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
 
 /// out[c] += Σ_rows x[row, c] for x [rows, cols] (bias gradients).
 func addColumnSums(_ x: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
-  for r in 0..<rows { accumulate(x + r * cols, into: out, count: cols) }
+  let xs = UncheckedSendable(x)
+  sumRows(rows, cols: cols, into: out) { r, acc in accumulate(xs.value + r * cols, into: acc, count: cols) }
+}
+
+/// out[0..<cols] += Σ_r term(r), where `addRow(r, acc)` adds row r's term to acc [cols].
+///
+/// The rows are cut into at most 16 fixed chunks, summed in parallel into partial rows that are
+/// then added in chunk order: the result is the same for any thread count.
+func sumRows(_ rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>,
+             _ addRow: (Int, UnsafeMutablePointer<Float>) -> Void) {
+  let chunks = min(rows, 16)
+  if chunks == 0 { return }
+  let partial = Storage(count: chunks * cols)
+  let ps = UncheckedSendable(partial.base)
+  Parallel.forEach(chunks, threads: rows * cols < 1 << 15 ? 1 : Parallel.threads) { chunk in
+    for r in (rows * chunk / chunks)..<(rows * (chunk + 1) / chunks) { addRow(r, ps.value + chunk * cols) }
+  }
+  for chunk in 0..<chunks { accumulate(partial.base + chunk * cols, into: out, count: cols) }
 }
