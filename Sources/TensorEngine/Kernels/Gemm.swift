@@ -142,16 +142,52 @@ func sgemmByColumns(transB: Bool, m: Int, n: Int, k: Int, a: StridedA, b: Unsafe
   }
 }
 
+/// dst[r][c] = src[c][r] for an 8×8 block: rows of `src` are `ld` floats apart, of `dst` `ldd`.
+///
+/// Three rounds of splitting the 64 values into even and odd elements rotate the six bits of
+/// the index by three, which swaps row and column; each round is 8 two-register shuffles.
+@inline(__always)
+func transpose8x8(_ src: UnsafePointer<Float>, ld: Int, into dst: UnsafeMutablePointer<Float>, ldd: Int) {
+  @inline(__always) func row(_ i: Int) -> SIMD8<Float> { UnsafeRawPointer(src + i * ld).loadUnaligned(as: SIMD8<Float>.self) }
+  @inline(__always) func split(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+    let pair = SIMD16<Float>(lowHalf: a, highHalf: b)
+    return (pair.evenHalf, pair.oddHalf)
+  }
+  var (r0, r1, r2, r3, r4, r5, r6, r7) = (row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7))
+  for _ in 0..<3 {
+    let (e0, o0) = split(r0, r1), (e1, o1) = split(r2, r3), (e2, o2) = split(r4, r5), (e3, o3) = split(r6, r7)
+    (r0, r1, r2, r3, r4, r5, r6, r7) = (e0, e1, e2, e3, o0, o1, o2, o3)
+  }
+  let out = UnsafeMutableRawPointer(dst), stride = 4 * ldd
+  out.storeBytes(of: r0, as: SIMD8<Float>.self)
+  out.storeBytes(of: r1, toByteOffset: stride, as: SIMD8<Float>.self)
+  out.storeBytes(of: r2, toByteOffset: 2 * stride, as: SIMD8<Float>.self)
+  out.storeBytes(of: r3, toByteOffset: 3 * stride, as: SIMD8<Float>.self)
+  out.storeBytes(of: r4, toByteOffset: 4 * stride, as: SIMD8<Float>.self)
+  out.storeBytes(of: r5, toByteOffset: 5 * stride, as: SIMD8<Float>.self)
+  out.storeBytes(of: r6, toByteOffset: 6 * stride, as: SIMD8<Float>.self)
+  out.storeBytes(of: r7, toByteOffset: 7 * stride, as: SIMD8<Float>.self)
+}
+
 /// Packs a `kb`×`cols` slice of op(B) (cols ≤ 16) as one zero-padded panel: [p][16].
 @usableFromInline
 func packPanelB(_ b: UnsafePointer<Float>, ldb: Int, transB: Bool, row0: Int, col0: Int,
                 kb: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
   if transB {
-    // B stored [n, k]: element (p, j) at b[(col0+j)*ldb + row0+p].
+    // B stored [n, k]: element (p, j) at b[(col0+j)*ldb + row0+p]. Full panels go through 8×8
+    // register transposes; the rows past the last multiple of 8 and narrow panels element-wise.
+    var p0 = 0
+    if cols == gemmNR {
+      while p0 + 8 <= kb {
+        transpose8x8(b + col0 * ldb + row0 + p0, ld: ldb, into: dst + p0 * gemmNR, ldd: gemmNR)
+        transpose8x8(b + (col0 + 8) * ldb + row0 + p0, ld: ldb, into: dst + p0 * gemmNR + 8, ldd: gemmNR)
+        p0 += 8
+      }
+    }
     for j in 0..<gemmNR {
       if j < cols {
         let src = b + (col0 + j) * ldb + row0
-        for p in 0..<kb { dst[p * gemmNR + j] = src[p] }
+        for p in p0..<kb { dst[p * gemmNR + j] = src[p] }
       } else {
         for p in 0..<kb { dst[p * gemmNR + j] = 0 }
       }
