@@ -26,7 +26,7 @@ func randomValues(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
 
 @Suite("GEMM")
 struct GemmTests {
-  static let shapes = [(1, 1, 1), (1, 200, 300), (1, 1030, 77), (7, 17, 5), (6, 16, 384), (13, 33, 400), (150, 70, 777), (97, 4100, 9), (300, 48, 64)]
+  static let shapes = [(1, 1, 1), (1, 200, 300), (1, 1030, 77), (7, 17, 5), (6, 16, 384), (13, 33, 400), (150, 70, 777), (97, 4100, 9), (300, 48, 64), (800, 40, 50)]
 
   @Test("sgemm matches a Float64 reference for every transpose, shape and thread count",
         arguments: [(false, false), (false, true), (true, false), (true, true)], [1, 2])
