@@ -108,23 +108,20 @@ func sgemmByRows(transB: Bool, m: Int, n: Int, k: Int, a: StridedA, b: UnsafePoi
                      kb: kb, cols: min(gemmNR, nb - j0), into: pbSend.value + panel * gemmNR * kb)
         }
       }
-      // Split the rows into blocks of at most mc (a multiple of 6); with several threads, make
-      // blocks small enough that every thread gets a few, so a busy core only slows its share.
-      let mc: Int
-      if threads > 1 {
-        let target = (m + 3 * threads - 1) / (3 * threads)
-        mc = min(gemmMC, max(gemmMR, (target + gemmMR - 1) / gemmMR * gemmMR))
-      } else {
-        mc = gemmMC
-      }
-      let mBlocks = (m + mc - 1) / mc
+      // Split the rows into blocks of whole 6-row tiles, at most mc rows each, the tiles spread
+      // evenly; with several threads, a multiple of the thread count and at least 3 per thread,
+      // so the threads get equal work and a busy core only slows its share.
+      let tiles = (m + gemmMR - 1) / gemmMR, tilesPerBlock = gemmMC / gemmMR
+      let mBlocks = threads > 1
+        ? min(tiles, threads * max(3, (tiles + threads * tilesPerBlock - 1) / (threads * tilesPerBlock)))
+        : (tiles + tilesPerBlock - 1) / tilesPerBlock
       // With few row blocks and many columns, also split the column panels between tasks.
       let nSplits = threads > 1 && mBlocks < 2 * threads ? min(nPanels, (2 * threads + mBlocks - 1) / mBlocks) : 1
       Parallel.forEach(mBlocks * nSplits, threads: threads) { task in
         let block = task / nSplits, split = task % nSplits
-        let i0 = block * mc
+        let i0 = tiles * block / mBlocks * gemmMR, i1 = min(m, tiles * (block + 1) / mBlocks * gemmMR)
         let q0 = nPanels * split / nSplits, q1 = nPanels * (split + 1) / nSplits
-        let mb = min(mc, m - i0)
+        let mb = i1 - i0
         let c = cSend.value + i0 * ldc + jcC
         if a.rowStride == 1 && a.kStride >= gemmPackTransposedA {
           // Aᵀ with long rows: read in place, one 6-row tile touches kb pages (more than the L1
