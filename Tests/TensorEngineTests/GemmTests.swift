@@ -28,6 +28,20 @@ func randomValues(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
 struct GemmTests {
   static let shapes = [(1, 1, 1), (1, 200, 300), (1, 1030, 77), (7, 17, 5), (6, 16, 384), (13, 33, 400), (150, 70, 777), (97, 4100, 9), (300, 48, 64), (800, 40, 50)]
 
+  /// c (+)= op(a)·op(b) through `sgemm`, with the leading dimensions of dense matrices.
+  static func multiply(_ transposes: (Bool, Bool), _ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ b: [Float],
+                       into c: inout [Float], accumulate: Bool, threads: Int) {
+    a.withUnsafeBufferPointer { ap in
+      b.withUnsafeBufferPointer { bp in
+        c.withUnsafeMutableBufferPointer { cp in
+          sgemm(transA: transposes.0, transB: transposes.1, m: m, n: n, k: k,
+                a: ap.baseAddress!, lda: transposes.0 ? m : k, b: bp.baseAddress!, ldb: transposes.1 ? k : n,
+                c: cp.baseAddress!, ldc: n, accumulate: accumulate, threads: threads)
+        }
+      }
+    }
+  }
+
   @Test("sgemm matches a Float64 reference for every transpose, shape and thread count",
         arguments: [(false, false), (false, true), (true, false), (true, true)], [1, 2])
   func matchesReference(transposes: (Bool, Bool), threads: Int) {
@@ -37,15 +51,7 @@ struct GemmTests {
       // Start from a non-zero C to check both overwrite and accumulate.
       var c = [Float](repeating: 0.5, count: m * n)
       for accumulate in [false, true] {
-        a.withUnsafeBufferPointer { ap in
-          b.withUnsafeBufferPointer { bp in
-            c.withUnsafeMutableBufferPointer { cp in
-              sgemm(transA: transposes.0, transB: transposes.1, m: m, n: n, k: k,
-                    a: ap.baseAddress!, lda: transposes.0 ? m : k, b: bp.baseAddress!, ldb: transposes.1 ? k : n,
-                    c: cp.baseAddress!, ldc: n, accumulate: accumulate, threads: threads)
-            }
-          }
-        }
+        Self.multiply(transposes, m, n, k, a, b, into: &c, accumulate: accumulate, threads: threads)
         let factor = accumulate ? 2.0 : 1.0
         let worst = zip(c, expected).map { abs(Double($0) - factor * $1) }.max()!
         #expect(worst <= 1e-4 * Double(k).squareRoot(), "m=\(m) n=\(n) k=\(k) accumulate=\(accumulate): \(worst)")
@@ -61,15 +67,7 @@ struct GemmTests {
       let a = randomValues(m * k, seed: 5), b = randomValues(k * n, seed: 6)
       let results = [1, 2].map { threads in
         var c = [Float](repeating: 0.25, count: m * n)
-        a.withUnsafeBufferPointer { ap in
-          b.withUnsafeBufferPointer { bp in
-            c.withUnsafeMutableBufferPointer { cp in
-              sgemm(transA: transposes.0, transB: transposes.1, m: m, n: n, k: k,
-                    a: ap.baseAddress!, lda: transposes.0 ? m : k, b: bp.baseAddress!, ldb: transposes.1 ? k : n,
-                    c: cp.baseAddress!, ldc: n, accumulate: true, threads: threads)
-            }
-          }
-        }
+        Self.multiply(transposes, m, n, k, a, b, into: &c, accumulate: true, threads: threads)
         return c
       }
       #expect(results[0] == results[1], "m=\(m) n=\(n) k=\(k)")
