@@ -1,9 +1,11 @@
 // Single-precision GEMM for row-major matrices: a register-blocked SIMD kernel over packed B
-// panels (Goto/BLIS blocking) that reaches BLAS speed on one core, parallel over row blocks.
+// panels (Goto/BLIS blocking) that reaches BLAS speed on one core, parallel over row blocks or,
+// for products with few rows, column runs.
 
-/// Blocking sizes: an `mc`×`kc` block of A stays in L2, a `kc`×16 sliver of B in L1. A is not
-/// packed: the micro-kernel reads its six rows in place (rows or columns of the stored matrix),
-/// which saves a copy that cost as much as 10 % of a product with few columns.
+/// Blocking sizes: an `mc`×`kc` block of A stays in L2, a `kc`×16 sliver of B in L1. A is mostly
+/// not packed: the micro-kernel reads its six rows in place (rows or columns of the stored
+/// matrix), which saves a copy that cost as much as 10 % of a product with few columns; only a
+/// transposed A with long rows is copied (`gemmPackTransposedA`).
 @usableFromInline let gemmMC = 144
 @usableFromInline let gemmKC = 384
 @usableFromInline let gemmNC = 4096
@@ -51,7 +53,7 @@ public func sgemm(
 /// `sgemmByRows` copies a transposed A into tiles when its rows are at least this long (floats).
 /// Measured on one core: 512-float rows are faster in place (Aᵀ·B 512×128×768: 105 vs 100
 /// GFLOP/s), 768 and longer copied (768×2304×1024: 90 → 98–105; 3072×768×1024: 86 → 106).
-@usableFromInline let gemmPackTransposedA = 768
+let gemmPackTransposedA = 768
 
 /// Copies rows 0..<mb, k 0..<kb of op(A) = Aᵀ (A stored [k, m] from `a`, leading dimension
 /// `lda`) into zero-padded 6-row tiles: [tile][p][6].
@@ -68,10 +70,9 @@ func packTransposedA(_ a: UnsafePointer<Float>, lda: Int, mb: Int, kb: Int, into
 }
 
 /// Products with at most this many rows split their columns between threads (`sgemmByColumns`).
-@usableFromInline let gemmFewRows = 2 * gemmMC
+let gemmFewRows = 2 * gemmMC
 
 /// op(A) as the micro-kernel reads it, in place: element (i, p) at `base[i·rowStride + p·kStride]`.
-@usableFromInline
 struct StridedA: @unchecked Sendable {
   let base: UnsafePointer<Float>, rowStride: Int, kStride: Int
   /// The element (i, p).
