@@ -60,7 +60,7 @@ public final class ParameterSet {
   /// Sets every gradient to zero.
   public func zeroGrad() {
     let g = UncheckedSendable(grads.base)
-    Parallel.forRows(grads.count, costPerRow: 4) { range in
+    Parallel.forRows(grads.count, costPerRow: Parallel.memoryBoundCost) { range in
       (g.value + range.lowerBound).update(repeating: 0, count: range.count)
     }
   }

@@ -21,7 +21,7 @@ public func clipGradNorm(_ sets: [ParameterSet], maxNorm: Float) -> Float {
     let chunks = (n + chunk - 1) / chunk
     let sums = Storage(count: chunks, zeroed: false)
     let out = UncheckedSendable(sums.base)
-    Parallel.forRows(chunks, costPerRow: 4 * chunk) { range in
+    Parallel.forRows(chunks, costPerRow: Parallel.memoryBoundCost * chunk) { range in
       for c in range {
         let start = c * chunk
         out.value[c] = vdot(g.value + start, g.value + start, min(chunk, n - start))
@@ -34,7 +34,7 @@ public func clipGradNorm(_ sets: [ParameterSet], maxNorm: Float) -> Float {
   if coefficient < 1 {
     for parameters in sets {
       let g = UncheckedSendable(parameters.grads.base)
-      Parallel.forRows(parameters.count, costPerRow: 4) { range in
+      Parallel.forRows(parameters.count, costPerRow: Parallel.memoryBoundCost) { range in
         for j in range { g.value[j] *= coefficient }
       }
     }

@@ -151,6 +151,10 @@ private func getenvString(_ name: String) -> String? {
 }
 
 extension Parallel {
+  /// The `forRows` cost of one element of a memory-bound elementwise op (a copy, an add): from
+  /// about 32k elements (tens of microseconds) on, splitting beats a single thread.
+  public static let memoryBoundCost = 4
+
   /// Runs `body` over contiguous slices of `0..<rows`, split across threads when the work
   /// (`rows · costPerRow`, roughly in flops) is large enough to pay for it.
   @inlinable

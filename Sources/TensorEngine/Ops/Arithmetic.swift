@@ -14,11 +14,11 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
   let (ap, bp, op) = (UncheckedSendable(a.data), UncheckedSendable(b.data), UncheckedSendable(out.data))
   if outer == 1 {
     // Same shapes (a residual connection): split the elements.
-    Parallel.forRows(inner, costPerRow: memoryBoundCost) { range in
+    Parallel.forRows(inner, costPerRow: Parallel.memoryBoundCost) { range in
       vadd(ap.value + range.lowerBound, bp.value + range.lowerBound, op.value + range.lowerBound, range.count)
     }
   } else {
-    Parallel.forRows(outer, costPerRow: memoryBoundCost * inner) { range in
+    Parallel.forRows(outer, costPerRow: Parallel.memoryBoundCost * inner) { range in
       for r in range { vadd(ap.value + r * inner, bp.value, op.value + r * inner, inner) }
     }
   }
@@ -67,15 +67,11 @@ public func mean(_ x: Tensor) -> Tensor { scale(sum(x), 1 / Float(x.count)) }
 func passGradient(_ g: UnsafePointer<Float>, to x: Tensor) {
   let (d, add) = x.gradDestination()
   let (gs, ds) = (UncheckedSendable(g), UncheckedSendable(d))
-  Parallel.forRows(x.count, costPerRow: memoryBoundCost) { range in
+  Parallel.forRows(x.count, costPerRow: Parallel.memoryBoundCost) { range in
     let (src, dst) = (gs.value + range.lowerBound, ds.value + range.lowerBound)
     if add { accumulate(src, into: dst, count: range.count) } else { dst.update(from: src, count: range.count) }
   }
 }
-
-/// The `Parallel.forRows` cost of one element of a memory-bound elementwise op: from about
-/// 32k elements (tens of microseconds) on, splitting beats a single thread.
-let memoryBoundCost = 4
 
 /// out[i] = a[i] + b[i] for i in 0..<n.
 @inlinable
@@ -88,7 +84,5 @@ func vadd(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ out: UnsafeMut
 /// dst[i] += src[i] for i in 0..<count.
 @inlinable
 func accumulate(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count: Int) {
-  var i = 0
-  while i + 16 <= count { store16(load16(dst + i) + load16(src + i), dst + i); i += 16 }
-  while i < count { dst[i] += src[i]; i += 1 }
+  vadd(dst, src, dst, count)
 }
