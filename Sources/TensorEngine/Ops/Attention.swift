@@ -44,12 +44,12 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
                              accumulate: false)
           (dpre + i * t + width).update(repeating: 0, count: max(0, min(t, i0 + gemmMR) - width))
         }
-        // dq[rows, hs] += dpre[rows, keys] · k
+        // dq[rows, hs] (+)= dpre[rows, keys] · k
         panels.multiplyValues(dpre + i0 * t, rowStride: t, kStride: 1, rows: rows, keys: 0..<(i0 + rows),
                               by: kP, into: dq + i0 * c3, ldc: c3, add: add)
       }
       forEachTile(t) { j0, rows in
-        // dv[rows, hs] += att[j0..., rows]ᵀ · dy and dk[rows, hs] += dpre[j0..., rows]ᵀ · q: key j
+        // dv[rows, hs] (+)= att[j0..., rows]ᵀ · dy and dk[rows, hs] (+)= dpre[j0..., rows]ᵀ · q: key j
         // only receives from queries i ≥ j.
         panels.multiplyValues(a + j0 * t + j0, rowStride: 1, kStride: t, rows: rows, keys: j0..<t,
                               by: dyP, into: dv + j0 * c3, ldc: c3, add: add)
