@@ -47,6 +47,7 @@ extension Tensor {
     gradData[0] += 1
     for t in order.reversed() {
       guard let node = t.node else { continue }
+      t.gradIsSpent = t !== self
       node.backward(t)
       // Free the graph as we go: intermediate activations and grads are released early.
       t.node = nil

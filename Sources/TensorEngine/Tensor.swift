@@ -14,6 +14,9 @@ public final class Tensor {
   public internal(set) var requiresGrad: Bool
   @usableFromInline var gradStorage: Storage?
   @usableFromInline var gradOffset = 0
+  /// Set while `backward()` runs this tensor's node when its gradient is dropped right after:
+  /// an input may then take the buffer over instead of copying it.
+  var gradIsSpent = false
   var node: Node?
 
   /// A view of `count(shape)` floats of `storage` starting at `offset`.

@@ -111,6 +111,17 @@ struct GradCheckTests {
       return dropout($0[0], p: 0.3, rng: &rng)
     }
   }
+  @Test("gradients stay right where add and reshape hand their gradient buffer to an input")
+  func gradientBufferHandOver() {
+    // x feeds an add twice, a reshape that feeds another add, and a product taken later: the
+    // buffer x takes over from one add must still receive the other contributions.
+    checkGradients([leaf([2, 6], seed: 31), leaf([2, 6], seed: 32)]) { t in
+      let (x, w) = (t[0], t[1])
+      let twice = add(x, x)
+      let residual = add(reshape(twice, [3, 4]), reshape(mul(x, w), [3, 4]))
+      return add(residual, scale(residual, 0.5))
+    }
+  }
   @Test func shapeOps() {
     checkGradients([leaf([2, 3, 4], seed: 26)]) { reshape($0[0], [4, -1]) }
     checkGradients([leaf([2, 3, 4], seed: 27)]) { transpose($0[0], 0, 2) }

@@ -6,10 +6,11 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
   let inner = b.count, outer = a.count / max(inner, 1)
   let out = Tensor.result(a.shape, inputs: [a, b]) { out in
     let g = out.gradData
-    if a.requiresGrad { passGradient(g, to: a) }
+    // b first: a may take over out's gradient buffer.
     if b.requiresGrad {
       if outer == 1 { passGradient(g, to: b) } else { addColumnSums(g, rows: outer, cols: inner, into: b.gradData) }
     }
+    if a.requiresGrad { passGradient(of: out, to: a) }
   }
   let (ap, bp, op) = (UncheckedSendable(a.data), UncheckedSendable(b.data), UncheckedSendable(out.data))
   if outer == 1 {
@@ -62,6 +63,18 @@ public func sum(_ x: Tensor) -> Tensor {
 
 /// Mean of all elements, as a one-element tensor.
 public func mean(_ x: Tensor) -> Tensor { scale(sum(x), 1 / Float(x.count)) }
+
+/// x.grad (+)= out.grad, for an op whose gradient with respect to x (of the same size) is its
+/// output gradient. Before any gradient has flowed to x, x takes over out's buffer when out no
+/// longer needs it (`Tensor.gradIsSpent`), instead of copying it.
+func passGradient(of out: Tensor, to x: Tensor) {
+  if out.gradIsSpent && x.gradStorage == nil, let g = out.gradStorage {
+    x.bindGrad(to: g, offset: out.gradOffset)
+    out.gradStorage = nil
+    return
+  }
+  passGradient(out.gradData, to: x)
+}
 
 /// x.grad (+)= g, for an op whose gradient with respect to x is its output gradient g.
 func passGradient(_ g: UnsafePointer<Float>, to x: Tensor) {

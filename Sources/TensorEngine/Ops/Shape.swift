@@ -11,7 +11,7 @@ public func reshape(_ x: Tensor, _ shape: [Int]) -> Tensor {
   let needsGrad = GradMode.isEnabled && x.requiresGrad
   let out = Tensor(shape: shape, storage: x.storage, offset: x.offset, requiresGrad: needsGrad)
   if needsGrad {
-    out.node = Node(inputs: [x]) { out in passGradient(out.gradData, to: x) }
+    out.node = Node(inputs: [x]) { out in passGradient(of: out, to: x) }
   }
   return out
 }
