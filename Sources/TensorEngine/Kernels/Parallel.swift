@@ -6,10 +6,13 @@ import Synchronization
 
 /// How many threads the tensor kernels use (default: every core of the machine).
 ///
-/// Work is handed out in many small chunks from a shared counter, and the calling thread takes
-/// chunks too, so when another process holds a core the running threads simply do more of the
-/// chunks: nothing waits at a barrier for a thread that was descheduled. The helper threads are
-/// a persistent pool (`WorkerPool`), so a kernel does not pay a thread wake-up.
+/// Work is handed out in many small chunks. Each thread first takes the chunks of its own
+/// contiguous share, in order, so consecutive kernels split the same way keep each thread on the
+/// rows it wrote before (they are in its cache); a thread that has finished its share takes the
+/// chunks left in the others'. The calling thread takes chunks too, so when another process
+/// holds a core the running threads simply do more of the chunks: nothing waits at a barrier
+/// for a thread that was descheduled. The helper threads are a persistent pool (`WorkerPool`),
+/// so a kernel does not pay a thread wake-up.
 public enum Parallel {
   nonisolated(unsafe) private static var configuredThreads = defaultThreads()
 
@@ -42,27 +45,43 @@ public enum Parallel {
 final class WorkerPool: @unchecked Sendable {
   static let shared = WorkerPool()
 
-  /// One `forEach` call: chunks are claimed from `next`; `finished` counts completed ones.
+  /// One `forEach` call. Participant w (the caller is 0, helpers 1, 2, … in the order they join)
+  /// owns chunks `count·w/W ..< count·(w+1)/W` of `0..<count`; `finished` counts completed ones.
   final class Job: @unchecked Sendable {
     /// Read by workers only after claiming a chunk; cleared by the caller once all are finished.
     nonisolated(unsafe) var body: ((Int) -> Void)?
     let count: Int
     let helpers: Int
-    let next = Atomic<Int>(0)
+    let shares: [Share]
     let finished = Atomic<Int>(0)
     let joined = Atomic<Int>(0)
 
-    init(body: @escaping (Int) -> Void, count: Int, helpers: Int) {
-      (self.body, self.count, self.helpers) = (body, count, helpers)
+    /// One participant's run of chunks: the next unclaimed one, and the end.
+    final class Share: Sendable {
+      let next: Atomic<Int>
+      let end: Int
+      init(_ range: Range<Int>) {
+        next = Atomic(range.lowerBound)
+        end = range.upperBound
+      }
     }
 
-    /// Claims and runs chunks until none is left.
-    func work() {
-      while true {
-        let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-        if i >= count { return }
-        body!(i)
-        finished.wrappingAdd(1, ordering: .releasing)
+    init(body: @escaping (Int) -> Void, count: Int, helpers: Int) {
+      (self.body, self.count, self.helpers) = (body, count, helpers)
+      let w = helpers + 1
+      shares = (0..<w).map { Share(count * $0 / w ..< count * ($0 + 1) / w) }
+    }
+
+    /// Claims and runs the chunks of participant `w`'s share, then those left in the others'.
+    func work(_ w: Int) {
+      for s in 0..<shares.count {
+        let share = shares[(w + s) % shares.count]
+        while true {
+          let i = share.next.wrappingAdd(1, ordering: .relaxed).oldValue
+          if i >= share.end { break }
+          body!(i)
+          finished.wrappingAdd(1, ordering: .releasing)
+        }
       }
     }
   }
@@ -88,7 +107,7 @@ final class WorkerPool: @unchecked Sendable {
       generation.wrappingAdd(1, ordering: .releasing)
       let asleep = sleepers.exchange(0, ordering: .acquiringAndReleasing)
       for _ in 0..<asleep { wake.signal() }
-      job.work()
+      job.work(0)
       // Wait for chunks other threads claimed; if one of them was descheduled, give it the core.
       var spins = 0
       while job.finished.load(ordering: .acquiring) < count {
@@ -127,7 +146,8 @@ final class WorkerPool: @unchecked Sendable {
       }
       seen = generation.load(ordering: .acquiring)
       guard let job = current.withLock({ $0 }) else { continue }
-      if job.joined.wrappingAdd(1, ordering: .relaxed).oldValue < job.helpers { job.work() }
+      let index = job.joined.wrappingAdd(1, ordering: .relaxed).oldValue
+      if index < job.helpers { job.work(index + 1) }
     }
   }
 }
