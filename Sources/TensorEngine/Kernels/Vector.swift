@@ -11,17 +11,20 @@ public func vexp(_ input: Float16x) -> Float16x {
   var x = input.replacing(with: 88, where: input .> 88)
   x.replace(with: -87, where: x .< -87)
   let magic: Float16x = Float16x(repeating: 12_582_912)  // 1.5 · 2^23: rounds to an integer
-  let t = x * 1.442_695_04 + magic
+  // Fused multiply-adds throughout: one instruction (and one rounding) per step.
+  @inline(__always) func fma(_ a: Float16x, _ b: Float16x, _ c: Float) -> Float16x {
+    Float16x(repeating: c).addingProduct(a, b)
+  }
+  let t = magic.addingProduct(x, Float16x(repeating: 1.442_695_04))
   let n = t - magic
-  x = x - n * 0.693_359_375
-  x = x - n * -2.121_944_4e-4
-  var y = Float16x(repeating: 1.987_569_150e-4)
-  y = y * x + 1.398_199_95e-3
-  y = y * x + 8.333_351_907e-3
-  y = y * x + 4.166_579_59e-2
-  y = y * x + 1.666_666_55e-1
-  y = y * x + 5.000_000_12e-1
-  y = y * (x * x) + x + 1
+  x = x.addingProduct(n, Float16x(repeating: -0.693_359_375))
+  x = x.addingProduct(n, Float16x(repeating: 2.121_944_4e-4))
+  var y = fma(Float16x(repeating: 1.987_569_150e-4), x, 1.398_199_95e-3)
+  y = fma(y, x, 8.333_351_907e-3)
+  y = fma(y, x, 4.166_579_59e-2)
+  y = fma(y, x, 1.666_666_55e-1)
+  y = fma(y, x, 5.000_000_12e-1)
+  y = (x + 1).addingProduct(y, x * x)
   let bits = unsafeBitCast(t, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
   let scale = unsafeBitCast((bits &+ 127) &<< 23, to: Float16x.self)
   return y * scale

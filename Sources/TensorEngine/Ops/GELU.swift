@@ -25,20 +25,23 @@ public func gelu(_ x: Tensor) -> Tensor {
 /// optimiser left such closures out of line, passing the lanes in four 128-bit registers.
 @inline(__always)
 func geluValues(_ v: Float16x) -> Float16x {
-  let u = geluScale * (v + 0.044715 * v * v * v)
-  return v / (1 + vexp(-2 * u))
+  v / (1 + vexp(minusTwoU(v)))
 }
 
-/// dx[i] (+)= dout[i] · gelu'(x[i]) for i in 0..<n, with σ = σ(2u): gelu' = σ + 2xσ(1-σ)·u'.
+/// -2u = -2·√(2/π)·(v + 0.044715·v³), with one multiply-add.
+@inline(__always)
+func minusTwoU(_ v: Float16x) -> Float16x {
+  v * Float16x(repeating: -2 * geluScale).addingProduct(v * v, Float16x(repeating: -2 * geluScale * 0.044715))
+}
+
+/// dx[i] (+)= dout[i] · gelu'(x[i]) for i in 0..<n, with σ = σ(2u): gelu' = σ + xσ(1-σ)·2u'.
 func geluBackward(_ x: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, _ n: Int,
                   accumulate: Bool) {
   var i = 0
   @inline(__always) func derivative(_ v: Float16x) -> Float16x {
-    let v2 = v * v
-    let u = geluScale * (v + 0.044715 * v2 * v)
-    let du = geluScale * (1 + 3 * 0.044715 * v2)
-    let s = 1 / (1 + vexp(-2 * u))
-    return s + 2 * v * s * (1 - s) * du
+    let twoDu = Float16x(repeating: 2 * geluScale).addingProduct(v * v, Float16x(repeating: 6 * geluScale * 0.044715))
+    let s = 1 / (1 + vexp(minusTwoU(v)))
+    return s.addingProduct(v * s * (1 - s), twoDu)
   }
   while i + 16 <= n {
     let d = load16(dout + i) * derivative(load16(x + i))
