@@ -249,22 +249,15 @@ func packPanelB(_ b: UnsafePointer<Float>, ldb: Int, transB: Bool, row0: Int, co
 /// p·kStride]`; B as packed 16-wide panels `panelStride` floats apart of which the first `kb`
 /// rows are used, the last one cut at column `nb`.
 ///
-/// Rows past the last full 6-row tile are copied into a zero-padded panel first, so A is never
-/// read beyond its `mb` rows.
+/// A last tile of fewer than 6 rows is read in place too (the kernel repeats its last row), and
+/// edge tiles are computed into a small stack buffer whose valid part is then stored.
 @usableFromInline
 func macroKernel(a: UnsafePointer<Float>, rowStride: Int, kStride: Int, tileStride: Int? = nil, mb: Int,
                  packedB: UnsafePointer<Float>, panelStride: Int, kb: Int, nb: Int, panels: Range<Int>,
                  c: UnsafeMutablePointer<Float>, ldc: Int, add: Bool) {
-  let fullRows = mb / gemmMR * gemmMR, edgeRows = mb - fullRows
   let tileStride = tileStride ?? gemmMR * rowStride
-  withUnsafeTemporaryAllocation(of: Float.self, capacity: gemmMR * (kb + gemmNR)) { scratch in
-    let edgeA = scratch.baseAddress!, tile = edgeA + gemmMR * kb
-    if edgeRows > 0 {
-      let src = a + fullRows / gemmMR * tileStride
-      for p in 0..<kb {
-        for r in 0..<gemmMR { edgeA[p * gemmMR + r] = r < edgeRows ? src[r * rowStride + p * kStride] : 0 }
-      }
-    }
+  withUnsafeTemporaryAllocation(of: Float.self, capacity: gemmMR * gemmNR) { scratch in
+    let tile = scratch.baseAddress!
     for panel in panels {
       let j0 = panel * gemmNR
       let cols = min(gemmNR, nb - j0)
@@ -272,11 +265,13 @@ func macroKernel(a: UnsafePointer<Float>, rowStride: Int, kStride: Int, tileStri
       var i = 0
       while i < mb {
         let rows = min(gemmMR, mb - i)
-        let (ap, rs, ks) = rows == gemmMR ? (a + i / gemmMR * tileStride, rowStride, kStride) : (UnsafePointer(edgeA), 1, gemmMR)
+        let ap = a + i / gemmMR * tileStride
         if rows == gemmMR && cols == gemmNR {
-          microKernel6x16(kb: kb, a: ap, rowStride: rs, kStride: ks, b: bp, c: c + i * ldc + j0, ldc: ldc, add: add)
+          microKernel6x16(kb: kb, a: ap, rowStride: rowStride, kStride: kStride, b: bp, c: c + i * ldc + j0,
+                          ldc: ldc, add: add)
         } else {
-          microKernel6x16(kb: kb, a: ap, rowStride: rs, kStride: ks, b: bp, c: tile, ldc: gemmNR, add: false)
+          microKernel6x16(kb: kb, a: ap, rowStride: rowStride, kStride: kStride, rows: rows, b: bp, c: tile,
+                          ldc: gemmNR, add: false)
           for r in 0..<rows {
             let dst = c + (i + r) * ldc + j0
             for j in 0..<cols { dst[j] = add ? dst[j] + tile[r * gemmNR + j] : tile[r * gemmNR + j] }

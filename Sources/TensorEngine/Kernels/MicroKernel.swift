@@ -3,11 +3,12 @@
 
 /// C[6, 16] (+)= A[6, kb] · Bpanel[kb, 16], where `b` is a packed B panel and A is read in
 /// place: element (r, p) at `a[r * rowStride + p * kStride]` (a row-major block has strides
-/// (lda, 1), a transposed one (1, lda), a packed edge panel (1, 6)).
+/// (lda, 1), a transposed one (1, lda), a packed tile (1, 6)). With `rows` < 6, rows past the
+/// last repeat it, so A is never read beyond its rows (C's extra rows are then duplicates).
 @inline(__always)
 @usableFromInline
-func microKernel6x16(kb: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, b: UnsafePointer<Float>,
-                     c: UnsafeMutablePointer<Float>, ldc: Int, add: Bool) {
+func microKernel6x16(kb: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: Int, rows: Int = gemmMR,
+                     b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, add: Bool) {
   var c00 = SIMD8<Float>(), c01 = SIMD8<Float>()
   var c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
   var c20 = SIMD8<Float>(), c21 = SIMD8<Float>()
@@ -15,7 +16,8 @@ func microKernel6x16(kb: Int, a: UnsafePointer<Float>, rowStride: Int, kStride: 
   var c40 = SIMD8<Float>(), c41 = SIMD8<Float>()
   var c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
   let braw = UnsafeRawPointer(b)
-  let (r1, r2, r3, r4, r5) = (rowStride, 2 * rowStride, 3 * rowStride, 4 * rowStride, 5 * rowStride)
+  @inline(__always) func row(_ r: Int) -> Int { Swift.min(r, rows - 1) * rowStride }
+  let (r1, r2, r3, r4, r5) = (row(1), row(2), row(3), row(4), row(5))
   var ap = a
   for p in 0..<kb {
     let b0 = braw.loadUnaligned(fromByteOffset: p * 64, as: SIMD8<Float>.self)
