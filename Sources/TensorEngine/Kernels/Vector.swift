@@ -6,7 +6,7 @@ public typealias Float16x = SIMD16<Float>
 
 /// e^x for 16 lanes: Cody–Waite range reduction and Cephes' degree-6 polynomial; ≤ 2 ulp against
 /// `expf` on [-87, 88]. Inputs are clamped to that range (e^-87 ≈ 1.6e-38 stands in for 0).
-@inlinable @inline(__always)
+@_transparent
 public func vexp(_ input: Float16x) -> Float16x {
   var x = input.replacing(with: 88, where: input .> 88)
   x.replace(with: -87, where: x .< -87)
@@ -30,6 +30,26 @@ public func vexp(_ input: Float16x) -> Float16x {
   return y * scale
 }
 
+extension SIMD16 where Scalar == Float {
+  /// The sum of the lanes, added pairwise by halves: four vector adds. The stdlib's `sum()` adds
+  /// the 16 lanes one after another.
+  @inlinable @inline(__always)
+  public var laneSum: Float {
+    let a = lowHalf + highHalf, b = a.lowHalf + a.highHalf, c = b.lowHalf + b.highHalf
+    return c[0] + c[1]
+  }
+
+  /// The largest lane, by halves with vector compares (no NaN ordering). The stdlib's `max()`
+  /// is a scalar loop.
+  @inlinable @inline(__always)
+  public var laneMax: Float {
+    let a = lowHalf.replacing(with: highHalf, where: highHalf .> lowHalf)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+    let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
+    return Swift.max(c[0], c[1])
+  }
+}
+
 /// e^x for one value, through the vector routine so scalar tails round the same way.
 @inlinable @inline(__always)
 public func vexp(_ x: Float) -> Float { vexp(Float16x(repeating: x))[0] }
@@ -51,7 +71,7 @@ public func vsum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
   var i = 0
   while i + 32 <= n { acc0 += load16(x + i); acc1 += load16(x + i + 16); i += 32 }
   while i + 16 <= n { acc0 += load16(x + i); i += 16 }
-  var s = (acc0 + acc1).sum()
+  var s = (acc0 + acc1).laneSum
   while i < n { s += x[i]; i += 1 }
   return s
 }
@@ -67,7 +87,7 @@ public func vdot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int)
     i += 32
   }
   while i + 16 <= n { acc0.addProduct(load16(x + i), load16(y + i)); i += 16 }
-  var s = (acc0 + acc1).sum()
+  var s = (acc0 + acc1).laneSum
   while i < n { s += x[i] * y[i]; i += 1 }
   return s
 }
@@ -85,7 +105,7 @@ public func vmax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
       acc.replace(with: v, where: v .> acc)
       i += 16
     }
-    m = acc.max()
+    m = acc.laneMax
   }
   while i < n { if x[i] > m { m = x[i] }; i += 1 }
   return m

@@ -43,7 +43,7 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 
       var acc = Float16x()
       var i = 0
       while i + 16 <= v { acc += vexp(load16(row + i) - m); i += 16 }
-      var total = acc.sum()
+      var total = acc.laneSum
       while i < v { total += vexp(row[i] - m); i += 1 }
       let shift = m + logf(total)
       lses.value[r] = shift

@@ -21,7 +21,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor?, eps: Float = 1
       var varAcc = Float16x()
       var i = 0
       while i + 16 <= c { let d = load16(xr + i) - mean; varAcc.addProduct(d, d); i += 16 }
-      var variance = varAcc.sum()
+      var variance = varAcc.laneSum
       while i < c { let d = xr[i] - mean; variance += d * d; i += 1 }
       let rstd = 1 / (variance / Float(c) + eps).squareRoot()
       st.value[2 * r] = mean
@@ -79,7 +79,7 @@ func layerNormBackward(x: UnsafePointer<Float>, dout: UnsafePointer<Float>, weig
         dotAcc.addProduct(dnorm, (load16(xr + j) - mean) * rstd)
         j += 16
       }
-      var dnormMean = sumAcc.sum(), dnormNormMean = dotAcc.sum()
+      var dnormMean = sumAcc.laneSum, dnormNormMean = dotAcc.laneSum
       while j < c {
         let dnorm = w[j] * dr[j]
         dnormMean += dnorm
