@@ -69,18 +69,13 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
     let (kT, vP) = (scratch.base, scratch.base + panels.keysT)
     panels.packTransposed(q + c, ld: c3, into: kT)
     panels.pack(q + 2 * c, ld: c3, into: vP)
-    @inline(__always) func scaled(_ v: Float16x) -> Float16x { v * scale }
     forEachTile(t) { i0, rows in
       // pre[rows, keys] = q[rows, hs] · kᵀ, then a masked, scaled softmax per row
       panels.multiplyKeys(q + i0 * c3, ld: c3, rows: rows, by: kT, into: a + i0 * t, upTo: i0 + rows)
       for i in i0..<(i0 + rows) {
-        // The softmax runs over whole 16-wide vectors, the future masked with -∞ (e^-∞ ≈ 1e-38
-        // does not change a sum ≥ 1), then the masked part is set to exact zeros.
         let row = a + i * t, width = visibleWidth(i, t)
-        (row + i + 1).update(repeating: -.infinity, count: width - i - 1)
-        vmap(width, row, row, scaled)
-        softmaxRow(row, row, width)
-        (row + i + 1).update(repeating: 0, count: t - i - 1)
+        causalSoftmaxRow(row, visible: i + 1, width: width, scale: scale)
+        if width < t { (row + width).update(repeating: 0, count: t - width) }
       }
       // y[rows, hs] = att[rows, keys] · v
       panels.multiplyValues(a + i0 * t, rowStride: t, kStride: 1, rows: rows, keys: 0..<(i0 + rows),
@@ -93,6 +88,49 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
 /// Query i sees keys 0...i; its row is processed up to the end of that 16-wide vector.
 @inline(__always)
 private func visibleWidth(_ i: Int, _ t: Int) -> Int { min(t, (i + 16) / 16 * 16) }
+
+/// row[0..<width] = softmax(scale · row[0..<visible]), exact zeros past `visible` (the masked
+/// future). `width` ≥ `visible` is a multiple of 16 or the end of the row: the row is processed
+/// in whole 16-wide vectors, lanes at or past `visible` masked by their index.
+@inline(never)
+private func causalSoftmaxRow(_ row: UnsafeMutablePointer<Float>, visible: Int, width: Int, scale: Float) {
+  // Lane indices as floats: float compares vectorise, Int32 ones were built lane by lane.
+  let lanes = Float16x(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+  @inline(__always) func future(_ j: Int) -> SIMDMask<SIMD16<Int32>> { lanes .>= Float(visible - j) }
+  // Whole vectors, then the lanes of a last partial one (only when the row ends within it).
+  let full = width / 16 * 16
+  var tail = Float16x(repeating: 0)
+  for l in 0..<(width - full) { tail[l] = row[full + l] }
+  var top = Float16x(repeating: -.infinity)
+  var j = 0
+  while j < full {
+    let v = load16(row + j).replacing(with: -.infinity, where: future(j))
+    top.replace(with: v, where: v .> top)
+    j += 16
+  }
+  if full < width {
+    let v = tail.replacing(with: -.infinity, where: future(full))
+    top.replace(with: v, where: v .> top)
+  }
+  // e^(scale·x - scale·max) with one multiply-add; scale > 0, so the max of scale·x is scale·max.
+  let (shift, scales) = (Float16x(repeating: -scale * top.laneMax), Float16x(repeating: scale))
+  var total = Float16x()
+  j = 0
+  while j < full {
+    let e = vexp(shift.addingProduct(load16(row + j), scales)).replacing(with: 0, where: future(j))
+    store16(e, row + j)
+    total += e
+    j += 16
+  }
+  if full < width {
+    tail = vexp(shift.addingProduct(tail, scales)).replacing(with: 0, where: future(full))
+    total += tail
+  }
+  let inverse = 1 / total.laneSum
+  j = 0
+  while j < full { store16(load16(row + j) * inverse, row + j); j += 16 }
+  for l in 0..<(width - full) { row[full + l] = tail[l] * inverse }
+}
 
 /// Calls `body(i0, rows)` for the 6-row tiles of 0..<t (the last may be shorter).
 private func forEachTile(_ t: Int, _ body: (Int, Int) -> Void) {
