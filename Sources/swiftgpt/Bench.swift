@@ -6,7 +6,7 @@ import Tokenizers
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure tokenizer and training speed (used by the scripts in bench/).",
-    subcommands: [EncodeBench.self, TrainBench.self, GPTBench.self, GemmBench.self])
+    subcommands: [EncodeBench.self, TrainBench.self, GPTBench.self, GemmBench.self, AttentionBench.self])
 }
 
 /// Best and median of repeated timings, as JSON.

@@ -92,3 +92,44 @@ struct GemmBench: ParsableCommand {
     print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
   }
 }
+
+/// `swiftgpt bench attention`: causal self-attention forward and forward + backward on random
+/// inputs (the fused kernel alone, without the projections).
+struct AttentionBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "attention", abstract: "Time causal self-attention, forward and forward + backward.")
+
+  @Option(help: "Batch size.") var batch = 16
+  @Option(help: "Sequence length.") var block = 64
+  @Option(help: "Heads.") var heads = 4
+  @Option(help: "Embedding width.") var embd = 128
+  @Option(help: "Repetitions (best is reported).") var repeats = 50
+  @Option(help: "Threads.") var threads = 1
+
+  func run() throws {
+    guard embd % heads == 0 else { throw ValidationError("--embd must be a multiple of --heads") }
+    Parallel.threads = threads
+    var rng = RandomGenerator(seed: 1)
+    let qkv = Tensor(shape: [batch, block, 3 * embd],
+                     scalars: (0..<(batch * block * 3 * embd)).map { _ in rng.nextUniform() * 2 - 1 },
+                     requiresGrad: true)
+    var (forward, both) = (Double.infinity, Double.infinity)
+    for _ in 0..<repeats {
+      qkv.clearGrad()
+      let start = Terminal.now()
+      let y = causalSelfAttention(qkv, heads: heads)
+      let middle = Terminal.now()
+      sum(y).backward()
+      let end = Terminal.now()
+      (forward, both) = (min(forward, middle - start), min(both, end - start))
+    }
+    // The products a causal kernel needs: q·kᵀ and att·v over the T(T+1)/2 visible pairs, forward;
+    // twice that backward.
+    let flops = 2.0 * 2 * Double(batch * embd * block * (block + 1) / 2)
+    let object: [String: Any] = [
+      "forward_ms": forward * 1e3, "forward_backward_ms": both * 1e3,
+      "forward_gflops": flops / forward / 1e9, "forward_backward_gflops": 3 * flops / both / 1e9,
+      "threads": threads]
+    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+  }
+}
