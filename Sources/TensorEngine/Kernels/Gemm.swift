@@ -251,7 +251,10 @@ func packPanelB(_ b: UnsafePointer<Float>, ldb: Int, transB: Bool, row0: Int, co
 ///
 /// A last tile of fewer than 6 rows is read in place too (the kernel repeats its last row), and
 /// edge tiles are computed into a small stack buffer whose valid part is then stored.
-@usableFromInline
+///
+/// Never inlined: inlined with constant strides (the packed-tile call), the kernel's broadcasts
+/// were rewritten into vector loads and shuffles and ran 4× slower.
+@usableFromInline @inline(never)
 func macroKernel(a: UnsafePointer<Float>, rowStride: Int, kStride: Int, tileStride: Int? = nil, mb: Int,
                  packedB: UnsafePointer<Float>, panelStride: Int, kb: Int, nb: Int, panels: Range<Int>,
                  c: UnsafeMutablePointer<Float>, ldc: Int, add: Bool) {
