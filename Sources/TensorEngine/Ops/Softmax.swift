@@ -19,8 +19,8 @@ public func softmax(_ x: Tensor) -> Tensor {
 
 /// y = softmax(x) for one row of n ≥ 1 values; returns log Σ exp(x - max) + max (the log-sum-exp).
 ///
-/// Never inlined: inlined into a large caller (the attention kernel), its `vexp` was left as a
-/// call on 128-bit lanes.
+/// Kept out of line: inlined into a large caller (the attention kernel, which now has its own
+/// causal softmax), its loops were once compiled on 128-bit lanes.
 @discardableResult @inline(never)
 public func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
   let m = vmax(x, n)
