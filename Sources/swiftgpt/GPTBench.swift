@@ -4,6 +4,14 @@ import Models
 import TensorEngine
 import Training
 
+/// The attention shape shared by `bench gpt` and `bench attention` (defaults: the tiny model).
+struct BenchShape: ParsableArguments {
+  @Option(help: "Heads.") var heads = 4
+  @Option(help: "Embedding width.") var embd = 128
+  @Option(help: "Batch size.") var batch = 16
+  @Option(help: "Sequence length (block size).") var block = 64
+}
+
 /// `swiftgpt bench gpt`: training-step speed of a GPT on random tokens, as one JSON object.
 struct GPTBench: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -11,11 +19,8 @@ struct GPTBench: ParsableCommand {
     abstract: "Time forward + backward + clip + AdamW steps of a GPT on random tokens.")
 
   @Option(help: "Layers.") var layers = 4
-  @Option(help: "Heads.") var heads = 4
-  @Option(help: "Embedding width.") var embd = 128
+  @OptionGroup var shape: BenchShape
   @Option(help: "Vocabulary size.") var vocab = 65
-  @Option(help: "Batch size.") var batch = 16
-  @Option(help: "Sequence length (block size).") var block = 64
   @Flag(help: "Give linear layers and LayerNorms biases.") var bias = false
   @Option(help: "Timed steps.") var steps = 10
   @Option(help: "Untimed warm-up steps.") var warmup = 2
@@ -23,6 +28,7 @@ struct GPTBench: ParsableCommand {
 
   func run() throws {
     Parallel.threads = threads
+    let (heads, embd, batch, block) = (shape.heads, shape.embd, shape.batch, shape.block)
     let config = GPTConfig(vocabSize: vocab, blockSize: block, nLayer: layers, nHead: heads, nEmbd: embd,
                            dropout: 0, bias: bias)
     let model = try GPT(config: config)
@@ -99,14 +105,12 @@ struct AttentionBench: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "attention", abstract: "Time causal self-attention, forward and forward + backward.")
 
-  @Option(help: "Batch size.") var batch = 16
-  @Option(help: "Sequence length.") var block = 64
-  @Option(help: "Heads.") var heads = 4
-  @Option(help: "Embedding width.") var embd = 128
+  @OptionGroup var shape: BenchShape
   @Option(help: "Repetitions (best is reported).") var repeats = 50
   @Option(help: "Threads.") var threads = 1
 
   func run() throws {
+    let (heads, embd, batch, block) = (shape.heads, shape.embd, shape.batch, shape.block)
     guard embd % heads == 0 else { throw ValidationError("--embd must be a multiple of --heads") }
     Parallel.threads = threads
     var rng = RandomGenerator(seed: 1)
