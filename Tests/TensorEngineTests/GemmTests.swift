@@ -26,7 +26,8 @@ func randomValues(_ n: Int, seed: UInt64, scale: Float = 1) -> [Float] {
 
 @Suite("GEMM")
 struct GemmTests {
-  static let shapes = [(1, 1, 1), (1, 200, 300), (1, 1030, 77), (7, 17, 5), (6, 16, 384), (13, 33, 400), (150, 70, 777), (97, 4100, 9), (300, 48, 64), (800, 40, 50)]
+  // (400, 260, 50) with a transposed A copies it into tiles (`gemmPackTransposedA`).
+  static let shapes = [(1, 1, 1), (1, 200, 300), (1, 1030, 77), (7, 17, 5), (6, 16, 384), (13, 33, 400), (150, 70, 777), (97, 4100, 9), (300, 48, 64), (800, 40, 50), (400, 260, 50)]
 
   /// c (+)= op(a)·op(b) through `sgemm`, with the leading dimensions of dense matrices.
   static func multiply(_ transposes: (Bool, Bool), _ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ b: [Float],

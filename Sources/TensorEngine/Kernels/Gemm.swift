@@ -50,10 +50,13 @@ public func sgemm(
   }
 }
 
-/// `sgemmByRows` copies a transposed A into tiles when its rows are at least this long (floats).
-/// Measured on one core: 512-float rows are faster in place (Aᵀ·B 512×128×768: 105 vs 100
-/// GFLOP/s), 768 and longer copied (768×2304×1024: 90 → 98–105; 3072×768×1024: 86 → 106).
-let gemmPackTransposedA = 768
+/// `sgemmByRows` copies a transposed A into tiles when its rows are at least this long (floats)
+/// and a task runs the copy over at least `gemmPackTransposedAPanels` column panels. Measured on
+/// one core (alternating runs, medians): 384-float rows are faster copied when there are many
+/// panels (the baby GPT's weight gradients, Aᵀ·B 384×1152×16384: ~97 → ~102 GFLOP/s; 768×2304×1024:
+/// 90 → 98–105), and in place with few (Aᵀ·B 512×128×768, 8 panels: ~103 vs ~101).
+let gemmPackTransposedA = 384
+let gemmPackTransposedAPanels = 16
 
 /// Copies rows 0..<mb, k 0..<kb of op(A) = Aᵀ (A stored [k, m] from `a`, leading dimension
 /// `lda`) into zero-padded 6-row tiles: [tile][p][6].
@@ -124,7 +127,7 @@ func sgemmByRows(transB: Bool, m: Int, n: Int, k: Int, a: StridedA, b: UnsafePoi
         let q0 = nPanels * split / nSplits, q1 = nPanels * (split + 1) / nSplits
         let mb = i1 - i0
         let c = cSend.value + i0 * ldc + jcC
-        if a.rowStride == 1 && a.kStride >= gemmPackTransposedA {
+        if a.rowStride == 1 && a.kStride >= gemmPackTransposedA && q1 - q0 >= gemmPackTransposedAPanels {
           // Aᵀ with long rows: read in place, one 6-row tile touches kb pages (more than the L1
           // TLB holds), so the block is copied into contiguous tiles first.
           let packedA = Storage(count: (mb + gemmMR - 1) / gemmMR * gemmMR * kb, zeroed: false)
