@@ -5,7 +5,8 @@
 /// One task per (batch, head). Each packs its k, v (and in the backward pass q, dy) once as GEMM
 /// panels, then walks the queries six rows at a time, multiplying only by the keys those rows can
 /// see, so the masked upper triangle is skipped. The attention probabilities [B, heads, T, T] are
-/// kept for the backward pass, zero above the diagonal.
+/// kept for the backward pass; above the diagonal they are zero up to the end of the row's tile
+/// (as far as any product reads them) and unset beyond.
 public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
   precondition(qkv.shape.count == 3 && qkv.shape[2] % (3 * heads) == 0,
                "attention: qkv must be [B, T, 3C] with C divisible by \(heads) heads, got \(qkv.shape)")
@@ -75,7 +76,7 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
       for i in i0..<(i0 + rows) {
         let row = a + i * t, width = visibleWidth(i, t)
         causalSoftmaxRow(row, visible: i + 1, width: width, scale: scale)
-        if width < t { (row + width).update(repeating: 0, count: t - width) }
+        (row + width).update(repeating: 0, count: max(0, min(t, i0 + gemmMR) - width))
       }
       // y[rows, hs] = att[rows, keys] · v
       panels.multiplyValues(a + i0 * t, rowStride: t, kStride: 1, rows: rows, keys: 0..<(i0 + rows),
