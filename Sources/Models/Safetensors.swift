@@ -20,8 +20,11 @@ public enum Safetensors {
     }
     func corrupt(_ why: String) -> ModelError { .corruptFile(path: path, reason: why) }
     guard data.count >= 8 else { throw corrupt("shorter than the 8-byte header length") }
-    let headerLength = data.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
-    guard headerLength > 0, headerLength <= data.count - 8 else { throw corrupt("header length \(headerLength) exceeds the file") }
+    let declaredLength = data.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+    guard declaredLength > 0, declaredLength <= UInt64(data.count - 8) else {
+      throw corrupt("header length \(declaredLength) exceeds the file")
+    }
+    let headerLength = Int(declaredLength)
     let headerData = data.subdata(in: 8..<(8 + headerLength))
     guard let header = (try? JSONSerialization.jsonObject(with: headerData)) as? [String: Any] else {
       throw corrupt("header is not a JSON object")
@@ -38,14 +41,21 @@ public enum Safetensors {
         let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2
       else { throw corrupt("entry '\(name)' lacks dtype, shape or data_offsets") }
       let (begin, end) = (offsets[0], offsets[1])
-      let count = shape.reduce(1, *)
+      // The element count, or nil when a dimension is negative or the product overflows.
+      let count = shape.reduce(Int?(1)) { product, dimension in
+        guard let product, dimension >= 0 else { return nil }
+        let (result, overflow) = product.multipliedReportingOverflow(by: dimension)
+        return overflow ? nil : result
+      }
       let width: Int
       switch dtype {
       case "F32": width = 4
       case "F16", "BF16": width = 2
       default: throw .unsupported("tensor '\(name)' in \(path) has dtype \(dtype); SwiftGPT reads F32, F16 and BF16")
       }
-      guard shape.allSatisfy({ $0 >= 0 }), begin >= 0, begin <= end, end <= payload, end - begin == count * width else {
+      guard let count, begin >= 0, begin <= end, end <= payload, (end - begin) / width == count,
+        (end - begin) % width == 0
+      else {
         throw corrupt("tensor '\(name)' has offsets \(offsets) that do not fit its shape \(shape) and the file")
       }
       let values = data.withUnsafeBytes { raw -> [Float] in

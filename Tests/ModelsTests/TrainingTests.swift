@@ -150,6 +150,19 @@ struct ModelFileTests {
     withUnsafeBytes(of: UInt64(1 << 40).littleEndian) { data.append(contentsOf: $0) }
     try data.write(to: URL(fileURLWithPath: dir + "/huge.safetensors"))
     #expect(throws: ModelError.self) { try Safetensors.read(dir + "/huge.safetensors") }
+    // A length with the top bit set, and a shape whose element count overflows to 1.
+    data = Data(repeating: 0xFF, count: 16)
+    try data.write(to: URL(fileURLWithPath: dir + "/top.safetensors"))
+    #expect(throws: ModelError.corruptFile(path: dir + "/top.safetensors",
+                                           reason: "header length 18446744073709551615 exceeds the file")) {
+      try Safetensors.read(dir + "/top.safetensors")
+    }
+    let header = #"{"x":{"dtype":"F32","shape":[7,7905747460161236407],"data_offsets":[0,4]}}"#
+    data = Data()
+    withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+    data.append(contentsOf: Array(header.utf8) + [0, 0, 0x80, 0x3F])
+    try data.write(to: URL(fileURLWithPath: dir + "/overflow.safetensors"))
+    #expect(throws: ModelError.self) { try Safetensors.read(dir + "/overflow.safetensors") }
     // A folder whose weights do not fit its config.
     let model = try GPT(config: GPTConfig(vocabSize: 7, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 8))
     try model.save(huggingFaceFolder: dir + "/m")
