@@ -1,3 +1,5 @@
+import Foundation
+
 /// The shape of a GPT (nanoGPT's `GPTConfig`): vocabulary, context length, depth and width.
 public struct GPTConfig: Codable, Equatable, Sendable {
   /// Number of token ids.
@@ -37,6 +39,16 @@ public struct GPTConfig: Codable, Equatable, Sendable {
     guard nLayer > 0, nHead > 0, nEmbd > 0 else { throw bad("n_layer, n_head and n_embd must be positive") }
     guard nEmbd % nHead == 0 else { throw bad("n_embd \(nEmbd) is not divisible by n_head \(nHead)") }
     guard dropout >= 0 && dropout < 1 else { throw bad("dropout must be in [0, 1), got \(dropout)") }
+    guard vocabSize <= Int(Int32.max) else { throw bad("vocab size \(vocabSize) does not fit 32-bit token ids") }
+    // Refuse a model whose weights alone exceed the machine's memory before allocating anything
+    // (counted in Double, so absurd sizes cannot overflow; biases and LayerNorms are left out).
+    let e = Double(nEmbd)
+    let weights = Double(vocabSize) * e * (tieWeights ? 1 : 2) + Double(blockSize) * e + 12 * Double(nLayer) * e * e
+    let memory = Double(ProcessInfo.processInfo.physicalMemory)
+    guard 4 * weights <= memory else {
+      throw bad(String(format: "%.3g parameters (%.3g GB in Float32) do not fit in this machine's %.3g GB of memory",
+                       weights, 4 * weights / 1e9, memory / 1e9))
+    }
   }
 
   /// nanoGPT's `shakespeare_char` "baby GPT": 6 layers, 6 heads, 384 wide, 256 context, no biases.

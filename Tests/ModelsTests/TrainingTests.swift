@@ -112,6 +112,17 @@ struct ModelFileTests {
     #expect(throws: ModelError.invalidConfig("n_embd 10 is not divisible by n_head 3")) {
       try GPT(config: GPTConfig(vocabSize: 5, blockSize: 4, nLayer: 1, nHead: 3, nEmbd: 10))
     }
+    // Sizes no machine holds are refused before anything is allocated (they crashed or ran out
+    // of memory): a huge width, a huge depth, and counts that overflow Int when multiplied.
+    for config in [GPTConfig(vocabSize: 5, blockSize: 4, nLayer: 1, nHead: 3, nEmbd: 300_000_000_000),
+                   GPTConfig(vocabSize: 5, blockSize: 4, nLayer: 100_000_000, nHead: 1, nEmbd: 48),
+                   GPTConfig(vocabSize: 5, blockSize: 4, nLayer: 1 << 40, nHead: 1, nEmbd: 1 << 40)] {
+      #expect {
+        try GPT(config: config)
+      } throws: { error in
+        "\(error)".hasPrefix("invalid model config: ") && "\(error)".contains("do not fit in this machine's")
+      }
+    }
   }
 
   @Test("safetensors round-trips F32 and reads F16 and BF16")
