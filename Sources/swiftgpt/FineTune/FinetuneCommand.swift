@@ -11,12 +11,12 @@ struct FinetuneCommand: ParsableCommand {
     commandName: "finetune",
     abstract: "Fine-tune a pretrained GPT: GPT-1 tasks (classify, entail, similar, choice) or instructions (sft).",
     discussion: """
-      GPT-1 tasks add start, delimiter and extract tokens and a linear head on the extract token's
-      final hidden state; loss = task loss + λ·LM loss (--lm-coef, 0.5). Data: JSONL, TSV with a
-      header, or a JSON array (NSMC, KorNLI, KorSTS, KLUE, bigbench and multiple-choice files).
-      --task sft trains on Alpaca JSONL (instruction/input/output, --template alpaca|koalpaca) or
-      chat JSONL (messages with role/content, ChatML with <|im_start|>/<|im_end|>), loss on the
-      responses only. --lora freezes the model and trains LoRA adapters (saved in OUT/adapter in
+      GPT-1 tasks add start, delimiter and extract tokens and a linear head on the extract token's \
+      final hidden state; loss = task loss + λ·LM loss (--lm-coef, 0.5). Data: JSONL, TSV with a \
+      header, or a JSON array (NSMC, KorNLI, KorSTS, KLUE, bigbench and multiple-choice files). \
+      --task sft trains on Alpaca JSONL (instruction/input/output, --template alpaca|koalpaca) or \
+      chat JSONL (messages with role/content, ChatML with <|im_start|>/<|im_end|>), loss on the \
+      responses only. --lora freezes the model and trains LoRA adapters (saved in OUT/adapter in \
       PEFT's format). OUT is a model folder for `predict`, `chat` and `sample`.
       """)
 

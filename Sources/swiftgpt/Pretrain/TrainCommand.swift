@@ -10,8 +10,8 @@ struct TrainCommand: ParsableCommand {
     commandName: "train",
     abstract: "Pretrain a GPT or bigram model on token shards from `swiftgpt prepare`.",
     discussion: """
-      Without --data, trains a character-level model on the Korean corpus embedded in swiftgpt.
-      Writes OUT/latest and OUT/best checkpoints, OUT/log.csv and OUT/loss.svg. Ctrl-C saves
+      Without --data, trains a character-level model on the Korean corpus embedded in swiftgpt. \
+      Writes OUT/latest and OUT/best checkpoints, OUT/log.csv and OUT/loss.svg. Ctrl-C saves \
       OUT/latest before exiting; --resume continues from it bit for bit.
       """)
 
