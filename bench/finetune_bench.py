@@ -54,7 +54,7 @@ def main():
     run(["prepare", "--input", str(work / "nsmc8m.txt"), "--tokenizer", "char", "--output", str(work / "nsmc-data")])
     out, err, secs = run(["train", "--data", str(work / "nsmc-data"), "--model", "gpt-micro", "--block-size", "128",
                           "--batch-size", "24", "--max-steps", str(args.pretrain_steps), "--eval-every", "500",
-                          "--out", str(work / "nsmc-pre")])
+                          "--out", str(work / "nsmc-pre"), "--overwrite"])
     val = re.findall(r"val ([\d.]+)", out)[-1]
     print(f"## NSMC sentiment (GPT-1 fine-tuning)\n\nPretraining: char-level gpt-micro, block 128, {args.pretrain_steps} steps "
           f"of 24 × 128 tokens on 8 MB of NSMC reviews: val loss {val}, {secs:.0f} s.\n")
@@ -76,7 +76,7 @@ def main():
     run(["prepare", "--input", str(shared / "data/corpus/ko/ko_all_packages.txt"), "--tokenizer", "char", "--output", str(work / "ko-data")])
     out, err, secs = run(["train", "--data", str(work / "ko-data"), "--model", "gpt-micro", "--block-size", "256",
                           "--batch-size", "12", "--max-steps", str(args.sft_pretrain_steps), "--eval-every", "500",
-                          "--out", str(work / "ko-pre")])
+                          "--out", str(work / "ko-pre"), "--overwrite"])
     val = re.findall(r"val ([\d.]+)", out)[-1]
     print(f"\n## Korean instruction tuning (LoRA, ChatML)\n\nPretraining: char-level gpt-micro, block 256, {args.sft_pretrain_steps} "
           f"steps of 12 × 256 tokens on ko_all_packages.txt: val loss {val}, {secs:.0f} s.\n")

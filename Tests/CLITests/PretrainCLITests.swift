@@ -22,6 +22,11 @@ struct PretrainCLITests {
     #expect(resumed.out.contains("resuming") && resumed.out.contains("step    30: train"), "\(resumed.out)")
     let log = try String(contentsOfFile: directory + "/run/log.csv", encoding: .utf8)
     #expect(log.split(separator: "\n").count == 32)  // header + steps 0...30
+    // A new run into the same folder is refused without --overwrite, and leaves it as it was.
+    let state = try Data(contentsOf: URL(fileURLWithPath: directory + "/run/latest/trainer_state.json"))
+    let fresh = try swiftgpt(["train", "--max-steps", "5"] + common)
+    #expect(fresh.status == 1 && fresh.err.contains("already holds a training run: continue it with --resume"), "\(fresh.err)")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/run/latest/trainer_state.json")) == state)
     for file in ["loss.svg", "best/char_tokenizer.json", "best/meta.json", "latest/trainer_state.json"] {
       #expect(FileManager.default.fileExists(atPath: directory + "/run/" + file), "\(file)")
     }

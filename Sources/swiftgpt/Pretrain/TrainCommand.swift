@@ -27,15 +27,22 @@ struct TrainCommand: ParsableCommand {
   @Flag(help: "Continue the run saved in OUT/latest (its options are kept; --max-steps may extend it).")
   var resume = false
 
+  @Flag(help: "Start a new run in OUT even if it holds one (its checkpoints are replaced).")
+  var overwrite = false
+
   @Option(help: "Threads (default: all cores).")
   var threads: Int?
 
   func validate() throws {
     if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+    if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
   }
 
   func run() throws {
     if let threads { Parallel.threads = threads }
+    if !resume && !overwrite && FileManager.default.fileExists(atPath: out + "/latest") {
+      throw CLIError("\(out) already holds a training run: continue it with --resume, replace it with --overwrite, or choose another --out")
+    }
     let dataFolder = try data ?? prepareEmbeddedCorpus(into: out + "/data")
     let outcome = try runTraining(data: dataFolder, model: model, training: training, out: out, resume: resume)
     if outcome == .interrupted { throw ExitCode(130) }
