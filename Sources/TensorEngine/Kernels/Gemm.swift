@@ -64,10 +64,20 @@ func packTransposedA(_ a: UnsafePointer<Float>, lda: Int, mb: Int, kb: Int, into
   var out = dst
   for i in stride(from: 0, to: mb, by: gemmMR) {
     let rows = min(gemmMR, mb - i)
-    for p in 0..<kb {
-      let src = a + p * lda + i
-      for r in 0..<gemmMR { out[r] = r < rows ? src[r] : 0 }
-      out += gemmMR
+    if rows == gemmMR {
+      // A whole tile: six floats per k, copied as 4 + 2.
+      for p in 0..<kb {
+        let src = UnsafeRawPointer(a + p * lda + i), o = UnsafeMutableRawPointer(out)
+        o.storeBytes(of: src.loadUnaligned(as: SIMD4<Float>.self), as: SIMD4<Float>.self)
+        o.storeBytes(of: src.loadUnaligned(fromByteOffset: 16, as: SIMD2<Float>.self), toByteOffset: 16, as: SIMD2<Float>.self)
+        out += gemmMR
+      }
+    } else {
+      for p in 0..<kb {
+        let src = a + p * lda + i
+        for r in 0..<gemmMR { out[r] = r < rows ? src[r] : 0 }
+        out += gemmMR
+      }
     }
   }
 }
