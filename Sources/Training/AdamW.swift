@@ -54,7 +54,7 @@ public struct AdamW: Optimizer {
         var mi = load(m + i), vi = load(v + i)
         mi += (grad - mi) * (1 - b1)  // lerp, as torch's exp_avg.lerp_(grad, 1 - beta1)
         vi = vi * b2 + (1 - b2) * (grad * grad)
-        let denom = vi.squareRoot() / invBC2 + eps
+        let denom = vsqrt(vi) / invBC2 + eps
         let pi = load(p + i) * factor - stepSize * (mi / denom)
         store(mi, m + i)
         store(vi, v + i)

@@ -75,6 +75,18 @@ struct GemmTests {
     }
   }
 
+  @Test("vsqrt gives the same bits as the scalar square root")
+  func vsqrtMatchesScalar() {
+    var rng = RandomGenerator(seed: 9)
+    let special: [Float] = [0, -0.0, 1, 2, .infinity, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e-30, 4, 0.25,
+                            .leastNormalMagnitude, 3e38, 7, 1e-8, 123.456, 65536]
+    for lanes in [special] + (0..<100).map({ _ in (0..<16).map { _ in Float(exp(Double(rng.nextUniform()) * 160 - 80)) } }) {
+      let roots = vsqrt(Float16x(lanes))
+      for (x, root) in zip(lanes, (0..<16).map { roots[$0] }) { #expect(root.bitPattern == x.squareRoot().bitPattern, "\(x)") }
+    }
+    #expect(vsqrt(Float16x(repeating: -1))[3].isNaN)
+  }
+
   @Test("vexp is within 2 ulp of exp over the float range, and clamps outside it")
   func vexpAccuracy() {
     var worst: Float = 0

@@ -2,7 +2,22 @@
 // Clamping uses compares and `replacing(with:where:)`: the stdlib `pointwiseMin/Max` and
 // `clamped` are not vectorised.
 
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
 public typealias Float16x = SIMD16<Float>
+
+/// √x for 16 lanes in vector instructions (correctly rounded, as the scalar square root). The
+/// stdlib's `squareRoot()` on SIMD vectors goes lane by lane through `sqrtf` and its errno check.
+@_transparent
+public func vsqrt(_ x: Float16x) -> Float16x {
+  #if arch(x86_64)
+  Float16x(lowHalf: _mm256_sqrt_ps(x.lowHalf), highHalf: _mm256_sqrt_ps(x.highHalf))
+  #else
+  x.squareRoot()
+  #endif
+}
 
 /// e^x for 16 lanes: Cody–Waite range reduction and Cephes' degree-6 polynomial; ≤ 2 ulp against
 /// `expf` on [-87, 88]. Inputs are clamped to that range (e^-87 ≈ 1.6e-38 stands in for 0).
