@@ -2,7 +2,8 @@
 // panels (Goto/BLIS blocking) that reaches BLAS speed on one core, parallel over row blocks or,
 // for products with few rows, column runs.
 
-/// Blocking sizes: an `mc`×`kc` block of A stays in L2, a `kc`×16 sliver of B in L1. A is mostly
+/// Blocking sizes: an `mc`×`kc` block of A stays in L2, a `kc`×16 sliver of B in L1 (see `kBlock`
+/// for products with k ≤ 2·kc). A is mostly
 /// not packed: the micro-kernel reads its six rows in place (rows or columns of the stored
 /// matrix), which saves a copy that cost as much as 10 % of a product with few columns; only a
 /// transposed A with long rows is copied (`gemmPackTransposedA`).
@@ -11,6 +12,11 @@
 @usableFromInline let gemmNC = 4096
 @usableFromInline let gemmMR = 6
 @usableFromInline let gemmNR = 16
+
+/// The k block of a product: all of k up to 2·kc, so that C is written once (a second pass over
+/// a C of many megabytes, like GPT-2's logits, costs more than B slivers read from L2), else kc.
+@inline(__always)
+func kBlock(_ k: Int) -> Int { k <= 2 * gemmKC ? k : gemmKC }
 
 /// C[m, n] (+)= op(A)[m, k] · op(B)[k, n], all row-major.
 ///
@@ -99,7 +105,8 @@ func sgemmByRows(transB: Bool, m: Int, n: Int, k: Int, a: StridedA, b: UnsafePoi
   let bPanelsMax = (min(n, gemmNC) + gemmNR - 1) / gemmNR
   // Packing buffers come from the storage pool: fresh multi-megabyte allocations would fault
   // their pages in on every call.
-  let packedBStorage = Storage(count: bPanelsMax * gemmNR * gemmKC, zeroed: false)
+  let kc = kBlock(k)
+  let packedBStorage = Storage(count: bPanelsMax * gemmNR * kc, zeroed: false)
   defer { withExtendedLifetime(packedBStorage) {} }
   let (bSend, cSend, pbSend) = (UncheckedSendable(b), UncheckedSendable(c), UncheckedSendable(packedBStorage.base))
 
@@ -109,7 +116,7 @@ func sgemmByRows(transB: Bool, m: Int, n: Int, k: Int, a: StridedA, b: UnsafePoi
     let nPanels = (nb + gemmNR - 1) / gemmNR
     var pc = 0
     while pc < k {
-      let kb = min(gemmKC, k - pc)
+      let kb = min(kc, k - pc)
       let add = accumulate || pc > 0
       // Pack B[pc..<pc+kb, jc..<jc+nb] as 16-wide panels, in parallel when worth it.
       let packChunks = threads > 1 ? min(nPanels, 4 * threads) : 1
@@ -170,11 +177,12 @@ func sgemmByColumns(transB: Bool, m: Int, n: Int, k: Int, a: StridedA, b: Unsafe
   Parallel.forEach(chunks, threads: threads) { chunk in
     let p0 = nPanels * chunk / chunks, p1 = nPanels * (chunk + 1) / chunks
     let (j0, width) = (p0 * gemmNR, min(n, p1 * gemmNR) - p0 * gemmNR)
-    let packed = Storage(count: (p1 - p0) * gemmNR * min(k, gemmKC), zeroed: false)
+    let kc = kBlock(k)
+    let packed = Storage(count: (p1 - p0) * gemmNR * kc, zeroed: false)
     withExtendedLifetime(packed) {
       var pc = 0
       while pc < k {
-        let kb = min(gemmKC, k - pc)
+        let kb = min(kc, k - pc)
         for panel in 0..<(p1 - p0) {
           packPanelB(bSend.value, ldb: ldb, transB: transB, row0: pc, col0: j0 + panel * gemmNR, kb: kb,
                      cols: min(gemmNR, width - panel * gemmNR), into: packed.base + panel * gemmNR * kb)
