@@ -3,10 +3,9 @@
 // for products with few rows, column runs.
 
 /// Blocking sizes: an `mc`×`kc` block of A stays in L2, a `kc`×16 sliver of B in L1 (see `kBlock`
-/// for products with k ≤ 2·kc). A is mostly
-/// not packed: the micro-kernel reads its six rows in place (rows or columns of the stored
-/// matrix), which saves a copy that cost as much as 10 % of a product with few columns; only a
-/// transposed A with long rows is copied (`gemmPackTransposedA`).
+/// for products with k ≤ 2·kc). A is mostly not packed: the micro-kernel reads its six rows in
+/// place (rows or columns of the stored matrix), which saves a copy that cost as much as 10 % of
+/// a product with few columns; only a transposed A with long rows is copied (`gemmPackTransposedA`).
 @usableFromInline let gemmMC = 144
 @usableFromInline let gemmKC = 384
 @usableFromInline let gemmNC = 4096
