@@ -43,7 +43,7 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
           let width = visibleWidth(i, t)
           softmaxBackwardRow(y: a + i * t, dy: datt + i * t, dx: dpre + i * t, n: width, scale: scale,
                              accumulate: false)
-          (dpre + i * t + width).update(repeating: 0, count: max(0, min(t, i0 + gemmMR) - width))
+          zeroFuture(dpre + i * t, from: width, tile: i0, t)
         }
         // dq[rows, hs] (+)= dpre[rows, keys] · k
         panels.multiplyValues(dpre + i0 * t, rowStride: t, kStride: 1, rows: rows, keys: 0..<(i0 + rows),
@@ -76,7 +76,7 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
       for i in i0..<(i0 + rows) {
         let row = a + i * t, width = visibleWidth(i, t)
         causalSoftmaxRow(row, visible: i + 1, width: width, scale: scale)
-        (row + width).update(repeating: 0, count: max(0, min(t, i0 + gemmMR) - width))
+        zeroFuture(row, from: width, tile: i0, t)
       }
       // y[rows, hs] = att[rows, keys] · v
       panels.multiplyValues(a + i0 * t, rowStride: t, kStride: 1, rows: rows, keys: 0..<(i0 + rows),
@@ -84,6 +84,13 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
     }
   }
   return out
+}
+
+/// Zeroes row[width...] up to the end of the 6-row tile starting at `i0`: the masked future that
+/// the tile's products read past the row's whole vectors (beyond it nothing is read).
+@inline(__always)
+private func zeroFuture(_ row: UnsafeMutablePointer<Float>, from width: Int, tile i0: Int, _ t: Int) {
+  (row + width).update(repeating: 0, count: max(0, min(t, i0 + gemmMR) - width))
 }
 
 /// Query i sees keys 0...i; its row is processed up to the end of that 16-wide vector.
