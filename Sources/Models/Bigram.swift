@@ -21,6 +21,11 @@ public final class Bigram: LanguageModel {
 
   public var contextLength: Int? { nil }
 
+  /// The logits and their gradient: 2·B·T·V floats.
+  public func activationBytes(batch: Int, length: Int) -> Double {
+    4 * 2 * Double(batch) * Double(length) * Double(vocabSize)
+  }
+
   /// Logits [B, T, V] and, with targets, the mean cross-entropy (`rng` is unused: no dropout).
   public func forward(_ ids: [Int32], batch: Int, length: Int, targets: [Int32]? = nil,
                       rng: UnsafeMutablePointer<RandomGenerator>? = nil) -> (logits: Tensor, loss: Tensor?) {

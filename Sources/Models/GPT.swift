@@ -159,6 +159,15 @@ public final class GPT: LanguageModel {
   public var vocabSize: Int { config.vocabSize }
   public var contextLength: Int? { config.blockSize }
 
+  /// Per layer the attention probabilities (B·H·T² floats) and about 16 values of width C per
+  /// token (LayerNorm outputs, q/k/v, the MLP's 4C before and after GELU, ...), plus the logits
+  /// and their gradient (2·B·T·V).
+  public func activationBytes(batch: Int, length: Int) -> Double {
+    let (b, t, c) = (Double(batch), Double(length), config)
+    let perLayer = b * Double(c.nHead) * t * t + 16 * b * t * Double(c.nEmbd)
+    return 4 * (Double(c.nLayer) * perLayer + 2 * b * t * Double(c.vocabSize))
+  }
+
   /// Number of parameters (the tied head counted once).
   public var parameterCount: Int { parameters.count }
 }

@@ -13,6 +13,9 @@ public protocol LanguageModel: AnyObject {
                rng: UnsafeMutablePointer<RandomGenerator>?) -> (logits: Tensor, loss: Tensor?)
   /// A fresh incremental decoder for generation, reading weight matrices at `precision`.
   func makeDecoder(precision: WeightPrecision) -> any TokenDecoder
+  /// A lower bound on the bytes of activations a training step on `batch` sequences of `length`
+  /// tokens keeps for its backward pass (counted in Double, so absurd sizes cannot overflow).
+  func activationBytes(batch: Int, length: Int) -> Double
 }
 
 /// The precision a decoder reads weight matrices at when it generates one token at a time.

@@ -22,7 +22,7 @@ public final class Trainer {
 
   /// A run from step 0.
   public init(model: any LanguageModel, train: TokenDataset, val: TokenDataset?, options: TrainingOptions) throws(TrainingError) {
-    try options.validate(contextLength: model.contextLength)
+    try Self.check(options, for: model)
     (self.model, self.train, self.val, self.options) = (model, train, val, options)
     optimizer = AdamW(parameters: model.parameters, beta1: options.beta1, beta2: options.beta2, weightDecay: options.weightDecay)
     batchRNG = RandomGenerator(seed: options.seed)
@@ -38,7 +38,7 @@ public final class Trainer {
     (self.train, self.val) = (train, val)
     options = state.options
     if let maxSteps { options.maxSteps = maxSteps }
-    try options.validate(contextLength: model.contextLength)
+    try Self.check(options, for: model)
     var optimizer = AdamW(parameters: model.parameters, beta1: options.beta1, beta2: options.beta2, weightDecay: options.weightDecay)
     let (moments, _) = try Safetensors.read(folder + "/optimizer.safetensors")
     guard let m = moments["exp_avg"], let v = moments["exp_avg_sq"],
@@ -57,6 +57,12 @@ public final class Trainer {
     elapsedBefore = state.elapsed
     log = readLog(folder + "/log.csv").filter { $0.step <= step }
     try checkVocabulary()
+  }
+
+  /// The options' own checks, and that a step's activations fit in memory.
+  private static func check(_ options: TrainingOptions, for model: any LanguageModel) throws(TrainingError) {
+    try options.validate(contextLength: model.contextLength)
+    try model.checkActivationMemory(batch: options.batchSize, length: options.blockSize, knobs: "--batch-size or --block-size")
   }
 
   private func checkVocabulary() throws(TrainingError) {

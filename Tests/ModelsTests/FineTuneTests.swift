@@ -208,4 +208,15 @@ struct FineTuneTests {
     #expect((model.parameters.tensors.map(\.scalars) == before) == lora)
     #expect(bytes == 8 * (lora ? model.adapter!.parameterCount : model.parameterCount))
   }
+
+  @Test func sftRefusesABatchThatCannotFitInMemory() throws {
+    // One conversation of 2¹⁷ tokens: the attention probabilities alone are 2 layers × 2 heads ×
+    // (2¹⁷)² floats, 275 GB. It crashed in the allocator; now it is refused before the first step.
+    let (model, tokens) = try InstructionTuning.prepare(try tinyGPT(vocabSize: 100, block: 1 << 17), existing: nil, template: .chat)
+    let path = try write("long.jsonl", #"[{"role": "user", "content": "q"}, {"role": "assistant", "content": "\#(String(repeating: "a", count: 1 << 17))"}]"#)
+    let data = try InstructionDataset(reading: path, template: .chat)
+    #expect {
+      try InstructionTuning.fineTune(model, data: data, tokens: tokens, options: FineTuneOptions(), encode: { $0.unicodeScalars.map { Int($0.value) % 100 } })
+    } throws: { "\($0)".hasPrefix("invalid option: a training step on 1 × 131072 tokens needs at least 2") && "\($0)".hasSuffix("lower --batch-size or --max-length") }
+  }
 }

@@ -106,6 +106,17 @@ struct TrainerTests {
     o = options(steps: 5)
     o.learningRate = -1
     #expect(throws: TrainingError.self) { try Trainer(model: try gpt(), train: train, val: val, options: o) }
+    // A step whose activations exceed the machine's memory is refused before it allocates them
+    // (it crashed in the allocator): 2⁴⁰ sequences of 16 tokens need petabytes.
+    o = options(steps: 5)
+    o.batchSize = 1 << 40
+    #expect {
+      try Trainer(model: try gpt(), train: train, val: val, options: o)
+    } throws: { error in
+      let text = "\(error)"
+      return text.hasPrefix("invalid option: a training step on 1099511627776 × 16 tokens needs at least ")
+        && text.hasSuffix("of memory; lower --batch-size or --block-size")
+    }
     let small = try GPT(config: GPTConfig(vocabSize: 5, blockSize: 16, nLayer: 1, nHead: 1, nEmbd: 8))
     #expect(throws: TrainingError.invalidData("the train split has token id 12, but the model's vocabulary has 5 tokens")) {
       try Trainer(model: small, train: train, val: val, options: options(steps: 5))

@@ -213,6 +213,8 @@ public enum InstructionTuning {
     guard !encoded.isEmpty else {
       throw TrainingError.invalidData("no example keeps a response token within \(maxLength) tokens; raise --max-length")
     }
+    try model.checkActivationMemory(batch: min(options.batchSize, encoded.count), length: encoded.map(\.ids.count).max()!,
+                                    knobs: "--batch-size or --max-length")
     let sets = try FineTuner.trainableSets(model, lora: lora, seed: options.seed)
     return FineTuner.train(model, sets: sets, count: encoded.count, options: options, progress: progress) { picked, rng in
       let (ids, targets, length) = padRows(picked.map { encoded[$0] })

@@ -52,6 +52,9 @@ extension TaskModel {
     guard train.task == task else { throw TrainingError.invalidData("the data is for \(train.task), the model for \(task)") }
     let maxLength = min(options.maxLength ?? gpt.config.blockSize, gpt.config.blockSize)
     let inputs = try self.encode(train, maxLength: maxLength, encode: encode)
+    try gpt.checkActivationMemory(batch: min(options.batchSize, inputs.count) * (inputs.map(\.count).max() ?? 1),
+                                  length: inputs.lazy.flatMap { $0 }.map(\.count).max() ?? 1,
+                                  knobs: "--batch-size or --max-length")
     let sets = try FineTuner.trainableSets(gpt, lora: lora, extra: [head], seed: options.seed)
     return FineTuner.train(gpt, sets: sets, count: inputs.count, options: options, progress: progress) { picked, rng in
       loss(picked.map { inputs[$0] }, examples: picked.map { train.examples[$0] }, rng: rng)
