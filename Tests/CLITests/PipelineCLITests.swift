@@ -78,6 +78,17 @@ struct PipelineCLITests {
     #expect(json.contains("\"type\": \"Lowercase\"") && json.contains("\"type\": \"Whitespace\""))
   }
 
+  @Test func unknownComponentNamesAreRefusedWithTheCommandsUsage() throws {
+    // They were reported with the top-level usage ("swiftgpt <subcommand>").
+    for (flag, message) in [("--normalizer", "unknown normalizer 'bogus'"), ("--pre-tokenizer", "unknown pre-tokenizer 'bogus'")] {
+      let r = try swiftgpt(["tokenizer", "train", "--pipeline", "hf", flag, "bogus", "--input", corpus, "--vocab-size", "300",
+                            "--output", directory + "/never.json"])
+      #expect(r.status == 64 && r.err.hasPrefix("Error: \(message)"), "\(r.err)")
+      #expect(r.err.contains("Usage: swiftgpt tokenizer train"), "\(r.err)")
+      #expect(!FileManager.default.fileExists(atPath: directory + "/never.json"))
+    }
+  }
+
   @Test(arguments: [
     (#"{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a", "b"]]}}"#, "model.merges[0]`: 'b' is not in the vocabulary"),
     (#"{"model": {"type": "Foo"}}"#, "model.type`: unknown type 'Foo'"),
