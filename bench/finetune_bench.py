@@ -66,7 +66,7 @@ def main():
         out, err, secs = run(["finetune", "--task", "classify", "--checkpoint", str(work / "nsmc-pre"),
                               "--train", str(tasks / "ko_nsmc_raw_train20k.tsv"), "--eval", str(tasks / "ko_nsmc_raw_test5k.tsv"),
                               "--epochs", "1", "--batch-size", "32", "--max-length", "128", "--out", str(work / ("nsmc-" + name.split(" ")[0].strip(","))),
-                              *flags])
+                              "--overwrite", *flags])
         acc, base = re.search(r"accuracy ([\d.]+) on \d+ examples \(majority class ([\d.]+)\)", out).groups()
         s = summary(err)
         print(f"| {name} | **{float(acc) * 100:.1f} %** | {float(base) * 100:.1f} % | {int(s['trainable']):,} of {int(s['total']):,} "
@@ -87,7 +87,7 @@ def main():
         folder = str(work / ("ko-sft-" + name.split(" ")[0].strip(",")))
         out, err, secs = run(["finetune", "--task", "sft", "--checkpoint", str(work / "ko-pre"),
                               "--train", str(shared / "data/instruct/ko_constitution_messages.jsonl"), "--epochs", "8",
-                              "--batch-size", "8", "--out", folder, *flags])
+                              "--batch-size", "8", "--out", folder, "--overwrite", *flags])
         s = summary(err)
         rows.append(f"| {name} | {int(s['trainable']):,} ({s['percent']} %) | {s['opt_mb']} MB | {s['ms_step']} | {float(s['seconds']):.0f} s |")
     print("| instruction tuning (402 chats × 8 epochs, batch 8) | trainable parameters | optimizer state | ms/step | time |")

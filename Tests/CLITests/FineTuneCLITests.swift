@@ -34,6 +34,16 @@ struct FineTuneCLITests {
     for file in ["task.json", "task_head.safetensors", "model.safetensors", "meta.json", "char_tokenizer.json"] {
       #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)")
     }
+    // A second run into the same folder is refused unless --overwrite; the first run's model stays.
+    let model = try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))
+    let again = try swiftgpt(["finetune", "--task", "classify", "--checkpoint", base, "--train", train, "--max-steps", "1", "--out", out])
+    #expect(again.status != 0 && again.err == "Error: \(out) already exists: replace it with --overwrite, or choose another --out\n",
+            "\(again.err)")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors")) == model)
+    let replaced = try swiftgpt(["finetune", "--task", "classify", "--checkpoint", base, "--train", train, "--max-steps", "1",
+                                 "--lr", "3e-3", "--out", out, "--overwrite", "--threads", "1"])
+    #expect(replaced.status == 0, "\(replaced.err)")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors")) != model)
     let one = try swiftgpt(["predict", "--checkpoint", out, "--text", "좋은 영화 최고"])
     #expect(one.status == 0 && (one.out.hasPrefix("1\t") || one.out.hasPrefix("0\t")), "\(one.out) \(one.err)")
     let all = try swiftgpt(["predict", "--checkpoint", out, "--input", train])
@@ -83,6 +93,12 @@ struct FineTuneCLITests {
     #expect(!FileManager.default.fileExists(atPath: directory + "/x"), "nothing written on a bad eval file")
     r = try swiftgpt(["finetune", "--task", "summarize", "--checkpoint", base, "--train", train, "--out", directory + "/x"])
     #expect(r.status != 0 && r.err.contains("--task must be"), "\(r.err)")
+    // LoRA knobs without --lora were ignored: the whole model was trained.
+    r = try swiftgpt(["finetune", "--task", "classify", "--checkpoint", base, "--train", train, "--lora-targets", "c_fc", "--out", directory + "/x"])
+    #expect(r.status == 64 && r.err.hasPrefix("Error: --lora-r, --lora-alpha, --lora-dropout and --lora-targets go with --lora"), "\(r.err)")
+    r = try swiftgpt(["finetune", "--task", "classify", "--checkpoint", base, "--train", train, "--lora", "--lora-r", "0", "--out", directory + "/x"])
+    #expect(r.status == 64 && r.err.hasPrefix("Error: --lora-r must be ≥ 1, got 0"), "\(r.err)")
+    #expect(!FileManager.default.fileExists(atPath: directory + "/x"))
     // An adapter made for another base model.
     let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .appendingPathComponent("Fixtures").path

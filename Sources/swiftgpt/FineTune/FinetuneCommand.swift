@@ -25,6 +25,7 @@ struct FinetuneCommand: ParsableCommand {
   @Option(help: "Training data file.") var train: String
   @Option(help: "Evaluation data file (GPT-1 tasks): accuracy, or Pearson/Spearman for similar.") var eval: String?
   @Option(help: "Output model folder.") var out: String
+  @Flag(help: "Replace OUT if it exists.") var overwrite = false
   @Option(help: "Tokenizer (default: the checkpoint's).") var tokenizer: String?
   @Option(help: "sft prompt template for Alpaca records: alpaca, koalpaca or chat.") var template = "alpaca"
 
@@ -60,6 +61,9 @@ struct FinetuneCommand: ParsableCommand {
 
   func run() throws {
     if let threads { Parallel.threads = threads }
+    if !overwrite && FileManager.default.fileExists(atPath: out) {
+      throw CLIError("\(out) already exists: replace it with --overwrite, or choose another --out")
+    }
     let source = resolveCheckpoint(checkpoint)
     let base = try loadGPT(source)
     let tokenizer = try openTokenizer(folder: source, override: self.tokenizer, vocabSize: base.vocabSize)
@@ -120,23 +124,33 @@ struct FinetuneCommand: ParsableCommand {
   }
 }
 
-/// The LoRA flags shared by `finetune`.
+/// The LoRA flags of `finetune`. The knobs are optional so that one given without --lora is
+/// refused rather than ignored.
 struct LoRAOptions: ParsableArguments {
   @Flag(help: "Train LoRA adapters instead of all weights.") var lora = false
-  @Option(help: "LoRA rank r.") var loraR = 8
-  @Option(help: "LoRA alpha (updates are scaled by alpha / r).") var loraAlpha: Float = 16
-  @Option(help: "Dropout on the adapters' inputs.") var loraDropout: Float = 0
+  @Option(help: "LoRA rank r (default: 8).") var loraR: Int?
+  @Option(help: "LoRA alpha; updates are scaled by alpha / r (default: 16).") var loraAlpha: Float?
+  @Option(help: "Dropout on the adapters' inputs (default: 0).") var loraDropout: Float?
   @Option(parsing: .upToNextOption, help: "Layers to adapt: c_attn (default), c_proj, attn.c_proj, c_fc, mlp.c_proj.")
-  var loraTargets: [String] = ["c_attn"]
+  var loraTargets: [String] = []
 
   func check() throws {
-    if lora && (loraR < 1 || loraAlpha <= 0 || !(0..<1).contains(loraDropout)) {
-      throw ValidationError("--lora-r must be ≥ 1, --lora-alpha > 0 and --lora-dropout in [0, 1)")
+    guard lora else {
+      if loraR != nil || loraAlpha != nil || loraDropout != nil || !loraTargets.isEmpty {
+        throw ValidationError("--lora-r, --lora-alpha, --lora-dropout and --lora-targets go with --lora")
+      }
+      return
     }
+    if let loraR, loraR < 1 { throw ValidationError("--lora-r must be ≥ 1, got \(loraR)") }
+    if let loraAlpha, !(loraAlpha > 0) { throw ValidationError("--lora-alpha must be > 0, got \(loraAlpha)") }
+    if let loraDropout, !(0..<1).contains(loraDropout) { throw ValidationError("--lora-dropout must be in [0, 1), got \(loraDropout)") }
   }
 
   var config: LoRAConfig? {
-    lora ? LoRAConfig(rank: loraR, alpha: loraAlpha, dropout: loraDropout, targets: loraTargets) : nil
+    guard lora else { return nil }
+    let defaults = LoRAConfig()
+    return LoRAConfig(rank: loraR ?? defaults.rank, alpha: loraAlpha ?? defaults.alpha, dropout: loraDropout ?? defaults.dropout,
+                      targets: loraTargets.isEmpty ? defaults.targets : loraTargets)
   }
 }
 
