@@ -83,6 +83,25 @@ struct DataTests {
     #expect(meta == DatasetMeta(vocabSize: 50257, tokenizer: "gpt2", trainTokens: expected.count, valTokens: 0,
                                 tokenBytes: 2, endOfText: 50256))
     #expect(try DatasetMeta(folder: dir + "/data") == meta)
+
+    // Preparing again into the same folder replaces the dataset: the first run's extra shards
+    // were left behind and read with the new ones.
+    preparer.shardTokens = 100_000
+    _ = try preparer.run()
+    let again = try TokenDataset(folder: dir + "/data", split: "train")
+    #expect(again.shards.count == 1 && again.count == expected.count)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/data").sorted()
+      == ["meta.json", "train_000000.bin", "val_000000.bin"])
+    // A failed run leaves the dataset as it was.
+    var failing = preparer
+    failing.tokenizerSpec = dir + "/missing.model"
+    #expect(throws: (any Error).self) { try failing.run() }
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/data").sorted()
+      == ["meta.json", "train_000000.bin", "val_000000.bin"])
+    // Token files that prepare did not name would be read with the new shards: refused.
+    try FileManager.default.copyItem(atPath: dir + "/data/train_000000.bin", toPath: dir + "/data/train.bin")
+    #expect(throws: TrainingError.invalidOption(dir + "/data holds other token files (train.bin) that training would read "
+      + "with the new shards; move them away or choose another --output")) { try preparer.run() }
   }
 
   @Test("preparation errors: no input, missing file, empty file, bad fraction")

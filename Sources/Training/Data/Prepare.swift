@@ -97,19 +97,31 @@ public struct DatasetPreparer {
     }
     let totalBytes = sizes.reduce(0, +)
     guard totalBytes > 0 else { throw TrainingError.invalidData("the input files are empty") }
+    // Token files that `swiftgpt prepare` did not name would be read together with the new shards.
+    let foreign = (TokenDataset.fileNames(in: output, split: "train") + TokenDataset.fileNames(in: output, split: "val"))
+      .filter { !Self.isShard($0) }
+    guard foreign.isEmpty else {
+      throw TrainingError.invalidOption("\(output) holds other token files (\(foreign.joined(separator: ", "))) that training "
+        + "would read with the new shards; move them away or choose another --output")
+    }
+    // Everything is written into a staging folder inside `output`, then moved into place: a
+    // failed run leaves an earlier dataset as it was, and a smaller one leaves no stale shards.
+    let staging = output + "/.prepare.tmp"
     do {
-      try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+      try? FileManager.default.removeItem(atPath: staging)
+      try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
     } catch {
       throw TrainingError.unwritableFile(path: output, reason: (error as NSError).localizedDescription)
     }
+    defer { try? FileManager.default.removeItem(atPath: staging) }
 
     let isChar = tokenizerSpec == "char"
-    let (tokenizer, tokenizerName) = try openTokenizer(isChar: isChar)
+    let (tokenizer, tokenizerName) = try openTokenizer(isChar: isChar, into: staging)
     let eot = tokenizer.specialTokens.ids["<|endoftext|>"]
     let width = tokenizer.vocabSize > 65_536 ? 4 : 2
     let splitByte = Int(Double(totalBytes) * (1 - valFraction))  // nanoGPT: int(n * 0.9)
-    var train = ShardSequence(folder: output, split: "train", width: width, shardTokens: shardTokens)
-    var val = ShardSequence(folder: output, split: "val", width: width, shardTokens: shardTokens)
+    var train = ShardSequence(folder: staging, split: "train", width: width, shardTokens: shardTokens)
+    var val = ShardSequence(folder: staging, split: "val", width: width, shardTokens: shardTokens)
     do {
       var done = 0
       var reader = BlockReader(files: inputs, blockBytes: blockBytes, splitByte: splitByte, safeCut: isChar ? .anyCharacter : .lineStart)
@@ -142,28 +154,45 @@ public struct DatasetPreparer {
     guard train.total > 0 else { throw TrainingError.invalidData("the training split has no tokens") }
     let meta = DatasetMeta(vocabSize: tokenizer.vocabSize, tokenizer: tokenizerName, trainTokens: train.total,
                            valTokens: val.total, tokenBytes: width, endOfText: eot)
-    try meta.write(folder: output)
+    try meta.write(folder: staging)
+    try install(staging)
     return meta
   }
 
+  /// Whether `name` is a shard as `prepare` names them: `train_000000.bin`, `val_000012.bin`.
+  static func isShard(_ name: String) -> Bool {
+    name.wholeMatch(of: /(train|val)_[0-9]{6}\.bin/) != nil
+  }
+
+  /// Moves the files of `staging` into `output`, then removes the shards of an earlier run that
+  /// the new one did not replace.
+  private func install(_ staging: String) throws {
+    let fm = FileManager.default
+    let staged = Set(try fm.contentsOfDirectory(atPath: staging))
+    for name in staged { try renameReplacing(staging + "/" + name, output + "/" + name) }
+    for name in try fm.contentsOfDirectory(atPath: output) where Self.isShard(name) && !staged.contains(name) {
+      try fm.removeItem(atPath: output + "/" + name)
+    }
+  }
+
   /// The tokenizer, and how `meta.json` names it (copied into the output folder unless built in).
-  private func openTokenizer(isChar: Bool) throws -> (any Tokenizer, String) {
+  private func openTokenizer(isChar: Bool, into folder: String) throws -> (any Tokenizer, String) {
     if isChar {
       var alphabet = Set<Unicode.Scalar>()
       var reader = BlockReader(files: inputs, blockBytes: blockBytes, splitByte: Int.max, safeCut: .anyCharacter)
       while let block = try reader.next() { alphabet.formUnion(String(decoding: block.bytes, as: UTF8.self).unicodeScalars) }
       let tokenizer = try CharTokenizer(alphabet: alphabet)
-      try tokenizer.save(to: output + "/char_tokenizer.json")
+      try tokenizer.save(to: folder + "/char_tokenizer.json")
       return (tokenizer, "char_tokenizer.json")
     }
     let tokenizer = try loadTokenizer(tokenizerSpec)
     if Encoding.names.contains(tokenizerSpec) { return (tokenizer, tokenizerSpec) }
     let name = "tokenizer." + (tokenizerSpec as NSString).pathExtension
     let data = try readFile(tokenizerSpec)
-    try writeAtomically(data, to: output + "/" + name)
+    try writeAtomically(data, to: folder + "/" + name)
     if tokenizerSpec.hasSuffix(".model") {  // minbpe keeps a readable .vocab beside the .model
       let vocab = String(tokenizerSpec.dropLast(".model".count)) + ".vocab"
-      if let data = FileManager.default.contents(atPath: vocab) { try writeAtomically(data, to: output + "/tokenizer.vocab") }
+      if let data = FileManager.default.contents(atPath: vocab) { try writeAtomically(data, to: folder + "/tokenizer.vocab") }
     }
     return (tokenizer, name)
   }

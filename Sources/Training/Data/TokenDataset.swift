@@ -19,12 +19,17 @@ public struct TokenDataset: Sendable {
   /// Opens the shards of `split` in a folder written by `swiftgpt prepare` (`train_000000.bin`, ...)
   /// or by nanoGPT (`train.bin`).
   public init(folder: String, split: String) throws(TrainingError) {
-    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-    let files = names.filter { $0.hasPrefix(split) && $0.hasSuffix(".bin") }.sorted().map { folder + "/" + $0 }
+    let files = Self.fileNames(in: folder, split: split).map { folder + "/" + $0 }
     guard !files.isEmpty else {
       throw .unreadableFile(path: folder, reason: "no \(split)*.bin token files (run `swiftgpt prepare` first)")
     }
     try self.init(files: files)
+  }
+
+  /// The token files of `split` in `folder`, in the order they are read: `split*.bin`, sorted.
+  static func fileNames(in folder: String, split: String) -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    return names.filter { $0.hasPrefix(split) && $0.hasSuffix(".bin") }.sorted()
   }
 
   /// Total number of tokens.
