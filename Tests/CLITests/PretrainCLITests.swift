@@ -27,6 +27,16 @@ struct PretrainCLITests {
     let fresh = try swiftgpt(["train", "--max-steps", "5"] + common)
     #expect(fresh.status == 1 && fresh.err.contains("already holds a training run: continue it with --resume"), "\(fresh.err)")
     #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/run/latest/trainer_state.json")) == state)
+    // Resuming on data with another tokenizer of the same size (23 other characters) is refused: it
+    // trained on ids that meant other characters and saved the new tokenizer with the run.
+    let other = directory + "/other.txt"
+    try String(repeating: "abcdefghijklmnopqrstuv\n", count: 200).write(toFile: other, atomically: true, encoding: .utf8)
+    #expect(try swiftgpt(["prepare", "--input", other, "--output", directory + "/other"]).out.contains("vocab 23"))
+    let mixed = try swiftgpt(["train", "--resume", "--max-steps", "40"] + common + ["--data", directory + "/other"])
+    #expect(mixed.status == 1 && mixed.err.contains("was tokenized otherwise than the run in \(directory)/run/latest (vocabulary 23 vs 23, "
+      + "tokenizer char_tokenizer.json vs char_tokenizer.json); prepare it with the run's tokenizer: swiftgpt prepare --tokenizer "
+      + "\(directory)/run/latest/char_tokenizer.json"), "\(mixed.err)")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/run/latest/trainer_state.json")) == state)
     for file in ["loss.svg", "best/char_tokenizer.json", "best/meta.json", "latest/trainer_state.json"] {
       #expect(FileManager.default.fileExists(atPath: directory + "/run/" + file), "\(file)")
     }

@@ -133,8 +133,10 @@ func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out
   }
   let train = try TokenDataset(folder: data, split: "train")
   let val = meta.valTokens > 0 ? try TokenDataset(folder: data, split: "val") : nil
+  let files = try tokenizerFiles(meta, from: data)
   let trainer: Trainer
   if resume {
+    try checkSameTokenizer(data: data, meta, files, run: out + "/latest")
     trainer = try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: training.maxSteps)
     print("resuming \(out)/latest at step \(trainer.step) of \(trainer.options.maxSteps)")
   } else {
@@ -150,7 +152,6 @@ func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out
     print("training: \(o.maxSteps) steps × \(o.batchSize)×\(o.blockSize) tokens" + (o.gradAccum > 1 ? " × \(o.gradAccum) micro-batches" : "")
       + String(format: ", lr %g → %g (%@), %d threads", o.learningRate, o.minLearningRate, o.decay.rawValue, Parallel.threads))
   }
-  let files = try tokenizerFiles(meta, from: data)
   Interrupt.install()
   var progress = TrainingProgress(total: o.maxSteps)
   let outcome = try trainer.run(out: out, files: files, shouldStop: { Interrupt.requested }) { event in
@@ -170,6 +171,22 @@ func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out
     print("done: best val loss \(trainer.bestValLoss.map { String(format: "%.4f", $0) } ?? "-") → \(out)/best; log \(out)/log.csv, curve \(out)/loss.svg")
   }
   return outcome
+}
+
+/// Refuses to resume the run saved in `run` on data tokenized otherwise: the vocabulary size and
+/// the tokenizer (its file's bytes, or the built-in encoding's name) must be the run's. (Token ids
+/// within the vocabulary would have trained on, and saved the checkpoint with, the wrong tokenizer.)
+func checkSameTokenizer(data: String, _ meta: DatasetMeta, _ files: [String: Data], run: String) throws {
+  guard let saved = try? DatasetMeta(folder: run) else { return }
+  let savedFile = run + "/" + saved.tokenizer
+  let runTokenizer = saved.tokenizer.isEmpty ? nil : FileManager.default.contents(atPath: savedFile)
+  guard saved.vocabSize != meta.vocabSize
+    || (files[meta.tokenizer] ?? Data(meta.tokenizer.utf8)) != (runTokenizer ?? Data(saved.tokenizer.utf8))
+  else { return }
+  let none = { (name: String) in name.isEmpty ? "none" : name }
+  throw CLIError("\(data) was tokenized otherwise than the run in \(run) (vocabulary \(meta.vocabSize) vs \(saved.vocabSize), "
+    + "tokenizer \(none(meta.tokenizer)) vs \(none(saved.tokenizer))); prepare it with the run's tokenizer"
+    + (saved.tokenizer.isEmpty ? "" : ": swiftgpt prepare --tokenizer \(runTokenizer == nil ? saved.tokenizer : savedFile)"))
 }
 
 func describe(_ model: any LanguageModel) -> String {
