@@ -98,6 +98,9 @@ struct FineTuneCLITests {
     #expect(r.status == 64 && r.err.hasPrefix("Error: --lora-r, --lora-alpha, --lora-dropout and --lora-targets go with --lora"), "\(r.err)")
     r = try swiftgpt(["finetune", "--task", "classify", "--checkpoint", base, "--train", train, "--lora", "--lora-r", "0", "--out", directory + "/x"])
     #expect(r.status == 64 && r.err.hasPrefix("Error: --lora-r must be ≥ 1, got 0"), "\(r.err)")
+    // An output that cannot be written is reported before training, not after it.
+    r = try swiftgpt(["finetune", "--task", "classify", "--checkpoint", base, "--train", train, "--out", train + "/model"])
+    #expect(r.status == 1 && r.err.hasPrefix("Error: cannot write \(train)/model: ") && !r.err.contains("trainable parameters"), "\(r.err)")
     #expect(!FileManager.default.fileExists(atPath: directory + "/x"))
     // An adapter made for another base model.
     let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

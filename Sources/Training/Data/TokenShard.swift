@@ -149,6 +149,18 @@ public func writeFolderAtomically(_ folder: String, _ fill: (String) throws -> V
   try? fm.removeItem(atPath: old)
 }
 
+/// Throws now if `writeFolderAtomically(folder)` could not write its temporary folder, so that a
+/// long run learns of a bad output path before it starts, not when it saves.
+public func checkFolderWritable(_ folder: String) throws(TrainingError) {
+  let temporary = folder + ".tmp"
+  do {
+    try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+  } catch {
+    throw .unwritableFile(path: folder, reason: (error as NSError).localizedDescription)
+  }
+  try? FileManager.default.removeItem(atPath: temporary)
+}
+
 /// Moves `source` to `destination`, atomically replacing whatever was there (rename(2)).
 func renameReplacing(_ source: String, _ destination: String) throws(TrainingError) {
   guard rename(source, destination) == 0 else {

@@ -64,6 +64,7 @@ struct FinetuneCommand: ParsableCommand {
     if !overwrite && FileManager.default.fileExists(atPath: out) {
       throw CLIError("\(out) already exists: replace it with --overwrite, or choose another --out")
     }
+    try checkFolderWritable(out)
     let source = resolveCheckpoint(checkpoint)
     let base = try loadGPT(source)
     let tokenizer = try openTokenizer(folder: source, override: self.tokenizer, vocabSize: base.vocabSize)
