@@ -86,8 +86,16 @@ func gptConfig(fromHuggingFace data: Data, path: String) throws(ModelError) -> G
   if let type = json["model_type"] as? String, type != "gpt2" {
     throw .unsupported("model_type '\(type)' in \(path); SwiftGPT loads GPT-2 models")
   }
-  if let activation = json["activation_function"] as? String, activation != "gelu_new" {
+  // gelu_pytorch_tanh is the same tanh approximation as gelu_new.
+  if let activation = json["activation_function"] as? String, !["gelu_new", "gelu_pytorch_tanh"].contains(activation) {
     throw .unsupported("activation_function '\(activation)' in \(path); SwiftGPT's GPT uses gelu_new")
+  }
+  // Attention variants that change the scores; SwiftGPT scales them by 1/√head_size only.
+  if json["scale_attn_weights"] as? Bool == false {
+    throw .unsupported("scale_attn_weights false in \(path); SwiftGPT's attention scales scores by 1/√head_size")
+  }
+  if json["scale_attn_by_inverse_layer_idx"] as? Bool == true {
+    throw .unsupported("scale_attn_by_inverse_layer_idx true in \(path); SwiftGPT's attention scales scores by 1/√head_size only")
   }
   let embd = try int("n_embd")
   if let inner = json["n_inner"] as? Int, inner != 4 * embd {

@@ -91,4 +91,27 @@ struct HFParityTests {
     #expect(saved["lm_head.weight"] == nil, "a tied head is not written, as save_pretrained")
     #expect(saved["transformer.h.1.attn.c_attn.weight"]?.shape == [64, 192])
   }
+
+  @Test("config.json variants that change the computation are refused, equivalent ones accepted")
+  func configVariants() throws {
+    let base = try JSONSerialization.jsonObject(
+      with: Data(contentsOf: URL(fileURLWithPath: fixturesDirectory + "/gpt2-tiny/config.json"))) as! [String: Any]
+    func load(_ change: [String: Any]) throws -> GPTConfig {
+      let json = try JSONSerialization.data(withJSONObject: base.merging(change) { $1 })
+      return try gptConfig(fromHuggingFace: json, path: "config.json")
+    }
+    // These loaded and gave other logits than transformers (scores scaled differently).
+    #expect(throws: ModelError.unsupported(
+      "scale_attn_weights false in config.json; SwiftGPT's attention scales scores by 1/√head_size")) {
+      try load(["scale_attn_weights": false])
+    }
+    #expect(throws: ModelError.unsupported(
+      "scale_attn_by_inverse_layer_idx true in config.json; SwiftGPT's attention scales scores by 1/√head_size only")) {
+      try load(["scale_attn_by_inverse_layer_idx": true])
+    }
+    #expect(throws: ModelError.self) { try load(["activation_function": "gelu"]) }
+    // The same function under another name, and a flag that changes no Float32 result.
+    #expect(try load(["activation_function": "gelu_pytorch_tanh", "reorder_and_upcast_attn": true, "scale_attn_weights": true])
+      == (try load([:])))
+  }
 }
