@@ -44,10 +44,9 @@ public struct GPTConfig: Codable, Equatable, Sendable {
     // (counted in Double, so absurd sizes cannot overflow; biases and LayerNorms are left out).
     let e = Double(nEmbd)
     let weights = Double(vocabSize) * e * (tieWeights ? 1 : 2) + Double(blockSize) * e + 12 * Double(nLayer) * e * e
-    let memory = Double(ProcessInfo.processInfo.physicalMemory)
-    guard 4 * weights <= memory else {
-      throw bad(String(format: "%.3g parameters (%.3g GB in Float32) do not fit in this machine's %.3g GB of memory",
-                       weights, 4 * weights / 1e9, memory / 1e9))
+    guard 4 * weights <= MemoryLimit.physical else {
+      throw bad(String(format: "%.3g parameters", weights) + " (\(MemoryLimit.gigabytes(4 * weights)) in Float32) do not fit "
+        + "in this machine's \(MemoryLimit.gigabytes(MemoryLimit.physical)) of memory")
     }
   }
 

@@ -1,4 +1,3 @@
-import Foundation
 import Models
 
 extension LanguageModel {
@@ -7,10 +6,8 @@ extension LanguageModel {
   /// the options that lower it.
   func checkActivationMemory(batch: Int, length: Int, knobs: String) throws(TrainingError) {
     let need = activationBytes(batch: batch, length: length)
-    let memory = Double(ProcessInfo.processInfo.physicalMemory)
-    guard need > memory else { return }
-    let gb = { (bytes: Double) in String(format: "%.3g GB", bytes / 1e9) }
-    throw .invalidOption("a training step on \(batch) × \(length) tokens needs at least \(gb(need)) for activations, "
-      + "more than this machine's \(gb(memory)) of memory; lower \(knobs)")
+    guard need > MemoryLimit.physical else { return }
+    throw .invalidOption("a training step on \(batch) × \(length) tokens needs at least \(MemoryLimit.gigabytes(need)) for "
+      + "activations, more than this machine's \(MemoryLimit.gigabytes(MemoryLimit.physical)) of memory; lower \(knobs)")
   }
 }
