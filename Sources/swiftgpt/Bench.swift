@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Models
 import Tokenizers
 
 /// `swiftgpt bench …`: timings for bench/*.py, printed as one JSON object.
@@ -7,6 +8,19 @@ struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure tokenizer and training speed (used by the scripts in bench/).",
     subcommands: [EncodeBench.self, TrainBench.self, GPTBench.self, GemmBench.self, AttentionBench.self])
+}
+
+/// Refuses any of `flags` (name and value) below `minimum`.
+func requireAtLeast(_ minimum: Int, _ flags: KeyValuePairs<String, Int>) throws {
+  for (flag, value) in flags where value < minimum { throw ValidationError("\(flag) must be ≥ \(minimum), got \(value)") }
+}
+
+/// Refuses a benchmark whose buffers (`bytes`) exceed this machine's memory.
+func requireMemory(_ bytes: Double, lower flags: String) throws {
+  guard bytes <= MemoryLimit.physical else {
+    throw ValidationError("this needs \(MemoryLimit.gigabytes(bytes)), more than this machine's "
+      + "\(MemoryLimit.gigabytes(MemoryLimit.physical)) of memory; lower \(flags)")
+  }
 }
 
 /// Best and median of repeated timings, as JSON.
@@ -35,6 +49,8 @@ struct EncodeBench: ParsableCommand {
   @Option(help: "Repetitions.") var repeats = 5
   @Option(help: "Threads (encodeOrdinaryBatch).") var threads = 1
   @Option(help: "Write all ids as little-endian uint32 to this file.") var idsOut: String?
+
+  func validate() throws { try requireAtLeast(1, ["--repeats": repeats, "--threads": threads]) }
 
   func run() throws {
     let encode: ([String]) -> [[Int]]
@@ -99,6 +115,8 @@ struct TrainBench: ParsableCommand {
   @OptionGroup(title: "HF pipeline") var hf: PipelineOptions
   @Option(help: "Special tokens (hf).") var special: [String] = []
   @Option(help: "Threads (hf word counting).") var threads = 1
+
+  func validate() throws { try requireAtLeast(1, ["--repeats": repeats, "--threads": threads]) }
 
   func run() throws {
     let text = try readTextFile(file)

@@ -10,6 +10,8 @@ struct BenchShape: ParsableArguments {
   @Option(help: "Embedding width.") var embd = 128
   @Option(help: "Batch size.") var batch = 16
   @Option(help: "Sequence length (block size).") var block = 64
+
+  func validate() throws { try requireAtLeast(1, ["--heads": heads, "--embd": embd, "--batch": batch, "--block": block]) }
 }
 
 /// `swiftgpt bench gpt`: training-step speed of a GPT on random tokens, as one JSON object.
@@ -26,12 +28,18 @@ struct GPTBench: ParsableCommand {
   @Option(help: "Untimed warm-up steps.") var warmup = 2
   @Option(help: "Threads.") var threads = 1
 
+  func validate() throws {
+    try requireAtLeast(1, ["--layers": layers, "--vocab": vocab, "--steps": steps, "--threads": threads])
+    try requireAtLeast(0, ["--warmup": warmup])
+  }
+
   func run() throws {
     Parallel.threads = threads
     let (heads, embd, batch, block) = (shape.heads, shape.embd, shape.batch, shape.block)
     let config = GPTConfig(vocabSize: vocab, blockSize: block, nLayer: layers, nHead: heads, nEmbd: embd,
                            dropout: 0, bias: bias)
     let model = try GPT(config: config)
+    try model.checkActivationMemory(batch: batch, length: block, knobs: "--batch or --block")
     var optimizer = AdamW(parameters: model.parameters, weightDecay: 0.1)
     var rng = RandomGenerator(seed: 1)
     let n = batch * block
@@ -77,10 +85,16 @@ struct GemmBench: ParsableCommand {
   @Option(help: "Which operands are transposed: nt (A·Bᵀ), nn (A·B, backward dX) or tn (Aᵀ·B, backward dW).")
   var layout = "nt"
 
-  func run() throws {
+  func validate() throws {
     guard ["nt", "nn", "tn"].contains(layout) else {
       throw ValidationError("--layout must be nt, nn or tn, got '\(layout)'")
     }
+    try requireAtLeast(1, ["--m": m, "--n": n, "--k": k, "--repeats": repeats, "--threads": threads])
+    let (dm, dn, dk) = (Double(m), Double(n), Double(k))
+    try requireMemory(4 * (dm * dk + dn * dk + dm * dn), lower: "--m, --n or --k")
+  }
+
+  func run() throws {
     let (transA, transB) = (layout.first == "t", layout.last == "t")
     let a = Storage(count: m * k), b = Storage(count: n * k), c = Storage(count: m * n)
     var rng = RandomGenerator(seed: 1)
@@ -109,9 +123,16 @@ struct AttentionBench: ParsableCommand {
   @Option(help: "Repetitions (best is reported).") var repeats = 50
   @Option(help: "Threads.") var threads = 1
 
+  func validate() throws {
+    guard shape.embd % shape.heads == 0 else { throw ValidationError("--embd must be a multiple of --heads") }
+    try requireAtLeast(1, ["--repeats": repeats, "--threads": threads])
+    // The attention probabilities (B·H·T²) and q, k, v, the output and their gradients.
+    let (b, t) = (Double(shape.batch), Double(shape.block))
+    try requireMemory(4 * (b * Double(shape.heads) * t * t + 8 * b * t * Double(shape.embd)), lower: "--batch or --block")
+  }
+
   func run() throws {
     let (heads, embd, batch, block) = (shape.heads, shape.embd, shape.batch, shape.block)
-    guard embd % heads == 0 else { throw ValidationError("--embd must be a multiple of --heads") }
     Parallel.threads = threads
     var rng = RandomGenerator(seed: 1)
     let qkv = Tensor(shape: [batch, block, 3 * embd],
