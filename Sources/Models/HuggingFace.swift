@@ -4,7 +4,8 @@ import TensorEngine
 /// Loading and saving Hugging Face `GPT2LMHeadModel` folders: `config.json` plus
 /// `model.safetensors`, with parameter names and Conv1D [in, out] layouts used as they are.
 extension GPT {
-  /// Loads a model from a folder holding HF GPT-2 `config.json` and `model.safetensors`.
+  /// Loads a model from a folder holding HF GPT-2 `config.json` and `model.safetensors` (or
+  /// its shards and `model.safetensors.index.json`).
   public static func load(huggingFaceFolder folder: String) throws(ModelError) -> GPT {
     let configPath = folder + "/config.json"
     guard let configData = FileManager.default.contents(atPath: configPath) else {
@@ -12,7 +13,7 @@ extension GPT {
     }
     let config = try gptConfig(fromHuggingFace: configData, path: configPath)
     let model = try GPT(uninitialized: config)
-    try model.parameters.load(safetensors: folder + "/model.safetensors")
+    try model.parameters.load(huggingFaceFolder: folder)
     return model
   }
 

@@ -132,9 +132,34 @@ extension ParameterSet {
   /// ignored. Files saved by HF `GPT2Model` (no LM head) name tensors without "transformer.".
   public func load(safetensors path: String) throws(ModelError) {
     let (tensors, _) = try Safetensors.read(path)
+    try copy(from: path) { tensors[$0] }
+  }
+
+  /// Copies every parameter from the weights of a Hugging Face model folder: `model.safetensors`,
+  /// or the shards that `model.safetensors.index.json` maps each tensor to (what `save_pretrained`
+  /// writes for models above `max_shard_size`).
+  public func load(huggingFaceFolder folder: String) throws(ModelError) {
+    let single = folder + "/model.safetensors", indexPath = single + ".index.json"
+    guard !FileManager.default.fileExists(atPath: single), let data = FileManager.default.contents(atPath: indexPath) else {
+      return try load(safetensors: single)
+    }
+    guard let index = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+      let weightMap = index["weight_map"] as? [String: String]
+    else { throw .corruptFile(path: indexPath, reason: "no 'weight_map' of tensor names to shard files") }
+    var shards: [String: [String: Safetensors.Entry]] = [:]
+    for file in Set(weightMap.values).sorted() {
+      guard !file.contains("/") else { throw .corruptFile(path: indexPath, reason: "shard '\(file)' is not a file in the folder") }
+      shards[file] = try Safetensors.read(folder + "/" + file).tensors
+    }
+    try copy(from: indexPath) { name in weightMap[name].flatMap { shards[$0]?[name] } }
+  }
+
+  /// Copies every parameter from `lookup(name)` (`path` names the source in errors), trying the
+  /// name without "transformer." too.
+  private func copy(from path: String, _ lookup: (String) -> Safetensors.Entry?) throws(ModelError) {
     for (entry, tensor) in zip(entries, self.tensors) {
       let short = entry.name.hasPrefix("transformer.") ? String(entry.name.dropFirst("transformer.".count)) : entry.name
-      guard let found = tensors[entry.name] ?? tensors[short] else { throw .missingTensor(name: entry.name, path: path) }
+      guard let found = lookup(entry.name) ?? lookup(short) else { throw .missingTensor(name: entry.name, path: path) }
       guard found.shape == entry.shape else { throw .shapeMismatch(name: entry.name, expected: entry.shape, found: found.shape) }
       found.values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: entry.count) }
     }

@@ -114,4 +114,33 @@ struct HFParityTests {
     #expect(try load(["activation_function": "gelu_pytorch_tanh", "reorder_and_upcast_attn": true, "scale_attn_weights": true])
       == (try load([:])))
   }
+
+  @Test("a folder of safetensors shards and model.safetensors.index.json loads as the single file does")
+  func shardedFolderLoads() throws {
+    // Split the fixture's weights as save_pretrained(max_shard_size=...) does: tensors spread
+    // over model-0000k-of-00003.safetensors, and an index mapping each name to its file.
+    let folder = temporaryDirectory()
+    let source = fixturesDirectory + "/gpt2-tiny"
+    try FileManager.default.copyItem(atPath: source + "/config.json", toPath: folder + "/config.json")
+    let single = try GPT.load(huggingFaceFolder: source)
+    let tensors = zip(single.parameters.entries, single.parameters.tensors).map { ($0.name, $0.shape, UnsafePointer($1.data)) }
+    var weightMap: [String: String] = [:]
+    for shard in 0..<3 {
+      let file = "model-0000\(shard + 1)-of-00003.safetensors"
+      let part = tensors.enumerated().filter { $0.offset % 3 == shard }.map(\.element)
+      for (name, _, _) in part { weightMap[name] = file }
+      try Safetensors.write(folder + "/" + file, tensors: part)
+    }
+    let index = try JSONSerialization.data(withJSONObject: ["metadata": ["total_size": 0], "weight_map": weightMap])
+    try index.write(to: URL(fileURLWithPath: folder + "/model.safetensors.index.json"))
+    let sharded = try GPT.load(huggingFaceFolder: folder)
+    #expect(sharded.parameters.tensors.map(\.scalars) == single.parameters.tensors.map(\.scalars))
+    // A tensor the index sends to a shard that lacks it is named in the error.
+    weightMap["transformer.wte.weight"] = "model-00002-of-00003.safetensors"
+    try JSONSerialization.data(withJSONObject: ["weight_map": weightMap])
+      .write(to: URL(fileURLWithPath: folder + "/model.safetensors.index.json"))
+    #expect(throws: ModelError.missingTensor(name: "transformer.wte.weight", path: folder + "/model.safetensors.index.json")) {
+      try GPT.load(huggingFaceFolder: folder)
+    }
+  }
 }

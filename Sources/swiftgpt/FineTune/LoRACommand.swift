@@ -24,9 +24,11 @@ struct LoRACommand: ParsableCommand {
       let source = resolveCheckpoint(checkpoint)
       try writeFolderAtomically(out) { folder in
         try model.save(huggingFaceFolder: folder)
-        // Keep what makes the folder usable: tokenizer, meta.json, instruction markers.
+        // Keep what makes the folder usable: tokenizer, meta.json, instruction markers; not the
+        // base's weights (a single file or shards with their index) or optimizer state.
         let files = (try? FileManager.default.contentsOfDirectory(atPath: source)) ?? []
-        for name in files where !["config.json", "model.safetensors", "optimizer.safetensors"].contains(name) {
+        for name in files where !(name == "config.json" || name == "optimizer.safetensors"
+          || name.hasPrefix("model") && (name.hasSuffix(".safetensors") || name.hasSuffix(".safetensors.index.json"))) {
           if let data = FileManager.default.contents(atPath: source + "/" + name) {
             try writeAtomically(data, to: folder + "/" + name)
           }
