@@ -18,7 +18,7 @@ public struct SamplingOptions: Sendable, Equatable {
 
   /// A one-line reason the options are invalid, or nil.
   public var problem: String? {
-    if !(temperature >= 0) || !temperature.isFinite { return "temperature must be ≥ 0, got \(temperature)" }
+    if !(temperature >= 0) || !temperature.isFinite { return "temperature must be finite and ≥ 0, got \(temperature)" }
     if let topK, topK < 1 { return "top-k must be ≥ 1, got \(topK)" }
     if let topP, !(topP > 0 && topP <= 1) { return "top-p must be in (0, 1], got \(topP)" }
     return nil
