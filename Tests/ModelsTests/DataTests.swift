@@ -117,6 +117,14 @@ struct DataTests {
     var p = DatasetPreparer(inputs: [dir + "/empty.txt"], tokenizer: "char", output: dir + "/o")
     p.valFraction = 1
     #expect(throws: TrainingError.self) { try p.run() }
+    // Invalid UTF-8 (here a file cut inside a character) is refused as tokenizer training refuses
+    // it; it was decoded with U+FFFD in place of the bytes.
+    try Data("대한민국".utf8.dropLast()).write(to: URL(fileURLWithPath: dir + "/cut.txt"))
+    for tokenizer in ["char", "gpt2"] {
+      #expect(throws: TrainingError.unreadableFile(path: dir + "/cut.txt", reason: "not valid UTF-8 text")) {
+        try DatasetPreparer(inputs: [dir + "/cut.txt"], tokenizer: tokenizer, output: dir + "/o").run()
+      }
+    }
   }
 
   @Test("batches are random windows with next-token targets, fixed by the seed")

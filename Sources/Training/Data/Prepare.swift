@@ -198,7 +198,7 @@ public struct DatasetPreparer {
   }
 }
 
-/// Encodes a block of UTF-8 text: special-token text is plain text, as in llm.c's data scripts
+/// Encodes a block of (validated) UTF-8 text: special-token text is plain text, as in llm.c's data scripts
 /// (a HF pipeline matches its added tokens, as HF does, but adds no template tokens).
 private func encode(_ bytes: [UInt8], with tokenizer: any Tokenizer) throws -> [Int] {
   let text = String(decoding: bytes, as: UTF8.self)
@@ -264,6 +264,10 @@ private struct BlockReader {
       }
       if cut == 0 { cut = pending.count }
       let block = Block(bytes: Array(pending[..<cut]), isVal: pendingStart >= splitByte, startsDocument: documentStart)
+      // Cuts fall between characters, so a block of valid text is valid UTF-8 on its own.
+      guard String(validating: block.bytes, as: UTF8.self) != nil else {
+        throw TrainingError.unreadableFile(path: files[fileIndex], reason: "not valid UTF-8 text")
+      }
       documentStart = false
       pending.removeFirst(cut)
       pendingStart += cut
