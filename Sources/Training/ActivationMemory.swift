@@ -5,9 +5,9 @@ extension LanguageModel {
   /// tokens would keep more activations than this machine has memory; the error names `knobs`,
   /// the options that lower it.
   public func checkActivationMemory(batch: Int, length: Int, knobs: String) throws(TrainingError) {
-    let need = activationBytes(batch: batch, length: length)
-    guard need > MemoryLimit.physical else { return }
-    throw .invalidOption("a training step on \(batch) × \(length) tokens needs at least \(MemoryLimit.gigabytes(need)) for "
-      + "activations, more than this machine's \(MemoryLimit.gigabytes(MemoryLimit.physical)) of memory; lower \(knobs)")
+    let step = "a training step on \(batch) × \(length) tokens"
+    if let refusal = MemoryLimit.refusal(step, needs: activationBytes(batch: batch, length: length), lower: knobs) {
+      throw .invalidOption(refusal)
+    }
   }
 }

@@ -17,10 +17,7 @@ func requireAtLeast(_ minimum: Int, _ flags: KeyValuePairs<String, Int>) throws 
 
 /// Refuses a benchmark whose buffers (`bytes`) exceed this machine's memory.
 func requireMemory(_ bytes: Double, lower flags: String) throws {
-  guard bytes <= MemoryLimit.physical else {
-    throw ValidationError("this needs \(MemoryLimit.gigabytes(bytes)), more than this machine's "
-      + "\(MemoryLimit.gigabytes(MemoryLimit.physical)) of memory; lower \(flags)")
-  }
+  if let refusal = MemoryLimit.refusal("this benchmark", needs: bytes, lower: flags) { throw ValidationError(refusal) }
 }
 
 /// Best and median of repeated timings, as JSON.

@@ -115,7 +115,7 @@ struct TrainerTests {
     } throws: { error in
       let text = "\(error)"
       return text.hasPrefix("invalid option: a training step on 1099511627776 × 16 tokens needs at least ")
-        && text.hasSuffix("of memory; lower --batch-size or --block-size")
+        && text.hasSuffix(" of memory, more than this machine's \(MemoryLimit.gigabytes(MemoryLimit.physical)); lower --batch-size or --block-size")
     }
     let small = try GPT(config: GPTConfig(vocabSize: 5, blockSize: 16, nLayer: 1, nHead: 1, nEmbd: 8))
     #expect(throws: TrainingError.invalidData("the train split has token id 12, but the model's vocabulary has 5 tokens")) {
