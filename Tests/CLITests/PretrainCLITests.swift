@@ -17,7 +17,12 @@ struct PretrainCLITests {
     let trained = try swiftgpt(["train", "--max-steps", "20"] + common)
     #expect(trained.status == 0, "\(trained.err)")
     #expect(trained.out.contains("step    20: train"), "\(trained.out)")
-    let resumed = try swiftgpt(["train", "--resume", "--max-steps", "30"] + common)
+    // A resumed run keeps its model and options: flags other than --max-steps were silently ignored.
+    let ignored = try swiftgpt(["train", "--resume", "--max-steps", "30"] + common)
+    #expect(ignored.status == 64 && ignored.err.hasPrefix("Error: --resume continues the run with its own model and options; "
+      + "drop --model, --block-size, --batch-size, --eval-every, --eval-steps (only --max-steps may change)"), "\(ignored.err)")
+    let resuming = ["--data", directory + "/data", "--out", directory + "/run", "--threads", "1", "--resume"]
+    let resumed = try swiftgpt(["train", "--max-steps", "30"] + resuming)
     #expect(resumed.status == 0, "\(resumed.err)")
     #expect(resumed.out.contains("resuming") && resumed.out.contains("step    30: train"), "\(resumed.out)")
     let log = try String(contentsOfFile: directory + "/run/log.csv", encoding: .utf8)
@@ -32,7 +37,7 @@ struct PretrainCLITests {
     let other = directory + "/other.txt"
     try String(repeating: "abcdefghijklmnopqrstuv\n", count: 200).write(toFile: other, atomically: true, encoding: .utf8)
     #expect(try swiftgpt(["prepare", "--input", other, "--output", directory + "/other"]).out.contains("vocab 23"))
-    let mixed = try swiftgpt(["train", "--resume", "--max-steps", "40"] + common + ["--data", directory + "/other"])
+    let mixed = try swiftgpt(["train", "--max-steps", "40"] + resuming + ["--data", directory + "/other"])
     #expect(mixed.status == 1 && mixed.err.contains("was tokenized otherwise than the run in \(directory)/run/latest (vocabulary 23 vs 23, "
       + "tokenizer char_tokenizer.json vs char_tokenizer.json); prepare it with the run's tokenizer: swiftgpt prepare --tokenizer "
       + "\(directory)/run/latest/char_tokenizer.json"), "\(mixed.err)")

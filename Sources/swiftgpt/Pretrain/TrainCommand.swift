@@ -36,6 +36,12 @@ struct TrainCommand: ParsableCommand {
   func validate() throws {
     if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
     if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+    // A resumed run keeps its model and options: any other flag would be ignored.
+    let ignored = resume ? model.given + training.given.filter { $0 != "--max-steps" } : []
+    if !ignored.isEmpty {
+      throw ValidationError("--resume continues the run with its own model and options; drop "
+        + "\(ignored.joined(separator: ", ")) (only --max-steps may change)")
+    }
   }
 
   func run() throws {
@@ -51,8 +57,8 @@ struct TrainCommand: ParsableCommand {
 
 /// Which model to train: a preset, `bigram`, or a HF GPT-2 config.json, with overrides.
 struct ModelOptions: ParsableArguments {
-  @Option(help: "bigram, a GPT preset (\(GPTConfig.presetNames.joined(separator: ", "))) or a config.json path.")
-  var model = "gpt-micro"
+  @Option(help: "bigram, a GPT preset (\(GPTConfig.presetNames.joined(separator: ", "))) or a config.json path (default: gpt-micro).")
+  var model: String?
 
   @Option(help: "Layers (overrides the preset).") var nLayer: Int?
   @Option(help: "Attention heads (overrides the preset).") var nHead: Int?
@@ -61,8 +67,15 @@ struct ModelOptions: ParsableArguments {
   @Option(help: "Biases in linear layers and LayerNorms: true or false (overrides the preset).") var bias: Bool?
   @Option(help: "Context length, also the training window (default: the preset's).") var blockSize: Int?
 
+  /// The flags given on the command line.
+  var given: [String] {
+    givenFlags(["--model": model != nil, "--n-layer": nLayer != nil, "--n-head": nHead != nil, "--n-embd": nEmbd != nil,
+                "--dropout": dropout != nil, "--bias": bias != nil, "--block-size": blockSize != nil])
+  }
+
   /// The model for a vocabulary of `vocabSize` tokens, initialised from `seed`.
   func make(vocabSize: Int, seed: UInt64) throws -> any LanguageModel {
+    let model = self.model ?? "gpt-micro"
     if model == "bigram" { return try Bigram(vocabSize: vocabSize, seed: seed) }
     var config: GPTConfig
     if let preset = GPTConfig.preset(named: model) {
@@ -98,6 +111,14 @@ struct TrainingFlags: ParsableArguments {
   @Option(help: "Batches per split in an evaluation (default 20).") var evalSteps: Int?
   @Option(help: "Random seed for initialisation, batches and dropout (default 1337).") var seed: UInt64?
 
+  /// The flags given on the command line.
+  var given: [String] {
+    givenFlags(["--batch-size": batchSize != nil, "--max-steps": maxSteps != nil, "--lr": lr != nil, "--min-lr": minLr != nil,
+                "--warmup": warmup != nil, "--decay": decay != nil, "--weight-decay": weightDecay != nil,
+                "--grad-clip": gradClip != nil, "--grad-accum": gradAccum != nil, "--eval-every": evalEvery != nil,
+                "--eval-steps": evalSteps != nil, "--seed": seed != nil])
+  }
+
   func options(blockSize: Int) throws -> TrainingOptions {
     var o = TrainingOptions()
     o.blockSize = blockSize
@@ -119,6 +140,9 @@ struct TrainingFlags: ParsableArguments {
     return o
   }
 }
+
+/// The names in `flags` whose value is true (given), in order.
+private func givenFlags(_ flags: KeyValuePairs<String, Bool>) -> [String] { flags.filter(\.value).map(\.key) }
 
 /// Trains (or resumes) on the dataset in `data`, printing evaluations and a live progress line.
 func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out: String, resume: Bool,
