@@ -78,7 +78,7 @@ struct PipelineCLITests {
     #expect(json.contains("\"type\": \"Lowercase\"") && json.contains("\"type\": \"Whitespace\""))
   }
 
-  @Test func unknownComponentNamesAreRefusedWithTheCommandsUsage() throws {
+  @Test func badPipelineFlagsAreRefusedWithTheCommandsUsage() throws {
     // They were reported with the top-level usage ("swiftgpt <subcommand>").
     for (flag, message) in [("--normalizer", "unknown normalizer 'bogus'"), ("--pre-tokenizer", "unknown pre-tokenizer 'bogus'")] {
       let r = try swiftgpt(["tokenizer", "train", "--pipeline", "hf", flag, "bogus", "--input", corpus, "--vocab-size", "300",
@@ -87,6 +87,11 @@ struct PipelineCLITests {
       #expect(r.err.contains("Usage: swiftgpt tokenizer train"), "\(r.err)")
       #expect(!FileManager.default.fileExists(atPath: directory + "/never.json"))
     }
+    // An alphabet of no characters trained, and wrote, an empty vocabulary.
+    let empty = try swiftgpt(["tokenizer", "train", "--pipeline", "hf", "--limit-alphabet", "0", "--input", corpus,
+                              "--vocab-size", "300", "--output", directory + "/never.json"])
+    #expect(empty.status == 64 && empty.err.hasPrefix("Error: --limit-alphabet must be ≥ 1, got 0"), "\(empty.err)")
+    #expect(!FileManager.default.fileExists(atPath: directory + "/never.json"))
   }
 
   @Test(arguments: [

@@ -63,6 +63,7 @@ struct TrainTokenizer: ParsableCommand {
     guard ["bpe", "hf"].contains(pipeline) else { throw ValidationError("--pipeline must be bpe or hf") }
     if char && pipeline == "hf" { throw ValidationError("--char and --pipeline hf do not go together") }
     guard ["bpe", "wordpiece"].contains(hf.model) else { throw ValidationError("--model must be bpe or wordpiece") }
+    if let limit = hf.limitAlphabet, limit < 1 { throw ValidationError("--limit-alphabet must be ≥ 1, got \(limit)") }
     // Unknown component names are reported with this command's usage (without --config, building
     // the pipeline reads no file).
     if pipeline == "hf" && hf.config == nil { _ = try hf.base() }
