@@ -26,6 +26,11 @@ struct Demo: ParsableCommand {
   @Flag(help: "Instead: train a Korean BPE tokenizer on the corpus and compare it with GPT-2's and GPT-4's.")
   var tokenizers = false
 
+  func validate() throws {
+    if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+    if maxSteps < 0 { throw ValidationError("--max-steps must be ≥ 0, got \(maxSteps)") }
+  }
+
   func run() throws {
     if tokenizers { return try compareTokenizers() }
     if let threads { Parallel.threads = threads }
@@ -33,6 +38,8 @@ struct Demo: ParsableCommand {
     print("SwiftGPT demo — a character-level GPT on the embedded Korean corpus: \(corpus.utf8.count / 1000) kB, "
       + "\(corpus.count) characters (the Constitution of the Republic of Korea and National Assembly bills, konlpy)")
     let data = try prepareEmbeddedCorpus(into: out + "/data")
+    // A prompt the char model cannot encode is reported now, not after training.
+    _ = try openTokenizer(folder: data, override: nil, vocabSize: try DatasetMeta(folder: data).vocabSize).encode(prompt)
     let flags = try TrainingFlags.parse(["--max-steps", String(maxSteps), "--batch-size", "16", "--eval-every", "250"])
     let model = try ModelOptions.parse(["--model", "gpt-micro", "--dropout", "0.1"])
     let outcome = try runTraining(data: data, model: model, training: flags, out: out, resume: false)

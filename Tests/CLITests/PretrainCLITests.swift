@@ -60,6 +60,14 @@ struct PretrainCLITests {
     #expect(reduced.status == 0 && reduced.err.contains("10 tokens"), "\(reduced.err)")
   }
 
+  @Test func demoChecksItsPromptBeforeTraining() throws {
+    // A prompt outside the embedded corpus's characters failed only after the whole training run.
+    let out = directory + "/demo"
+    let r = try swiftgpt(["demo", "--prompt", "ㄱㄴㄷ", "--out", out, "--threads", "1"])
+    #expect(r.status == 1 && r.err.contains("character U+3131 (\"\\u{3131}\") is not in the vocabulary"), "\(r.err)")
+    #expect(FileManager.default.fileExists(atPath: out + "/data/meta.json") && !FileManager.default.fileExists(atPath: out + "/latest"))
+  }
+
   @Test func gpt2DataAndBigram() throws {
     let corpus = directory + "/en.txt"
     try String(repeating: "The quick brown fox jumps over the lazy dog.\n", count: 100)
