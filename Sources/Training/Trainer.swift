@@ -13,6 +13,8 @@ public final class Trainer {
   public private(set) var optimizer: AdamW
   /// Optimizer steps taken.
   public private(set) var step = 0
+  /// The best evaluation so far (its checkpoint is `best/`): the validation loss, or the training
+  /// loss when there is no validation split.
   public private(set) var bestValLoss: Float?
   public private(set) var log: [LogRow] = []
   private var batchRNG: RandomGenerator

@@ -60,6 +60,16 @@ struct PretrainCLITests {
     #expect(reduced.status == 0 && reduced.err.contains("10 tokens"), "\(reduced.err)")
   }
 
+  @Test func withoutAValidationSplitTheBestCheckpointIsByTrainLoss() throws {
+    let corpus = directory + "/noval.txt"
+    try String(repeating: "abc def\n", count: 300).write(toFile: corpus, atomically: true, encoding: .utf8)
+    #expect(try swiftgpt(["prepare", "--input", corpus, "--val-fraction", "0", "--output", directory + "/noval"]).status == 0)
+    let r = try swiftgpt(["train", "--data", directory + "/noval", "--model", "gpt-nano", "--block-size", "8", "--max-steps", "2",
+                          "--eval-steps", "1", "--out", directory + "/novalrun", "--threads", "1"])
+    // It said "best val loss" for what was the training loss.
+    #expect(r.status == 0 && r.out.contains("done: best train loss "), "\(r.out)\(r.err)")
+  }
+
   @Test func demoChecksItsPromptBeforeTraining() throws {
     // A prompt outside the embedded corpus's characters failed only after the whole training run.
     let out = directory + "/demo"

@@ -192,7 +192,7 @@ func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out
   if outcome == .interrupted {
     Terminal.error("interrupted: saved \(out)/latest at step \(trainer.step); continue with --resume")
   } else if !quiet {
-    print("done: best val loss \(trainer.bestValLoss.map { String(format: "%.4f", $0) } ?? "-") → \(out)/best; log \(out)/log.csv, curve \(out)/loss.svg")
+    print("done: best \(trainer.val == nil ? "train" : "val") loss \(trainer.bestValLoss.map { String(format: "%.4f", $0) } ?? "-") → \(out)/best; log \(out)/log.csv, curve \(out)/loss.svg")
   }
   return outcome
 }
