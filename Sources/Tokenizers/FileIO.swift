@@ -1,15 +1,18 @@
 import Foundation
 
+/// Why `path` cannot be read as a file: "no such file", "it is a directory" or "permission denied".
+public func unreadableReason(_ path: String) -> String {
+  var isDirectory: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "no such file" }
+  return isDirectory.boolValue ? "it is a directory" : "permission denied"
+}
+
 /// Reads a whole UTF-8 text file; a missing or unreadable file is a `TokenizerError`.
 public func readTextFile(_ path: String) throws(TokenizerError) -> String {
   var isDirectory: ObjCBool = false
-  guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-    throw .unreadableFile(path: path, reason: "no such file")
-  }
-  guard !isDirectory.boolValue else { throw .unreadableFile(path: path, reason: "it is a directory") }
-  guard let handle = FileHandle(forReadingAtPath: path) else {
-    throw .unreadableFile(path: path, reason: "permission denied")
-  }
+  guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+    let handle = FileHandle(forReadingAtPath: path)
+  else { throw .unreadableFile(path: path, reason: unreadableReason(path)) }
   defer { try? handle.close() }
   let data: Data
   do {

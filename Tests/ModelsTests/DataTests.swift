@@ -110,6 +110,10 @@ struct DataTests {
     #expect(throws: TrainingError.unreadableFile(path: dir + "/nope.txt", reason: "no such file")) {
       try DatasetPreparer(inputs: [dir + "/nope.txt"], tokenizer: "char", output: dir + "/o").run()
     }
+    // A folder given as input was reported as "no such file".
+    #expect(throws: TrainingError.unreadableFile(path: dir, reason: "it is a directory")) {
+      try DatasetPreparer(inputs: [dir], tokenizer: "char", output: dir + "/o").run()
+    }
     try "".write(toFile: dir + "/empty.txt", atomically: true, encoding: .utf8)
     #expect(throws: TrainingError.invalidData("the input files are empty")) {
       try DatasetPreparer(inputs: [dir + "/empty.txt"], tokenizer: "char", output: dir + "/o").run()

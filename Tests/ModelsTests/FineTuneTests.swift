@@ -51,6 +51,8 @@ struct FineTuneTests {
     #expect(throws: TrainingError.malformedRecord(path: chat, line: 1, reason: "the chat has no assistant message to learn from")) {
       try InstructionDataset(reading: chat, template: .chat)
     }
+    // A folder given as a data file was reported as "permission denied".
+    #expect(throws: TrainingError.unreadableFile(path: dir, reason: "it is a directory")) { try TaskDataset(reading: dir, task: .classify) }
   }
 
   @Test func gpt1InputTransformations() throws {

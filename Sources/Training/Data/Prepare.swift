@@ -92,7 +92,7 @@ public struct DatasetPreparer {
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
         let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
-      else { throw TrainingError.unreadableFile(path: path, reason: "no such file") }
+      else { throw TrainingError.unreadableFile(path: path, reason: unreadableReason(path)) }
       sizes.append(size)
     }
     let totalBytes = sizes.reduce(0, +)

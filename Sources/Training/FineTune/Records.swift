@@ -1,4 +1,5 @@
 import Foundation
+import Tokenizers
 
 /// One row of a data file: field name → value, and the line it came from.
 public struct Record {
@@ -11,7 +12,7 @@ public struct Record {
 /// error naming `path:line`.
 public func readRecords(_ path: String) throws(TrainingError) -> [Record] {
   guard let data = FileManager.default.contents(atPath: path) else {
-    throw .unreadableFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+    throw .unreadableFile(path: path, reason: unreadableReason(path))
   }
   guard let text = String(data: data, encoding: .utf8) else { throw .malformedRecord(path: path, line: 0, reason: "not UTF-8 text") }
   var records: [Record] = []
