@@ -20,6 +20,7 @@ public func loadTokenizer(_ spec: String, pattern: SplitPattern = .cl100k) throw
   }
   if FileManager.default.fileExists(atPath: spec + "/tokenizer.json") { return try PipelineTokenizer(file: spec) }
   if spec.hasSuffix(".tiktoken") { return try Encoding(rankFile: spec, pattern: pattern) }
-  if !spec.contains("/") && !spec.contains(".") { throw .unknownEncoding(spec) }
+  // A bare name is an encoding name unless a file or folder has it (e.g. a dataset folder).
+  if !spec.contains("/") && !spec.contains(".") && !FileManager.default.fileExists(atPath: spec) { throw .unknownEncoding(spec) }
   throw .unreadableFile(path: spec, reason: "unknown tokenizer format (expected .model, .json, .tiktoken or a folder with tokenizer.json)")
 }

@@ -22,11 +22,12 @@ func launchSwiftgpt(_ arguments: [String]) throws -> Process {
   return process
 }
 
-/// Runs the `swiftgpt` binary built next to the test bundle.
-func swiftgpt(_ arguments: [String], stdin: String? = nil) throws -> (status: Int32, out: String, err: String) {
+/// Runs the `swiftgpt` binary built next to the test bundle (in `directory` when given).
+func swiftgpt(_ arguments: [String], stdin: String? = nil, in directory: String? = nil) throws -> (status: Int32, out: String, err: String) {
   let process = Process()
   process.executableURL = try swiftgptBinary()
   process.arguments = arguments
+  if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
   let input = Pipe()
   let output = Pipe()
   let error = Pipe()
@@ -139,6 +140,14 @@ struct CLITests {
     #expect(r.err.contains(message), "\(r.err)")
     #expect(r.err.split(separator: "\n").first { $0.contains(message) } != nil)
     #expect(!r.err.contains("Fatal error") && !r.err.contains("Stack dump"))
+  }
+
+  @Test func aBareNameThatIsAFolderIsNotTakenForAnEncoding() throws {
+    // `--tokenizer data` (a dataset folder) was reported as "unknown encoding 'data'".
+    try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
+    let r = try swiftgpt(["tokenizer", "encode", "--tokenizer", "data", "--text", "x"], in: directory)
+    #expect(r.status == 1 && r.err == "Error: cannot read data: unknown tokenizer format "
+      + "(expected .model, .json, .tiktoken or a folder with tokenizer.json)\n", "\(r.err)")
   }
 
   @Test func badFileDoesNotReplaceExistingOutput() throws {
