@@ -38,8 +38,9 @@ struct Demo: ParsableCommand {
     print("SwiftGPT demo — a character-level GPT on the embedded Korean corpus: \(corpus.utf8.count / 1000) kB, "
       + "\(corpus.count) characters (the Constitution of the Republic of Korea and National Assembly bills, konlpy)")
     let data = try prepareEmbeddedCorpus(into: out + "/data")
-    // A prompt the char model cannot encode is reported now, not after training.
-    _ = try openTokenizer(folder: data, override: nil, vocabSize: try DatasetMeta(folder: data).vocabSize).encode(prompt)
+    // The checkpoints carry this tokenizer; a prompt it cannot encode is reported now, not after training.
+    let tokenizer = try openTokenizer(folder: data, override: nil, vocabSize: try DatasetMeta(folder: data).vocabSize)
+    _ = try tokenizer.encode(prompt)
     let flags = try TrainingFlags.parse(["--max-steps", String(maxSteps), "--batch-size", "16", "--eval-every", "250"])
     let model = try ModelOptions.parse(["--model", "gpt-micro", "--dropout", "0.1"])
     let outcome = try runTraining(data: data, model: model, training: flags, out: out, resume: false)
@@ -47,7 +48,6 @@ struct Demo: ParsableCommand {
     print("\nsamples (temperature 0.8, top-k 50), prompt \"\(prompt)\":\n")
     let folder = resolveCheckpoint(out)
     let trained = try ModelFolder.load(folder)
-    let tokenizer = try openTokenizer(folder: folder, override: nil, vocabSize: trained.vocabSize)
     let generation = try GenerationOptions.parse(["--prompt", prompt, "--max-new-tokens", "200", "--top-k", "50",
                                                   "--num-samples", "2", "--stream"])
     try generation.generate(model: trained, tokenizer: tokenizer)
