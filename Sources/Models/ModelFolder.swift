@@ -21,8 +21,18 @@ public enum ModelFolder {
     }
   }
 
-  /// Loads the model in `folder` (a SwiftGPT checkpoint or a Hugging Face GPT-2 folder).
+  /// Loads the model in `folder` (a SwiftGPT checkpoint or a Hugging Face GPT-2 folder). Weights
+  /// that are NaN or infinite (a diverged run) are refused: nothing useful comes of them.
   public static func load(_ folder: String) throws(ModelError) -> any LanguageModel {
+    let model = try loadUnchecked(folder)
+    if let name = model.parameters.firstNonFinite() {
+      throw .corruptFile(path: folder + "/model.safetensors",
+                         reason: "tensor '\(name)' holds NaN or infinite values (the run that wrote it diverged)")
+    }
+    return model
+  }
+
+  private static func loadUnchecked(_ folder: String) throws(ModelError) -> any LanguageModel {
     let configPath = folder + "/config.json"
     guard let data = FileManager.default.contents(atPath: configPath) else {
       throw .unreadableFile(path: configPath, reason: "no such file (expected a model or checkpoint folder)")

@@ -57,6 +57,13 @@ public final class ParameterSet {
     set { for t in tensors { t.requiresGrad = newValue } }
   }
 
+  /// The name of the first parameter holding a NaN or an infinity, or nil when all are finite.
+  public func firstNonFinite() -> String? {
+    entries.first { e in
+      UnsafeBufferPointer(start: values.base + e.offset, count: e.count).contains { !$0.isFinite }
+    }?.name
+  }
+
   /// Sets every gradient to zero.
   public func zeroGrad() {
     let g = UncheckedSendable(grads.base)

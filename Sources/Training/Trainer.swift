@@ -35,6 +35,7 @@ public final class Trainer {
   /// Continues the run saved in checkpoint `folder` exactly where it stopped: same weights,
   /// optimizer moments, step, random streams and log. `maxSteps`, when given, extends the run.
   public init(resumingFrom folder: String, train: TokenDataset, val: TokenDataset?, maxSteps: Int? = nil) throws {
+    recoverInterruptedWrite(folder)
     let state = try CheckpointState(folder: folder)
     model = try ModelFolder.load(folder)
     (self.train, self.val) = (train, val)
@@ -115,7 +116,7 @@ public final class Trainer {
   /// (`config.json`, `model.safetensors`), `optimizer.safetensors`, `trainer_state.json`,
   /// `log.csv`, and `files` (for example the tokenizer).
   public func saveCheckpoint(to folder: String, files: [String: Data] = [:], elapsed: Double) throws {
-    try writeFolderAtomically(folder) { temporary in
+    try writeFolderAtomically(folder, replaceable: { isModelFolderEntry($0) || files[$0] != nil }) { temporary in
       try ModelFolder.save(model, to: temporary)
       try Safetensors.write(temporary + "/optimizer.safetensors", tensors: [
         ("exp_avg", [model.parameters.count], UnsafePointer(optimizer.m.base)),
@@ -144,11 +145,15 @@ public final class Trainer {
   /// Trains until `options.maxSteps`, evaluating every `evalEvery` steps and at the end. Each
   /// evaluation writes `out/latest` (and `out/best` when the validation loss improves),
   /// `out/log.csv` and `out/loss.svg`. When `shouldStop` turns true (Ctrl-C), the current step
-  /// is checkpointed to `out/latest` and the run returns `.interrupted`.
+  /// is checkpointed to `out/latest` and the run returns `.interrupted`. The run holds `out`'s
+  /// `FolderLock`, and checks that its checkpoints can be written before the first step.
   public func run(out: String, files: [String: Data] = [:], shouldStop: () -> Bool = { false },
                   events: (Event) -> Void = { _ in }) throws -> Outcome {
-    do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
-      throw TrainingError.unwritableFile(path: out, reason: (error as NSError).localizedDescription)
+    let out = normalizedPath(out)
+    let lock = try FolderLock(out)
+    defer { lock.release() }
+    for checkpoint in ["latest", "best"] {
+      try checkFolderWritable(out + "/" + checkpoint, replaceable: { isModelFolderEntry($0) || files[$0] != nil })
     }
     let start = ProcessInfo.processInfo.systemUptime
     var elapsed: Double { elapsedBefore + ProcessInfo.processInfo.systemUptime - start }

@@ -9,6 +9,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
   case incompatibleCheckpoint(String)
   /// A bad record in a data file: `line` is 1-based (0 when the whole file is at fault).
   case malformedRecord(path: String, line: Int, reason: String)
+  /// Another process holds the folder's lock (`FolderLock`).
+  case folderInUse(String)
 
   public var description: String {
     switch self {
@@ -19,6 +21,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case .invalidOption(let why): "invalid option: \(why)"
     case .incompatibleCheckpoint(let why): "cannot resume: \(why)"
     case .malformedRecord(let path, let line, let reason): line > 0 ? "\(path):\(line): \(reason)" : "\(path): \(reason)"
+    case .folderInUse(let folder):
+      "\(folder) is in use by another swiftgpt process (it holds \(folder)/\(FolderLock.fileName)); wait for it to finish or choose another folder"
     }
   }
 }

@@ -39,15 +39,14 @@ struct Demo: ParsableCommand {
       + "\(corpus.count) characters (the Constitution of the Republic of Korea and National Assembly bills, konlpy)")
     let data = try prepareEmbeddedCorpus(into: out + "/data")
     // The checkpoints carry this tokenizer; a prompt it cannot encode is reported now, not after training.
-    let tokenizer = try openTokenizer(folder: data, override: nil, vocabSize: try DatasetMeta(folder: data).vocabSize)
+    guard let tokenizer = try PreparedDataset(folder: data).openTokenizer() else { throw CLIError("\(data) names no tokenizer") }
     _ = try tokenizer.encode(prompt)
     let flags = try TrainingFlags.parse(["--max-steps", String(maxSteps), "--batch-size", "16", "--eval-every", "250"])
     let model = try ModelOptions.parse(["--model", "gpt-micro", "--dropout", "0.1"])
     let outcome = try runTraining(data: data, model: model, training: flags, out: out, resume: false)
     if outcome == .interrupted { throw ExitCode(130) }
     print("\nsamples (temperature 0.8, top-k 50), prompt \"\(prompt)\":\n")
-    let folder = resolveCheckpoint(out)
-    let trained = try ModelFolder.load(folder)
+    let trained = try ModelDirectory(out).loadModel()
     let generation = try GenerationOptions.parse(["--prompt", prompt, "--max-new-tokens", "200", "--top-k", "50",
                                                   "--num-samples", "2", "--stream"])
     try generation.generate(model: trained, tokenizer: tokenizer)

@@ -91,17 +91,62 @@ struct DataTests {
     let again = try TokenDataset(folder: dir + "/data", split: "train")
     #expect(again.shards.count == 1 && again.count == expected.count)
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/data").sorted()
-      == ["meta.json", "train_000000.bin", "val_000000.bin"])
+      == [".lock", "meta.json", "train_000000.bin", "val_000000.bin"])
     // A failed run leaves the dataset as it was.
     var failing = preparer
     failing.tokenizerSpec = dir + "/missing.model"
     #expect(throws: (any Error).self) { try failing.run() }
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/data").sorted()
-      == ["meta.json", "train_000000.bin", "val_000000.bin"])
+      == [".lock", "meta.json", "train_000000.bin", "val_000000.bin"])
     // Token files that prepare did not name would be read with the new shards: refused.
     try FileManager.default.copyItem(atPath: dir + "/data/train_000000.bin", toPath: dir + "/data/train.bin")
     #expect(throws: TrainingError.invalidOption(dir + "/data holds other token files (train.bin) that training would read "
       + "with the new shards; move them away or choose another --output")) { try preparer.run() }
+  }
+
+  @Test("BPE preparation cuts blocks only where pieces end: indented lines, CR line ends, one long line")
+  func prepareCutsBetweenPieces() throws {
+    let dir = temporaryDirectory()
+    // No block has a newline followed by a non-space: the reader cut such text at any character
+    // boundary, inside pieces ([220, 454] for [674]), or inside a character ("not valid UTF-8").
+    let texts = [
+      String(repeating: "  indented line of text, 42 tokens\n", count: 20),
+      String(repeating: "carriage\rreturn only line ends\r", count: 20),
+      String(repeating: "one long line without any newline at all ", count: 20),
+      String(repeating: "대한민국은 민주공화국이다 　모든 권력은 국민으로부터 나온다 ", count: 20),
+      String(repeating: "띄어쓰기가없는아주긴한국어문장", count: 20) + " end",
+    ]
+    for (k, text) in texts.enumerated() {
+      try text.write(toFile: dir + "/in\(k).txt", atomically: true, encoding: .utf8)
+      for name in ["gpt2", "cl100k_base"] {
+        var preparer = DatasetPreparer(inputs: [dir + "/in\(k).txt"], tokenizer: name, output: dir + "/data\(k)\(name)")
+        (preparer.blockBytes, preparer.valFraction) = (64, 0)
+        let meta = try preparer.run()
+        let train = try TokenDataset(folder: dir + "/data\(k)\(name)", split: "train")
+        let got = (0..<train.count).map { Int(train.shards[0][$0]) }
+        #expect(got == [meta.endOfText!] + (try Encoding.named(name)).encodeOrdinary(text), "text \(k), \(name)")
+      }
+    }
+  }
+
+  @Test("a dataset whose meta.json disagrees with its shards (an interrupted prepare) is refused")
+  func interruptedInstall() throws {
+    let dir = temporaryDirectory()
+    try String(repeating: "hello world\n", count: 50).write(toFile: dir + "/in.txt", atomically: true, encoding: .utf8)
+    let meta = try DatasetPreparer(inputs: [dir + "/in.txt"], tokenizer: "gpt2", output: dir + "/data").run()
+    #expect(try PreparedDataset(folder: dir + "/data").meta == meta)
+    // New shards beside the old meta.json: the counts differ.
+    let writer = try TokenShardWriter(path: dir + "/data/train_000000.bin", tokenWidth: 2)
+    try writer.append([1, 2, 3][...])
+    try writer.finish()
+    #expect(throws: TrainingError.corruptFile(path: dir + "/data/meta.json", reason: "it counts \(meta.trainTokens) train and "
+      + "\(meta.valTokens) val tokens of 2 bytes, but the shards hold 3 and \(meta.valTokens) of 2 (an interrupted "
+      + "`swiftgpt prepare`?); prepare the data again")) { try PreparedDataset(folder: dir + "/data") }
+    // prepare removes meta.json before it moves shards in: shards without it are refused, not
+    // read as nanoGPT data.
+    try FileManager.default.removeItem(atPath: dir + "/data/meta.json")
+    #expect(throws: TrainingError.unreadableFile(path: dir + "/data/meta.json", reason: "no such file beside the shards "
+      + "`swiftgpt prepare` wrote (an interrupted prepare?); prepare the data again")) { try PreparedDataset(folder: dir + "/data") }
   }
 
   @Test("preparation errors: no input, missing file, empty file, bad fraction")

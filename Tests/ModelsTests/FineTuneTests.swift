@@ -92,7 +92,7 @@ struct FineTuneTests {
     var options = FineTuneOptions()
     (options.epochs, options.batchSize, options.lr, options.warmupFraction) = (6, 16, lora ? 5e-3 : 2e-3, 0.05)
     var losses: [Float] = []
-    let (bytes, trainable) = try model.fineTune(
+    let summary = try model.fineTune(
       train: separableData(400, seed: 1), options: options,
       lora: lora ? LoRAConfig(rank: 4, alpha: 8, targets: ["c_attn", "c_proj", "c_fc"]) : nil, encode: encode
     ) { losses.append($0.taskLoss) }
@@ -102,10 +102,10 @@ struct FineTuneTests {
     if lora {
       // Only the adapters and the head learned; optimizer state is a fraction of a full run's.
       #expect(model.gpt.parameters.tensors.map(\.scalars) == before)
-      #expect(trainable == model.gpt.adapter!.parameterCount + model.head.count)
-      #expect(bytes < model.gpt.parameterCount * 8 / 4)
+      #expect(summary.trainable == model.gpt.adapter!.parameterCount + model.head.count)
+      #expect(summary.optimizerBytes < model.gpt.parameterCount * 8 / 4)
     } else {
-      #expect(trainable == model.gpt.parameterCount + model.head.count && bytes == 8 * trainable)
+      #expect(summary.trainable == model.gpt.parameterCount + model.head.count && summary.optimizerBytes == 8 * summary.trainable)
     }
     // Saved and loaded again, it predicts the same.
     try model.save(to: dir + "/task")
@@ -203,9 +203,10 @@ struct FineTuneTests {
     var options = FineTuneOptions()
     (options.epochs, options.batchSize, options.lr) = (3, 4, 3e-3)
     var losses: [Float] = []
-    let (bytes, _) = try InstructionTuning.fineTune(
-      model, data: data, tokens: tokens, options: options, lora: lora ? LoRAConfig(rank: 4, alpha: 8) : nil, encode: encode
-    ) { losses.append($0.loss) }
+    let bytes = try InstructionTuning.fineTune(
+      model, data: data, tokens: tokens, options: options, lora: lora ? LoRAConfig(rank: 4, alpha: 8) : nil, encode: encode,
+      progress: { losses.append($0.loss) }
+    ).optimizerBytes
     #expect(losses.last! < losses.first!, "\(losses)")
     #expect((model.parameters.tensors.map(\.scalars) == before) == lora)
     #expect(bytes == 8 * (lora ? model.adapter!.parameterCount : model.parameterCount))

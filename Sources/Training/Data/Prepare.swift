@@ -97,6 +97,10 @@ public struct DatasetPreparer {
     }
     let totalBytes = sizes.reduce(0, +)
     guard totalBytes > 0 else { throw TrainingError.invalidData("the input files are empty") }
+    let output = normalizedPath(self.output)
+    let lock = try FolderLock(output)
+    var succeeded = false
+    defer { lock.release(succeeded: succeeded) }
     // Token files that `swiftgpt prepare` did not name would be read together with the new shards.
     let foreign = (TokenDataset.fileNames(in: output, split: "train") + TokenDataset.fileNames(in: output, split: "val"))
       .filter { !Self.isShard($0) }
@@ -124,7 +128,7 @@ public struct DatasetPreparer {
     var val = ShardSequence(folder: staging, split: "val", width: width, shardTokens: shardTokens)
     do {
       var done = 0
-      var reader = BlockReader(files: inputs, blockBytes: blockBytes, splitByte: splitByte, safeCut: isChar ? .anyCharacter : .lineStart)
+      var reader = BlockReader(files: inputs, blockBytes: blockBytes, splitByte: splitByte, safeCut: isChar ? .anyCharacter : .pieceBoundary)
       while true {
         var blocks: [Block] = []
         while blocks.count < 2 * max(1, threads), let block = try reader.next() { blocks.append(block) }
@@ -155,7 +159,8 @@ public struct DatasetPreparer {
     let meta = DatasetMeta(vocabSize: tokenizer.vocabSize, tokenizer: tokenizerName, trainTokens: train.total,
                            valTokens: val.total, tokenBytes: width, endOfText: eot)
     try meta.write(folder: staging)
-    try install(staging)
+    try install(staging, into: output)
+    succeeded = true
     return meta
   }
 
@@ -164,15 +169,20 @@ public struct DatasetPreparer {
     name.wholeMatch(of: /(train|val)_[0-9]{6}\.bin/) != nil
   }
 
-  /// Moves the files of `staging` into `output`, then removes the shards of an earlier run that
-  /// the new one did not replace.
-  private func install(_ staging: String) throws {
+  /// Moves the files of `staging` into `output` and removes the shards of an earlier run that
+  /// the new one did not replace. `meta.json` goes first and comes back last: a run killed in
+  /// between leaves shards without a `meta.json`, which `PreparedDataset` refuses, and never new
+  /// shards under the old `meta.json`.
+  private func install(_ staging: String, into output: String) throws {
     let fm = FileManager.default
+    let meta = output + "/meta.json"
+    if fm.fileExists(atPath: meta) { try fm.removeItem(atPath: meta) }
     let staged = Set(try fm.contentsOfDirectory(atPath: staging))
-    for name in staged { try renameReplacing(staging + "/" + name, output + "/" + name) }
+    for name in staged where name != "meta.json" { try renameReplacing(staging + "/" + name, output + "/" + name) }
     for name in try fm.contentsOfDirectory(atPath: output) where Self.isShard(name) && !staged.contains(name) {
       try fm.removeItem(atPath: output + "/" + name)
     }
+    try renameReplacing(staging + "/meta.json", meta)
   }
 
   /// The tokenizer, and how `meta.json` names it (copied into the output folder unless built in).
@@ -218,9 +228,11 @@ private struct Block {
 private enum SafeCut {
   /// Between any two characters (character tokenizers).
   case anyCharacter
-  /// After a newline that is followed by a non-space character: GPT-2 and cl100k split
-  /// pieces there whatever comes next. Falls back to a character boundary in a block without one.
-  case lineStart
+  /// Where the GPT-2 and cl100k split patterns end a piece whatever comes next: after a newline
+  /// followed by a non-space character, else before a space that follows a character other than
+  /// whitespace (no piece runs from a non-space across a space). A block with neither is not
+  /// cut: it grows until one comes, or the file ends.
+  case pieceBoundary
 }
 
 /// Reads the input files in order as blocks of about `blockBytes`, cut at safe places, with the
@@ -242,8 +254,9 @@ private struct BlockReader {
   }
 
   mutating func next() throws -> Block? {
+    var wanted = blockBytes  // grows while no safe cut is found
     while true {
-      if pending.count < blockBytes && !atEOF, let handle {
+      if pending.count < wanted && !atEOF, let handle {
         let data = handle.readData(ofLength: blockBytes)
         if data.isEmpty { atEOF = true } else { pending.append(contentsOf: data) }
         continue
@@ -253,16 +266,19 @@ private struct BlockReader {
         continue
       }
       // Cut at the split point if it falls inside, else near the block size (or at the end of the file).
-      var cut: Int
       let splitLocal = splitByte - pendingStart
-      if splitLocal > 0, splitLocal < pending.count, splitLocal <= blockBytes {
-        cut = safeCutIndex(atOrAfter: splitLocal) ?? pending.count
-      } else if pending.count <= blockBytes && atEOF {
-        cut = pending.count
+      let found: Int?
+      if splitLocal > 0, splitLocal < pending.count, splitLocal <= wanted {
+        found = safeCutIndex(atOrAfter: splitLocal)
+      } else if pending.count <= wanted && atEOF {
+        found = pending.count
       } else {
-        cut = safeCutIndex(before: min(blockBytes, pending.count)) ?? pending.count
+        found = safeCutIndex(before: min(wanted, pending.count))
       }
-      if cut == 0 { cut = pending.count }
+      guard let cut = found ?? (atEOF && pending.count <= wanted ? pending.count : nil) else {
+        wanted += blockBytes
+        continue
+      }
       let block = Block(bytes: Array(pending[..<cut]), isVal: pendingStart >= splitByte, startsDocument: documentStart)
       // Cuts fall between characters, so a block of valid text is valid UTF-8 on its own.
       guard String(validating: block.bytes, as: UTF8.self) != nil else {
@@ -288,32 +304,43 @@ private struct BlockReader {
     return true
   }
 
-  private func isBoundary(_ i: Int) -> Bool {
-    guard i > 0, i < pending.count else { return false }
-    if pending[i] & 0xC0 == 0x80 { return false }
-    guard safeCut == .lineStart else { return true }
+  /// Whether a cut before byte `i` falls between characters.
+  private func isCharacterBoundary(_ i: Int) -> Bool { i > 0 && i < pending.count && pending[i] & 0xC0 != 0x80 }
+
+  /// A cut before byte `i` at the start of a line: after "\n", before a character other than
+  /// whitespace.
+  private func isLineStart(_ i: Int) -> Bool {
+    guard i > 0, i < pending.count, pending[i - 1] == 0x0A else { return false }
     let next = pending[i]
-    return pending[i - 1] == 0x0A && next != 0x20 && next != 0x0A && next != 0x0D && next != 0x09
+    return next != 0x20 && next != 0x0A && next != 0x0D && next != 0x09 && next & 0xC0 != 0x80
   }
 
-  private func characterBoundary(from i: Int, step: Int) -> Int? {
-    var j = i
-    while j > 0 && j < pending.count { if pending[j] & 0xC0 != 0x80 { return j }; j += step }
-    return nil
+  /// A cut before byte `i` that is a space following a character that is not whitespace.
+  private func isWordStart(_ i: Int) -> Bool {
+    guard i > 0, i < pending.count, pending[i] == 0x20 else { return false }
+    var start = i - 1
+    while start > 0 && i - start < 4 && pending[start] & 0xC0 == 0x80 { start -= 1 }
+    guard let previous = String(validating: pending[start..<i], as: UTF8.self)?.unicodeScalars.first else { return false }
+    return !previous.properties.isWhitespace
   }
 
-  /// The last safe cut at or before `limit`, searching back up to half a block.
+  /// The best safe cut in `candidates` (searched in order): any character boundary, or a line
+  /// start, else a word start, for BPE.
+  private func firstCut(in candidates: some Sequence<Int>) -> Int? {
+    switch safeCut {
+    case .anyCharacter: return candidates.first(where: isCharacterBoundary)
+    case .pieceBoundary: return candidates.first(where: isLineStart) ?? candidates.first(where: isWordStart)
+    }
+  }
+
+  /// The last safe cut at or before `limit`, searching back to half of it.
   private func safeCutIndex(before limit: Int) -> Int? {
-    var i = limit
-    while i > limit / 2 { if isBoundary(i) { return i }; i -= 1 }
-    return characterBoundary(from: limit, step: -1)
+    firstCut(in: stride(from: limit, to: limit / 2, by: -1))
   }
 
-  /// The first safe cut at or after `start`, searching forward up to one block.
+  /// The first safe cut at or after `start`.
   private func safeCutIndex(atOrAfter start: Int) -> Int? {
-    var i = start
-    while i < min(pending.count, start + blockBytes) { if isBoundary(i) { return i }; i += 1 }
-    return characterBoundary(from: start, step: 1)
+    firstCut(in: start..<pending.count)
   }
 }
 

@@ -20,8 +20,11 @@ public struct FineTuneOptions: Sendable, Equatable {
   public init() {}
 
   func validate() throws(TrainingError) {
-    guard epochs > 0, batchSize > 0, lr > 0, gradClip >= 0, weightDecay >= 0, (0...1).contains(warmupFraction) else {
-      throw .invalidOption("epochs, batch size and learning rate must be positive; warmup fraction in 0...1")
+    guard epochs > 0, batchSize > 0, lr > 0, lr.isFinite, gradClip >= 0, gradClip.isFinite, weightDecay >= 0,
+      weightDecay.isFinite, (0...1).contains(warmupFraction)
+    else {
+      throw .invalidOption("epochs, batch size and learning rate must be positive (and finite, as the clip norm and weight "
+        + "decay); warmup fraction in 0...1")
     }
     if let maxLength, maxLength < 4 { throw .invalidOption("max length must be at least 4 tokens") }
   }
@@ -76,33 +79,51 @@ extension FineTuner {
   }
 
   /// Epochs of shuffled mini-batches over `count` examples: `loss(indices, dropoutRNG)` gives
-  /// the batch's loss and its task / LM parts. Unfreezes `model` at the end.
+  /// the batch's loss and its task / LM parts. Stops early when `shouldStop()` turns true
+  /// (Ctrl-C), and with an error when the loss stops being finite (the weights would be NaN).
+  /// Unfreezes `model` at the end.
   static func train(
     _ model: GPT, sets: [ParameterSet], count: Int, options: FineTuneOptions, progress: (FineTuneProgress) -> Void,
-    loss: ([Int], UnsafeMutablePointer<RandomGenerator>) -> (total: Tensor, task: Float, lm: Float)
-  ) -> (optimizerBytes: Int, trainable: Int) {
+    shouldStop: () -> Bool, loss: ([Int], UnsafeMutablePointer<RandomGenerator>) -> (total: Tensor, task: Float, lm: Float)
+  ) throws(TrainingError) -> FineTuneSummary {
     defer { model.parameters.isTrainable = true }
     let stepsPerEpoch = (count + options.batchSize - 1) / options.batchSize
     let total = min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs)
     var tuner = FineTuner(training: sets, options: options, totalSteps: total)
     var rng = RandomGenerator(seed: options.seed)
     var dropoutRNG = RandomGenerator(seed: options.seed &+ 0x5EED)
+    var interrupted = false
     epochs: for epoch in 0..<options.epochs {
       let order = Array(0..<count).shuffled(using: &rng)
       for first in stride(from: 0, to: order.count, by: options.batchSize) {
         if tuner.step >= total { break epochs }
+        if shouldStop() { interrupted = true; break epochs }
         var parts: (task: Float, lm: Float) = (0, 0)
         let value = tuner.step {
           let result = loss(Array(order[first..<min(first + options.batchSize, order.count)]), &dropoutRNG)
           parts = (result.task, result.lm)
           return result.total
         }
+        guard value.isFinite else { throw .invalidData("the loss became \(value) at step \(tuner.step); lower --lr") }
         progress(FineTuneProgress(step: tuner.step, totalSteps: total, loss: value, taskLoss: parts.task, lmLoss: parts.lm,
                                   epoch: epoch))
       }
     }
-    return (tuner.optimizerBytes, tuner.trainableCount)
+    return FineTuneSummary(optimizerBytes: tuner.optimizerBytes, trainable: tuner.trainableCount, steps: tuner.step,
+                           interrupted: interrupted)
   }
+}
+
+/// How a fine-tuning run went.
+public struct FineTuneSummary: Sendable, Equatable {
+  /// Bytes of optimizer state (AdamW's two moments per trainable scalar).
+  public var optimizerBytes: Int
+  /// Trainable scalars.
+  public var trainable: Int
+  /// Optimizer steps taken.
+  public var steps: Int
+  /// Whether `shouldStop` ended the run before its last step.
+  public var interrupted: Bool
 }
 
 /// Rows of ids and targets laid out as one [rows, length] batch: ids padded with 0 and targets

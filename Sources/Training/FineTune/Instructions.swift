@@ -199,13 +199,13 @@ public enum InstructionTuning {
     return (try base.extendingVocabulary(by: 2, seed: seed), InstructionTokens(start: v, end: v + 1, template: template))
   }
 
-  /// Trains `model` on `data` (LoRA adapters only, with `lora`); returns the optimizer state
-  /// size and the trainable count.
+  /// Trains `model` on `data` (LoRA adapters only, with `lora`) until the last step or until
+  /// `shouldStop()` turns true.
   @discardableResult
   public static func fineTune(
     _ model: GPT, data: InstructionDataset, tokens: InstructionTokens, options: FineTuneOptions, lora: LoRAConfig? = nil,
-    encode: (String) throws -> [Int], progress: (FineTuneProgress) -> Void = { _ in }
-  ) throws -> (optimizerBytes: Int, trainable: Int) {
+    encode: (String) throws -> [Int], progress: (FineTuneProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }
+  ) throws -> FineTuneSummary {
     try options.validate()
     let maxLength = min(options.maxLength ?? model.config.blockSize, model.config.blockSize)
     let encoded = try data.examples.map { try tokens.encode($0, maxLength: maxLength, encode: encode) }
@@ -216,7 +216,8 @@ public enum InstructionTuning {
     try model.checkActivationMemory(batch: min(options.batchSize, encoded.count), length: encoded.map(\.ids.count).max()!,
                                     knobs: "--batch-size or --max-length")
     let sets = try FineTuner.trainableSets(model, lora: lora, seed: options.seed)
-    return FineTuner.train(model, sets: sets, count: encoded.count, options: options, progress: progress) { picked, rng in
+    return try FineTuner.train(model, sets: sets, count: encoded.count, options: options, progress: progress,
+                               shouldStop: shouldStop) { picked, rng in
       let (ids, targets, length) = padRows(picked.map { encoded[$0] })
       let loss = model.forward(ids, batch: picked.count, length: length, targets: targets, rng: rng).loss!
       return (loss, loss.item, loss.item)

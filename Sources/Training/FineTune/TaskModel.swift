@@ -22,6 +22,9 @@ public final class TaskModel {
   /// A new task model on `base`: the vocabulary grows by the three special tokens (ids
   /// V, V+1, V+2) and the head starts at N(0, 0.02) with zero bias.
   public init(base: GPT, task: FineTuneTask, labels: [String], lmCoefficient: Float = 0.5, seed: UInt64 = 1337) throws {
+    guard lmCoefficient.isFinite, lmCoefficient >= 0 else {
+      throw TrainingError.invalidOption("the LM loss coefficient (--lm-coef) must be finite and ≥ 0, got \(lmCoefficient)")
+    }
     let v = Int32(base.config.vocabSize)
     gpt = try base.extendingVocabulary(by: 3, seed: seed)
     (self.task, self.labels, self.lmCoefficient) = (task, labels, lmCoefficient)

@@ -40,14 +40,14 @@ extension TaskModel {
     try data.examples.map { try sequences($0, maxLength: maxLength, encode: encode) }
   }
 
-  /// Fine-tunes on `train` (GPT-1: task loss + λ·LM loss; AdamW with warmup and linear decay).
-  /// With `lora`, the GPT's weights are frozen and only LoRA adapters (saved with the model)
-  /// and the head learn. Returns the optimizer state size in bytes and the trainable count.
+  /// Fine-tunes on `train` (GPT-1: task loss + λ·LM loss; AdamW with warmup and linear decay)
+  /// until the last step or until `shouldStop()` turns true. With `lora`, the GPT's weights are
+  /// frozen and only LoRA adapters (saved with the model) and the head learn.
   @discardableResult
   public func fineTune(
     train: TaskDataset, options: FineTuneOptions, lora: LoRAConfig? = nil, encode: (String) throws -> [Int],
-    progress: (FineTuneProgress) -> Void = { _ in }
-  ) throws -> (optimizerBytes: Int, trainable: Int) {
+    progress: (FineTuneProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }
+  ) throws -> FineTuneSummary {
     try options.validate()
     guard train.task == task else { throw TrainingError.invalidData("the data is for \(train.task), the model for \(task)") }
     let maxLength = min(options.maxLength ?? gpt.config.blockSize, gpt.config.blockSize)
@@ -56,7 +56,8 @@ extension TaskModel {
                                   length: inputs.lazy.flatMap { $0 }.map(\.count).max() ?? 1,
                                   knobs: "--batch-size or --max-length")
     let sets = try FineTuner.trainableSets(gpt, lora: lora, extra: [head], seed: options.seed)
-    return FineTuner.train(gpt, sets: sets, count: inputs.count, options: options, progress: progress) { picked, rng in
+    return try FineTuner.train(gpt, sets: sets, count: inputs.count, options: options, progress: progress,
+                               shouldStop: shouldStop) { picked, rng in
       loss(picked.map { inputs[$0] }, examples: picked.map { train.examples[$0] }, rng: rng)
     }
   }

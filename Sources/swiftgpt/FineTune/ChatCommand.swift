@@ -25,13 +25,13 @@ struct ChatCommand: ParsableCommand {
   func validate() throws { try draw.check() }
 
   func run() throws {
-    let model = try loadGPT(checkpoint)
-    guard let tokens = try InstructionTokens(folder: checkpoint) else {
-      throw CLIError("\(checkpoint) is not instruction-tuned (no sft.json); make one with `swiftgpt finetune --task sft`")
+    let folder = ModelDirectory(checkpoint)
+    guard let tokens = try folder.instructionTokens() else {
+      throw CLIError("\(folder.path) is not instruction-tuned (no sft.json); make one with `swiftgpt finetune --task sft`")
     }
-    let adapterFolder = adapter ?? (FileManager.default.fileExists(atPath: checkpoint + "/adapter/adapter_config.json") ? checkpoint + "/adapter" : nil)
-    if let adapterFolder { try LoRAAdapter(peftFolder: adapterFolder, for: model).merge(into: model) }
-    let tokenizer = try openTokenizer(folder: checkpoint, override: self.tokenizer, vocabSize: model.vocabSize)
+    let model = try folder.loadGPT()
+    if let adapterFolder = adapter ?? folder.adapterFolder { try LoRAAdapter(peftFolder: adapterFolder, for: model).merge(into: model) }
+    let tokenizer = try folder.tokenizer(override: self.tokenizer, vocabSize: model.vocabSize)
     var rng = RandomGenerator(seed: draw.seed)
     var history: [ChatMessage] = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
     let interactive = Terminal.stdoutIsTTY

@@ -49,6 +49,7 @@ struct FinetuneCommand: ParsableCommand {
     guard InstructionTemplate(rawValue: template) != nil else { throw ValidationError("--template must be alpaca, koalpaca or chat") }
     if eval != nil && task == "sft" { throw ValidationError("--eval goes with GPT-1 tasks, not sft") }
     if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
+    if !(lmCoef.isFinite && lmCoef >= 0) { throw ValidationError("--lm-coef must be finite and ≥ 0, got \(lmCoef)") }
     try lora.check()
   }
 
@@ -61,34 +62,35 @@ struct FinetuneCommand: ParsableCommand {
 
   func run() throws {
     if let threads { Parallel.threads = threads }
-    if !overwrite && FileManager.default.fileExists(atPath: out) {
-      throw CLIError("\(out) already exists: replace it with --overwrite, or choose another --out")
-    }
-    try checkFolderWritable(out)
-    let source = resolveCheckpoint(checkpoint)
-    let base = try loadGPT(source)
-    let tokenizer = try openTokenizer(folder: source, override: self.tokenizer, vocabSize: base.vocabSize)
+    let out = normalizedPath(self.out)
+    let lock = try claimOutputFolder(out, overwrite: overwrite)
+    var succeeded = false
+    defer { lock.release(succeeded: succeeded) }
+    let source = ModelDirectory(checkpoint)
+    let base = try source.loadGPT()
+    let tokenizer = try source.tokenizer(override: self.tokenizer, vocabSize: base.vocabSize)
     let dropped = DroppedCharacters()
     defer { dropped.report() }
     let encode: (String) throws -> [Int] = { try encodeText($0, with: tokenizer, dropped: dropped) }
-    let files = try tokenizerFiles(from: source, override: self.tokenizer)
+    let files = try source.tokenizerFiles(override: self.tokenizer)
     var bar = ProgressBar(total: 1, label: "fine-tuning", unit: "steps")
     let start = Terminal.now()
-    var steps = 0
     func report(_ p: FineTuneProgress) {
-      steps = p.step
       bar.total = p.totalSteps
       bar.suffix = String(format: "loss %.4f", p.loss)
       bar.update(p.step)
     }
+    Interrupt.install()
+    let result: FineTuneSummary
     if task == "sft" {
       let data = try InstructionDataset(reading: train, template: InstructionTemplate(rawValue: template)!)
       let (model, tokens) = try InstructionTuning.prepare(
-        base, existing: try InstructionTokens(folder: source), template: data.template, seed: seed)
-      let (bytes, trainable) = try InstructionTuning.fineTune(
-        model, data: data, tokens: tokens, options: options, lora: lora.config, encode: encode, progress: report)
+        base, existing: try source.instructionTokens(), template: data.template, seed: seed)
+      result = try InstructionTuning.fineTune(
+        model, data: data, tokens: tokens, options: options, lora: lora.config, encode: encode, progress: report,
+        shouldStop: { Interrupt.requested })
       bar.finish()
-      summary(trainable: trainable, total: model.parameterCount, optimizerBytes: bytes, steps: steps, seconds: Terminal.now() - start)
+      summary(result, total: model.parameterCount, seconds: Terminal.now() - start)
       try writeFolderAtomically(out) { folder in
         try model.save(huggingFaceFolder: folder)
         try model.adapter?.save(peftFolder: folder + "/adapter", baseModel: out)
@@ -100,28 +102,33 @@ struct FinetuneCommand: ParsableCommand {
       let trainData = try TaskDataset(reading: train, task: task)
       let evalData = try eval.map { try TaskDataset(reading: $0, task: task, labels: trainData.labels) }
       let model = try TaskModel(base: base, task: task, labels: trainData.labels, lmCoefficient: lmCoef, seed: seed)
-      let (bytes, trainable) = try model.fineTune(train: trainData, options: options, lora: lora.config, encode: encode,
-                                                  progress: report)
+      result = try model.fineTune(train: trainData, options: options, lora: lora.config, encode: encode,
+                                  progress: report, shouldStop: { Interrupt.requested })
       bar.finish()
-      summary(trainable: trainable, total: model.gpt.parameterCount + model.head.count, optimizerBytes: bytes,
-              steps: steps, seconds: Terminal.now() - start)
+      summary(result, total: model.gpt.parameterCount + model.head.count, seconds: Terminal.now() - start)
       try writeFolderAtomically(out) { folder in
         try model.save(to: folder, name: out)
         for (name, data) in files { try writeAtomically(data, to: folder + "/" + name) }
       }
-      if let evalData {
+      if let evalData, !result.interrupted {
         let metrics = try model.evaluate(evalData, maxLength: maxLength, encode: encode)
         Terminal.write("eval: \(metrics)\n")
       }
     }
+    succeeded = true
+    if result.interrupted {
+      Terminal.error("interrupted: saved the model after step \(result.steps) in \(out) (fine-tuning does not resume: "
+        + "run it again for all the steps)")
+      throw ExitCode(130)
+    }
     Terminal.error("wrote \(out)")
   }
 
-  private func summary(trainable: Int, total: Int, optimizerBytes: Int, steps: Int, seconds: Double) {
+  private func summary(_ result: FineTuneSummary, total: Int, seconds: Double) {
     Terminal.error(String(
       format: "trainable parameters: %d of %d (%.2f%%); optimizer state %.2f MB; %d steps in %.1f s (%.1f ms/step)",
-      trainable, total, 100 * Double(trainable) / Double(max(1, total)), Double(optimizerBytes) / 1e6, steps, seconds,
-      1000 * seconds / Double(max(1, steps))))
+      result.trainable, total, 100 * Double(result.trainable) / Double(max(1, total)), Double(result.optimizerBytes) / 1e6,
+      result.steps, seconds, 1000 * seconds / Double(max(1, result.steps))))
   }
 }
 
@@ -155,14 +162,6 @@ struct LoRAOptions: ParsableArguments {
   }
 }
 
-/// A GPT from a model folder (bigram models cannot be fine-tuned).
-func loadGPT(_ folder: String) throws -> GPT {
-  guard let gpt = try ModelFolder.load(folder) as? GPT else {
-    throw CLIError("\(folder) holds a bigram model; fine-tuning needs a GPT")
-  }
-  return gpt
-}
-
 /// Encodes plain text for a model: special-token text is ordinary text for tiktoken-style
 /// tokenizers (as in pretraining data); a HF pipeline adds no template tokens; a char
 /// tokenizer leaves out characters it does not know and counts them in `dropped`.
@@ -185,19 +184,4 @@ final class DroppedCharacters {
   func report() {
     if count > 0 { Terminal.error("note: \(count) characters outside the tokenizer's vocabulary were left out") }
   }
-}
-
-/// The tokenizer files a derived model folder carries: the source's (`tokenizerFiles`), or,
-/// with `override`, that tokenizer (a built-in name, or a file copied in) named by `meta.json`.
-func tokenizerFiles(from source: String, override: String?) throws -> [String: Data] {
-  var meta = (try? DatasetMeta(folder: source)) ?? DatasetMeta(vocabSize: 0, tokenizer: "")
-  guard let override else { return meta.tokenizer.isEmpty ? [:] : try tokenizerFiles(meta, from: source) }
-  guard let data = FileManager.default.contents(atPath: override) else {
-    meta.tokenizer = override
-    return try tokenizerFiles(meta, from: source)
-  }
-  meta.tokenizer = "tokenizer." + (override as NSString).pathExtension
-  var files = try tokenizerFiles(meta, from: source)
-  files[meta.tokenizer] = data
-  return files
 }

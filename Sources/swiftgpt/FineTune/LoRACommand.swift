@@ -16,24 +16,32 @@ struct LoRACommand: ParsableCommand {
     @Option(help: "Base model folder (HF GPT-2 or SwiftGPT).") var checkpoint: String
     @Option(help: "Adapter folder (adapter_config.json + adapter_model.safetensors).") var adapter: String
     @Option(help: "Output folder.") var out: String
+    @Flag(help: "Replace OUT if it exists.") var overwrite = false
 
     func run() throws {
-      let model = try loadGPT(resolveCheckpoint(checkpoint))
+      let out = normalizedPath(self.out)
+      let source = ModelDirectory(checkpoint)
+      // Keep what makes the folder usable: tokenizer, meta.json, instruction markers; not the
+      // base's weights (a single file or shards with their index) or optimizer state.
+      let copied = ((try? FileManager.default.contentsOfDirectory(atPath: source.path)) ?? []).filter { name in
+        !(name == "config.json" || name == "optimizer.safetensors" || name == FolderLock.fileName
+          || name.hasPrefix("model") && (name.hasSuffix(".safetensors") || name.hasSuffix(".safetensors.index.json")))
+      }
+      let lock = try claimOutputFolder(out, overwrite: overwrite) { isModelFolderEntry($0) || copied.contains($0) }
+      var succeeded = false
+      defer { lock.release(succeeded: succeeded) }
+      let model = try source.loadGPT()
       let lora = try LoRAAdapter(peftFolder: adapter, for: model)
       lora.merge(into: model)
-      let source = resolveCheckpoint(checkpoint)
-      try writeFolderAtomically(out) { folder in
+      try writeFolderAtomically(out, replaceable: { isModelFolderEntry($0) || copied.contains($0) }) { folder in
         try model.save(huggingFaceFolder: folder)
-        // Keep what makes the folder usable: tokenizer, meta.json, instruction markers; not the
-        // base's weights (a single file or shards with their index) or optimizer state.
-        let files = (try? FileManager.default.contentsOfDirectory(atPath: source)) ?? []
-        for name in files where !(name == "config.json" || name == "optimizer.safetensors"
-          || name.hasPrefix("model") && (name.hasSuffix(".safetensors") || name.hasSuffix(".safetensors.index.json"))) {
-          if let data = FileManager.default.contents(atPath: source + "/" + name) {
+        for name in copied {
+          if let data = FileManager.default.contents(atPath: source.path + "/" + name) {
             try writeAtomically(data, to: folder + "/" + name)
           }
         }
       }
+      succeeded = true
       Terminal.error("merged \(lora.parameterCount) adapter parameters into \(out)")
     }
   }

@@ -27,8 +27,9 @@ struct PredictCommand: ParsableCommand {
 
   func run() throws {
     if let threads { Parallel.threads = threads }
-    let model = try TaskModel(folder: checkpoint)
-    let tokenizer = try openTokenizer(folder: checkpoint, override: self.tokenizer, vocabSize: model.gpt.vocabSize)
+    let folder = ModelDirectory(checkpoint)
+    let model = try TaskModel(folder: folder.path)
+    let tokenizer = try folder.tokenizer(override: self.tokenizer, vocabSize: model.gpt.vocabSize)
     let dropped = DroppedCharacters()
     defer { dropped.report() }
     let encode: (String) throws -> [Int] = { try encodeText($0, with: tokenizer, dropped: dropped) }

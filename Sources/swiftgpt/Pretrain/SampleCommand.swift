@@ -29,9 +29,9 @@ struct SampleCommand: ParsableCommand {
 
   func run() throws {
     if let threads { Parallel.threads = threads }
-    let folder = resolveCheckpoint(checkpoint)
-    let model = try ModelFolder.load(folder)
-    let tokenizer = try openTokenizer(folder: folder, override: tokenizer, vocabSize: model.vocabSize)
+    let folder = ModelDirectory(checkpoint)
+    let model = try folder.loadModel()
+    let tokenizer = try folder.tokenizer(override: tokenizer, vocabSize: model.vocabSize)
     try generation.generate(model: model, tokenizer: tokenizer)
   }
 }
@@ -110,35 +110,4 @@ struct GenerationOptions: ParsableArguments {
     }
   }
 
-}
-
-/// A run folder's best checkpoint, else its latest, else the folder itself.
-func resolveCheckpoint(_ path: String) -> String {
-  for candidate in [path + "/best", path + "/latest"] where FileManager.default.fileExists(atPath: candidate + "/config.json") {
-    return candidate
-  }
-  return path
-}
-
-/// The files that name and hold a model folder's tokenizer: `meta.json`, and from `folder` the
-/// file it names and minbpe's readable `tokenizer.vocab` when there.
-func tokenizerFiles(_ meta: DatasetMeta, from folder: String) throws -> [String: Data] {
-  let encoder = JSONEncoder()
-  encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-  var files = ["meta.json": try encoder.encode(meta)]
-  if let tokenizer = FileManager.default.contents(atPath: folder + "/" + meta.tokenizer) { files[meta.tokenizer] = tokenizer }
-  if let vocab = FileManager.default.contents(atPath: folder + "/tokenizer.vocab") { files["tokenizer.vocab"] = vocab }
-  return files
-}
-
-/// The tokenizer for a model folder: `override`, else the one named by the folder's
-/// `meta.json`, else GPT-2's for a model with GPT-2's vocabulary.
-func openTokenizer(folder: String, override: String?, vocabSize: Int) throws -> any Tokenizer {
-  if let override { return try loadTokenizer(override) }
-  if let meta = try? DatasetMeta(folder: folder), !meta.tokenizer.isEmpty {
-    let file = folder + "/" + meta.tokenizer
-    return try loadTokenizer(FileManager.default.fileExists(atPath: file) ? file : meta.tokenizer)
-  }
-  if vocabSize == 50_257 { return try Encoding.named("gpt2") }
-  throw CLIError("\(folder) has no meta.json naming its tokenizer; give --tokenizer")
 }

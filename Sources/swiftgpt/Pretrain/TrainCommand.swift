@@ -46,7 +46,12 @@ struct TrainCommand: ParsableCommand {
 
   func run() throws {
     if let threads { Parallel.threads = threads }
-    if !resume && !overwrite && FileManager.default.fileExists(atPath: out + "/latest") {
+    let out = normalizedPath(self.out)
+    // A save killed between its renames leaves latest.tmp / latest.old: complete it first, so
+    // that --resume finds the checkpoint and the guard below sees the run.
+    for checkpoint in ["latest", "best"] { recoverInterruptedWrite(out + "/" + checkpoint) }
+    let holdsRun = ["latest", "best"].contains { FileManager.default.fileExists(atPath: out + "/" + $0) }
+    if !resume && !overwrite && holdsRun {
       throw CLIError("\(out) already holds a training run: continue it with --resume, replace it with --overwrite, or choose another --out")
     }
     let dataFolder = try data ?? prepareEmbeddedCorpus(into: out + "/data")
@@ -147,17 +152,16 @@ private func givenFlags(_ flags: KeyValuePairs<String, Bool>) -> [String] { flag
 /// Trains (or resumes) on the dataset in `data`, printing evaluations and a live progress line.
 func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out: String, resume: Bool,
                  quiet: Bool = false) throws -> Trainer.Outcome {
-  let meta: DatasetMeta
-  if FileManager.default.fileExists(atPath: data + "/meta.json") {
-    meta = try DatasetMeta(folder: data)
-  } else {
-    meta = try DatasetMeta(inferringFrom: data)
+  let dataset = try PreparedDataset(folder: data)
+  let meta = dataset.meta
+  if dataset.inferred {
     Terminal.error("\(data) has no meta.json (nanoGPT data?): vocabulary \(meta.vocabSize)"
       + (meta.tokenizer.isEmpty ? ", no tokenizer (give sample --tokenizer)" : ", tokenizer \(meta.tokenizer)"))
   }
-  let train = try TokenDataset(folder: data, split: "train")
-  let val = meta.valTokens > 0 ? try TokenDataset(folder: data, split: "val") : nil
-  let files = try tokenizerFiles(meta, from: data)
+  // A tokenizer that cannot be opened is reported now, not by `sample` after the whole run.
+  _ = try dataset.openTokenizer()
+  let (train, val) = (dataset.train, dataset.val)
+  let files = try dataset.tokenizerFiles()
   let trainer: Trainer
   if resume {
     try checkSameTokenizer(data: data, meta, files, run: out + "/latest")
@@ -221,7 +225,7 @@ func describe(_ model: any LanguageModel) -> String {
 
 /// Writes the embedded Korean corpus to `folder/corpus.txt` and prepares it char-level.
 func prepareEmbeddedCorpus(into folder: String) throws -> String {
-  if (try? DatasetMeta(folder: folder)) != nil { return folder }
+  if (try? PreparedDataset(folder: folder)) != nil { return folder }
   try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
   let corpus = folder + "/corpus.txt"
   try Data(embeddedKoreanCorpus.utf8).write(to: URL(fileURLWithPath: corpus), options: .atomic)
