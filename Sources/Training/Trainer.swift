@@ -167,6 +167,9 @@ public final class Trainer {
     func evaluateAndLog(_ row: LogRow) throws {
       var row = row
       (row.trainLoss, row.valLoss) = try self.evaluate()
+      for loss in [row.trainLoss, row.valLoss].compactMap({ $0 }) where !loss.isFinite {
+        throw TrainingError.invalidData("the evaluation loss became \(loss) at step \(step); lower --lr")
+      }
       if row.loss.isNaN { row.loss = row.trainLoss! }
       log.append(row)
       let score = row.valLoss ?? row.trainLoss!

@@ -53,7 +53,7 @@ public func checkReplaceable(_ folder: String, replaceable: (String) -> Bool = i
   }
 }
 
-/// Builds a folder with `fill(temporaryPath)` beside `folder`, then swaps it into place, so a
+/// Builds a folder with `fill(temporaryPath)` (an empty folder beside `folder`), then swaps it into place, so a
 /// reader never sees a half-written folder and a failed or killed write leaves the old one.
 ///
 /// The swap is one atomic exchange (`renameat2(RENAME_EXCHANGE)`) where the file system has it:
@@ -70,6 +70,7 @@ public func writeFolderAtomically(_ folder: String, replaceable: (String) -> Boo
   try checkReplaceable(folder, replaceable: replaceable)
   try? fm.removeItem(atPath: temporary)
   do {
+    try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
     try fill(temporary)
   } catch {
     try? fm.removeItem(atPath: temporary)
@@ -172,8 +173,9 @@ public final class FolderLock {
   public static let fileName = ".lock"
   public let folder: String
   private var descriptor: Int32
-  /// Whether taking the lock created `folder`.
+  /// Whether taking the lock created `folder`, and its lock file.
   private let created: Bool
+  private var createdFile = false
 
   /// Creates `folder` if needed and locks it, or throws `.folderInUse` at once when another
   /// process holds it.
@@ -185,6 +187,7 @@ public final class FolderLock {
       throw .unwritableFile(path: self.folder, reason: describe(error))
     }
     let path = self.folder + "/" + Self.fileName
+    createdFile = !fm.fileExists(atPath: path)
     descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
     guard descriptor >= 0 else { throw .unwritableFile(path: path, reason: String(cString: strerror(errno))) }
     guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
@@ -195,13 +198,15 @@ public final class FolderLock {
     }
   }
 
-  /// Unlocks. After a failed run (`succeeded` false), a folder the lock created and that holds
-  /// nothing but the lock file is removed again.
+  /// Unlocks. After a failed run (`succeeded` false), what taking the lock created is removed
+  /// again: the lock file, and the folder if it holds nothing else.
   public func release(succeeded: Bool = true) {
     guard descriptor >= 0 else { return }
-    if !succeeded && created,
-      (try? FileManager.default.contentsOfDirectory(atPath: folder)) == [Self.fileName] {
-      try? FileManager.default.removeItem(atPath: folder)
+    if !succeeded && createdFile {
+      try? FileManager.default.removeItem(atPath: folder + "/" + Self.fileName)
+      if created && (try? FileManager.default.contentsOfDirectory(atPath: folder)) == [] {
+        try? FileManager.default.removeItem(atPath: folder)
+      }
     }
     close(descriptor)
     descriptor = -1

@@ -109,6 +109,10 @@ extension FineTuner {
                                   epoch: epoch))
       }
     }
+    // The last update is never followed by a loss: check the weights it left.
+    if let name = sets.lazy.compactMap({ $0.firstNonFinite() }).first {
+      throw .invalidData("parameter \(name) became non-finite at step \(tuner.step); lower --lr")
+    }
     return FineTuneSummary(optimizerBytes: tuner.optimizerBytes, trainable: tuner.trainableCount, steps: tuner.step,
                            interrupted: interrupted)
   }
