@@ -32,6 +32,7 @@ public enum Safetensors {
     let payload = data.count - 8 - headerLength
     var tensors: [String: Entry] = [:]
     var metadata: [String: String] = [:]
+    var ranges: [(begin: Int, end: Int, name: String)] = []
     for (name, value) in header {
       if name == "__metadata__" {
         metadata = (value as? [String: String]) ?? [:]
@@ -69,7 +70,18 @@ public enum Safetensors {
         }
       }
       tensors[name] = Entry(shape: shape, values: values)
+      ranges.append((begin, end, name))
     }
+    // As Python's `safetensors` checks: the tensors tile the data exactly, with no overlap,
+    // gap or trailing bytes (a file whose tensors share bytes loads as other weights).
+    var next = 0
+    for (begin, end, name) in ranges.sorted(by: { ($0.begin, $0.end) < ($1.begin, $1.end) }) {
+      guard begin == next else {
+        throw corrupt(begin < next ? "tensor '\(name)' overlaps another tensor's bytes" : "bytes \(next)..<\(begin) of the data belong to no tensor")
+      }
+      next = end
+    }
+    guard next == payload else { throw corrupt("\(payload - next) bytes after the last tensor belong to no tensor") }
     return (tensors, metadata)
   }
 

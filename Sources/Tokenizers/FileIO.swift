@@ -7,7 +7,8 @@ public func unreadableReason(_ path: String) -> String {
   return isDirectory.boolValue ? "it is a directory" : "permission denied"
 }
 
-/// Reads a whole UTF-8 text file; a missing or unreadable file is a `TokenizerError`.
+/// Reads a whole UTF-8 text file, as Python's `open(path).read()` does (a byte-order mark is
+/// text); a missing or unreadable file is a `TokenizerError`.
 public func readTextFile(_ path: String) throws(TokenizerError) -> String {
   var isDirectory: ObjCBool = false
   guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
@@ -20,7 +21,8 @@ public func readTextFile(_ path: String) throws(TokenizerError) -> String {
   } catch {
     throw .unreadableFile(path: path, reason: (error as NSError).localizedDescription)
   }
-  guard let text = String(data: data, encoding: .utf8) else {
+  // Every byte is kept: `String(data:encoding:)` would drop a leading U+FEFF.
+  guard let text = String(validating: data, as: UTF8.self) else {
     throw .unreadableFile(path: path, reason: "not valid UTF-8 text")
   }
   return text

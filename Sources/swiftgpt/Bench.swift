@@ -105,7 +105,7 @@ struct TrainBench: ParsableCommand {
 
   @Option(help: "UTF-8 text file.") var file: String
   @Option(help: "Vocabulary size.") var vocabSize = 32000
-  @Option(help: "Split pattern.") var pattern = "gpt4"
+  @Option(help: "Split pattern: gpt2, gpt4, none or regex:PATTERN.") var pattern = PatternArgument(.cl100k)
   @Option(help: "Repetitions.") var repeats = 3
   @Option(help: "Write the trained model to PREFIX.model / .vocab (hf: a tokenizer.json path).") var output: String?
   @Option(help: "Trainer: bpe (minbpe) or hf (HF pipeline, configured by the options below).") var pipeline = "bpe"
@@ -118,7 +118,7 @@ struct TrainBench: ParsableCommand {
   func run() throws {
     let text = try readTextFile(file)
     if pipeline == "hf" { return try runPipeline(text) }
-    let split = try SplitPattern(parsing: pattern)
+    let split = pattern.pattern
     var times: [Double] = []
     var countTimes: [Double] = []
     var model: RegexTokenizer?

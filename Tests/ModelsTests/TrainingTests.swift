@@ -174,6 +174,25 @@ struct ModelFileTests {
     data.append(contentsOf: Array(header.utf8) + [0, 0, 0x80, 0x3F])
     try data.write(to: URL(fileURLWithPath: dir + "/overflow.safetensors"))
     #expect(throws: ModelError.self) { try Safetensors.read(dir + "/overflow.safetensors") }
+    // Tensors sharing bytes, bytes of no tensor, and trailing bytes: Python's safetensors refuses
+    // them all; they loaded (two tensors read the same floats).
+    func file(_ header: String, floats: Int) throws -> String {
+      var data = Data()
+      withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { data.append(contentsOf: $0) }
+      data.append(contentsOf: Array(header.utf8) + [UInt8](repeating: 0, count: 4 * floats))
+      let path = dir + "/\(abs(header.hashValue)).safetensors"
+      try data.write(to: URL(fileURLWithPath: path))
+      return path
+    }
+    let a = #""a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#
+    var path = try file("{\(a),\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", floats: 3)
+    #expect(throws: ModelError.corruptFile(path: path, reason: "tensor 'b' overlaps another tensor's bytes")) { try Safetensors.read(path) }
+    path = try file("{\(a),\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}", floats: 4)
+    #expect(throws: ModelError.corruptFile(path: path, reason: "bytes 8..<12 of the data belong to no tensor")) { try Safetensors.read(path) }
+    path = try file("{\(a)}", floats: 3)
+    #expect(throws: ModelError.corruptFile(path: path, reason: "4 bytes after the last tensor belong to no tensor")) { try Safetensors.read(path) }
+    path = try file("{\(a)}", floats: 2)
+    #expect(try Safetensors.read(path).tensors["a"]?.values == [0, 0])
     // A folder whose weights do not fit its config.
     let model = try GPT(config: GPTConfig(vocabSize: 7, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 8))
     try model.save(huggingFaceFolder: dir + "/m")

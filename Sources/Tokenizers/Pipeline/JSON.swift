@@ -50,8 +50,12 @@ extension JSONValue {
 }
 
 private struct JSONParser {
+  /// The deepest nesting of arrays and objects accepted (serde_json's limit): deeper input is
+  /// an error, not a stack overflow.
+  static let maximumDepth = 128
   let b: UnsafeBufferPointer<UInt8>
   var i = 0
+  var depth = 0
   init(_ buffer: UnsafeBufferPointer<UInt8>) { b = buffer }
 
   func error(_ reason: String) -> TokenizerError { .invalidJSON(field: "", reason: "\(reason) at byte \(i)") }
@@ -73,45 +77,56 @@ private struct JSONParser {
     skipSpace()
     guard i < b.count else { throw error("unexpected end of JSON") }
     switch b[i] {
-    case UInt8(ascii: "{"):
-      i += 1
-      var members: [JSONMember] = []
-      skipSpace()
-      if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
-      while true {
-        skipSpace()
-        guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw error("expected a member name") }
-        let key = try string()
-        skipSpace()
-        guard i < b.count, b[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
-        i += 1
-        members.append(JSONMember(key, try value()))
-        skipSpace()
-        guard i < b.count else { throw error("unterminated object") }
-        if b[i] == UInt8(ascii: ",") { i += 1; continue }
-        guard b[i] == UInt8(ascii: "}") else { throw error("expected ',' or '}'") }
-        i += 1
-        return .object(members)
-      }
-    case UInt8(ascii: "["):
-      i += 1
-      var items: [JSONValue] = []
-      skipSpace()
-      if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
-      while true {
-        items.append(try value())
-        skipSpace()
-        guard i < b.count else { throw error("unterminated array") }
-        if b[i] == UInt8(ascii: ",") { i += 1; continue }
-        guard b[i] == UInt8(ascii: "]") else { throw error("expected ',' or ']'") }
-        i += 1
-        return .array(items)
-      }
+    case UInt8(ascii: "{"), UInt8(ascii: "["):
+      guard depth < Self.maximumDepth else { throw error("arrays and objects nested deeper than \(Self.maximumDepth) levels") }
+      depth += 1
+      defer { depth -= 1 }
+      return try b[i] == UInt8(ascii: "{") ? object() : array()
     case UInt8(ascii: "\""): return .string(try string())
     case UInt8(ascii: "t"): return try expect("true", .bool(true))
     case UInt8(ascii: "f"): return try expect("false", .bool(false))
     case UInt8(ascii: "n"): return try expect("null", .null)
     default: return try number()
+    }
+  }
+
+  /// The object starting at `{`.
+  mutating func object() throws -> JSONValue {
+    i += 1
+    var members: [JSONMember] = []
+    skipSpace()
+    if i < b.count, b[i] == UInt8(ascii: "}") { i += 1; return .object(members) }
+    while true {
+      skipSpace()
+      guard i < b.count, b[i] == UInt8(ascii: "\"") else { throw error("expected a member name") }
+      let key = try string()
+      skipSpace()
+      guard i < b.count, b[i] == UInt8(ascii: ":") else { throw error("expected ':'") }
+      i += 1
+      members.append(JSONMember(key, try value()))
+      skipSpace()
+      guard i < b.count else { throw error("unterminated object") }
+      if b[i] == UInt8(ascii: ",") { i += 1; continue }
+      guard b[i] == UInt8(ascii: "}") else { throw error("expected ',' or '}'") }
+      i += 1
+      return .object(members)
+    }
+  }
+
+  /// The array starting at `[`.
+  mutating func array() throws -> JSONValue {
+    i += 1
+    var items: [JSONValue] = []
+    skipSpace()
+    if i < b.count, b[i] == UInt8(ascii: "]") { i += 1; return .array(items) }
+    while true {
+      items.append(try value())
+      skipSpace()
+      guard i < b.count else { throw error("unterminated array") }
+      if b[i] == UInt8(ascii: ",") { i += 1; continue }
+      guard b[i] == UInt8(ascii: "]") else { throw error("expected ',' or ']'") }
+      i += 1
+      return .array(items)
     }
   }
 

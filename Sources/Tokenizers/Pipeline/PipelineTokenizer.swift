@@ -28,14 +28,18 @@ public struct PipelineEncoding: Sendable, Equatable {
 /// Unlike tiktoken-style tokenizers, special-token text in the input *is* the special token
 /// (HF semantics), and `encode` adds the post-processor's tokens (`addSpecialTokens`).
 public struct PipelineTokenizer: Tokenizer {
-  public var normalizer: Normalizer?
+  public var normalizer: Normalizer? { didSet { refreshAddedTokens() } }
   public var preTokenizer: PreTokenizer?
   public var model: any SubwordModel
   public var postProcessor: PostProcessor?
   public var decoder: Decoder?
   public private(set) var addedTokens: [AddedToken]
-  private var rawMatcher: AddedTokenMatcher
-  private var normalizedMatcher: AddedTokenMatcher
+  private var rawMatcher = AddedTokenMatcher([])
+  /// Added tokens with `normalized: true`, matched by their normalized content in normalized text.
+  private var normalizedMatcher = AddedTokenMatcher([])
+  /// Each added token's string as HF shows and decodes it: its content, normalized for a
+  /// `normalized` token (`New York` under `Lowercase` is `new york`).
+  private var addedTokenStrings: [Int: String] = [:]
 
   public init(
     normalizer: Normalizer? = nil, preTokenizer: PreTokenizer? = nil, model: any SubwordModel,
@@ -47,8 +51,21 @@ public struct PipelineTokenizer: Tokenizer {
     self.postProcessor = postProcessor
     self.decoder = decoder
     self.addedTokens = addedTokens
+    refreshAddedTokens()
+  }
+
+  /// Rebuilds the added-token matchers: a `normalized` token is matched, shown and decoded by its
+  /// content run through the normalizer, as HF's `AddedVocabulary` does.
+  private mutating func refreshAddedTokens() {
     rawMatcher = AddedTokenMatcher(addedTokens.filter { !$0.normalized })
-    normalizedMatcher = AddedTokenMatcher(addedTokens.filter(\.normalized))
+    let normalized = addedTokens.filter(\.normalized).map { token in
+      var token = token
+      token.content = normalizer?.normalize(token.content) ?? token.content
+      return token
+    }
+    normalizedMatcher = AddedTokenMatcher(normalized.filter { !$0.content.isEmpty })
+    addedTokenStrings = [:]
+    for token in addedTokens + normalized { addedTokenStrings[token.id] = token.content }
   }
 
   // MARK: Encoding
@@ -149,10 +166,7 @@ public struct PipelineTokenizer: Tokenizer {
   // MARK: Decoding
 
   /// The token string of `id` (added token or model vocabulary).
-  public func token(_ id: Int) -> String? {
-    if let added = addedTokens.first(where: { $0.id == id }) { return added.content }
-    return model.vocab.token(id)
-  }
+  public func token(_ id: Int) -> String? { addedTokenStrings[id] ?? model.vocab.token(id) }
 
   /// The id of a token string.
   public func id(of token: String) -> Int? {
@@ -160,13 +174,15 @@ public struct PipelineTokenizer: Tokenizer {
   }
 
   /// Decodes `ids`; special added tokens are left out unless `skipSpecialTokens` is false.
-  /// An id that is no token is an error.
+  /// An id that is no token is an error. As in HF, a special token is known by its string, so
+  /// a `normalized` one whose normalized content differs from its content is not left out.
   public func decode(_ ids: [Int], skipSpecialTokens: Bool) throws(TokenizerError) -> String {
     var tokens: [String] = []
     tokens.reserveCapacity(ids.count)
+    let special = skipSpecialTokens ? Set(addedTokens.filter(\.special).map(\.content)) : []
     for id in ids {
-      if let added = addedTokens.first(where: { $0.id == id }) {
-        if !(skipSpecialTokens && added.special) { tokens.append(added.content) }
+      if let added = addedTokenStrings[id] {
+        if !special.contains(added) { tokens.append(added) }
       } else if let token = model.vocab.token(id) {
         tokens.append(token)
       } else {

@@ -43,15 +43,24 @@ public struct Vocabulary: Sendable, Equatable {
 
   public init() {}
 
-  /// Reads a `{"token": id, ...}` object.
+  /// Reads a `{"token": id, ...}` object. Two tokens with one id, and an id far beyond the
+  /// number of tokens (it would size a model's embedding), are errors.
   init(json: JSONField) throws(TokenizerError) {
-    for (token, field) in try json.members {
+    let members = try json.members
+    for (token, field) in members {
       let id = try field.int
-      guard id >= 0 && id < 1 << 24 else { throw field.error("id \(id) is out of range") }
+      guard id >= 0 && id < Self.idLimit(members.count) else {
+        throw field.error("id \(id) is out of range for a vocabulary of \(members.count) tokens")
+      }
       guard table[ExactString(token)] == nil else { throw field.error("token appears twice") }
+      if let other = self.token(id) { throw field.error("id \(id) is also the id of \(other.debugDescription)") }
       add(token, id: id)
     }
   }
+
+  /// The ids a vocabulary of `count` tokens may use: a few holes are allowed, not an id that
+  /// would make a model's vocabulary many times the tokenizer's.
+  static func idLimit(_ count: Int) -> Int { min(1 << 24, 2 * count + 1024) }
 
   /// Adds `token` with the next free id (or `id`), returning its id.
   @discardableResult

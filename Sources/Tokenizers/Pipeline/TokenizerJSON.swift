@@ -21,15 +21,31 @@ extension PipelineTokenizer {
   /// Builds the tokenizer a `tokenizer.json` document describes.
   public init(json value: JSONValue) throws(TokenizerError) {
     let json = JSONField(value)
-    var added: [AddedToken] = []
-    for item in try json.optional("added_tokens")?.array ?? [] { added.append(try AddedToken(json: item)) }
     for key in ["truncation", "padding"] where try json.optional(key) != nil {
       throw try json.at(key).error("truncation and padding are not supported; set it to null")
+    }
+    let model = try subwordModel(json: try json.at("model"))
+    // An added token takes its own id: one the model gives another token, one two added tokens
+    // share, or one far beyond the vocabulary is an error (HF keeps one of them silently).
+    var added: [AddedToken] = []
+    var addedIDs: [Int: String] = [:]
+    let items = try json.optional("added_tokens")?.array ?? []
+    for item in items {
+      let token = try AddedToken(json: item)
+      let other = addedIDs[token.id] ?? model.vocab.token(token.id)
+      if let other, !other.utf8.elementsEqual(token.content.utf8) {
+        throw try item.at("id").error("id \(token.id) is also the id of \(other.debugDescription)")
+      }
+      guard token.id < Vocabulary.idLimit(model.vocab.count + items.count) else {
+        throw try item.at("id").error("id \(token.id) is out of range for a vocabulary of \(model.vocab.count + items.count) tokens")
+      }
+      addedIDs[token.id] = token.content
+      added.append(token)
     }
     self.init(
       normalizer: try json.optional("normalizer").map { (f: JSONField) throws(TokenizerError) in try Normalizer(json: f) },
       preTokenizer: try json.optional("pre_tokenizer").map { (f: JSONField) throws(TokenizerError) in try PreTokenizer(json: f) },
-      model: try subwordModel(json: try json.at("model")),
+      model: model,
       postProcessor: try json.optional("post_processor").map { (f: JSONField) throws(TokenizerError) in try PostProcessor(json: f) },
       decoder: try json.optional("decoder").map { (f: JSONField) throws(TokenizerError) in try Decoder(json: f) },
       addedTokens: added)

@@ -22,10 +22,11 @@ enum Terminal {
     FileHandle.standardOutput.write(Data(text.utf8))
   }
 
-  /// Everything on stdin, as UTF-8 text.
+  /// Everything on stdin, as UTF-8 text, every byte kept (a leading U+FEFF too, as tiktoken
+  /// keeps it: `String(data:encoding:)` drops it).
   static func readStandardInput() throws -> String {
     let data = FileHandle.standardInput.readDataToEndOfFile()
-    guard let text = String(data: data, encoding: .utf8) else {
+    guard let text = String(validating: data, as: UTF8.self) else {
       throw CLIError("standard input is not valid UTF-8 text")
     }
     return text

@@ -21,8 +21,8 @@ struct TokenizerOptions: ParsableArguments {
     """)
   var tokenizer: String?
 
-  @Option(help: "Split pattern for a .tiktoken file: gpt2, gpt4 or none.")
-  var pattern: String = "gpt4"
+  @Option(help: "Split pattern for a .tiktoken file: gpt2, gpt4, none or regex:PATTERN.")
+  var pattern = PatternArgument(.cl100k)
 
   func validate() throws {
     if encoding != nil && tokenizer != nil {
@@ -31,7 +31,7 @@ struct TokenizerOptions: ParsableArguments {
   }
 
   func load() throws -> any Tokenizer {
-    try loadTokenizer(tokenizer ?? encoding ?? "cl100k_base", pattern: SplitPattern(parsing: pattern))
+    try loadTokenizer(tokenizer ?? encoding ?? "cl100k_base", pattern: pattern.pattern)
   }
 }
 

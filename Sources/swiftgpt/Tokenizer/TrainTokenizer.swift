@@ -33,8 +33,8 @@ struct TrainTokenizer: ParsableCommand {
   @Flag(help: "With --char: map unknown characters to U+FFFD instead of failing.")
   var unknownToken = false
 
-  @Option(help: "Split pattern: gpt2, gpt4 or none (minbpe's BasicTokenizer).")
-  var pattern: String = "gpt4"
+  @Option(help: "Split pattern: gpt2, gpt4, none (minbpe's BasicTokenizer) or regex:PATTERN.")
+  var pattern = PatternArgument(.cl100k)
 
   @Option(name: .long, parsing: .upToNextOption, help: "Special tokens, e.g. '<|endoftext|>'.")
   var special: [String] = []
@@ -80,7 +80,7 @@ struct TrainTokenizer: ParsableCommand {
     }
     if pipeline == "hf" { return try trainPipeline() }
     let vocabSize = vocabSize!
-    let split = try SplitPattern(parsing: pattern)
+    let split = pattern.pattern
     let prefix = output.hasSuffix(".model") ? String(output.dropLast(6)) : output
     let start = Terminal.now()
     var counts = PieceCounts(pattern: split)

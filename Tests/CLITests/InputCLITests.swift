@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+
+/// Inputs the CLI misread or checked too late.
+@Suite("swiftgpt inputs: read exactly, checked early")
+struct InputCLITests {
+  let directory = makeTemporaryDirectory("swiftgpt-input")
+
+  @Test func aByteOrderMarkOnStandardInputIsText() throws {
+    // tiktoken: [171, 119, 123, 64]; the BOM was dropped ([64]).
+    let r = try swiftgpt(["tokenizer", "encode", "--encoding", "gpt2", "--ids"], stdin: "\u{FEFF}a")
+    #expect(r.status == 0 && r.out == "[171, 119, 123, 64]\n", "\(r.out) \(r.err)")
+  }
+
+  @Test func anUnknownPatternNameIsAnError() throws {
+    try "hello hello world".write(toFile: directory + "/c.txt", atomically: true, encoding: .utf8)
+    // `--pattern GPT4` was taken as a regex, matched nothing and ended in "the training text is empty".
+    var r = try swiftgpt(["tokenizer", "train", "--input", directory + "/c.txt", "--vocab-size", "260", "--pattern", "gpt-4",
+                          "--output", directory + "/t"])
+    #expect(r.status == 64 && r.err.contains("The value 'gpt-4' is invalid for '--pattern"), "\(r.err)")
+    r = try swiftgpt(["tokenizer", "train", "--input", directory + "/c.txt", "--vocab-size", "260", "--pattern", "GPT4",
+                      "--output", directory + "/t"])
+    #expect(r.status == 0, "\(r.err)")
+    r = try swiftgpt(["tokenizer", "train", "--input", directory + "/c.txt", "--vocab-size", "260", "--pattern", #"regex:\w+|\s"#,
+                      "--output", directory + "/u"])
+    #expect(r.status == 0, "\(r.err)")
+  }
+
+  @Test func trainOpensTheTokenizerAndItsOutputBeforeTraining() throws {
+    let corpus = directory + "/c.txt"
+    try String(repeating: "hello world, hello swift\n", count: 100).write(toFile: corpus, atomically: true, encoding: .utf8)
+    #expect(try swiftgpt(["tokenizer", "train", "--input", corpus, "--vocab-size", "280", "--output", directory + "/bpe"]).status == 0)
+    #expect(try swiftgpt(["prepare", "--input", corpus, "--tokenizer", directory + "/bpe.model", "--output", directory + "/d"]).status == 0)
+    // A broken tokenizer in the dataset: the run trained to the end, and nothing could sample the checkpoint.
+    try "minbpe v1\ngarbage\n".write(toFile: directory + "/d/tokenizer.model", atomically: true, encoding: .utf8)
+    var r = try swiftgpt(["train", "--data", directory + "/d", "--model", "gpt-nano", "--max-steps", "2", "--out", directory + "/o"])
+    #expect(r.status == 1 && r.err.contains("tokenizer.model") && !r.out.contains("step "), "\(r.out) \(r.err)")
+    // --resume into a checkpoint that cannot be replaced: found before training, not at the save.
+    #expect(try swiftgpt(["prepare", "--input", corpus, "--tokenizer", directory + "/bpe.model", "--output", directory + "/d"]).status == 0)
+    r = try swiftgpt(["train", "--data", directory + "/d", "--model", "gpt-nano", "--block-size", "16", "--max-steps", "2", "--eval-every", "2",
+                      "--eval-steps", "1", "--out", directory + "/o"])
+    #expect(r.status == 0, "\(r.err)")
+    try "mine".write(toFile: directory + "/o/latest/notes.txt", atomically: true, encoding: .utf8)
+    r = try swiftgpt(["train", "--data", directory + "/d", "--out", directory + "/o", "--resume", "--max-steps", "4"])
+    #expect(r.status == 1 && r.err.contains("latest: it holds files SwiftGPT did not write (notes.txt)") && !r.out.contains("step     3"),
+            "\(r.out) \(r.err)")
+  }
+}
