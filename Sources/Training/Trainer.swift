@@ -17,6 +17,8 @@ public final class Trainer {
   /// loss when there is no validation split.
   public private(set) var bestValLoss: Float?
   public private(set) var log: [LogRow] = []
+  /// The steps at which this run was resumed (marked on the loss curve).
+  public private(set) var resumes: [Int] = []
   private var batchRNG: RandomGenerator
   private var dropoutRNG: RandomGenerator
   /// Training time spent before this process (restored on resume).
@@ -26,6 +28,7 @@ public final class Trainer {
   public init(model: any LanguageModel, train: TokenDataset, val: TokenDataset?, options: TrainingOptions) throws(TrainingError) {
     try Self.check(options, for: model)
     (self.model, self.train, self.val, self.options) = (model, train, val, options)
+    if options.decaySteps == nil { self.options.decaySteps = options.maxSteps }
     optimizer = AdamW(parameters: model.parameters, beta1: options.beta1, beta2: options.beta2, weightDecay: options.weightDecay)
     batchRNG = RandomGenerator(seed: options.seed)
     dropoutRNG = RandomGenerator(seed: options.seed &+ 0x5EED)
@@ -33,13 +36,16 @@ public final class Trainer {
   }
 
   /// Continues the run saved in checkpoint `folder` exactly where it stopped: same weights,
-  /// optimizer moments, step, random streams and log. `maxSteps`, when given, extends the run.
+  /// optimizer moments, step, random streams and log. `maxSteps`, when given, extends the run;
+  /// the learning rate keeps its decay horizon (`decaySteps`), so steps past it run at the floor.
   public init(resumingFrom folder: String, train: TokenDataset, val: TokenDataset?, maxSteps: Int? = nil) throws {
     recoverInterruptedWrite(folder)
     let state = try CheckpointState(folder: folder)
     model = try ModelFolder.load(folder)
     (self.train, self.val) = (train, val)
     options = state.options
+    // Checkpoints from before `decaySteps` decayed over their own max steps.
+    if options.decaySteps == nil { options.decaySteps = options.maxSteps }
     if let maxSteps { options.maxSteps = maxSteps }
     try Self.check(options, for: model)
     var optimizer = AdamW(parameters: model.parameters, beta1: options.beta1, beta2: options.beta2, weightDecay: options.weightDecay)
@@ -58,6 +64,7 @@ public final class Trainer {
     (batchRNG, dropoutRNG) = (b, d)
     bestValLoss = state.bestValLoss
     elapsedBefore = state.elapsed
+    resumes = state.resumes + [state.step]
     log = readLog(folder + "/log.csv").filter { $0.step <= step }
     try checkVocabulary()
   }
@@ -123,7 +130,7 @@ public final class Trainer {
         ("exp_avg_sq", [model.parameters.count], UnsafePointer(optimizer.v.base)),
       ], metadata: ["step": String(step)])
       let state = CheckpointState(step: step, options: options, batchRNG: batchRNG.state, dropoutRNG: dropoutRNG.state,
-                                  bestValLoss: bestValLoss, elapsed: elapsed)
+                                  bestValLoss: bestValLoss, elapsed: elapsed, resumes: resumes)
       try state.write(folder: temporary)
       try writeAtomically(Data(csvText(log).utf8), to: temporary + "/log.csv")
       for (name, data) in files { try writeAtomically(data, to: temporary + "/" + name) }
@@ -161,7 +168,7 @@ public final class Trainer {
       try saveCheckpoint(to: out + "/latest", files: files, elapsed: elapsed)
       events(.checkpoint(out + "/latest"))
       try writeAtomically(Data(csvText(log).utf8), to: out + "/log.csv")
-      try writeAtomically(Data(lossCurveSVG(log, title: "SwiftGPT training loss").utf8), to: out + "/loss.svg")
+      try writeAtomically(Data(lossCurveSVG(log, title: "SwiftGPT training loss", resumedAt: resumes).utf8), to: out + "/loss.svg")
     }
     // Evaluates, logs the row, and saves best/ when the score (val, else train) improved.
     func evaluateAndLog(_ row: LogRow) throws {
@@ -217,14 +224,16 @@ struct CheckpointState: Codable {
   var dropoutRNG: [UInt64]
   var bestValLoss: Float?
   var elapsed: Double
+  var resumes: [Int]
 
-  init(step: Int, options: TrainingOptions, batchRNG: [UInt64], dropoutRNG: [UInt64], bestValLoss: Float?, elapsed: Double) {
+  init(step: Int, options: TrainingOptions, batchRNG: [UInt64], dropoutRNG: [UInt64], bestValLoss: Float?, elapsed: Double,
+       resumes: [Int]) {
     (self.step, self.options, self.batchRNG, self.dropoutRNG) = (step, options, batchRNG, dropoutRNG)
-    (self.bestValLoss, self.elapsed) = (bestValLoss, elapsed)
+    (self.bestValLoss, self.elapsed, self.resumes) = (bestValLoss, elapsed, resumes)
   }
 
   enum CodingKeys: String, CodingKey {
-    case step, options, batchRNG = "batch_rng", dropoutRNG = "dropout_rng", bestValLoss = "best_val_loss", elapsed
+    case step, options, batchRNG = "batch_rng", dropoutRNG = "dropout_rng", bestValLoss = "best_val_loss", elapsed, resumes
   }
 
   // Generator words are written as hex strings: JSON numbers lose bits above 2^53 in many readers.
@@ -242,6 +251,7 @@ struct CheckpointState: Codable {
     dropoutRNG = try words(.dropoutRNG)
     bestValLoss = try c.decodeIfPresent(Float.self, forKey: .bestValLoss)
     elapsed = try c.decode(Double.self, forKey: .elapsed)
+    resumes = try c.decodeIfPresent([Int].self, forKey: .resumes) ?? []
   }
 
   func encode(to encoder: any Encoder) throws {
@@ -252,6 +262,7 @@ struct CheckpointState: Codable {
     try c.encode(dropoutRNG.map { String($0, radix: 16) }, forKey: .dropoutRNG)
     try c.encodeIfPresent(bestValLoss, forKey: .bestValLoss)
     try c.encode(elapsed, forKey: .elapsed)
+    try c.encode(resumes, forKey: .resumes)
   }
 
   init(folder: String) throws(TrainingError) {

@@ -44,15 +44,19 @@ func readLog(_ path: String) -> [LogRow] {
   return text.split(separator: "\n").dropFirst().compactMap { LogRow(csv: $0) }
 }
 
-/// A loss-curve picture (SVG): the training loss per step as a line, evaluation losses as
-/// points (train: blue, val: orange), with axes and labels.
-public func lossCurveSVG(_ rows: [LogRow], title: String) -> String {
+/// A loss-curve picture (SVG): the training loss per step as a thin line, evaluation losses as
+/// points joined by lines (train: blue, val: orange), the steps where the run was resumed as
+/// dashed lines, and axes with round ticks.
+public func lossCurveSVG(_ rows: [LogRow], title: String, resumedAt resumes: [Int] = []) -> String {
   let (width, height, left, right, top, bottom) = (720.0, 420.0, 60.0, 20.0, 40.0, 50.0)
   let losses = rows.flatMap { [$0.loss, $0.trainLoss, $0.valLoss].compactMap { $0 } }.filter(\.isFinite)
-  let lo = Double(losses.min() ?? 0), hi = max(Double(losses.max() ?? 1), lo + 1e-3)
-  let lastStep = Double(max(1, rows.last?.step ?? 1))
+  let lossTicks = roundTicks(Double(losses.min() ?? 0), Double(losses.max() ?? 1))
+  let stepTicks = roundTicks(0, Double(max(1, rows.last?.step ?? 1)))
+  let (lo, hi) = (lossTicks.first!, lossTicks.last!)
+  let lastStep = stepTicks.last!
   func x(_ step: Int) -> Double { left + Double(step) / lastStep * (width - left - right) }
   func y(_ loss: Float) -> Double { top + (hi - Double(loss)) / (hi - lo) * (height - top - bottom) }
+  func f(_ v: Double) -> String { String(format: "%.1f", v) }
   var svg = """
     <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" font-family="sans-serif" font-size="12">
     <rect width="100%" height="100%" fill="white"/>
@@ -63,24 +67,51 @@ public func lossCurveSVG(_ rows: [LogRow], title: String) -> String {
     <text x="16" y="\(height / 2)" text-anchor="middle" transform="rotate(-90 16 \(height / 2))">loss</text>
 
     """
-  for i in 0...4 {
-    let value = lo + (hi - lo) * Double(i) / 4
-    let py = y(Float(value))
+  for value in lossTicks {
+    let py = f(y(Float(value)))
     svg += "<line x1=\"\(left - 4)\" y1=\"\(py)\" x2=\"\(width - right)\" y2=\"\(py)\" stroke=\"#ddd\"/>"
-    svg += "<text x=\"\(left - 8)\" y=\"\(py + 4)\" text-anchor=\"end\">\(String(format: "%.2f", value))</text>\n"
-    let step = Int(lastStep * Double(i) / 4)
-    svg += "<text x=\"\(x(step))\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(step)</text>\n"
+    svg += "<text x=\"\(left - 8)\" y=\"\(f(y(Float(value)) + 4))\" text-anchor=\"end\">\(tickLabel(value, ticks: lossTicks))</text>\n"
   }
-  let points = rows.filter { $0.loss.isFinite }.map { String(format: "%.1f,%.1f", x($0.step), y($0.loss)) }
-  svg += "<polyline fill=\"none\" stroke=\"#9ab\" stroke-width=\"1\" points=\"\(points.joined(separator: " "))\"/>\n"
-  for row in rows {
-    if let t = row.trainLoss { svg += "<circle cx=\"\(x(row.step))\" cy=\"\(y(t))\" r=\"3.5\" fill=\"#1f77b4\"/>\n" }
-    if let v = row.valLoss { svg += "<circle cx=\"\(x(row.step))\" cy=\"\(y(v))\" r=\"3.5\" fill=\"#ff7f0e\"/>\n" }
+  for value in stepTicks {
+    svg += "<text x=\"\(f(x(Int(value))))\" y=\"\(height - bottom + 18)\" text-anchor=\"middle\">\(Int(value))</text>\n"
+  }
+  for step in resumes {
+    svg += "<line x1=\"\(f(x(step)))\" y1=\"\(top)\" x2=\"\(f(x(step)))\" y2=\"\(height - bottom)\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>"
+    svg += "<text x=\"\(f(x(step) + 3))\" y=\"\(top + 56)\" fill=\"#888\">resumed</text>\n"
+  }
+  func line(_ points: [(Int, Float)], _ color: String, _ width: Double) -> String {
+    let text = points.filter { $0.1.isFinite }.map { f(x($0.0)) + "," + f(y($0.1)) }.joined(separator: " ")
+    return "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(width)\" points=\"\(text)\"/>\n"
+  }
+  svg += line(rows.map { ($0.step, $0.loss) }, "#9ab", 1)
+  for (values, color) in [(rows.compactMap { r in r.trainLoss.map { (r.step, $0) } }, "#1f77b4"),
+                          (rows.compactMap { r in r.valLoss.map { (r.step, $0) } }, "#ff7f0e")] {
+    svg += line(values, color, 1.5)
+    for (step, loss) in values where loss.isFinite {
+      svg += "<circle cx=\"\(f(x(step)))\" cy=\"\(f(y(loss)))\" r=\"3.5\" fill=\"\(color)\"/>\n"
+    }
   }
   svg += "<text x=\"\(width - right - 150)\" y=\"\(top + 10)\" fill=\"#9ab\">— step loss</text>"
   svg += "<text x=\"\(width - right - 150)\" y=\"\(top + 26)\" fill=\"#1f77b4\">● train (eval)</text>"
   svg += "<text x=\"\(width - right - 150)\" y=\"\(top + 42)\" fill=\"#ff7f0e\">● val (eval)</text>\n</svg>\n"
   return svg
+}
+
+/// Round axis ticks covering `lo...hi`: multiples of 1, 2 or 5 × 10ᵏ, four to eight of them.
+func roundTicks(_ lo: Double, _ hi: Double) -> [Double] {
+  let hi = max(hi, lo + 1e-3)
+  let rough = (hi - lo) / 5
+  let magnitude = pow(10, (log10(rough)).rounded(.down))
+  let step = [1.0, 2, 5, 10].map { $0 * magnitude }.first { (hi - lo) / $0 <= 7 } ?? 10 * magnitude
+  let first = (lo / step).rounded(.down), last = (hi / step).rounded(.up)
+  return stride(from: first, through: last, by: 1).map { $0 * step }
+}
+
+/// A tick's label with as many decimals as the tick spacing needs.
+private func tickLabel(_ value: Double, ticks: [Double]) -> String {
+  let spacing = ticks.count > 1 ? ticks[1] - ticks[0] : 1
+  let decimals = max(0, Int((-log10(spacing)).rounded(.up)))
+  return String(format: "%.\(decimals)f", value)
 }
 
 private func escapeXML(_ s: String) -> String {

@@ -9,6 +9,10 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
   public var minLearningRate: Float = 1e-4
   public var warmupSteps = 100
   public var decay = LRSchedule.Decay.cosine
+  /// Steps over which the rate decays to `minLearningRate` (nanoGPT: `lr_decay_iters`); nil:
+  /// `maxSteps` when the run starts. A run resumed with more steps keeps its horizon, so it
+  /// continues at the floor rather than climbing back up the curve.
+  public var decaySteps: Int?
   public var weightDecay: Float = 0.1
   public var beta1: Float = 0.9
   public var beta2: Float = 0.99
@@ -26,7 +30,8 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
 
   /// The learning-rate schedule these options describe.
   public var schedule: LRSchedule {
-    LRSchedule(maxLR: learningRate, minLR: minLearningRate, warmupSteps: warmupSteps, decaySteps: maxSteps, decay: decay)
+    LRSchedule(maxLR: learningRate, minLR: minLearningRate, warmupSteps: warmupSteps, decaySteps: decaySteps ?? maxSteps,
+               decay: decay)
   }
 
   /// Tokens consumed per optimizer step.
@@ -44,6 +49,7 @@ public struct TrainingOptions: Codable, Equatable, Sendable {
     if !(learningRate > 0) || !learningRate.isFinite { throw bad("--lr must be positive, got \(learningRate)") }
     if !(minLearningRate >= 0) || minLearningRate > learningRate { throw bad("--min-lr must be in [0, lr], got \(minLearningRate)") }
     if warmupSteps < 0 { throw bad("--warmup must be ≥ 0, got \(warmupSteps)") }
+    if let decaySteps, decaySteps < 0 { throw bad("--lr-decay-steps must be ≥ 0, got \(decaySteps)") }
     if !(weightDecay >= 0) { throw bad("--weight-decay must be ≥ 0, got \(weightDecay)") }
     if !(gradClip >= 0) { throw bad("--grad-clip must be ≥ 0, got \(gradClip)") }
     if gradAccum < 1 { throw bad("--grad-accum must be ≥ 1, got \(gradAccum)") }

@@ -47,6 +47,7 @@ struct TrainerTests {
     #expect(resumed.step == 5)
     #expect(try resumed.run(out: outB) == .finished)
     o.maxSteps = 10
+    o.decaySteps = 10
     #expect(resumed.options == o)
     let a = straight.model.parameters, b = resumed.model.parameters
     #expect(memcmp(a.values.base, b.values.base, a.count * 4) == 0)
@@ -54,6 +55,39 @@ struct TrainerTests {
     #expect(memcmp(straight.optimizer.v.base, resumed.optimizer.v.base, a.count * 4) == 0)
     #expect(straight.log.map(\.loss) == resumed.log.map(\.loss))
     #expect(straight.bestValLoss == resumed.bestValLoss)
+  }
+
+  @Test("a finished run resumed with more steps keeps its decay horizon: the rate stays at the floor")
+  func resumeKeepsTheDecayHorizon() throws {
+    let (train, val) = try dataset()
+    let out = temporaryDirectory()
+    #expect(try Trainer(model: try gpt(), train: train, val: val, options: options(steps: 6)).run(out: out) == .finished)
+    let more = try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: 9)
+    #expect(more.options.decaySteps == 6 && more.options.maxSteps == 9)
+    #expect(try more.run(out: out) == .finished)
+    // The cosine restarted over 9 steps: lr went from 3e-4 back up to ~8e-4.
+    let resumed = more.log.filter { $0.step > 6 }
+    #expect(resumed.count == 3 && resumed.allSatisfy { $0.learningRate == 3e-4 }, "\(resumed.map(\.learningRate))")
+    // The loss curve marks where the run was resumed (the state keeps it for later resumes).
+    #expect(more.resumes == [6])
+    let svg = try String(contentsOfFile: out + "/loss.svg", encoding: .utf8)
+    #expect(svg.contains(">resumed</text>") && svg.contains("stroke-dasharray"))
+    #expect(try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: 10).resumes == [6, 9])
+  }
+
+  @Test("loss-curve axes have round ticks, and evaluations are joined by lines")
+  func lossCurveAxes() {
+    #expect(roundTicks(0, 2000) == [0, 500, 1000, 1500, 2000])
+    #expect(roundTicks(0, 1500) == [0, 500, 1000, 1500])
+    #expect(roundTicks(1.47, 4.23) == [1, 1.5, 2, 2.5, 3, 3.5, 4, 4.5])
+    #expect(roundTicks(0, 7) == [0, 1, 2, 3, 4, 5, 6, 7])
+    let rows = (0...4).map { k in
+      LogRow(step: 10 * k, loss: 4 - Float(k) / 2, learningRate: 1e-3, trainLoss: k % 2 == 0 ? 4 - Float(k) / 2 : nil,
+             valLoss: k % 2 == 0 ? 4.1 - Float(k) / 2 : nil, tokensPerSecond: 1, elapsed: 1)
+    }
+    let svg = lossCurveSVG(rows, title: "t")
+    #expect(svg.components(separatedBy: "<polyline").count - 1 == 3, "step loss, train and val evaluations")
+    #expect(svg.contains(">2.0</text>") && svg.contains(">40</text>") && !svg.contains(">2.03</text>"))
   }
 
   @Test("a run writes latest/ and best/ checkpoints, a CSV log and an SVG curve; the loss falls")

@@ -109,6 +109,8 @@ struct TrainingFlags: ParsableArguments {
   @Option(help: "Final learning rate of the decay (default lr/10).") var minLr: Float?
   @Option(help: "Warmup steps (default 100).") var warmup: Int?
   @Option(help: "Decay after warmup: cosine, linear or constant (default cosine).") var decay: String?
+  @Option(help: "Steps over which the learning rate decays to --min-lr (default: --max-steps; later steps stay at --min-lr).")
+  var lrDecaySteps: Int?
   @Option(help: "AdamW weight decay on weight matrices (default 0.1).") var weightDecay: Float?
   @Option(help: "Clip gradients to this global norm, 0 to disable (default 1).") var gradClip: Float?
   @Option(help: "Micro-batches per step (default 1).") var gradAccum: Int?
@@ -119,7 +121,8 @@ struct TrainingFlags: ParsableArguments {
   /// The flags given on the command line.
   var given: [String] {
     givenFlags(["--batch-size": batchSize != nil, "--max-steps": maxSteps != nil, "--lr": lr != nil, "--min-lr": minLr != nil,
-                "--warmup": warmup != nil, "--decay": decay != nil, "--weight-decay": weightDecay != nil,
+                "--warmup": warmup != nil, "--decay": decay != nil, "--lr-decay-steps": lrDecaySteps != nil,
+                "--weight-decay": weightDecay != nil,
                 "--grad-clip": gradClip != nil, "--grad-accum": gradAccum != nil, "--eval-every": evalEvery != nil,
                 "--eval-steps": evalSteps != nil, "--seed": seed != nil])
   }
@@ -136,6 +139,7 @@ struct TrainingFlags: ParsableArguments {
       guard let d = LRSchedule.Decay(rawValue: decay) else { throw CLIError("--decay must be cosine, linear or constant, got '\(decay)'") }
       o.decay = d
     }
+    if let lrDecaySteps { o.decaySteps = lrDecaySteps }
     if let weightDecay { o.weightDecay = weightDecay }
     if let gradClip { o.gradClip = gradClip }
     if let gradAccum { o.gradAccum = gradAccum }
