@@ -7,6 +7,10 @@ public protocol Tokenizer: Sendable {
   /// Encodes `text`. Text that spells a special token is an error (as in tiktoken); byte-pair
   /// tokenizers offer `encode(_:allowedSpecial:disallowedSpecial:)` to choose otherwise.
   func encode(_ text: String) throws -> [Int]
+  /// Encodes `text` as model input, the way pretraining data is encoded: special-token text is
+  /// plain text for tiktoken-style tokenizers (as in llm.c's data scripts), a HF pipeline
+  /// matches its added tokens (as HF does) but adds no template tokens.
+  func encodeOrdinary(_ text: String) throws -> [Int]
   /// Decodes ids to text; bytes that are not valid UTF-8 become U+FFFD.
   func decode(_ ids: [Int]) throws -> String
   /// The bytes of one token, or nil if `id` is not a token.
@@ -131,14 +135,15 @@ extension BytePairTokenizer {
   /// ids are the same for any thread count.
   public func encodeOrdinaryBatch(_ texts: [String], threads: Int = 2) -> [[Int]] {
     let threads = max(1, min(threads, texts.count))
-    guard threads > 1 else { return texts.map(encodeOrdinary) }
+    let encode: @Sendable (String) -> [Int] = encodeOrdinary  // the non-throwing byte-pair one
+    guard threads > 1 else { return texts.map(encode) }
     let results = UnsafeMutableBufferPointer<[Int]>.allocate(capacity: texts.count)
     results.initialize(repeating: [])
     defer { results.deallocate() }
     let shared = SendablePointer(results.baseAddress!)
     DispatchQueue.concurrentPerform(iterations: threads) { t in
       let range = (texts.count * t / threads)..<(texts.count * (t + 1) / threads)
-      for i in range { shared.pointer[i] = encodeOrdinary(texts[i]) }
+      for i in range { shared.pointer[i] = encode(texts[i]) }
     }
     return Array(results)
   }

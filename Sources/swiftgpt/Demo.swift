@@ -20,20 +20,18 @@ struct Demo: ParsableCommand {
   @Option(help: "Prompt for the samples.")
   var prompt = "대한민국은"
 
-  @Option(help: "Threads (default: all cores).")
-  var threads: Int?
+  @OptionGroup var threads: ThreadsOption
 
   @Flag(help: "Instead: train a Korean BPE tokenizer on the corpus and compare it with GPT-2's and GPT-4's.")
   var tokenizers = false
 
   func validate() throws {
-    if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
     if maxSteps < 0 { throw ValidationError("--max-steps must be ≥ 0, got \(maxSteps)") }
   }
 
   func run() throws {
     if tokenizers { return try compareTokenizers() }
-    if let threads { Parallel.threads = threads }
+    threads.apply()
     let corpus = embeddedKoreanCorpus
     print("SwiftGPT demo — a character-level GPT on the embedded Korean corpus: \(corpus.utf8.count / 1000) kB, "
       + "\(corpus.count) characters (the Constitution of the Republic of Korea and National Assembly bills, konlpy)")
@@ -50,7 +48,7 @@ struct Demo: ParsableCommand {
     let generation = try GenerationOptions.parse(["--prompt", prompt, "--max-new-tokens", "200", "--top-k", "50",
                                                   "--num-samples", "2", "--stream"])
     try generation.generate(model: trained, tokenizer: tokenizer)
-    print("\nsample again: swiftgpt sample --checkpoint \(out) --prompt \"…\" --stream")
+    print("\nsample again: swiftgpt sample --checkpoint \(out) --prompt \"\(prompt)\" --stream")
   }
 
   private func compareTokenizers(vocabSize: Int = 2048, text: String = "대한민국은 민주공화국이다. 모든 국민은 법 앞에 평등하다.") throws {
@@ -77,7 +75,7 @@ struct Demo: ParsableCommand {
     let sample = String(corpus.prefix(20_000))
     print("\ntokens for the first 20,000 characters of the corpus:")
     for (name, tokenizer) in tokenizers {
-      let n = tokenizer.encodeOrdinary(sample).count
+      let n = try tokenizer.encodeOrdinary(sample).count
       let padded = name.padding(toLength: 16, withPad: " ", startingAt: 0)
       print(String(format: "  %@ %6d tokens  %.2f bytes/token", padded, n, Double(sample.utf8.count) / Double(n)))
     }

@@ -70,6 +70,12 @@ struct FineTuneCLITests {
                             stdin: "헌법 제1조?\n/reset\n헌법 제2조?\n")
     #expect(chat.status == 0, "\(chat.err)")
     #expect(chat.out.split(separator: "\n", omittingEmptySubsequences: false).count >= 2, "\(chat.out)")
+    #expect(chat.err.contains("(history cleared)"), "/reset said nothing: \(chat.err)")
+    // `exit` (and /exit, quit) ends the chat: it was sent to the model; empty lines are skipped.
+    for word in ["exit", "/exit", "quit"] {
+      let quit = try swiftgpt(["chat", "--checkpoint", out, "--max-new-tokens", "8"], stdin: "\n  \n\(word)\n헌법 제1조?\n")
+      #expect(quit.status == 0 && quit.out.isEmpty, "\(word): \(quit.out)")
+    }
     let merged = directory + "/merged"
     let m = try swiftgpt(["lora", "merge", "--checkpoint", out, "--adapter", out + "/adapter", "--out", merged])
     #expect(m.status == 0, "\(m.err)")

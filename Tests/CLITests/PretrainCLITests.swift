@@ -103,7 +103,9 @@ struct PretrainCLITests {
     (["sample", "--checkpoint", "/tmp", "--temperature=-1"], "temperature must be finite and ≥ 0, got -1.0"),
     (["sample", "--checkpoint", "/tmp", "--temperature", "inf"], "temperature must be finite and ≥ 0, got inf"),
     (["sample", "--checkpoint", "/tmp", "--top-p", "0"], "top-p must be in (0, 1]"),
-    (["sample", "--checkpoint", "/tmp", "--precision", "f8"], "--precision must be f32 or bf16, got 'f8'"),
+    (["sample", "--checkpoint", "/tmp", "--precision", "f8"], "The value 'f8' is invalid for '--precision <precision>'"),
+    (["sample", "--checkpoint", "/tmp", "--threads", "100000"], "--threads must be between 1 and"),
+    (["chat", "--checkpoint", "/tmp", "--threads", "0"], "--threads must be between 1 and"),
     (["train", "--resume", "--data", "/nonexistent", "--out", "/nonexistent"], "run `swiftgpt prepare` first"),
   ])
   func badInput(arguments: [String], message: String) throws {

@@ -51,6 +51,9 @@ public struct CharTokenizer: Tokenizer {
     return out
   }
 
+  /// The same as `encode`: a character vocabulary has no special tokens.
+  public func encodeOrdinary(_ text: String) throws -> [Int] { try encode(text) }
+
   /// Encodes `text`, leaving out characters outside the vocabulary; returns how many were left out.
   public func encodeKnown(_ text: String) -> (ids: [Int], dropped: Int) {
     var out: [Int] = []

@@ -198,6 +198,9 @@ public struct PipelineTokenizer: Tokenizer {
 
   public func encode(_ text: String) throws -> [Int] { encoding(of: text).ids }
 
+  /// Encodes without the post-processor's template tokens; added tokens are matched.
+  public func encodeOrdinary(_ text: String) -> [Int] { encoding(of: text, addSpecialTokens: false).ids }
+
   /// Decodes with HF's default: special tokens left out.
   public func decode(_ ids: [Int]) throws -> String { try decode(ids, skipSpecialTokens: true) }
 

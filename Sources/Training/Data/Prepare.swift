@@ -137,7 +137,8 @@ public struct DatasetPreparer {
         results.withUnsafeMutableBufferPointer { out in
           let shared = UncheckedSendable(out.baseAddress!)
           Parallel.forEach(blocks.count, threads: threads) { i in
-            shared.value[i] = Result { try encode(blocks[i].bytes, with: tokenizer) }
+            // Special-token text is plain text, as in llm.c's data scripts (`encodeOrdinary`).
+            shared.value[i] = Result { try tokenizer.encodeOrdinary(String(decoding: blocks[i].bytes, as: UTF8.self)) }
           }
         }
         for (block, result) in zip(blocks, results) {
@@ -206,15 +207,6 @@ public struct DatasetPreparer {
     }
     return (tokenizer, name)
   }
-}
-
-/// Encodes a block of (validated) UTF-8 text: special-token text is plain text, as in llm.c's data scripts
-/// (a HF pipeline matches its added tokens, as HF does, but adds no template tokens).
-private func encode(_ bytes: [UInt8], with tokenizer: any Tokenizer) throws -> [Int] {
-  let text = String(decoding: bytes, as: UTF8.self)
-  if let bpe = tokenizer as? any BytePairTokenizer { return bpe.encodeOrdinary(text) }
-  if let pipeline = tokenizer as? PipelineTokenizer { return pipeline.encoding(of: text, addSpecialTokens: false).ids }
-  return try tokenizer.encode(text)
 }
 
 /// A block of input bytes for one thread.

@@ -40,7 +40,7 @@ struct FinetuneCommand: ParsableCommand {
   @Option(help: "Stop after this many steps.") var maxSteps: Int?
   @Option(help: "Random seed.") var seed: UInt64 = 1337
   @OptionGroup(title: "LoRA") var lora: LoRAOptions
-  @Option(help: "Threads (default: all cores).") var threads: Int?
+  @OptionGroup var threads: ThreadsOption
 
   func validate() throws {
     guard FineTuneTask(rawValue: task) != nil || task == "sft" else {
@@ -48,7 +48,6 @@ struct FinetuneCommand: ParsableCommand {
     }
     guard InstructionTemplate(rawValue: template) != nil else { throw ValidationError("--template must be alpaca, koalpaca or chat") }
     if eval != nil && task == "sft" { throw ValidationError("--eval goes with GPT-1 tasks, not sft") }
-    if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
     if !(lmCoef.isFinite && lmCoef >= 0) { throw ValidationError("--lm-coef must be finite and ≥ 0, got \(lmCoef)") }
     try lora.check()
   }
@@ -61,7 +60,7 @@ struct FinetuneCommand: ParsableCommand {
   }
 
   func run() throws {
-    if let threads { Parallel.threads = threads }
+    threads.apply()
     let out = normalizedPath(self.out)
     let lock = try claimOutputFolder(out, overwrite: overwrite)
     var succeeded = false
@@ -166,14 +165,12 @@ struct LoRAOptions: ParsableArguments {
 /// tokenizers (as in pretraining data); a HF pipeline adds no template tokens; a char
 /// tokenizer leaves out characters it does not know and counts them in `dropped`.
 func encodeText(_ text: String, with tokenizer: any Tokenizer, dropped: DroppedCharacters? = nil) throws -> [Int] {
-  if let bpe = tokenizer as? any BytePairTokenizer { return bpe.encodeOrdinary(text) }
-  if let pipeline = tokenizer as? PipelineTokenizer { return pipeline.encoding(of: text, addSpecialTokens: false).ids }
   if let char = tokenizer as? CharTokenizer {
     let (ids, count) = char.encodeKnown(text)
     dropped?.count += count
     return ids
   }
-  return try tokenizer.encode(text)
+  return try tokenizer.encodeOrdinary(text)
 }
 
 /// How many characters a char tokenizer could not encode (reported once at the end).

@@ -19,14 +19,14 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "An input text (repeat for pairs and choices).") var text: [String] = []
   @Option(help: "A labelled data file to predict and score.") var input: String?
   @Option(help: "Tokenizer (default: the model's).") var tokenizer: String?
-  @Option(help: "Threads (default: all cores).") var threads: Int?
+  @OptionGroup var threads: ThreadsOption
 
   func validate() throws {
     guard text.isEmpty != (input == nil) else { throw ValidationError("give either --text (repeated as needed) or --input") }
   }
 
   func run() throws {
-    if let threads { Parallel.threads = threads }
+    threads.apply()
     let folder = ModelDirectory(checkpoint)
     let model = try TaskModel(folder: folder.path)
     let tokenizer = try folder.tokenizer(override: self.tokenizer, vocabSize: model.gpt.vocabSize)
@@ -54,7 +54,7 @@ struct PredictCommand: ParsableCommand {
     case .choice: 3...Int.max
     }
     guard needed.contains(text.count) else {
-      throw CLIError("a \(model.task.rawValue) model takes \(model.task == .choice ? "a context and at least two choices" : "\(needed.lowerBound) --text"), got \(text.count)")
+      throw CLIError("\(model.task == .entail ? "an" : "a") \(model.task.rawValue) model takes \(model.task == .choice ? "a context and at least two choices" : "\(needed.lowerBound) --text"), got \(text.count)")
     }
     let sequences = try model.sequences(TaskExample(texts: text), maxLength: maxLength, encode: encode)
     Terminal.write(line(model.predict([sequences])[0]) + "\n")

@@ -24,20 +24,18 @@ struct PrepareCommand: ParsableCommand {
   @Option(help: "Tokens per shard file.")
   var shardTokens = 100_000_000
 
-  @Option(help: "Threads for tokenizing (default: all cores).")
-  var threads: Int?
+  @OptionGroup var threads: ThreadsOption
 
   func validate() throws {
     if inputs.isEmpty { throw ValidationError("give at least one --input file") }
     if shardTokens < 1 { throw ValidationError("--shard-tokens must be ≥ 1") }
-    if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
   }
 
   func run() throws {
     var preparer = DatasetPreparer(inputs: inputs, tokenizer: tokenizer, output: output)
     preparer.valFraction = valFraction
     preparer.shardTokens = shardTokens
-    if let threads { preparer.threads = threads }
+    if let threads = threads.threads { preparer.threads = threads }
     let start = Terminal.now()
     var bar = ProgressBar(total: 100, label: "tokenizing", unit: "%")
     let meta = try preparer.run { done, total in bar.update(done * 100 / max(total, 1)) }

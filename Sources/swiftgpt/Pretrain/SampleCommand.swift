@@ -19,16 +19,14 @@ struct SampleCommand: ParsableCommand {
   @Option(help: "Tokenizer (default: the one saved with the checkpoint; gpt2 for a HF folder).")
   var tokenizer: String?
 
-  @Option(help: "Threads (default: all cores).")
-  var threads: Int?
+  @OptionGroup var threads: ThreadsOption
 
   func validate() throws {
     try generation.check()
-    if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
   }
 
   func run() throws {
-    if let threads { Parallel.threads = threads }
+    threads.apply()
     let folder = ModelDirectory(checkpoint)
     let model = try folder.loadModel()
     let tokenizer = try folder.tokenizer(override: tokenizer, vocabSize: model.vocabSize)
@@ -43,6 +41,8 @@ struct SamplingFlags: ParsableArguments {
   @Option(help: "Sample only from the K most likely tokens.") var topK: Int?
   @Option(help: "Sample only from the most likely tokens that make up probability P.") var topP: Float?
   @Option(help: "Random seed.") var seed: UInt64 = 1337
+  @Option(help: "Weights read per generated token: f32 (exact) or bf16 (half the memory traffic, logits ~1 % off).")
+  var precision = WeightPrecision.float32
 
   var sampling: SamplingOptions { SamplingOptions(temperature: temperature, topK: topK, topP: topP) }
 
@@ -58,22 +58,18 @@ struct GenerationOptions: ParsableArguments {
   @OptionGroup var draw: SamplingFlags
   @Option(help: "Number of samples.") var numSamples = 1
   @Flag(help: "Print tokens as they are generated.") var stream = false
-  @Option(help: "Weights read per generated token: f32 (exact) or bf16 (half the memory traffic, logits ~1 % off).")
-  var precision = "f32"
 
   func check() throws {
     try draw.check()
     if numSamples < 1 { throw ValidationError("--num-samples must be ≥ 1") }
-    if WeightPrecision(rawValue: precision) == nil { throw ValidationError("--precision must be f32 or bf16, got '\(precision)'") }
   }
 
   func generate(model: any LanguageModel, tokenizer: any Tokenizer) throws {
     let eot = tokenizer.specialTokens.ids["<|endoftext|>"]
     var promptIDs: [Int]
     if let prompt, !prompt.isEmpty {
-      // A HF pipeline's template tokens (an appended end-of-text) do not belong in a prompt.
-      promptIDs = try (tokenizer as? PipelineTokenizer)?.encoding(of: prompt, addSpecialTokens: false).ids
-        ?? tokenizer.encode(prompt)
+      // As the model saw text in training; a HF pipeline's template tokens do not belong here.
+      promptIDs = try tokenizer.encodeOrdinary(prompt)
     } else if let eot {
       promptIDs = [eot]
     } else {
@@ -85,29 +81,18 @@ struct GenerationOptions: ParsableArguments {
     var rng = RandomGenerator(seed: draw.seed)
     for n in 0..<numSamples {
       if n > 0 { Terminal.write("---------------\n") }
-      var text = StreamingDecoder(tokenizer: tokenizer)
       if let prompt { Terminal.write(prompt) }
       let start = Terminal.now()
-      var count = 0
-      var failure: TokenizerError?
-      var output = ""
-      _ = model.generate(prompt: promptIDs.map(Int32.init), maxNewTokens: draw.maxNewTokens, sampling: draw.sampling,
-                         stopTokens: eot.map { [Int32($0)] } ?? [],
-                         precision: WeightPrecision(rawValue: precision) ?? .float32, rng: &rng) { token in
-        count += 1
-        // The end-of-text token, and ids the tokenizer lacks (instruction markers), print nothing.
-        if Int(token) == eot || Int(token) >= tokenizer.vocabSize { return true }
-        do {
-          let piece = try text.append(Int(token))
-          if stream { Terminal.write(piece) } else { output += piece }
-        } catch { failure = error as? TokenizerError; return false }
-        return true
-      }
-      if let failure { throw failure }
-      Terminal.write(output + text.finish() + "\n")
+      let (text, count) = try model.generateText(
+        prompt: promptIDs.map(Int32.init), tokenizer: tokenizer, maxNewTokens: draw.maxNewTokens, sampling: draw.sampling,
+        stopTokens: eot.map { [Int32($0)] } ?? [], precision: draw.precision, rng: &rng
+      ) { piece in if stream { Terminal.write(piece) } }
+      Terminal.write((stream ? "" : text) + "\n")
       let seconds = Terminal.now() - start
       Terminal.error(String(format: "[%d tokens in %.2f s, %.1f tok/s]", count, seconds, Double(count) / max(seconds, 1e-9)))
     }
   }
 
 }
+
+extension WeightPrecision: ExpressibleByArgument {}

@@ -30,11 +30,9 @@ struct TrainCommand: ParsableCommand {
   @Flag(help: "Start a new run in OUT even if it holds one (its checkpoints are replaced).")
   var overwrite = false
 
-  @Option(help: "Threads (default: all cores).")
-  var threads: Int?
+  @OptionGroup var threads: ThreadsOption
 
   func validate() throws {
-    if let threads, threads < 1 { throw ValidationError("--threads must be ≥ 1") }
     if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
     // A resumed run keeps its model and options: any other flag would be ignored.
     let ignored = resume ? model.given + training.given.filter { $0 != "--max-steps" } : []
@@ -45,7 +43,7 @@ struct TrainCommand: ParsableCommand {
   }
 
   func run() throws {
-    if let threads { Parallel.threads = threads }
+    threads.apply()
     let out = normalizedPath(self.out)
     // A save killed between its renames leaves latest.tmp / latest.old: complete it first, so
     // that --resume finds the checkpoint and the guard below sees the run.
@@ -182,7 +180,8 @@ func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out
     print(String(format: "model: %@, %.2fM parameters; data: %@ (%d train / %d val tokens, vocab %d)",
                  describe(trainer.model), Double(trainer.model.parameters.count) / 1e6, data, train.count, val?.count ?? 0, meta.vocabSize))
     print("training: \(o.maxSteps) steps × \(o.batchSize)×\(o.blockSize) tokens" + (o.gradAccum > 1 ? " × \(o.gradAccum) micro-batches" : "")
-      + String(format: ", lr %g → %g (%@), %d threads", o.learningRate, o.minLearningRate, o.decay.rawValue, Parallel.threads))
+      + String(format: ", lr %g → %g (%@), %d thread%@", o.learningRate, o.minLearningRate, o.decay.rawValue, Parallel.threads,
+                      Parallel.threads == 1 ? "" : "s"))
   }
   Interrupt.install()
   var progress = TrainingProgress(total: o.maxSteps)
@@ -190,9 +189,10 @@ func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out
     switch event {
     case .step(let row): progress.update(row)
     case .evaluation(let row):
+      // The line goes on a cleared line, and the bar is drawn again below it.
       progress.clear()
-      progress.update(row)
       if !quiet { print(TrainingProgress.evaluationLine(row)) }
+      progress.update(row)
     case .checkpoint: break
     }
   }

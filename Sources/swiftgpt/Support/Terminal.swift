@@ -7,6 +7,7 @@ import Foundation
 
 /// Writing to the terminal: stderr messages, TTY detection, colours, a progress bar.
 enum Terminal {
+  static var stdinIsTTY: Bool { isatty(STDIN_FILENO) == 1 }
   static var stdoutIsTTY: Bool { isatty(STDOUT_FILENO) == 1 }
   static var stderrIsTTY: Bool { isatty(STDERR_FILENO) == 1 }
   static var colorAllowed: Bool { ProcessInfo.processInfo.environment["NO_COLOR"] == nil }

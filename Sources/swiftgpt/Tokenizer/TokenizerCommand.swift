@@ -52,7 +52,7 @@ struct SpecialOptions: ParsableArguments {
   func encode(_ text: String, with tokenizer: any Tokenizer) throws -> [Int] {
     guard let bpe = tokenizer as? any BytePairTokenizer else { return try tokenizer.encode(text) }
     if allowSpecial { return try bpe.encode(text, allowedSpecial: .all) }
-    if specialAsText { return bpe.encodeOrdinary(text) }
+    if specialAsText { return try bpe.encodeOrdinary(text) }
     return try bpe.encode(text)
   }
 }
