@@ -7,7 +7,7 @@ import TensorEngine
 /// Parameters use HF GPT-2's names and layouts (`transformer.h.0.attn.c_attn.weight` is a
 /// Conv1D weight [in, out]), all in one flat `ParameterSet`.
 public final class GPT: LanguageModel {
-  public let config: GPTConfig
+  public private(set) var config: GPTConfig
   public let parameters: ParameterSet
   /// LoRA adapters added to the outputs of their linear layers (nil: none).
   public var adapter: LoRAAdapter?
@@ -158,6 +158,13 @@ public final class GPT: LanguageModel {
 
   public var vocabSize: Int { config.vocabSize }
   public var contextLength: Int? { config.blockSize }
+
+  /// Sets the ids saved as `bos_token_id` and `eos_token_id` (ids outside the vocabulary: nil).
+  public func setSpecialTokenIDs(bos: Int?, eos: Int?) {
+    let valid = 0..<config.vocabSize
+    config.bosTokenID = bos.flatMap { valid.contains($0) ? $0 : nil }
+    config.eosTokenID = eos.flatMap { valid.contains($0) ? $0 : nil }
+  }
 
   /// Per layer the attention probabilities (B·H·T² floats) and about 16 values of width C per
   /// token (LayerNorm outputs, q/k/v, the MLP's 4C before and after GELU, ...), plus the logits

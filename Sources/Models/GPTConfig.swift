@@ -17,9 +17,15 @@ public struct GPTConfig: Codable, Equatable, Sendable {
   public var tieWeights: Bool
   /// LayerNorm epsilon.
   public var layerNormEpsilon: Float
+  /// The ids HF reads as `bos_token_id` / `eos_token_id` (config.json, generation_config.json):
+  /// the tokenizer's end-of-text token for a pretrained model (GPT-2's convention), `<|im_end|>`
+  /// as end for an instruction-tuned one; nil when there is none (a char vocabulary).
+  public var bosTokenID: Int?
+  public var eosTokenID: Int?
 
   public init(vocabSize: Int, blockSize: Int, nLayer: Int, nHead: Int, nEmbd: Int, dropout: Float = 0,
-              bias: Bool = true, tieWeights: Bool = true, layerNormEpsilon: Float = 1e-5) {
+              bias: Bool = true, tieWeights: Bool = true, layerNormEpsilon: Float = 1e-5, bosTokenID: Int? = nil,
+              eosTokenID: Int? = nil) {
     self.vocabSize = vocabSize
     self.blockSize = blockSize
     self.nLayer = nLayer
@@ -29,6 +35,7 @@ public struct GPTConfig: Codable, Equatable, Sendable {
     self.bias = bias
     self.tieWeights = tieWeights
     self.layerNormEpsilon = layerNormEpsilon
+    (self.bosTokenID, self.eosTokenID) = (bosTokenID, eosTokenID)
   }
 
   /// Checks that the numbers describe a buildable model.

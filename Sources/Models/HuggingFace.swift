@@ -37,6 +37,17 @@ extension GPT {
       try Safetensors.write(folder + "/model.safetensors", tensors: tensors, metadata: ["format": "pt"])
     }
     try writeAtomically(huggingFaceConfig(), to: folder + "/config.json")
+    try writeAtomically(generationConfig(), to: folder + "/generation_config.json")
+  }
+
+  /// HF's `generation_config.json`: the special-token ids `generate` stops at and starts from.
+  func generationConfig() -> Data {
+    let object: [String: Any] = [
+      "_from_model_config": true,
+      "bos_token_id": config.bosTokenID ?? NSNull(),
+      "eos_token_id": config.eosTokenID ?? NSNull(),
+    ]
+    return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
   }
 
   /// The HF `GPT2Config` JSON for this model.
@@ -59,6 +70,9 @@ extension GPT {
       "initializer_range": 0.02,
       "tie_word_embeddings": config.tieWeights,
       "torch_dtype": "float32",
+      // Without them transformers takes GPT-2's 50256, which a smaller vocabulary lacks.
+      "bos_token_id": config.bosTokenID ?? NSNull(),
+      "eos_token_id": config.eosTokenID ?? NSNull(),
       // Not a GPT2Config field (transformers keeps it as an attribute): lets SwiftGPT reload a
       // bias-free model as bias-free. The saved biases are zeros either way.
       "bias": config.bias,
@@ -102,11 +116,15 @@ func gptConfig(fromHuggingFace data: Data, path: String) throws(ModelError) -> G
   if let inner = json["n_inner"] as? Int, inner != 4 * embd {
     throw .unsupported("n_inner \(inner) in \(path); SwiftGPT's MLP is 4 × n_embd wide")
   }
-  let config = GPTConfig(
+  var config = GPTConfig(
     vocabSize: try int("vocab_size"), blockSize: try int("n_positions"), nLayer: try int("n_layer"),
     nHead: try int("n_head"), nEmbd: embd, dropout: Float((json["resid_pdrop"] as? Double) ?? 0.1),
     bias: (json["bias"] as? Bool) ?? true, tieWeights: (json["tie_word_embeddings"] as? Bool) ?? true,
     layerNormEpsilon: Float((json["layer_norm_epsilon"] as? Double) ?? 1e-5))
   try config.validate()
+  // Ids the vocabulary lacks (GPT2Config's default 50256 in a small model) are dropped.
+  let valid = 0..<config.vocabSize
+  config.bosTokenID = (json["bos_token_id"] as? Int).flatMap { valid.contains($0) ? $0 : nil }
+  config.eosTokenID = (json["eos_token_id"] as? Int).flatMap { valid.contains($0) ? $0 : nil }
   return config
 }

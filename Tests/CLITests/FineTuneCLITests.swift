@@ -66,6 +66,11 @@ struct FineTuneCLITests {
     for file in ["sft.json", "adapter/adapter_config.json", "adapter/adapter_model.safetensors", "config.json"] {
       #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)")
     }
+    // HF's generate stops where chat does: at <|im_end|> (the second of the two added ids).
+    let sft = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/sft.json"))) as! [String: Any]
+    let generation = try JSONSerialization.jsonObject(
+      with: Data(contentsOf: URL(fileURLWithPath: out + "/generation_config.json"))) as! [String: Any]
+    #expect(generation["eos_token_id"] as? Int == sft["end"] as? Int && sft["end"] != nil, "\(generation) \(sft)")
     let chat = try swiftgpt(["chat", "--checkpoint", out, "--max-new-tokens", "8", "--temperature", "0"],
                             stdin: "헌법 제1조?\n/reset\n헌법 제2조?\n")
     #expect(chat.status == 0, "\(chat.err)")

@@ -87,6 +87,10 @@ struct PretrainCLITests {
     let trained = try swiftgpt(["train", "--data", directory + "/gpt2", "--model", "gpt-nano", "--block-size", "8",
                                 "--max-steps", "3", "--eval-every", "0", "--eval-steps", "1", "--out", directory + "/nano"])
     #expect(trained.status == 0, "\(trained.err)")
+    // transformers reads bos/eos from here (it took GPT2Config's default when they were missing).
+    let config = try String(contentsOfFile: directory + "/nano/best/config.json", encoding: .utf8)
+    #expect(config.contains("\"eos_token_id\" : 50256") && config.contains("\"bos_token_id\" : 50256"), "\(config)")
+    #expect(FileManager.default.fileExists(atPath: directory + "/nano/best/generation_config.json"))
     let sample = try swiftgpt(["sample", "--checkpoint", directory + "/nano", "--prompt", "The", "--max-new-tokens", "5"])
     #expect(sample.status == 0 && sample.out.hasPrefix("The"), "\(sample.err)")
     // A 50257² bigram table would need 10 GB: refused with a one-line error.

@@ -147,6 +147,28 @@ struct ModelFileTests {
     #expect(mixed["b"]?.values == [3.140625])
   }
 
+  @Test("config.json and generation_config.json carry bos/eos ids the vocabulary has (transformers took 50256)")
+  func specialTokenIDs() throws {
+    let dir = temporaryDirectory()
+    let model = try GPT(config: GPTConfig(vocabSize: 11, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 8, bosTokenID: 10, eosTokenID: 10))
+    try model.save(huggingFaceFolder: dir + "/a")
+    for file in ["config.json", "generation_config.json"] {
+      let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/a/" + file))) as! [String: Any]
+      #expect(json["bos_token_id"] as? Int == 10 && json["eos_token_id"] as? Int == 10, "\(file)")
+    }
+    #expect(try GPT.load(huggingFaceFolder: dir + "/a").config == model.config)
+    // A char model has none: null, not GPT2Config's default.
+    let char = try GPT(config: GPTConfig(vocabSize: 11, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 8))
+    try char.save(huggingFaceFolder: dir + "/b")
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/b/config.json"))) as! [String: Any]
+    #expect(json["eos_token_id"] is NSNull && json["bos_token_id"] is NSNull)
+    // The parity fixture (vocab 96) says 50256, as GPT2Config writes by default: dropped.
+    let tiny = try GPT.load(huggingFaceFolder: fixturesDirectory + "/gpt2-tiny")
+    #expect(tiny.config.eosTokenID == nil && tiny.config.bosTokenID == nil)
+    char.setSpecialTokenIDs(bos: 3, eos: 99)
+    #expect(char.config.bosTokenID == 3 && char.config.eosTokenID == nil)
+  }
+
   @Test("corrupt and missing files give one-line errors")
   func badFiles() throws {
     let dir = temporaryDirectory()

@@ -196,7 +196,10 @@ public enum InstructionTuning {
       return (base, tokens)
     }
     let v = Int32(base.config.vocabSize)
-    return (try base.extendingVocabulary(by: 2, seed: seed), InstructionTokens(start: v, end: v + 1, template: template))
+    let model = try base.extendingVocabulary(by: 2, seed: seed)
+    // A reply ends at <|im_end|>: what HF's `generate` should stop at too.
+    model.setSpecialTokenIDs(bos: base.config.bosTokenID, eos: Int(v + 1))
+    return (model, InstructionTokens(start: v, end: v + 1, template: template))
   }
 
   /// Trains `model` on `data` (LoRA adapters only, with `lora`) until the last step or until

@@ -76,8 +76,9 @@ struct ModelOptions: ParsableArguments {
                 "--dropout": dropout != nil, "--bias": bias != nil, "--block-size": blockSize != nil])
   }
 
-  /// The model for a vocabulary of `vocabSize` tokens, initialised from `seed`.
-  func make(vocabSize: Int, seed: UInt64) throws -> any LanguageModel {
+  /// The model for a vocabulary of `vocabSize` tokens whose end-of-text token (HF's bos and eos)
+  /// is `endOfText`, initialised from `seed`.
+  func make(vocabSize: Int, endOfText: Int?, seed: UInt64) throws -> any LanguageModel {
     let model = self.model ?? "gpt-micro"
     if model == "bigram" { return try Bigram(vocabSize: vocabSize, seed: seed) }
     var config: GPTConfig
@@ -95,6 +96,7 @@ struct ModelOptions: ParsableArguments {
     if let dropout { config.dropout = dropout }
     if let bias { config.bias = bias }
     if let blockSize { config.blockSize = blockSize }
+    (config.bosTokenID, config.eosTokenID) = (endOfText, endOfText)
     return try GPT(config: config, seed: seed)
   }
 }
@@ -171,7 +173,7 @@ func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out
     print("resuming \(out)/latest at step \(trainer.step) of \(trainer.options.maxSteps)")
   } else {
     let seed = training.seed ?? TrainingOptions().seed
-    let languageModel = try model.make(vocabSize: meta.vocabSize, seed: seed)
+    let languageModel = try model.make(vocabSize: meta.vocabSize, endOfText: meta.endOfText, seed: seed)
     let options = try training.options(blockSize: languageModel.contextLength ?? model.blockSize ?? 64)
     trainer = try Trainer(model: languageModel, train: train, val: val, options: options)
   }
