@@ -74,8 +74,8 @@ def run_torch(cfg, threads):
 
 def run_swift(cfg, threads):
     L, H, C, V, B, T, bias, steps = cfg
-    cmd = [SWIFTGPT, "bench", "gpt", "--layers", str(L), "--heads", str(H), "--embd", str(C), "--vocab", str(V),
-           "--batch", str(B), "--block", str(T), "--steps", str(steps), "--threads", str(threads)]
+    cmd = [SWIFTGPT, "bench", "gpt", "--n-layer", str(L), "--n-head", str(H), "--n-embd", str(C), "--vocab-size", str(V),
+           "--batch-size", str(B), "--block-size", str(T), "--steps", str(steps), "--threads", str(threads)]
     if bias:
         cmd.append("--bias")
     return json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)["median_ms"]

@@ -99,7 +99,7 @@ def main():
                 hf = run_hf("train", threads, file=tmp / "en.txt", kind=kind, repeats=args.repeats, out=hf_out)["seconds"]
                 sw_out = tmp / f"sw_{kind}.json"
                 flags = ["--pre-tokenizer", "byte-level"] if kind == "bytelevel" else []
-                sw = swift(threads, "bench", "train", "--pipeline", "hf", "--file", str(tmp / "en.txt"), "--vocab-size", "32000",
+                sw = swift(threads, "bench", "train", "--pipeline", "hf", "--input", str(tmp / "en.txt"), "--vocab-size", "32000",
                            "--special", "<|endoftext|>", "--threads", str(threads), "--repeats", str(args.repeats),
                            "--output", str(sw_out), *flags)["seconds"]
                 a, b = json.load(open(hf_out))["model"], json.load(open(sw_out))["model"]
@@ -113,7 +113,7 @@ def main():
             tok = tmp / f"hf_{kind}.json"
             for label, path in [("English 15.3 MB", tmp / "en.txt"), ("Korean 4.3 MB", ko)]:
                 hf = run_hf("encode", 1, file=path, tokenizer=tok, repeats=args.repeats, out=tmp / "hf.ids")
-                sw = swift(1, "bench", "encode", "--tokenizer", str(tok), "--file", str(path), "--mode", "docs",
+                sw = swift(1, "bench", "encode", "--tokenizer", str(tok), "--input", str(path), "--mode", "docs",
                            "--repeats", str(args.repeats), "--ids-out", str(tmp / "sw.ids"))
                 same = (tmp / "hf.ids").read_bytes() == (tmp / "sw.ids").read_bytes()
                 mb = hf["bytes"] / 1e6

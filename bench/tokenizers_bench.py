@@ -72,7 +72,7 @@ def bench_encode(shared, repeats):
                         ids = [enc.encode_ordinary(u) for u in us]
                         times.append(time.perf_counter() - t)
                     ids_path = pathlib.Path(tmp) / "ids.bin"
-                    s = swift(["bench", "encode", "--encoding", enc_name, "--file", str(path), "--mode", mode,
+                    s = swift(["bench", "encode", "--encoding", enc_name, "--input", str(path), "--mode", mode,
                                "--repeats", str(repeats), "--ids-out", str(ids_path)])
                     theirs = array.array("I", [i for u in ids for i in u])
                     ours = array.array("I"); ours.frombytes(ids_path.read_bytes())
@@ -112,7 +112,7 @@ def bench_train(shared, repeats):
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "train.txt"
         path.write_text(text, encoding="utf-8")
-        s = swift(["bench", "train", "--file", str(path), "--vocab-size", str(vocab), "--pattern", "gpt4",
+        s = swift(["bench", "train", "--input", str(path), "--vocab-size", str(vocab), "--pattern", "gpt4",
                    "--repeats", str(repeats), "--output", str(pathlib.Path(tmp) / "ours")])
         results.append(("SwiftGPT `RegexTokenizer` (minbpe tie-break)", s["seconds"]))
         ours = [bytes([b]) for b in range(256)]

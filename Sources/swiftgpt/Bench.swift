@@ -40,7 +40,7 @@ struct EncodeBench: ParsableCommand {
   @Option(help: "Built-in encoding.") var encoding = "cl100k_base"
   @Option(help: "A HF tokenizer.json to time instead of a built-in encoding (encode without special tokens).")
   var tokenizer: String?
-  @Option(help: "UTF-8 text file.") var file: String
+  @Option(name: .customLong("input"), help: "UTF-8 text file.") var file: String
   @Option(help: "docs (split on blank lines) or chunks (consecutive docs regrouped to ~64 KB).")
   var mode = "docs"
   @Option(help: "Repetitions.") var repeats = 5
@@ -103,7 +103,7 @@ func splitUnits(_ text: String, mode: String) throws -> [String] {
 struct TrainBench: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "train", abstract: "Time BPE training on a file.")
 
-  @Option(help: "UTF-8 text file.") var file: String
+  @Option(name: .customLong("input"), help: "UTF-8 text file.") var file: String
   @Option(help: "Vocabulary size.") var vocabSize = 32000
   @Option(help: "Split pattern: gpt2, gpt4, none or regex:PATTERN.") var pattern = PatternArgument(.cl100k)
   @Option(help: "Repetitions.") var repeats = 3

@@ -6,12 +6,14 @@ import Training
 
 /// The attention shape shared by `bench gpt` and `bench attention` (defaults: the tiny model).
 struct BenchShape: ParsableArguments {
-  @Option(help: "Heads.") var heads = 4
-  @Option(help: "Embedding width.") var embd = 128
-  @Option(help: "Batch size.") var batch = 16
-  @Option(help: "Sequence length (block size).") var block = 64
+  @Option(name: .customLong("n-head"), help: "Attention heads.") var heads = 4
+  @Option(name: .customLong("n-embd"), help: "Embedding width.") var embd = 128
+  @Option(name: .customLong("batch-size"), help: "Sequences per batch.") var batch = 16
+  @Option(name: .customLong("block-size"), help: "Sequence length.") var block = 64
 
-  func validate() throws { try requireAtLeast(1, ["--heads": heads, "--embd": embd, "--batch": batch, "--block": block]) }
+  func validate() throws {
+    try requireAtLeast(1, ["--n-head": heads, "--n-embd": embd, "--batch-size": batch, "--block-size": block])
+  }
 }
 
 /// `swiftgpt bench gpt`: training-step speed of a GPT on random tokens, as one JSON object.
@@ -20,16 +22,16 @@ struct GPTBench: ParsableCommand {
     commandName: "gpt",
     abstract: "Time forward + backward + clip + AdamW steps of a GPT on random tokens.")
 
-  @Option(help: "Layers.") var layers = 4
+  @Option(name: .customLong("n-layer"), help: "Layers.") var layers = 4
   @OptionGroup var shape: BenchShape
-  @Option(help: "Vocabulary size.") var vocab = 65
+  @Option(name: .customLong("vocab-size"), help: "Vocabulary size.") var vocab = 65
   @Flag(help: "Give linear layers and LayerNorms biases.") var bias = false
   @Option(help: "Timed steps.") var steps = 10
   @Option(help: "Untimed warm-up steps.") var warmup = 2
   @Option(help: "Threads.") var threads = 1
 
   func validate() throws {
-    try requireAtLeast(1, ["--layers": layers, "--vocab": vocab, "--steps": steps, "--threads": threads])
+    try requireAtLeast(1, ["--n-layer": layers, "--vocab-size": vocab, "--steps": steps, "--threads": threads])
     try requireAtLeast(0, ["--warmup": warmup])
   }
 
@@ -39,7 +41,7 @@ struct GPTBench: ParsableCommand {
     let config = GPTConfig(vocabSize: vocab, blockSize: block, nLayer: layers, nHead: heads, nEmbd: embd,
                            dropout: 0, bias: bias)
     let model = try GPT(config: config)
-    try model.checkActivationMemory(batch: batch, length: block, knobs: "--batch or --block")
+    try model.checkActivationMemory(batch: batch, length: block, knobs: "--batch-size or --block-size")
     var optimizer = AdamW(parameters: model.parameters, weightDecay: 0.1)
     var rng = RandomGenerator(seed: 1)
     let n = batch * block
@@ -128,7 +130,7 @@ struct AttentionBench: ParsableCommand {
     try requireAtLeast(1, ["--repeats": repeats, "--threads": threads])
     // The attention probabilities (B·H·T²) and q, k, v, the output and their gradients.
     let (b, t) = (Double(shape.batch), Double(shape.block))
-    try requireMemory(4 * (b * Double(shape.heads) * t * t + 8 * b * t * Double(shape.embd)), lower: "--batch or --block")
+    try requireMemory(4 * (b * Double(shape.heads) * t * t + 8 * b * t * Double(shape.embd)), lower: "--batch-size or --block-size")
   }
 
   func run() throws {

@@ -128,11 +128,11 @@ struct CLITests {
     (["tokenizer", "encode", "--vocab-sizee", "1"], "Unknown option '--vocab-sizee'"),
     // The bench commands crashed on these (no steps to take a median of; allocations that failed).
     (["bench", "gpt", "--steps", "0"], "--steps must be ≥ 1, got 0"),
-    (["bench", "gpt", "--batch", "0"], "--batch must be ≥ 1, got 0"),
-    (["bench", "gpt", "--block", "100000"], "a training step on 16 × 100000 tokens needs at least"),
+    (["bench", "gpt", "--batch-size", "0"], "--batch-size must be ≥ 1, got 0"),
+    (["bench", "gpt", "--block-size", "100000"], "a training step on 16 × 100000 tokens needs at least"),
     (["bench", "gemm", "--m", "1000000", "--n", "1000000"], "lower --m, --n or --k"),
-    (["bench", "attention", "--block", "100000"], "lower --batch or --block"),
-    (["bench", "encode", "--file", "/dev/null", "--repeats", "0"], "--repeats must be ≥ 1, got 0"),
+    (["bench", "attention", "--block-size", "100000"], "lower --batch-size or --block-size"),
+    (["bench", "encode", "--input", "/dev/null", "--repeats", "0"], "--repeats must be ≥ 1, got 0"),
   ])
   func badInputIsAOneLineErrorAndNonZeroExit(arguments: [String], message: String) throws {
     let r = try swiftgpt(arguments, stdin: "")

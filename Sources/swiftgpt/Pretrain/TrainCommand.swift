@@ -103,20 +103,21 @@ struct ModelOptions: ParsableArguments {
 
 /// The optimisation flags, mapped onto `TrainingOptions` (unset flags keep its defaults).
 struct TrainingFlags: ParsableArguments {
-  @Option(help: "Sequences per micro-batch (default 12).") var batchSize: Int?
-  @Option(help: "Optimizer steps (default 2000).") var maxSteps: Int?
-  @Option(help: "Peak learning rate (default 1e-3).") var lr: Float?
-  @Option(help: "Final learning rate of the decay (default lr/10).") var minLr: Float?
-  @Option(help: "Warmup steps (default 100).") var warmup: Int?
-  @Option(help: "Decay after warmup: cosine, linear or constant (default cosine).") var decay: String?
+  private static let defaults = TrainingOptions()
+  @Option(help: "Sequences per micro-batch (default: \(Self.defaults.batchSize)).") var batchSize: Int?
+  @Option(help: "Optimizer steps (default: \(Self.defaults.maxSteps)).") var maxSteps: Int?
+  @Option(help: "Peak learning rate (default: \(Self.defaults.learningRate)).") var lr: Float?
+  @Option(help: "Final learning rate of the decay (default: --lr / 10).") var minLr: Float?
+  @Option(help: "Warmup steps (default: \(Self.defaults.warmupSteps)).") var warmup: Int?
+  @Option(help: "Decay after warmup: cosine, linear or constant (default: \(Self.defaults.decay.rawValue)).") var decay: String?
   @Option(help: "Steps over which the learning rate decays to --min-lr (default: --max-steps; later steps stay at --min-lr).")
   var lrDecaySteps: Int?
-  @Option(help: "AdamW weight decay on weight matrices (default 0.1).") var weightDecay: Float?
-  @Option(help: "Clip gradients to this global norm, 0 to disable (default 1).") var gradClip: Float?
-  @Option(help: "Micro-batches per step (default 1).") var gradAccum: Int?
-  @Option(help: "Evaluate and checkpoint every N steps (default 250).") var evalEvery: Int?
-  @Option(help: "Batches per split in an evaluation (default 20).") var evalSteps: Int?
-  @Option(help: "Random seed for initialisation, batches and dropout (default 1337).") var seed: UInt64?
+  @Option(help: "AdamW weight decay on weight matrices (default: \(Self.defaults.weightDecay)).") var weightDecay: Float?
+  @Option(help: "Clip gradients to this global norm, 0 to disable (default: \(Self.defaults.gradClip)).") var gradClip: Float?
+  @Option(help: "Micro-batches per step (default: \(Self.defaults.gradAccum)).") var gradAccum: Int?
+  @Option(help: "Evaluate and checkpoint every N steps (default: \(Self.defaults.evalEvery)).") var evalEvery: Int?
+  @Option(help: "Batches per split in an evaluation (default: \(Self.defaults.evalSteps)).") var evalSteps: Int?
+  @Option(help: "Random seed for initialisation, batches and dropout (default: \(Self.defaults.seed)).") var seed: UInt64?
 
   /// The flags given on the command line.
   var given: [String] {
