@@ -28,7 +28,7 @@ public final class Bigram: LanguageModel {
 
   /// Logits [B, T, V] and, with targets, the mean cross-entropy (`rng` is unused: no dropout).
   public func forward(_ ids: [Int32], batch: Int, length: Int, targets: [Int32]? = nil,
-                      rng: UnsafeMutablePointer<RandomGenerator>? = nil) -> (logits: Tensor, loss: Tensor?) {
+                      rng: DropoutRNG? = nil) -> (logits: Tensor, loss: Tensor?) {
     let logits = embedding(parameters.tensors[0], ids: ids, shape: [batch, length])
     return (logits, targets.map { crossEntropy(logits, targets: $0) })
   }

@@ -73,14 +73,14 @@ public final class GPT: LanguageModel {
   ///
   /// Dropout is applied only when `rng` is given (training).
   public func forward(_ ids: [Int32], batch: Int, length: Int, targets: [Int32]? = nil,
-                      rng: UnsafeMutablePointer<RandomGenerator>? = nil) -> (logits: Tensor, loss: Tensor?) {
+                      rng: DropoutRNG? = nil) -> (logits: Tensor, loss: Tensor?) {
     let logits = self.logits(hidden(ids, batch: batch, length: length, rng: rng))
     return (logits, targets.map { crossEntropy(logits, targets: $0) })
   }
 
   /// The final hidden states [B, T, C] (after `ln_f`) for token ids [B, T]: what GPT-1's task
   /// heads read. Dropout is applied only when `rng` is given.
-  public func hidden(_ ids: [Int32], batch: Int, length: Int, rng: UnsafeMutablePointer<RandomGenerator>? = nil) -> Tensor {
+  public func hidden(_ ids: [Int32], batch: Int, length: Int, rng: DropoutRNG? = nil) -> Tensor {
     precondition(length <= config.blockSize, "sequence of \(length) tokens is longer than the block size \(config.blockSize)")
     return transformer(ids, shape: [batch, length], positions: 0..<length, rng: rng) { qkv, _ in
       causalSelfAttention(qkv, heads: config.nHead)
@@ -98,7 +98,7 @@ public final class GPT: LanguageModel {
   /// [..., 3C] to [..., C]: full causal attention in `forward`, the KV cache when decoding.
   ///
   /// `reduced` holds bfloat16 copies of weight matrices that single-row inputs read instead.
-  func transformer(_ ids: [Int32], shape: [Int], positions: Range<Int>, rng: UnsafeMutablePointer<RandomGenerator>?,
+  func transformer(_ ids: [Int32], shape: [Int], positions: Range<Int>, rng: DropoutRNG?,
                    reduced: [String: BFloat16Matrix] = [:], attention: (Tensor, Int) -> Tensor) -> Tensor {
     // x · weight + bias for the linear layer `prefix`, plus its LoRA update if it has one.
     func project(_ x: Tensor, _ prefix: String) -> Tensor {
@@ -135,9 +135,9 @@ public final class GPT: LanguageModel {
     return layerNorm(x, weight: p("transformer.ln_f.weight"), bias: optional("transformer.ln_f.bias"), eps: eps)
   }
 
-  private func drop(_ x: Tensor, _ rng: UnsafeMutablePointer<RandomGenerator>?) -> Tensor {
+  private func drop(_ x: Tensor, _ rng: DropoutRNG?) -> Tensor {
     guard let rng, config.dropout > 0 else { return x }
-    return dropout(x, p: config.dropout, rng: &rng.pointee)
+    return dropout(x, p: config.dropout, rng: &rng.generator)
   }
 
   /// A copy with `extra` more token ids (GPT-1's start / delimiter / extract tokens, chat

@@ -10,7 +10,7 @@ public protocol LanguageModel: AnyObject {
   /// Logits [B, T, V] for ids [B, T] and, with targets, the mean cross-entropy (-100 ignored).
   /// Dropout is applied only when `rng` is given (training).
   func forward(_ ids: [Int32], batch: Int, length: Int, targets: [Int32]?,
-               rng: UnsafeMutablePointer<RandomGenerator>?) -> (logits: Tensor, loss: Tensor?)
+               rng: DropoutRNG?) -> (logits: Tensor, loss: Tensor?)
   /// A fresh incremental decoder for generation, reading weight matrices at `precision`.
   func makeDecoder(precision: WeightPrecision) -> any TokenDecoder
   /// A lower bound on the bytes of activations a training step on `batch` sequences of `length`

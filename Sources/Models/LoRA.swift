@@ -82,10 +82,10 @@ public final class LoRAAdapter {
   public var parameterCount: Int { parameters.count }
 
   /// (alpha/r) · dropout(x) · Aᵀ · Bᵀ for the layer `prefix`, or nil if it has no adapter.
-  func delta(_ x: Tensor, layer prefix: String, rng: UnsafeMutablePointer<RandomGenerator>?) -> Tensor? {
+  func delta(_ x: Tensor, layer prefix: String, rng: DropoutRNG?) -> Tensor? {
     guard let (a, b) = byLayer[prefix] else { return nil }
     var input = x
-    if let rng, config.dropout > 0 { input = dropout(x, p: config.dropout, rng: &rng.pointee) }
+    if let rng, config.dropout > 0 { input = dropout(x, p: config.dropout, rng: &rng.generator) }
     return TensorEngine.scale(matmul(matmul(input, a, transposeB: true), b, transposeB: true), scale)
   }
 

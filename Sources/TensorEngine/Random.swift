@@ -48,3 +48,13 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable {
     s = (state[0], state[1], state[2], state[3])
   }
 }
+
+/// The random stream a training forward pass draws its dropout masks from: a reference, so
+/// every layer of the pass advances one generator. A forward pass given none applies no dropout
+/// (evaluation, inference).
+public final class DropoutRNG {
+  public var generator: RandomGenerator
+
+  public init(_ generator: RandomGenerator) { self.generator = generator }
+  public convenience init(seed: UInt64) { self.init(RandomGenerator(seed: seed)) }
+}

@@ -46,39 +46,10 @@ public struct AdamW: Optimizer {
     // Element-wise, so the result is the same for any split and thread count.
     Parallel.forEach(segments.count) { s in
       let (start, end, decay) = segments[s]
-      let (p, g, m, v) = (p.value, g.value, m.value, v.value)
-      let factor = decay ? decayFactor : 1
-      var i = start
-      while i + 16 <= end {
-        let grad = load(g + i)
-        var mi = load(m + i), vi = load(v + i)
-        mi += (grad - mi) * (1 - b1)  // lerp, as torch's exp_avg.lerp_(grad, 1 - beta1)
-        vi = vi * b2 + (1 - b2) * (grad * grad)
-        let denom = vsqrt(vi) / invBC2 + eps
-        let pi = load(p + i) * factor - stepSize * (mi / denom)
-        store(mi, m + i)
-        store(vi, v + i)
-        store(pi, p + i)
-        i += 16
-      }
-      while i < end {
-        p[i] *= factor
-        let grad = g[i]
-        m[i] += (grad - m[i]) * (1 - b1)
-        v[i] = v[i] * b2 + (1 - b2) * (grad * grad)
-        let denom = v[i].squareRoot() / invBC2 + eps
-        p[i] -= stepSize * (m[i] / denom)
-        i += 1
-      }
+      adamwUpdate(parameters: p.value + start, gradients: g.value + start, m: m.value + start, v: v.value + start,
+                  count: end - start, beta1: b1, beta2: b2, eps: eps, stepSize: stepSize, bc2Sqrt: invBC2,
+                  decayFactor: decay ? decayFactor : 1)
     }
-  }
-
-  @inline(__always) private func load(_ x: UnsafeMutablePointer<Float>) -> Float16x {
-    UnsafeRawPointer(x).loadUnaligned(as: Float16x.self)
-  }
-
-  @inline(__always) private func store(_ value: Float16x, _ x: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(x).storeBytes(of: value, as: Float16x.self)
   }
 
   /// The parameter buffer cut into pieces of at most 32K elements that do not straddle a

@@ -10,7 +10,9 @@ public final class Trainer {
   public private(set) var options: TrainingOptions
   public let train: TokenDataset
   public let val: TokenDataset?
-  public private(set) var optimizer: AdamW
+  private var update: OptimizerStep
+  /// AdamW over the model's parameters.
+  public var optimizer: AdamW { update.optimizers[0] }
   /// Optimizer steps taken.
   public private(set) var step = 0
   /// The best evaluation so far (its checkpoint is `best/`): the validation loss, or the training
@@ -20,7 +22,7 @@ public final class Trainer {
   /// The steps at which this run was resumed (marked on the loss curve).
   public private(set) var resumes: [Int] = []
   private var batchRNG: RandomGenerator
-  private var dropoutRNG: RandomGenerator
+  private let dropoutRNG: DropoutRNG
   /// Training time spent before this process (restored on resume).
   private var elapsedBefore = 0.0
 
@@ -29,9 +31,10 @@ public final class Trainer {
     try Self.check(options, for: model)
     (self.model, self.train, self.val, self.options) = (model, train, val, options)
     if options.decaySteps == nil { self.options.decaySteps = options.maxSteps }
-    optimizer = AdamW(parameters: model.parameters, beta1: options.beta1, beta2: options.beta2, weightDecay: options.weightDecay)
+    update = OptimizerStep([AdamW(parameters: model.parameters, beta1: options.beta1, beta2: options.beta2,
+                                  weightDecay: options.weightDecay)], gradClip: options.gradClip)
     batchRNG = RandomGenerator(seed: options.seed)
-    dropoutRNG = RandomGenerator(seed: options.seed &+ 0x5EED)
+    dropoutRNG = DropoutRNG(seed: options.seed &+ 0x5EED)
     try checkVocabulary()
   }
 
@@ -56,12 +59,12 @@ public final class Trainer {
     m.values.withUnsafeBufferPointer { optimizer.m.base.update(from: $0.baseAddress!, count: $0.count) }
     v.values.withUnsafeBufferPointer { optimizer.v.base.update(from: $0.baseAddress!, count: $0.count) }
     optimizer.restore(step: state.step)
-    self.optimizer = optimizer
+    update = OptimizerStep([optimizer], gradClip: options.gradClip)
     step = state.step
     guard let b = RandomGenerator(state: state.batchRNG), let d = RandomGenerator(state: state.dropoutRNG) else {
       throw TrainingError.corruptFile(path: folder + "/" + CheckpointState.fileName, reason: "bad random generator state")
     }
-    (batchRNG, dropoutRNG) = (b, d)
+    (batchRNG, dropoutRNG) = (b, DropoutRNG(d))
     bestValLoss = state.bestValLoss
     elapsedBefore = state.elapsed
     resumes = state.resumes + [state.step]
@@ -88,20 +91,19 @@ public final class Trainer {
   /// One optimizer step over `gradAccum` micro-batches; returns the mean loss and the learning rate.
   public func trainStep() throws -> (loss: Float, lr: Float) {
     let lr = options.schedule.lr(at: step)
-    model.parameters.zeroGrad()
-    var total: Float = 0
-    for _ in 0..<options.gradAccum {
-      let (x, y) = try train.batch(options.batchSize, length: options.blockSize, rng: &batchRNG)
-      let loss = withUnsafeMutablePointer(to: &dropoutRNG) { rng in
-        model.forward(x, batch: options.batchSize, length: options.blockSize, targets: y, rng: rng).loss!
+    let (o, model, train, dropoutRNG) = (options, model, train, dropoutRNG)
+    let loss = try update(lr: lr) {
+      var total: Float = 0
+      for _ in 0..<o.gradAccum {
+        let (x, y) = try train.batch(o.batchSize, length: o.blockSize, rng: &batchRNG)
+        let loss = model.forward(x, batch: o.batchSize, length: o.blockSize, targets: y, rng: dropoutRNG).loss!
+        total += loss.item
+        if o.gradAccum > 1 { scale(loss, 1 / Float(o.gradAccum)).backward() } else { loss.backward() }
       }
-      total += loss.item
-      if options.gradAccum > 1 { scale(loss, 1 / Float(options.gradAccum)).backward() } else { loss.backward() }
+      return total / Float(o.gradAccum)
     }
-    if options.gradClip > 0 { clipGradNorm(model.parameters, maxNorm: options.gradClip) }
-    optimizer.step(lr: lr)
     step += 1
-    return (total / Float(options.gradAccum), lr)
+    return (loss, lr)
   }
 
   /// Mean loss over `evalSteps` batches of each split, without dropout; the batches are the
@@ -129,7 +131,7 @@ public final class Trainer {
         ("exp_avg", [model.parameters.count], UnsafePointer(optimizer.m.base)),
         ("exp_avg_sq", [model.parameters.count], UnsafePointer(optimizer.v.base)),
       ], metadata: ["step": String(step)])
-      let state = CheckpointState(step: step, options: options, batchRNG: batchRNG.state, dropoutRNG: dropoutRNG.state,
+      let state = CheckpointState(step: step, options: options, batchRNG: batchRNG.state, dropoutRNG: dropoutRNG.generator.state,
                                   bestValLoss: bestValLoss, elapsed: elapsed, resumes: resumes)
       try state.write(folder: temporary)
       try writeAtomically(Data(csvText(log).utf8), to: temporary + "/log.csv")

@@ -50,37 +50,9 @@ final class GPTDecoder: TokenDecoder {
     }
   }
 
-  /// Causal attention of the new tokens' queries over the cache: qkv [t, 3C] → y [t, C].
-  /// Stores the new keys and values in the cache first.
+  /// Causal attention of the new tokens' queries over the cache (stored first): qkv [t, 3C] → y [t, C].
   private func attend(_ qkv: Tensor, layer: Int) -> Tensor {
-    let (t, c) = (qkv.shape[0], model.config.nEmbd)
-    let heads = model.config.nHead, hs = c / heads
-    let scale = 1 / Float(hs).squareRoot()
-    let (k, v) = (keys[layer].base, values[layer].base)
-    for i in 0..<t {
-      (k + (count + i) * c).update(from: qkv.data + i * 3 * c + c, count: c)
-      (v + (count + i) * c).update(from: qkv.data + i * 3 * c + 2 * c, count: c)
-    }
-    let out = Tensor.zeros([t, c])
-    let (qs, ks, vs, ys) = (UncheckedSendable(qkv.data), UncheckedSendable(k), UncheckedSendable(v), UncheckedSendable(out.data))
-    let start = count
-    let tasks = t * heads
-    let threads = t * (start + t) * c < 1 << 16 ? 1 : Parallel.threads
-    Parallel.forEach(tasks, threads: threads) { task in
-      let (i, h) = (task / heads, task % heads)
-      let n = start + i + 1  // keys visible to token i
-      let q = qs.value + i * 3 * c + h * hs
-      let scores = Storage(count: n, zeroed: false)
-      defer { withExtendedLifetime(scores) {} }
-      for j in 0..<n { scores.base[j] = vdot(q, ks.value + j * c + h * hs, hs) * scale }
-      softmaxRow(scores.base, scores.base, n)
-      let y = ys.value + i * c + h * hs
-      for j in 0..<n {
-        let w = scores.base[j], row = vs.value + j * c + h * hs
-        for d in 0..<hs { y[d] += w * row[d] }
-      }
-    }
-    return out
+    cachedAttention(qkv, keys: keys[layer], values: values[layer], past: count, heads: model.config.nHead)
   }
 }
 

@@ -36,7 +36,7 @@ public struct FineTuner {
   public let sets: [ParameterSet]
   public let options: FineTuneOptions
   public let totalSteps: Int
-  private var optimizers: [AdamW]
+  private var update: OptimizerStep
   private let schedule: LRSchedule
   public private(set) var step = 0
 
@@ -44,7 +44,7 @@ public struct FineTuner {
     self.sets = sets
     self.options = options
     self.totalSteps = max(1, totalSteps)
-    optimizers = sets.map { AdamW(parameters: $0, weightDecay: options.weightDecay) }
+    update = OptimizerStep(sets.map { AdamW(parameters: $0, weightDecay: options.weightDecay) }, gradClip: options.gradClip)
     let warmup = Int((Float(totalSteps) * options.warmupFraction).rounded(.up))
     schedule = LRSchedule(maxLR: options.lr, minLR: 0, warmupSteps: warmup, decaySteps: totalSteps, decay: .linear)
   }
@@ -57,14 +57,13 @@ public struct FineTuner {
 
   /// Zeroes the gradients, runs `loss` forward and backward, clips, and updates. Returns the loss.
   public mutating func step(_ loss: () -> Tensor) -> Float {
-    for set in sets { set.zeroGrad() }
-    let value = loss()
-    value.backward()
-    if options.gradClip > 0 { clipGradNorm(sets, maxNorm: options.gradClip) }
-    let lr = schedule.lr(at: step)
-    for k in optimizers.indices { optimizers[k].step(lr: lr) }
+    let value = update(lr: schedule.lr(at: step)) {
+      let value = loss()
+      value.backward()
+      return value.item
+    }
     step += 1
-    return value.item
+    return value
   }
 }
 
@@ -84,14 +83,14 @@ extension FineTuner {
   /// Unfreezes `model` at the end.
   static func train(
     _ model: GPT, sets: [ParameterSet], count: Int, options: FineTuneOptions, progress: (FineTuneProgress) -> Void,
-    shouldStop: () -> Bool, loss: ([Int], UnsafeMutablePointer<RandomGenerator>) -> (total: Tensor, task: Float, lm: Float)
+    shouldStop: () -> Bool, loss: ([Int], DropoutRNG) -> (total: Tensor, task: Float, lm: Float)
   ) throws(TrainingError) -> FineTuneSummary {
     defer { model.parameters.isTrainable = true }
     let stepsPerEpoch = (count + options.batchSize - 1) / options.batchSize
     let total = min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs)
     var tuner = FineTuner(training: sets, options: options, totalSteps: total)
     var rng = RandomGenerator(seed: options.seed)
-    var dropoutRNG = RandomGenerator(seed: options.seed &+ 0x5EED)
+    let dropoutRNG = DropoutRNG(seed: options.seed &+ 0x5EED)
     var interrupted = false
     epochs: for epoch in 0..<options.epochs {
       let order = Array(0..<count).shuffled(using: &rng)
@@ -100,7 +99,7 @@ extension FineTuner {
         if shouldStop() { interrupted = true; break epochs }
         var parts: (task: Float, lm: Float) = (0, 0)
         let value = tuner.step {
-          let result = loss(Array(order[first..<min(first + options.batchSize, order.count)]), &dropoutRNG)
+          let result = loss(Array(order[first..<min(first + options.batchSize, order.count)]), dropoutRNG)
           parts = (result.task, result.lm)
           return result.total
         }

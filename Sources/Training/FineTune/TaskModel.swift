@@ -67,7 +67,7 @@ public final class TaskModel {
   /// The head's outputs for `batch` (each example's sequences): [examples, labels] logits for
   /// classify / entail, [examples] scores for similar, one [choices] logit row per example for
   /// choice, plus the LM loss on the inputs (nil when λ = 0) and the pooled rows.
-  func outputs(_ batch: [[[Int32]]], rng: UnsafeMutablePointer<RandomGenerator>?) -> (scores: Tensor, lm: Tensor?) {
+  func outputs(_ batch: [[[Int32]]], rng: DropoutRNG?) -> (scores: Tensor, lm: Tensor?) {
     let rows = batch.flatMap { $0 }
     // LM targets: each token predicts the next, the extract token nothing.
     let (ids, targets, length) = padRows(rows.map { row in (row, Array(row.dropFirst()) + [-100]) })
@@ -86,7 +86,7 @@ public final class TaskModel {
   }
 
   /// Task loss + λ·LM loss for `batch` (sequences and examples in the same order).
-  public func loss(_ batch: [[[Int32]]], examples: [TaskExample], rng: UnsafeMutablePointer<RandomGenerator>?)
+  public func loss(_ batch: [[[Int32]]], examples: [TaskExample], rng: DropoutRNG?)
     -> (total: Tensor, task: Float, lm: Float)
   {
     let (scores, lm) = outputs(batch, rng: rng)
