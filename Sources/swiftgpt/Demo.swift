@@ -39,15 +39,25 @@ struct Demo: ParsableCommand {
     // The checkpoints carry this tokenizer; a prompt it cannot encode is reported now, not after training.
     guard let tokenizer = try PreparedDataset(folder: data).openTokenizer() else { throw CLIError("\(data) names no tokenizer") }
     _ = try tokenizer.encode(prompt)
-    let flags = try TrainingFlags.parse(["--max-steps", String(maxSteps), "--batch-size", "16", "--eval-every", "250"])
-    let model = try ModelOptions.parse(["--model", "gpt-micro", "--dropout", "0.1"])
-    let outcome = try runTraining(data: data, model: model, training: flags, out: out, resume: false)
+    // nanoGPT's CPU model (gpt-micro) with a little dropout, batches of 16, evaluated every 250 steps.
+    let start = TrainingStart.new(
+      model: { meta in
+        var config = GPTConfig.gptMicro(vocabSize: meta.vocabSize)
+        config.dropout = 0.1
+        return try GPT(config: config, seed: TrainingOptions().seed)
+      },
+      options: { model in
+        var options = TrainingOptions()
+        (options.maxSteps, options.batchSize, options.evalEvery) = (maxSteps, 16, 250)
+        options.blockSize = model.contextLength ?? options.blockSize
+        return options
+      })
+    let outcome = try runTraining(data: data, out: out, start: start)
     if outcome == .interrupted { throw ExitCode(130) }
-    print("\nsamples (temperature 0.8, top-k 50), prompt \"\(prompt)\":\n")
-    let trained = try ModelDirectory(out).loadModel()
-    let generation = try GenerationOptions.parse(["--prompt", prompt, "--max-new-tokens", "200", "--top-k", "50",
-                                                  "--num-samples", "2", "--stream"])
-    try generation.generate(model: trained, tokenizer: tokenizer)
+    let sampling = SamplingOptions(temperature: 0.8, topK: 50)
+    print("\nsamples (temperature \(sampling.temperature), top-k 50), prompt \"\(prompt)\":\n")
+    try printSamples(model: try ModelDirectory(out).loadModel(), tokenizer: tokenizer, prompt: prompt, count: 2,
+                     maxNewTokens: 200, sampling: sampling, seed: TrainingOptions().seed, stream: true)
     print("\nsample again: swiftgpt sample --checkpoint \(out) --prompt \"\(prompt)\" --stream")
   }
 

@@ -65,6 +65,15 @@ struct GenerationOptions: ParsableArguments {
   }
 
   func generate(model: any LanguageModel, tokenizer: any Tokenizer) throws {
+    try printSamples(model: model, tokenizer: tokenizer, prompt: prompt, count: numSamples, maxNewTokens: draw.maxNewTokens,
+                     sampling: draw.sampling, precision: draw.precision, seed: draw.seed, stream: stream)
+  }
+}
+
+/// Prints `count` samples continuing `prompt` (from the end-of-text token, or a newline,
+/// without one), each followed by its speed on stderr: `sample`'s and the demo's output.
+func printSamples(model: any LanguageModel, tokenizer: any Tokenizer, prompt: String?, count: Int, maxNewTokens: Int,
+                  sampling: SamplingOptions, precision: WeightPrecision = .float32, seed: UInt64, stream: Bool) throws {
     let eot = tokenizer.specialTokens.ids["<|endoftext|>"]
     var promptIDs: [Int]
     if let prompt, !prompt.isEmpty {
@@ -78,21 +87,19 @@ struct GenerationOptions: ParsableArguments {
     if let bad = promptIDs.first(where: { $0 >= model.vocabSize }) {
       throw CLIError("the prompt has token id \(bad), outside the model's vocabulary of \(model.vocabSize); is this the model's tokenizer?")
     }
-    var rng = RandomGenerator(seed: draw.seed)
-    for n in 0..<numSamples {
+    var rng = RandomGenerator(seed: seed)
+    for n in 0..<count {
       if n > 0 { Terminal.write("---------------\n") }
       if let prompt { Terminal.write(prompt) }
       let start = Terminal.now()
-      let (text, count) = try model.generateText(
-        prompt: promptIDs.map(Int32.init), tokenizer: tokenizer, maxNewTokens: draw.maxNewTokens, sampling: draw.sampling,
-        stopTokens: eot.map { [Int32($0)] } ?? [], precision: draw.precision, rng: &rng
+      let (text, tokens) = try model.generateText(
+        prompt: promptIDs.map(Int32.init), tokenizer: tokenizer, maxNewTokens: maxNewTokens, sampling: sampling,
+        stopTokens: eot.map { [Int32($0)] } ?? [], precision: precision, rng: &rng
       ) { piece in if stream { Terminal.write(piece) } }
       Terminal.write((stream ? "" : text) + "\n")
       let seconds = Terminal.now() - start
-      Terminal.error(String(format: "[%d tokens in %.2f s, %.1f tok/s]", count, seconds, Double(count) / max(seconds, 1e-9)))
+      Terminal.error(String(format: "[%d tokens in %.2f s, %.1f tok/s]", tokens, seconds, Double(tokens) / max(seconds, 1e-9)))
     }
-  }
-
 }
 
 extension WeightPrecision: ExpressibleByArgument {}

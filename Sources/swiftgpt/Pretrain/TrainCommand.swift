@@ -53,7 +53,12 @@ struct TrainCommand: ParsableCommand {
       throw CLIError("\(out) already holds a training run: continue it with --resume, replace it with --overwrite, or choose another --out")
     }
     let dataFolder = try data ?? prepareEmbeddedCorpus(into: out + "/data")
-    let outcome = try runTraining(data: dataFolder, model: model, training: training, out: out, resume: resume)
+    let start = resume ? TrainingStart.resume(maxSteps: training.maxSteps) : .new(
+      model: { meta in
+        try model.make(vocabSize: meta.vocabSize, endOfText: meta.endOfText, seed: training.seed ?? TrainingOptions().seed)
+      },
+      options: { made in try training.options(blockSize: made.contextLength ?? model.blockSize ?? 64) })
+    let outcome = try runTraining(data: dataFolder, out: out, start: start)
     if outcome == .interrupted { throw ExitCode(130) }
   }
 }
@@ -154,9 +159,15 @@ struct TrainingFlags: ParsableArguments {
 /// The names in `flags` whose value is true (given), in order.
 private func givenFlags(_ flags: KeyValuePairs<String, Bool>) -> [String] { flags.filter(\.value).map(\.key) }
 
+/// How `runTraining` starts: a new run — a model for the dataset (from its meta), and the
+/// options for that model — or a resume of `OUT/latest`, optionally to more steps.
+enum TrainingStart {
+  case new(model: (DatasetMeta) throws -> any LanguageModel, options: (any LanguageModel) throws -> TrainingOptions)
+  case resume(maxSteps: Int?)
+}
+
 /// Trains (or resumes) on the dataset in `data`, printing evaluations and a live progress line.
-func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out: String, resume: Bool,
-                 quiet: Bool = false) throws -> Trainer.Outcome {
+func runTraining(data: String, out: String, start: TrainingStart, quiet: Bool = false) throws -> Trainer.Outcome {
   let dataset = try PreparedDataset(folder: data)
   let meta = dataset.meta
   if dataset.inferred {
@@ -168,15 +179,14 @@ func runTraining(data: String, model: ModelOptions, training: TrainingFlags, out
   let (train, val) = (dataset.train, dataset.val)
   let files = try dataset.tokenizerFiles()
   let trainer: Trainer
-  if resume {
+  switch start {
+  case .resume(let maxSteps):
     try checkSameTokenizer(data: data, meta, files, run: out + "/latest")
-    trainer = try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: training.maxSteps)
+    trainer = try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: maxSteps)
     print("resuming \(out)/latest at step \(trainer.step) of \(trainer.options.maxSteps)")
-  } else {
-    let seed = training.seed ?? TrainingOptions().seed
-    let languageModel = try model.make(vocabSize: meta.vocabSize, endOfText: meta.endOfText, seed: seed)
-    let options = try training.options(blockSize: languageModel.contextLength ?? model.blockSize ?? 64)
-    trainer = try Trainer(model: languageModel, train: train, val: val, options: options)
+  case .new(let makeModel, let makeOptions):
+    let languageModel = try makeModel(meta)
+    trainer = try Trainer(model: languageModel, train: train, val: val, options: try makeOptions(languageModel))
   }
   let o = trainer.options
   if !quiet {
