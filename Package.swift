@@ -15,27 +15,28 @@ let kernels: [SwiftSetting] = optimized + [.unsafeFlags(["-Ounchecked"])]
 let package = Package(
   name: "SwiftGPT",
   products: [
-    .library(name: "SwiftGPT", targets: ["Tokenizers", "TensorEngine", "Models", "Training"]),
+    .library(name: "SwiftGPT", targets: ["FileSupport", "Tokenizers", "TensorEngine", "Models", "Training"]),
     .executable(name: "swiftgpt", targets: ["swiftgpt"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
   ],
   targets: [
-    .target(name: "Tokenizers", swiftSettings: optimized),
+    .target(name: "FileSupport"),
+    .target(name: "Tokenizers", dependencies: ["FileSupport"], swiftSettings: optimized),
     .target(name: "TensorEngine", swiftSettings: kernels),
-    .target(name: "Models", dependencies: ["TensorEngine"], swiftSettings: kernels),
-    .target(name: "Training", dependencies: ["TensorEngine", "Models", "Tokenizers"], swiftSettings: kernels),
+    .target(name: "Models", dependencies: ["FileSupport", "TensorEngine"], swiftSettings: kernels),
+    .target(name: "Training", dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers"], swiftSettings: kernels),
     .executableTarget(
       name: "swiftgpt",
       dependencies: [
-        "Tokenizers", "TensorEngine", "Models", "Training",
+        "FileSupport", "Tokenizers", "TensorEngine", "Models", "Training",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: optimized),
-    .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers"], swiftSettings: optimized),
+    .testTarget(name: "TokenizersTests", dependencies: ["FileSupport", "Tokenizers"], swiftSettings: optimized),
     .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine"], swiftSettings: optimized),
-    .testTarget(name: "ModelsTests", dependencies: ["Models", "Training", "Tokenizers"], swiftSettings: optimized),
+    .testTarget(name: "ModelsTests", dependencies: ["FileSupport", "Models", "Training", "Tokenizers"], swiftSettings: optimized),
     .testTarget(name: "CLITests", dependencies: ["swiftgpt"]),
   ]
 )

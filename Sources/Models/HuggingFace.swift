@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import TensorEngine
 
@@ -9,7 +10,7 @@ extension GPT {
   public static func load(huggingFaceFolder folder: String) throws(ModelError) -> GPT {
     let configPath = folder + "/config.json"
     guard let configData = FileManager.default.contents(atPath: configPath) else {
-      throw .unreadableFile(path: configPath, reason: "no such file (expected a Hugging Face model folder)")
+      throw .file(.unreadable(path: configPath, reason: "no such file (expected a Hugging Face model folder)"))
     }
     let config = try gptConfig(fromHuggingFace: configData, path: configPath)
     let model = try GPT(uninitialized: config)
@@ -21,11 +22,7 @@ extension GPT {
   /// `GPT2LMHeadModel`. A model without biases is written with zero biases (the same function);
   /// a tied head is not written separately, as `save_pretrained` does.
   public func save(huggingFaceFolder folder: String) throws(ModelError) {
-    do {
-      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    } catch {
-      throw .unwritableFile(path: folder, reason: (error as NSError).localizedDescription)
-    }
+    try fileAccess(ModelError.file) { () throws(FileError) in try createFolder(folder) }
     var full = config
     full.bias = true
     let zeros = Storage(count: 4 * config.nEmbd)
@@ -36,8 +33,8 @@ extension GPT {
     try withExtendedLifetime(zeros) { () throws(ModelError) in
       try Safetensors.write(folder + "/model.safetensors", tensors: tensors, metadata: ["format": "pt"])
     }
-    try writeAtomically(huggingFaceConfig(), to: folder + "/config.json")
-    try writeAtomically(generationConfig(), to: folder + "/generation_config.json")
+    try fileAccess(ModelError.file) { () throws(FileError) in try writeAtomically(huggingFaceConfig(), to: folder + "/config.json") }
+    try fileAccess(ModelError.file) { () throws(FileError) in try writeAtomically(generationConfig(), to: folder + "/generation_config.json") }
   }
 
   /// HF's `generation_config.json`: the special-token ids `generate` stops at and starts from.
@@ -84,7 +81,7 @@ extension GPT {
 extension GPTConfig {
   /// Reads a Hugging Face GPT-2 `config.json`.
   public init(huggingFaceConfig path: String) throws(ModelError) {
-    guard let data = FileManager.default.contents(atPath: path) else { throw .unreadableFile(path: path, reason: "no such file") }
+    guard let data = FileManager.default.contents(atPath: path) else { throw .file(.unreadable(path: path, reason: "no such file")) }
     self = try gptConfig(fromHuggingFace: data, path: path)
   }
 }
@@ -92,10 +89,10 @@ extension GPTConfig {
 /// Reads the fields of a HF `GPT2Config` JSON that SwiftGPT's GPT supports.
 func gptConfig(fromHuggingFace data: Data, path: String) throws(ModelError) -> GPTConfig {
   guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-    throw .corruptFile(path: path, reason: "not a JSON object")
+    throw .file(.corrupt(path: path, reason: "not a JSON object"))
   }
   func int(_ key: String) throws(ModelError) -> Int {
-    guard let v = json[key] as? Int else { throw .corruptFile(path: path, reason: "missing integer '\(key)'") }
+    guard let v = json[key] as? Int else { throw .file(.corrupt(path: path, reason: "missing integer '\(key)'")) }
     return v
   }
   if let type = json["model_type"] as? String, type != "gpt2" {

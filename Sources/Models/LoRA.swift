@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import TensorEngine
 
@@ -116,11 +117,7 @@ public final class LoRAAdapter {
   /// Writes `adapter_config.json` and `adapter_model.safetensors` as PEFT's `save_pretrained`
   /// does (tensor names `base_model.model.transformer.h.0.attn.c_attn.lora_A.weight`).
   public func save(peftFolder folder: String, baseModel: String = "") throws(ModelError) {
-    do {
-      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    } catch {
-      throw .unwritableFile(path: folder, reason: (error as NSError).localizedDescription)
-    }
+    try fileAccess(ModelError.file) { () throws(FileError) in try createFolder(folder) }
     try Safetensors.write(
       folder + "/adapter_model.safetensors",
       tensors: zip(parameters.entries, parameters.tensors).map { (LoRAAdapter.prefix + $0.name, $0.shape, UnsafePointer($1.data)) },
@@ -131,7 +128,7 @@ public final class LoRAAdapter {
       "target_modules": self.config.targets, "fan_in_fan_out": true, "bias": "none", "inference_mode": true,
     ]
     let data = try! JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
-    try writeAtomically(data + Data("\n".utf8), to: folder + "/adapter_config.json")
+    try fileAccess(ModelError.file) { () throws(FileError) in try writeAtomically(data + Data("\n".utf8), to: folder + "/adapter_config.json") }
   }
 
   /// Reads a PEFT LoRA adapter folder for `model`; a rank, target or shape that does not fit
@@ -139,16 +136,16 @@ public final class LoRAAdapter {
   public convenience init(peftFolder folder: String, for model: GPT) throws(ModelError) {
     let configPath = folder + "/adapter_config.json"
     guard let data = FileManager.default.contents(atPath: configPath) else {
-      throw .unreadableFile(path: configPath, reason: "no such file (expected a PEFT adapter folder)")
+      throw .file(.unreadable(path: configPath, reason: "no such file (expected a PEFT adapter folder)"))
     }
     guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-      throw .corruptFile(path: configPath, reason: "not a JSON object")
+      throw .file(.corrupt(path: configPath, reason: "not a JSON object"))
     }
     guard (json["peft_type"] as? String ?? "LORA") == "LORA" else {
       throw .unsupported("adapter type \(json["peft_type"]!) in \(configPath) (only LORA)")
     }
     guard let rank = json["r"] as? Int, let alpha = (json["lora_alpha"] as? NSNumber)?.floatValue else {
-      throw .corruptFile(path: configPath, reason: "missing integer 'r' or number 'lora_alpha'")
+      throw .file(.corrupt(path: configPath, reason: "missing integer 'r' or number 'lora_alpha'"))
     }
     for key in ["rank_pattern", "alpha_pattern"] where !((json[key] as? [String: Any]) ?? [:]).isEmpty {
       throw .unsupported("per-layer '\(key)' in \(configPath)")
@@ -165,7 +162,7 @@ public final class LoRAAdapter {
     } else if let one = json["target_modules"] as? String {
       targets = [one]
     } else {
-      throw .corruptFile(path: configPath, reason: "missing 'target_modules'")
+      throw .file(.corrupt(path: configPath, reason: "missing 'target_modules'"))
     }
     let config = LoRAConfig(rank: rank, alpha: alpha, dropout: (json["lora_dropout"] as? NSNumber)?.floatValue ?? 0,
                             targets: targets)
@@ -185,7 +182,7 @@ public final class LoRAAdapter {
     }
     let known = Set(parameters.entries.map { LoRAAdapter.prefix + $0.name })
     if let extra = tensors.keys.sorted().first(where: { !known.contains($0) && !known.contains($0.replacingOccurrences(of: ".default.weight", with: ".weight")) }) {
-      throw .corruptFile(path: path, reason: "tensor '\(extra)' matches no layer of this model (adapter made for another base?)")
+      throw .file(.corrupt(path: path, reason: "tensor '\(extra)' matches no layer of this model (adapter made for another base?)"))
     }
   }
 }

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import TensorEngine
 
@@ -10,12 +11,10 @@ public enum ModelFolder {
     case let gpt as GPT:
       try gpt.save(huggingFaceFolder: folder)
     case let bigram as Bigram:
-      do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-        throw .unwritableFile(path: folder, reason: (error as NSError).localizedDescription)
-      }
+      try fileAccess(ModelError.file) { () throws(FileError) in try createFolder(folder) }
       try bigram.parameters.save(safetensors: folder + "/model.safetensors")
       let config = "{\n  \"model_type\": \"bigram\",\n  \"vocab_size\": \(bigram.vocabSize)\n}\n"
-      try writeAtomically(Data(config.utf8), to: folder + "/config.json")
+      try fileAccess(ModelError.file) { () throws(FileError) in try writeAtomically(Data(config.utf8), to: folder + "/config.json") }
     default:
       throw .unsupported("saving a \(type(of: model))")
     }
@@ -26,8 +25,8 @@ public enum ModelFolder {
   public static func load(_ folder: String) throws(ModelError) -> any LanguageModel {
     let model = try loadUnchecked(folder)
     if let name = model.parameters.firstNonFinite() {
-      throw .corruptFile(path: folder + "/model.safetensors",
-                         reason: "tensor '\(name)' holds NaN or infinite values (the run that wrote it diverged)")
+      throw .file(.corrupt(path: folder + "/model.safetensors",
+                         reason: "tensor '\(name)' holds NaN or infinite values (the run that wrote it diverged)"))
     }
     return model
   }
@@ -35,11 +34,11 @@ public enum ModelFolder {
   private static func loadUnchecked(_ folder: String) throws(ModelError) -> any LanguageModel {
     let configPath = folder + "/config.json"
     guard let data = FileManager.default.contents(atPath: configPath) else {
-      throw .unreadableFile(path: configPath, reason: "no such file (expected a model or checkpoint folder)")
+      throw .file(.unreadable(path: configPath, reason: "no such file (expected a model or checkpoint folder)"))
     }
     let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
     if json?["model_type"] as? String == "bigram" {
-      guard let vocab = json?["vocab_size"] as? Int else { throw .corruptFile(path: configPath, reason: "missing integer 'vocab_size'") }
+      guard let vocab = json?["vocab_size"] as? Int else { throw .file(.corrupt(path: configPath, reason: "missing integer 'vocab_size'")) }
       let model = try Bigram(vocabSize: vocab)
       try model.parameters.load(safetensors: folder + "/model.safetensors")
       return model
@@ -47,3 +46,15 @@ public enum ModelFolder {
     return try GPT.load(huggingFaceFolder: folder)
   }
 }
+
+/// Whether `name` is a file or folder that SwiftGPT writes into a model folder (a checkpoint,
+/// a fine-tuned or merged model): what `writeFolderAtomically` may replace by default.
+public func isModelFolderEntry(_ name: String) -> Bool {
+  modelFolderEntries.contains(name) || name.hasPrefix("tokenizer.")
+}
+
+private let modelFolderEntries: Set<String> = [
+  "config.json", "generation_config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json",
+  "log.csv", "meta.json", "char_tokenizer.json", "task.json", "task_head.safetensors", "sft.json", "adapter",
+  FolderLock.fileName,
+]

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import TensorEngine
 
@@ -16,9 +17,9 @@ public enum Safetensors {
   /// Every tensor in the file at `path`, by name, and the `__metadata__` strings.
   public static func read(_ path: String) throws(ModelError) -> (tensors: [String: Entry], metadata: [String: String]) {
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw .unreadableFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")
+      throw .file(.unreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file"))
     }
-    func corrupt(_ why: String) -> ModelError { .corruptFile(path: path, reason: why) }
+    func corrupt(_ why: String) -> ModelError { .file(.corrupt(path: path, reason: why)) }
     guard data.count >= 8 else { throw corrupt("shorter than the 8-byte header length") }
     let declaredLength = data.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
     guard declaredLength > 0, declaredLength <= UInt64(data.count - 8) else {
@@ -111,7 +112,7 @@ public enum Safetensors {
       // Float is little-endian on every platform Swift targets on Linux.
       out.append(UnsafeBufferPointer(start: t.data, count: t.shape.reduce(1, *)))
     }
-    try writeAtomically(out, to: path)
+    try fileAccess(ModelError.file) { () throws(FileError) in try writeAtomically(out, to: path) }
   }
 }
 
@@ -127,16 +128,6 @@ func jsonString(_ s: String) -> String {
     }
   }
   return out + "\""
-}
-
-/// Writes `data` to `path` through a temporary file and a rename, so a reader never sees a
-/// half-written file and an existing file survives a failed write.
-public func writeAtomically(_ data: Data, to path: String) throws(ModelError) {
-  do {
-    try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-  } catch {
-    throw .unwritableFile(path: path, reason: (error as NSError).localizedDescription)
-  }
 }
 
 extension ParameterSet {
@@ -157,10 +148,10 @@ extension ParameterSet {
     }
     guard let index = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
       let weightMap = index["weight_map"] as? [String: String]
-    else { throw .corruptFile(path: indexPath, reason: "no 'weight_map' of tensor names to shard files") }
+    else { throw .file(.corrupt(path: indexPath, reason: "no 'weight_map' of tensor names to shard files")) }
     var shards: [String: [String: Safetensors.Entry]] = [:]
     for file in Set(weightMap.values).sorted() {
-      guard !file.contains("/") else { throw .corruptFile(path: indexPath, reason: "shard '\(file)' is not a file in the folder") }
+      guard !file.contains("/") else { throw .file(.corrupt(path: indexPath, reason: "shard '\(file)' is not a file in the folder")) }
       shards[file] = try Safetensors.read(folder + "/" + file).tensors
     }
     try copy(from: indexPath) { name in weightMap[name].flatMap { shards[$0]?[name] } }

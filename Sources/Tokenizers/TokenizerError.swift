@@ -1,3 +1,5 @@
+import FileSupport
+
 /// Everything that can go wrong in the tokenizers, each with a one-line message that says
 /// what to do about it.
 public enum TokenizerError: Error, Equatable, CustomStringConvertible {
@@ -10,9 +12,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
   case vocabularyTooSmall(requested: Int, minimum: Int)
   case invalidPattern(String, String)
   case invalidSpecialToken(String)
-  case malformedFile(path: String, line: Int, reason: String)
-  case unreadableFile(path: String, reason: String)
-  case unwritableFile(path: String, reason: String)
+  /// A file that cannot be read or written, or a bad line in one.
+  case file(FileError)
   /// A `tokenizer.json` (or other JSON) that is malformed: `field` is the path to the bad
   /// value (`model.vocab`), empty for a syntax error.
   case invalidJSON(field: String, reason: String)
@@ -40,12 +41,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
       return "invalid split pattern \(pattern.debugDescription): \(reason)"
     case .invalidSpecialToken(let reason):
       return "invalid special token: \(reason)"
-    case .malformedFile(let path, let line, let reason):
-      return line > 0 ? "\(path):\(line): \(reason)" : "\(path): \(reason)"
-    case .unreadableFile(let path, let reason):
-      return "cannot read \(path): \(reason)"
-    case .unwritableFile(let path, let reason):
-      return "cannot write \(path): \(reason)"
+    case .file(let error):
+      return error.description
     case .invalidJSON(let field, let reason):
       return field.isEmpty ? "invalid JSON: \(reason)" : "field `\(field)`: \(reason)"
     }

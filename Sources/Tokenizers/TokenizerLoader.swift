@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// Opens a tokenizer from a name or a path:
@@ -12,7 +13,7 @@ public func loadTokenizer(_ spec: String, pattern: SplitPattern = .cl100k) throw
   if spec.hasSuffix(".json") {
     // A HF tokenizer.json has a `model`; a char tokenizer file has none. The document is read
     // and parsed once; text that is not JSON gets the HF reader's error, naming the byte.
-    let document = Result { () throws(TokenizerError) in try JSONValue(parsing: try readTextFile(spec)) }
+    let document = Result { () throws(TokenizerError) in try JSONValue(parsing: try readText(spec)) }
     if case .success(.object(let members)) = document, !members.contains(where: { $0.key == "model" }) {
       return try CharTokenizer(file: spec)
     }
@@ -22,5 +23,5 @@ public func loadTokenizer(_ spec: String, pattern: SplitPattern = .cl100k) throw
   if spec.hasSuffix(".tiktoken") { return try Encoding(rankFile: spec, pattern: pattern) }
   // A bare name is an encoding name unless a file or folder has it (e.g. a dataset folder).
   if !spec.contains("/") && !spec.contains(".") && !FileManager.default.fileExists(atPath: spec) { throw .unknownEncoding(spec) }
-  throw .unreadableFile(path: spec, reason: "unknown tokenizer format (expected .model, .json, .tiktoken or a folder with tokenizer.json)")
+  throw .file(.unreadable(path: spec, reason: "unknown tokenizer format (expected .model, .json, .tiktoken or a folder with tokenizer.json)"))
 }

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import Models
 import TensorEngine
@@ -62,7 +63,7 @@ public final class Trainer {
     update = OptimizerStep([optimizer], gradClip: options.gradClip)
     step = state.step
     guard let b = RandomGenerator(state: state.batchRNG), let d = RandomGenerator(state: state.dropoutRNG) else {
-      throw TrainingError.corruptFile(path: folder + "/" + CheckpointState.fileName, reason: "bad random generator state")
+      throw TrainingError.file(.corrupt(path: folder + "/" + CheckpointState.fileName, reason: "bad random generator state"))
     }
     (batchRNG, dropoutRNG) = (b, DropoutRNG(d))
     bestValLoss = state.bestValLoss
@@ -273,7 +274,7 @@ struct CheckpointState: Codable {
       throw .incompatibleCheckpoint("\(path) is missing (is \(folder) a training checkpoint?)")
     }
     do { self = try JSONDecoder().decode(CheckpointState.self, from: data) } catch {
-      throw .corruptFile(path: path, reason: "not a SwiftGPT trainer state")
+      throw .file(.corrupt(path: path, reason: "not a SwiftGPT trainer state"))
     }
   }
 

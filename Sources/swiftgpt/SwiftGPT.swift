@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FileSupport
 import ArgumentParser
 import Foundation
 import Training

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import Testing
 import TensorEngine
@@ -37,7 +38,7 @@ struct DataTests {
     var data = TokenShard.header(count: 10, tokenWidth: 2)
     data.append(contentsOf: [1, 0, 2, 0])
     try data.write(to: URL(fileURLWithPath: path))
-    #expect(throws: TrainingError.corruptFile(path: path, reason: "header says 10 tokens but the file has 1028 bytes")) {
+    #expect(throws: TrainingError.file(.corrupt(path: path, reason: "header says 10 tokens but the file has 1028 bytes"))) {
       try TokenShard(path: path)
     }
     #expect(throws: TrainingError.self) { try TokenShard(path: path + ".missing") }
@@ -139,24 +140,24 @@ struct DataTests {
     let writer = try TokenShardWriter(path: dir + "/data/train_000000.bin", tokenWidth: 2)
     try writer.append([1, 2, 3][...])
     try writer.finish()
-    #expect(throws: TrainingError.corruptFile(path: dir + "/data/meta.json", reason: "it counts \(meta.trainTokens) train and "
+    #expect(throws: TrainingError.file(.corrupt(path: dir + "/data/meta.json", reason: "it counts \(meta.trainTokens) train and "
       + "\(meta.valTokens) val tokens of 2 bytes, but the shards hold 3 and \(meta.valTokens) of 2 (an interrupted "
-      + "`swiftgpt prepare`?); prepare the data again")) { try PreparedDataset(folder: dir + "/data") }
+      + "`swiftgpt prepare`?); prepare the data again"))) { try PreparedDataset(folder: dir + "/data") }
     // prepare removes meta.json before it moves shards in: shards without it are refused, not
     // read as nanoGPT data.
     try FileManager.default.removeItem(atPath: dir + "/data/meta.json")
-    #expect(throws: TrainingError.unreadableFile(path: dir + "/data/meta.json", reason: "no such file beside the shards "
-      + "`swiftgpt prepare` wrote (an interrupted prepare?); prepare the data again")) { try PreparedDataset(folder: dir + "/data") }
+    #expect(throws: TrainingError.file(.unreadable(path: dir + "/data/meta.json", reason: "no such file beside the shards "
+      + "`swiftgpt prepare` wrote (an interrupted prepare?); prepare the data again"))) { try PreparedDataset(folder: dir + "/data") }
   }
 
   @Test("preparation errors: no input, missing file, empty file, bad fraction")
   func prepareErrors() throws {
     let dir = temporaryDirectory()
-    #expect(throws: TrainingError.unreadableFile(path: dir + "/nope.txt", reason: "no such file")) {
+    #expect(throws: TrainingError.file(.unreadable(path: dir + "/nope.txt", reason: "no such file"))) {
       try DatasetPreparer(inputs: [dir + "/nope.txt"], tokenizer: "char", output: dir + "/o").run()
     }
     // A folder given as input was reported as "no such file".
-    #expect(throws: TrainingError.unreadableFile(path: dir, reason: "it is a directory")) {
+    #expect(throws: TrainingError.file(.unreadable(path: dir, reason: "it is a directory"))) {
       try DatasetPreparer(inputs: [dir], tokenizer: "char", output: dir + "/o").run()
     }
     try "".write(toFile: dir + "/empty.txt", atomically: true, encoding: .utf8)
@@ -170,7 +171,7 @@ struct DataTests {
     // it; it was decoded with U+FFFD in place of the bytes.
     try Data("대한민국".utf8.dropLast()).write(to: URL(fileURLWithPath: dir + "/cut.txt"))
     for tokenizer in ["char", "gpt2"] {
-      #expect(throws: TrainingError.unreadableFile(path: dir + "/cut.txt", reason: "not valid UTF-8 text")) {
+      #expect(throws: TrainingError.file(.unreadable(path: dir + "/cut.txt", reason: "not valid UTF-8 text"))) {
         try DatasetPreparer(inputs: [dir + "/cut.txt"], tokenizer: tokenizer, output: dir + "/o").run()
       }
     }

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import Models
 import Testing
@@ -22,8 +23,8 @@ struct OutputFolderTests {
   @Test("a folder given with a trailing slash is written in place, with no hidden .tmp left inside it")
   func trailingSlash() throws {
     let dir = temporaryDirectory()
-    try writeFolderAtomically(dir + "/out/") { try Data("1".utf8).write(to: URL(fileURLWithPath: $0 + "/config.json")) }
-    try writeFolderAtomically(dir + "/out/") { try Data("2".utf8).write(to: URL(fileURLWithPath: $0 + "/config.json")) }
+    try writeFolderAtomically(dir + "/out/", replaceable: isModelFolderEntry) { try Data("1".utf8).write(to: URL(fileURLWithPath: $0 + "/config.json")) }
+    try writeFolderAtomically(dir + "/out/", replaceable: isModelFolderEntry) { try Data("2".utf8).write(to: URL(fileURLWithPath: $0 + "/config.json")) }
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/out") == ["config.json"])
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["out"])
     #expect(FileManager.default.contents(atPath: dir + "/out/config.json") == Data("2".utf8))
@@ -36,19 +37,19 @@ struct OutputFolderTests {
     try Data("mine".utf8).write(to: URL(fileURLWithPath: dir + "/out/notes.txt"))
     try Data("old".utf8).write(to: URL(fileURLWithPath: dir + "/out/config.json"))
     var filled = false
-    #expect(throws: TrainingError.unwritableFile(path: dir + "/out", reason: "it holds files SwiftGPT did not write "
+    #expect(throws: FileError.unwritable(path: dir + "/out", reason: "it holds files SwiftGPT did not write "
       + "(data/, notes.txt); move them away or write to another folder")) {
-      try writeFolderAtomically(dir + "/out") { _ in filled = true }
+      try writeFolderAtomically(dir + "/out", replaceable: isModelFolderEntry) { _ in filled = true }
     }
     #expect(!filled)
     #expect(FileManager.default.contents(atPath: dir + "/out/notes.txt") == Data("mine".utf8))
     #expect(FileManager.default.fileExists(atPath: dir + "/out/data"))
-    #expect(throws: TrainingError.self) { try checkFolderWritable(dir + "/out") }
+    #expect(throws: FileError.self) { try checkFolderWritable(dir + "/out", replaceable: isModelFolderEntry) }
     // Only SwiftGPT's files: replaced whole (a stale file of the old copy goes too).
     try FileManager.default.removeItem(atPath: dir + "/out/notes.txt")
     try FileManager.default.removeItem(atPath: dir + "/out/data")
     try Data("old".utf8).write(to: URL(fileURLWithPath: dir + "/out/task.json"))
-    try writeFolderAtomically(dir + "/out") { try Data("new".utf8).write(to: URL(fileURLWithPath: $0 + "/config.json")) }
+    try writeFolderAtomically(dir + "/out", replaceable: isModelFolderEntry) { try Data("new".utf8).write(to: URL(fileURLWithPath: $0 + "/config.json")) }
     #expect(try FileManager.default.contentsOfDirectory(atPath: dir + "/out") == ["config.json"])
   }
 
@@ -76,7 +77,7 @@ struct OutputFolderTests {
   func locks() throws {
     let dir = temporaryDirectory()
     let first = try FolderLock(dir + "/run")
-    #expect(throws: TrainingError.folderInUse(dir + "/run")) { try FolderLock(dir + "/run/") }
+    #expect(throws: FileError.inUse(dir + "/run")) { try FolderLock(dir + "/run/") }
     first.release()
     let second = try FolderLock(dir + "/run")
     second.release(succeeded: false)  // did not create it: kept
@@ -92,7 +93,7 @@ struct OutputFolderTests {
     let model = try GPT(config: GPTConfig(vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8))
     model.parameters["transformer.h.0.mlp.c_fc.weight"]!.data[3] = .nan
     try model.save(huggingFaceFolder: dir)
-    #expect(throws: ModelError.corruptFile(path: dir + "/model.safetensors", reason: "tensor 'transformer.h.0.mlp.c_fc.weight' "
-      + "holds NaN or infinite values (the run that wrote it diverged)")) { try ModelFolder.load(dir) }
+    #expect(throws: ModelError.file(.corrupt(path: dir + "/model.safetensors", reason: "tensor 'transformer.h.0.mlp.c_fc.weight' "
+      + "holds NaN or infinite values (the run that wrote it diverged)"))) { try ModelFolder.load(dir) }
   }
 }

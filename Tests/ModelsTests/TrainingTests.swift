@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import Testing
 import TensorEngine
@@ -172,11 +173,11 @@ struct ModelFileTests {
   @Test("corrupt and missing files give one-line errors")
   func badFiles() throws {
     let dir = temporaryDirectory()
-    #expect(throws: ModelError.unreadableFile(path: dir + "/none.safetensors", reason: "no such file")) {
+    #expect(throws: ModelError.file(.unreadable(path: dir + "/none.safetensors", reason: "no such file"))) {
       try Safetensors.read(dir + "/none.safetensors")
     }
     try Data([1, 2, 3]).write(to: URL(fileURLWithPath: dir + "/short.safetensors"))
-    #expect(throws: ModelError.corruptFile(path: dir + "/short.safetensors", reason: "shorter than the 8-byte header length")) {
+    #expect(throws: ModelError.file(.corrupt(path: dir + "/short.safetensors", reason: "shorter than the 8-byte header length"))) {
       try Safetensors.read(dir + "/short.safetensors")
     }
     var data = Data()
@@ -186,8 +187,8 @@ struct ModelFileTests {
     // A length with the top bit set, and a shape whose element count overflows to 1.
     data = Data(repeating: 0xFF, count: 16)
     try data.write(to: URL(fileURLWithPath: dir + "/top.safetensors"))
-    #expect(throws: ModelError.corruptFile(path: dir + "/top.safetensors",
-                                           reason: "header length 18446744073709551615 exceeds the file")) {
+    #expect(throws: ModelError.file(.corrupt(path: dir + "/top.safetensors",
+                                           reason: "header length 18446744073709551615 exceeds the file"))) {
       try Safetensors.read(dir + "/top.safetensors")
     }
     let header = #"{"x":{"dtype":"F32","shape":[7,7905747460161236407],"data_offsets":[0,4]}}"#
@@ -208,11 +209,11 @@ struct ModelFileTests {
     }
     let a = #""a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}"#
     var path = try file("{\(a),\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", floats: 3)
-    #expect(throws: ModelError.corruptFile(path: path, reason: "tensor 'b' overlaps another tensor's bytes")) { try Safetensors.read(path) }
+    #expect(throws: ModelError.file(.corrupt(path: path, reason: "tensor 'b' overlaps another tensor's bytes"))) { try Safetensors.read(path) }
     path = try file("{\(a),\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}", floats: 4)
-    #expect(throws: ModelError.corruptFile(path: path, reason: "bytes 8..<12 of the data belong to no tensor")) { try Safetensors.read(path) }
+    #expect(throws: ModelError.file(.corrupt(path: path, reason: "bytes 8..<12 of the data belong to no tensor"))) { try Safetensors.read(path) }
     path = try file("{\(a)}", floats: 3)
-    #expect(throws: ModelError.corruptFile(path: path, reason: "4 bytes after the last tensor belong to no tensor")) { try Safetensors.read(path) }
+    #expect(throws: ModelError.file(.corrupt(path: path, reason: "4 bytes after the last tensor belong to no tensor"))) { try Safetensors.read(path) }
     path = try file("{\(a)}", floats: 2)
     #expect(try Safetensors.read(path).tensors["a"]?.values == [0, 0])
     // A folder whose weights do not fit its config.

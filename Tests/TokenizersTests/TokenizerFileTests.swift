@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import Testing
 import Tokenizers
@@ -55,11 +56,11 @@ struct TokenizerFileTests {
       let error = #expect(throws: TokenizerError.self) { try RegexTokenizer(modelFile: path("bad.model")) }
       #expect(error?.description == message)
     }
-    #expect(throws: TokenizerError.unreadableFile(path: path("missing.model"), reason: "no such file")) {
+    #expect(throws: TokenizerError.file(.unreadable(path: path("missing.model"), reason: "no such file"))) {
       try RegexTokenizer(modelFile: path("missing.model"))
     }
     try "IQ== 0\nnot base64!! 1\n".write(toFile: path("bad.tiktoken"), atomically: true, encoding: .utf8)
-    #expect(throws: TokenizerError.malformedFile(path: path("bad.tiktoken"), line: 2, reason: "invalid base64 token")) {
+    #expect(throws: TokenizerError.file(.malformed(path: path("bad.tiktoken"), line: 2, reason: "invalid base64 token"))) {
       try Encoding(rankFile: path("bad.tiktoken"), pattern: .gpt2)
     }
   }

@@ -28,7 +28,7 @@ struct BytePairModel: Sendable {
     for b in 0..<256 {
       var byte = UInt8(b)
       guard let id = ranks.find(&byte, 1) else {
-        throw .malformedFile(path: "ranks", line: 0, reason: "no token for the single byte \(b)")
+        throw .file(.malformed(path: "ranks", line: 0, reason: "no token for the single byte \(b)"))
       }
       byteToken[b] = UInt32(id)
     }

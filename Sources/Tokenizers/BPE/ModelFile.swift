@@ -16,7 +16,7 @@ extension RegexTokenizer {
     var model = "minbpe v1\n\(pattern.source)\n\(specialTokens.ids.count)\n"
     for (token, id) in specialTokens.ids.sorted(by: { $0.value < $1.value }) { model += "\(token) \(id)\n" }
     for merge in merges { model += "\(merge.left) \(merge.right)\n" }
-    try writeFileAtomically(prefix + ".model", model)
+    try writeText(prefix + ".model", model)
 
     var vocab = ""
     for id in 0..<(256 + merges.count) {
@@ -29,17 +29,17 @@ extension RegexTokenizer {
       }
     }
     for (token, id) in specialTokens.ids.sorted(by: { $0.value < $1.value }) { vocab += "[\(token)] \(id)\n" }
-    try writeFileAtomically(prefix + ".vocab", vocab)
+    try writeText(prefix + ".vocab", vocab)
   }
 
   /// Loads a `.model` file written by `save(prefix:)` or by minbpe.
   public init(modelFile path: String) throws(TokenizerError) {
-    let text = try readTextFile(path)
+    let text = try readText(path)
     var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
       $0.hasSuffix("\r") ? $0.dropLast() : $0
     }
     if lines.last == "" { lines.removeLast() }
-    func fail(_ line: Int, _ reason: String) -> TokenizerError { .malformedFile(path: path, line: line, reason: reason) }
+    func fail(_ line: Int, _ reason: String) -> TokenizerError { .file(.malformed(path: path, line: line, reason: reason)) }
     guard lines.count >= 3, lines[0] == "minbpe v1" else {
       throw fail(1, "not a minbpe model file (expected 'minbpe v1' on the first line)")
     }
@@ -47,7 +47,7 @@ extension RegexTokenizer {
     do {
       pattern = try SplitPattern(parsing: String(lines[1]))
     } catch {
-      throw fail(2, error.description)
+      throw fail(2, (error as? TokenizerError)?.description ?? "\(error)")
     }
     guard let specialCount = Int(lines[2]), specialCount >= 0, lines.count >= 3 + specialCount else {
       throw fail(3, "expected the number of special tokens")

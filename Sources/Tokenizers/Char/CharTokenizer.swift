@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// The character-level tokenizer of nanoGPT's `shakespeare_char` and the classic Korean char
@@ -92,28 +93,28 @@ public struct CharTokenizer: Tokenizer {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
     let data = try! encoder.encode(file)  // encoding strings cannot fail
-    try writeFileAtomically(path, String(decoding: data, as: UTF8.self))
+    try writeText(path, String(decoding: data, as: UTF8.self))
   }
 
   /// Loads a vocabulary written by `save(to:)`.
   public init(file path: String) throws(TokenizerError) {
-    let text = try readTextFile(path)
+    let text = try readText(path)
     guard let file = try? JSONDecoder().decode(File.self, from: Data(text.utf8)), file.type == "char" else {
-      throw .malformedFile(path: path, line: 0, reason: "not a char tokenizer file (expected {\"type\": \"char\", \"vocab\": [...]})")
+      throw .file(.malformed(path: path, line: 0, reason: "not a char tokenizer file (expected {\"type\": \"char\", \"vocab\": [...]})"))
     }
     var characters: [Unicode.Scalar] = []
     for entry in file.vocab {
       guard entry.unicodeScalars.count == 1, let c = entry.unicodeScalars.first else {
-        throw .malformedFile(path: path, line: 0, reason: "vocab entry \(entry.debugDescription) is not one character")
+        throw .file(.malformed(path: path, line: 0, reason: "vocab entry \(entry.debugDescription) is not one character"))
       }
       characters.append(c)
     }
     guard !characters.isEmpty, zip(characters, characters.dropFirst()).allSatisfy({ $0.value < $1.value }) else {
-      throw .malformedFile(path: path, line: 0, reason: "vocab must be non-empty, sorted and without duplicates")
+      throw .file(.malformed(path: path, line: 0, reason: "vocab must be non-empty, sorted and without duplicates"))
     }
     let unknownToken = file.unknown != nil
     guard !unknownToken || characters.contains(CharTokenizer.unknownCharacter) else {
-      throw .malformedFile(path: path, line: 0, reason: "unknown token U+FFFD is not in the vocab")
+      throw .file(.malformed(path: path, line: 0, reason: "unknown token U+FFFD is not in the vocab"))
     }
     self.init(sorted: characters, unknownToken: unknownToken)
   }

@@ -47,7 +47,7 @@ public struct Encoding: BytePairTokenizer {
   public init(
     rankFile path: String, pattern: SplitPattern, specialTokens: [String: Int] = [:]
   ) throws(TokenizerError) {
-    try self.init(name: path, ranks: try readTextFile(path), pattern: pattern, specialTokens: specialTokens)
+    try self.init(name: path, ranks: try readText(path), pattern: pattern, specialTokens: specialTokens)
   }
 }
 
@@ -55,6 +55,6 @@ extension BytePairTokenizer {
   /// Writes the mergeable tokens (not the special tokens) as a tiktoken rank file, which
   /// `tiktoken.load.load_tiktoken_bpe` and `Encoding(rankFile:pattern:)` read back.
   public func saveTiktokenRanks(to path: String) throws(TokenizerError) {
-    try writeFileAtomically(path, RankFile.render(codec.model.tokens))
+    try writeText(path, RankFile.render(codec.model.tokens))
   }
 }

@@ -20,29 +20,29 @@ enum RankFile {
         guard let space = (i..<stop).last(where: { buffer[$0] == 0x20 }),
           let rank = Int(decimal: buffer, space + 1, stop)
         else {
-          return .failure(.malformedFile(path: path, line: line, reason: "expected 'base64-token rank'"))
+          return .failure(.file(.malformed(path: path, line: line, reason: "expected 'base64-token rank'")))
         }
         let n = space - i
         if decoded.count < n { decoded = [UInt8](repeating: 0, count: n) }
         guard let length = decoded.withUnsafeMutableBufferPointer({ Base64.decode(buffer, i, space, into: $0) }),
           length > 0
         else {
-          return .failure(.malformedFile(path: path, line: line, reason: "invalid base64 token"))
+          return .failure(.file(.malformed(path: path, line: line, reason: "invalid base64 token")))
         }
         guard rank == table.count else {
-          return .failure(.malformedFile(
-            path: path, line: line, reason: "rank \(rank) out of order (expected \(table.count); ranks must be 0, 1, 2, …)"))
+          return .failure(.file(.malformed(
+            path: path, line: line, reason: "rank \(rank) out of order (expected \(table.count); ranks must be 0, 1, 2, …)")))
         }
         let inserted = decoded.withUnsafeBufferPointer { table.findOrInsert($0.baseAddress!, length).inserted }
         guard inserted else {
-          return .failure(.malformedFile(path: path, line: line, reason: "duplicate token for rank \(rank)"))
+          return .failure(.file(.malformed(path: path, line: line, reason: "duplicate token for rank \(rank)")))
         }
       }
       return .success(table)
     }
     let table = try parsed.get()
     guard table.count >= 256 else {
-      throw .malformedFile(path: path, line: 0, reason: "only \(table.count) tokens; a byte-level vocabulary needs at least 256")
+      throw .file(.malformed(path: path, line: 0, reason: "only \(table.count) tokens; a byte-level vocabulary needs at least 256"))
     }
     return table
   }

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 extension PipelineTokenizer {
@@ -6,7 +7,7 @@ extension PipelineTokenizer {
     var isDirectory: ObjCBool = false
     let file = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
       ? path + "/tokenizer.json" : path
-    try self.init(document: { () throws(TokenizerError) in try JSONValue(parsing: try readTextFile(file)) }, path: file)
+    try self.init(document: { () throws(TokenizerError) in try JSONValue(parsing: try readText(file)) }, path: file)
   }
 
   /// Builds the tokenizer from the document `read` returns; JSON errors name `path`.
@@ -14,7 +15,7 @@ extension PipelineTokenizer {
     do {
       try self.init(json: try read())
     } catch .invalidJSON(let field, let reason) {
-      throw .malformedFile(path: path, line: 0, reason: field.isEmpty ? "invalid JSON: \(reason)" : "field `\(field)`: \(reason)")
+      throw .file(.malformed(path: path, line: 0, reason: field.isEmpty ? "invalid JSON: \(reason)" : "field `\(field)`: \(reason)"))
     }
   }
 
@@ -62,18 +63,14 @@ extension PipelineTokenizer {
 
   /// Writes `tokenizer.json` as HF's `Tokenizer.save` does (pretty, no final newline), atomically.
   public func save(to path: String) throws(TokenizerError) {
-    try writeFileAtomically(path, json.prettyText)
+    try writeText(path, json.prettyText)
   }
 
   /// Writes the folder `PreTrainedTokenizerFast.from_pretrained` loads: `tokenizer.json`,
   /// `tokenizer_config.json` and `special_tokens_map.json`. Special tokens get their usual
   /// roles by name (`<|endoftext|>` is bos/eos/unk as in GPT-2, `[CLS]` is cls, `</s>` eos, …).
   public func saveFolder(to folder: String) throws(TokenizerError) {
-    do {
-      try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-    } catch {
-      throw .unwritableFile(path: folder, reason: (error as NSError).localizedDescription)
-    }
+    try fileAccess(TokenizerError.file) { () throws(FileError) in try createFolder(folder) }
     try save(to: folder + "/tokenizer.json")
     let roles: [(String, [String])] = [
       ("bos_token", ["<s>", "<|endoftext|>", "<|begin_of_text|>", "<bos>"]),
@@ -104,7 +101,7 @@ extension PipelineTokenizer {
     config += map
     config.append(JSONMember("model_max_length", .int(1 << 40)))
     config.append(JSONMember("tokenizer_class", "PreTrainedTokenizerFast"))
-    try writeFileAtomically(folder + "/tokenizer_config.json", JSONValue.object(config).prettyText + "\n")
-    try writeFileAtomically(folder + "/special_tokens_map.json", JSONValue.object(map).prettyText + "\n")
+    try writeText(folder + "/tokenizer_config.json", JSONValue.object(config).prettyText + "\n")
+    try writeText(folder + "/special_tokens_map.json", JSONValue.object(map).prettyText + "\n")
   }
 }

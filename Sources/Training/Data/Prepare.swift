@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import Models
 import TensorEngine
@@ -25,10 +26,10 @@ public struct DatasetMeta: Codable, Equatable, Sendable {
   public init(folder: String) throws(TrainingError) {
     let path = folder + "/meta.json"
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw .unreadableFile(path: path, reason: "no such file (prepare the data with `swiftgpt prepare`)")
+      throw .file(.unreadable(path: path, reason: "no such file (prepare the data with `swiftgpt prepare`)"))
     }
     do { self = try JSONDecoder().decode(DatasetMeta.self, from: data) } catch {
-      throw .corruptFile(path: path, reason: "not a SwiftGPT dataset meta.json")
+      throw .file(.corrupt(path: path, reason: "not a SwiftGPT dataset meta.json"))
     }
   }
 
@@ -92,7 +93,7 @@ public struct DatasetPreparer {
       var isDirectory: ObjCBool = false
       guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
         let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int
-      else { throw TrainingError.unreadableFile(path: path, reason: unreadableReason(path)) }
+      else { throw TrainingError.file(.unreadable(path: path, reason: unreadableReason(path))) }
       sizes.append(size)
     }
     let totalBytes = sizes.reduce(0, +)
@@ -111,12 +112,8 @@ public struct DatasetPreparer {
     // Everything is written into a staging folder inside `output`, then moved into place: a
     // failed run leaves an earlier dataset as it was, and a smaller one leaves no stale shards.
     let staging = output + "/.prepare.tmp"
-    do {
-      try? FileManager.default.removeItem(atPath: staging)
-      try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
-    } catch {
-      throw TrainingError.unwritableFile(path: output, reason: (error as NSError).localizedDescription)
-    }
+    try? FileManager.default.removeItem(atPath: staging)
+    try fileAccess(TrainingError.file) { () throws(FileError) in try createFolder(staging) }
     defer { try? FileManager.default.removeItem(atPath: staging) }
 
     let isChar = tokenizerSpec == "char"
@@ -274,7 +271,7 @@ private struct BlockReader {
       let block = Block(bytes: Array(pending[..<cut]), isVal: pendingStart >= splitByte, startsDocument: documentStart)
       // Cuts fall between characters, so a block of valid text is valid UTF-8 on its own.
       guard String(validating: block.bytes, as: UTF8.self) != nil else {
-        throw TrainingError.unreadableFile(path: files[fileIndex], reason: "not valid UTF-8 text")
+        throw TrainingError.file(.unreadable(path: files[fileIndex], reason: "not valid UTF-8 text"))
       }
       documentStart = false
       pending.removeFirst(cut)
@@ -288,7 +285,7 @@ private struct BlockReader {
     fileIndex += 1
     guard fileIndex < files.count else { handle = nil; return false }
     guard let h = FileHandle(forReadingAtPath: files[fileIndex]) else {
-      throw .unreadableFile(path: files[fileIndex], reason: "permission denied")
+      throw .file(.unreadable(path: files[fileIndex], reason: "permission denied"))
     }
     handle = h
     atEOF = false
@@ -373,10 +370,4 @@ private struct ShardSequence {
   }
 
   func abandon() { writer?.abandon() }
-}
-
-/// Reads a whole file.
-func readFile(_ path: String) throws(TrainingError) -> Data {
-  guard let data = FileManager.default.contents(atPath: path) else { throw .unreadableFile(path: path, reason: "no such file") }
-  return data
 }

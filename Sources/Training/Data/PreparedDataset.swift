@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import Tokenizers
 
@@ -26,8 +27,8 @@ public struct PreparedDataset {
     } else {
       let shards = TokenDataset.fileNames(in: folder, split: "train") + TokenDataset.fileNames(in: folder, split: "val")
       if shards.contains(where: DatasetPreparer.isShard) {
-        throw .unreadableFile(path: metaPath, reason: "no such file beside the shards `swiftgpt prepare` wrote "
-          + "(an interrupted prepare?); prepare the data again")
+        throw .file(.unreadable(path: metaPath, reason: "no such file beside the shards `swiftgpt prepare` wrote "
+          + "(an interrupted prepare?); prepare the data again"))
       }
       meta = try DatasetMeta(inferringFrom: folder)
       inferred = true
@@ -36,9 +37,9 @@ public struct PreparedDataset {
     let val = TokenDataset.fileNames(in: folder, split: "val").isEmpty ? nil : try TokenDataset(folder: folder, split: "val")
     let widths = Set((train.shards + (val?.shards ?? [])).map(\.tokenWidth))
     guard train.count == meta.trainTokens, (val?.count ?? 0) == meta.valTokens, widths == [meta.tokenBytes] else {
-      throw .corruptFile(path: metaPath, reason: "it counts \(meta.trainTokens) train and \(meta.valTokens) val tokens of "
+      throw .file(.corrupt(path: metaPath, reason: "it counts \(meta.trainTokens) train and \(meta.valTokens) val tokens of "
         + "\(meta.tokenBytes) bytes, but the shards hold \(train.count) and \(val?.count ?? 0) of \(widths.sorted().map(String.init).joined(separator: "/")) "
-        + "(an interrupted `swiftgpt prepare`?); prepare the data again")
+        + "(an interrupted `swiftgpt prepare`?); prepare the data again"))
     }
     self.val = val.flatMap { $0.count > 0 ? $0 : nil }
   }

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import TensorEngine
 
@@ -21,7 +22,7 @@ public struct TokenDataset: Sendable {
   public init(folder: String, split: String) throws(TrainingError) {
     let files = Self.fileNames(in: folder, split: split).map { folder + "/" + $0 }
     guard !files.isEmpty else {
-      throw .unreadableFile(path: folder, reason: "no \(split)*.bin token files (run `swiftgpt prepare` first)")
+      throw .file(.unreadable(path: folder, reason: "no \(split)*.bin token files (run `swiftgpt prepare` first)"))
     }
     try self.init(files: files)
   }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import FileSupport
 import Foundation
 
 /// A file of token ids in llm.c's shard format: a header of 256 little-endian int32
@@ -28,7 +29,7 @@ public struct TokenShard: Sendable {
     do {
       data = try Data(contentsOf: URL(fileURLWithPath: path), options: .alwaysMapped)
     } catch {
-      throw .unreadableFile(path: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file")
+      throw .file(.unreadable(path: path, reason: FileManager.default.fileExists(atPath: path) ? "not readable" : "no such file"))
     }
     func int32(_ i: Int) -> Int32 {
       data.withUnsafeBytes { Int32(littleEndian: $0.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)) }
@@ -38,12 +39,12 @@ public struct TokenShard: Sendable {
       let width = magic == Self.magic16 ? 2 : 4
       let count = Int(int32(2))
       guard count >= 0, data.count == Self.headerBytes + width * count else {
-        throw .corruptFile(path: path, reason: "header says \(count) tokens but the file has \(data.count) bytes")
+        throw .file(.corrupt(path: path, reason: "header says \(count) tokens but the file has \(data.count) bytes"))
       }
       (bytes, payloadOffset, tokenWidth, self.count) = (data, Self.headerBytes, width, count)
     } else {
       guard data.count % 2 == 0 else {
-        throw .corruptFile(path: path, reason: "no llm.c header, and an odd size for raw uint16 tokens")
+        throw .file(.corrupt(path: path, reason: "no llm.c header, and an odd size for raw uint16 tokens"))
       }
       (bytes, payloadOffset, tokenWidth, count) = (data, 0, 2, data.count / 2)
     }
@@ -95,7 +96,7 @@ final class TokenShardWriter {
     temporaryPath = path + ".tmp"
     guard FileManager.default.createFile(atPath: temporaryPath, contents: TokenShard.header(count: 0, tokenWidth: tokenWidth)),
       let handle = FileHandle(forUpdatingAtPath: temporaryPath)
-    else { throw .unwritableFile(path: path, reason: "cannot create the file") }
+    else { throw .file(.unwritable(path: path, reason: "cannot create the file")) }
     self.handle = handle
     handle.seekToEndOfFile()
   }
@@ -108,7 +109,7 @@ final class TokenShardWriter {
     } else {
       for t in tokens { withUnsafeBytes(of: UInt32(t).littleEndian) { data.append(contentsOf: $0) } }
     }
-    do { try handle.write(contentsOf: data) } catch { throw .unwritableFile(path: path, reason: "write failed (disk full?)") }
+    do { try handle.write(contentsOf: data) } catch { throw .file(.unwritable(path: path, reason: "write failed (disk full?)")) }
     count += tokens.count
   }
 
@@ -119,9 +120,9 @@ final class TokenShardWriter {
       try handle.write(contentsOf: TokenShard.header(count: count, tokenWidth: tokenWidth))
       try handle.close()
     } catch {
-      throw .unwritableFile(path: path, reason: (error as NSError).localizedDescription)
+      throw .file(.unwritable(path: path, reason: describe(error)))
     }
-    try renameReplacing(temporaryPath, path)
+    try fileAccess(TrainingError.file) { () throws(FileError) in try renameReplacing(temporaryPath, path) }
   }
 
   /// Removes the temporary file (after a failure).

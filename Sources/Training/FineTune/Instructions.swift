@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import Models
 import TensorEngine
@@ -107,15 +108,15 @@ public struct InstructionDataset: Sendable {
         var chat: [ChatMessage] = []
         for case let m as [String: Any] in messages {
           guard let role = m["role"] as? String, let content = m["content"] as? String else {
-            throw .malformedRecord(path: path, line: record.line, reason: "a message needs string 'role' and 'content'")
+            throw .file(.malformed(path: path, line: record.line, reason: "a message needs string 'role' and 'content'"))
           }
           guard ["system", "user", "assistant"].contains(role) else {
-            throw .malformedRecord(path: path, line: record.line, reason: "unknown role '\(role)' (system, user or assistant)")
+            throw .file(.malformed(path: path, line: record.line, reason: "unknown role '\(role)' (system, user or assistant)"))
           }
           chat.append(ChatMessage(role: role, content: content))
         }
         guard chat.contains(where: { $0.role == "assistant" }) else {
-          throw .malformedRecord(path: path, line: record.line, reason: "the chat has no assistant message to learn from")
+          throw .file(.malformed(path: path, line: record.line, reason: "the chat has no assistant message to learn from"))
         }
         examples.append(InstructionTemplate.chat.pieces(chat: chat))
         chats += 1
@@ -175,7 +176,7 @@ public struct InstructionTokens: Codable, Sendable, Equatable {
     do {
       self = try JSONDecoder().decode(InstructionTokens.self, from: data)
     } catch {
-      throw TrainingError.corruptFile(path: folder + "/sft.json", reason: "expected start, end and template")
+      throw TrainingError.file(.corrupt(path: folder + "/sft.json", reason: "expected start, end and template"))
     }
   }
 

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import Tokenizers
 
@@ -12,24 +13,24 @@ public struct Record {
 /// error naming `path:line`.
 public func readRecords(_ path: String) throws(TrainingError) -> [Record] {
   guard let data = FileManager.default.contents(atPath: path) else {
-    throw .unreadableFile(path: path, reason: unreadableReason(path))
+    throw .file(.unreadable(path: path, reason: unreadableReason(path)))
   }
-  guard let text = String(data: data, encoding: .utf8) else { throw .malformedRecord(path: path, line: 0, reason: "not UTF-8 text") }
+  guard let text = String(data: data, encoding: .utf8) else { throw .file(.malformed(path: path, line: 0, reason: "not UTF-8 text")) }
   var records: [Record] = []
   if path.hasSuffix(".tsv") || path.hasSuffix(".txt") {
     let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
-    guard let header = lines.first, !header.isEmpty else { throw .malformedRecord(path: path, line: 1, reason: "missing the header row") }
+    guard let header = lines.first, !header.isEmpty else { throw .file(.malformed(path: path, line: 1, reason: "missing the header row")) }
     let names = header.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
     for (k, line) in lines.enumerated().dropFirst() where !line.isEmpty {
       let values = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
       guard values.count == names.count else {
-        throw .malformedRecord(path: path, line: k + 1, reason: "\(values.count) tab-separated fields, the header has \(names.count)")
+        throw .file(.malformed(path: path, line: k + 1, reason: "\(values.count) tab-separated fields, the header has \(names.count)"))
       }
       records.append(Record(fields: Dictionary(uniqueKeysWithValues: zip(names, values.map { $0 as Any })), line: k + 1))
     }
   } else if path.hasSuffix(".json") {
     guard let array = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]] else {
-      throw .malformedRecord(path: path, line: 0, reason: "expected a JSON array of objects")
+      throw .file(.malformed(path: path, line: 0, reason: "expected a JSON array of objects"))
     }
     records = array.enumerated().map { Record(fields: $1, line: $0 + 1) }
   } else {
@@ -38,11 +39,11 @@ public func readRecords(_ path: String) throws(TrainingError) -> [Record] {
       switch try? JSONSerialization.jsonObject(with: Data(line.utf8)) {
       case let object as [String: Any]: records.append(Record(fields: object, line: k + 1))
       case let messages as [Any]: records.append(Record(fields: ["messages": messages], line: k + 1))
-      default: throw .malformedRecord(path: path, line: k + 1, reason: "not a JSON object")
+      default: throw .file(.malformed(path: path, line: k + 1, reason: "not a JSON object"))
       }
     }
   }
-  guard !records.isEmpty else { throw .malformedRecord(path: path, line: 0, reason: "no records") }
+  guard !records.isEmpty else { throw .file(.malformed(path: path, line: 0, reason: "no records")) }
   return records
 }
 
@@ -65,7 +66,7 @@ extension Record {
   /// Like `text`, but missing is an error naming the accepted field names.
   func required(_ names: [String], in path: String) throws(TrainingError) -> String {
     guard let value = text(names) else {
-      throw .malformedRecord(path: path, line: line, reason: "missing field \(names.map { "'\($0)'" }.joined(separator: " or "))")
+      throw .file(.malformed(path: path, line: line, reason: "missing field \(names.map { "'\($0)'" }.joined(separator: " or "))"))
     }
     return value
   }

@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// The GPT-1 fine-tuning tasks (Radford et al. 2018, §3.3) and their input transformations.
@@ -64,7 +65,7 @@ public struct TaskDataset: Sendable {
       case .similar:
         let text = try r.required(["score", "labels.real-label", "labels.label", "label"], in: path)
         guard let score = Float(text) else {
-          throw .malformedRecord(path: path, line: r.line, reason: "score '\(text)' is not a number")
+          throw .file(.malformed(path: path, line: r.line, reason: "score '\(text)' is not a number"))
         }
         examples.append(TaskExample(texts: [try r.required(["text_a", "sentence1"], in: path),
                                             try r.required(["text_b", "sentence2"], in: path)], score: score))
@@ -72,12 +73,12 @@ public struct TaskDataset: Sendable {
         var context = try r.required(["context", "question", "goal"], in: path)
         if let question = r.text(["question"]), r.text(["context"]) != nil { context += " " + question }
         guard let choices = r.fields["choices"] as? [Any], choices.count >= 2 else {
-          throw .malformedRecord(path: path, line: r.line, reason: "'choices' must be an array of at least two texts")
+          throw .file(.malformed(path: path, line: r.line, reason: "'choices' must be an array of at least two texts"))
         }
         let texts = choices.map { "\($0)" }
         let text = try r.required(["label", "answer"], in: path)
         guard let label = Int(text), texts.indices.contains(label) else {
-          throw .malformedRecord(path: path, line: r.line, reason: "label '\(text)' is not a choice index 0..<\(texts.count)")
+          throw .file(.malformed(path: path, line: r.line, reason: "label '\(text)' is not a choice index 0..<\(texts.count)"))
         }
         examples.append(TaskExample(texts: [context] + texts, label: label))
       }
@@ -87,12 +88,12 @@ public struct TaskDataset: Sendable {
       let index = Dictionary(uniqueKeysWithValues: labels.enumerated().map { ($1, $0) })
       for (texts, label, line) in raw {
         guard let k = index[label] else {
-          throw .malformedRecord(path: path, line: line, reason: "label '\(label)' is not in the label set \(labels)")
+          throw .file(.malformed(path: path, line: line, reason: "label '\(label)' is not in the label set \(labels)"))
         }
         examples.append(TaskExample(texts: texts, label: k))
       }
       guard labels.count >= 2 else {
-        throw .malformedRecord(path: path, line: 0, reason: "needs at least two different labels, found \(labels)")
+        throw .file(.malformed(path: path, line: 0, reason: "needs at least two different labels, found \(labels)"))
       }
       self.labels = labels
     } else {

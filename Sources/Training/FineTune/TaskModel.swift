@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 import Models
 import TensorEngine
@@ -167,20 +168,20 @@ public final class TaskModel {
   public init(folder: String) throws {
     let path = folder + "/task.json"
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw TrainingError.unreadableFile(path: path, reason: "no such file (expected a fine-tuned task model folder)")
+      throw TrainingError.file(.unreadable(path: path, reason: "no such file (expected a fine-tuned task model folder)"))
     }
     guard let info = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
       let task = (info["task"] as? String).flatMap(FineTuneTask.init(rawValue:)),
       let specials = info["special_tokens"] as? [String: Int],
       let start = specials["start"], let delimiter = specials["delimiter"], let extract = specials["extract"]
-    else { throw TrainingError.corruptFile(path: path, reason: "expected task, labels and special_tokens") }
+    else { throw TrainingError.file(.corrupt(path: path, reason: "expected task, labels and special_tokens")) }
     let gpt = try GPT.load(huggingFaceFolder: folder)
     self.gpt = gpt
     (self.task, labels) = (task, info["labels"] as? [String] ?? [])
     lmCoefficient = (info["lm_coef"] as? NSNumber)?.floatValue ?? 0.5
     (self.start, self.delimiter, self.extract) = (Int32(start), Int32(delimiter), Int32(extract))
     guard [start, delimiter, extract].allSatisfy({ $0 < gpt.config.vocabSize }) else {
-      throw TrainingError.corruptFile(path: path, reason: "special token ids exceed the model's vocabulary")
+      throw TrainingError.file(.corrupt(path: path, reason: "special token ids exceed the model's vocabulary"))
     }
     head = TaskModel.makeHead(task: task, labels: labels, width: gpt.config.nEmbd)
     try head.load(safetensors: folder + "/task_head.safetensors")

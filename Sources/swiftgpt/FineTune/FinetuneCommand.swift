@@ -1,3 +1,4 @@
+import FileSupport
 import ArgumentParser
 import Foundation
 import Models
@@ -90,7 +91,7 @@ struct FinetuneCommand: ParsableCommand {
         shouldStop: { Interrupt.requested })
       bar.finish()
       summary(result, total: model.parameterCount, seconds: Terminal.now() - start)
-      try writeFolderAtomically(out) { folder in
+      try writeFolderAtomically(out, replaceable: isModelFolderEntry) { folder in
         try model.save(huggingFaceFolder: folder)
         try model.adapter?.save(peftFolder: folder + "/adapter", baseModel: out)
         try tokens.save(to: folder)
@@ -105,7 +106,7 @@ struct FinetuneCommand: ParsableCommand {
                                   progress: report, shouldStop: { Interrupt.requested })
       bar.finish()
       summary(result, total: model.gpt.parameterCount + model.head.count, seconds: Terminal.now() - start)
-      try writeFolderAtomically(out) { folder in
+      try writeFolderAtomically(out, replaceable: isModelFolderEntry) { folder in
         try model.save(to: folder, name: out)
         for (name, data) in files { try writeAtomically(data, to: folder + "/" + name) }
       }

@@ -1,3 +1,4 @@
+import FileSupport
 import ArgumentParser
 import Foundation
 import Models
@@ -243,9 +244,9 @@ func describe(_ model: any LanguageModel) -> String {
 /// Writes the embedded Korean corpus to `folder/corpus.txt` and prepares it char-level.
 func prepareEmbeddedCorpus(into folder: String) throws -> String {
   if (try? PreparedDataset(folder: folder)) != nil { return folder }
-  try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+  try createFolder(folder)
   let corpus = folder + "/corpus.txt"
-  try Data(embeddedKoreanCorpus.utf8).write(to: URL(fileURLWithPath: corpus), options: .atomic)
+  try writeFileAtomically(corpus, embeddedKoreanCorpus)
   _ = try DatasetPreparer(inputs: [corpus], tokenizer: "char", output: folder).run()
   return folder
 }

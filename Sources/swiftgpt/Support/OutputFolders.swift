@@ -1,4 +1,6 @@
+import FileSupport
 import Foundation
+import Models
 import Training
 
 /// Takes the output folder of a command that writes a whole model folder (`finetune`, `lora

@@ -19,21 +19,9 @@ public func normalizedPath(_ path: String) -> String {
   return (absolute as NSString).standardizingPath
 }
 
-/// Whether `name` is a file or folder that SwiftGPT writes into a model folder (a checkpoint,
-/// a fine-tuned or merged model): what `writeFolderAtomically` may replace by default.
-public func isModelFolderEntry(_ name: String) -> Bool {
-  modelFolderEntries.contains(name) || name.hasPrefix("tokenizer.")
-}
-
-private let modelFolderEntries: Set<String> = [
-  "config.json", "generation_config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json",
-  "log.csv", "meta.json", "char_tokenizer.json", "task.json", "task_head.safetensors", "sft.json", "adapter",
-  FolderLock.fileName,
-]
-
 /// The entries of `folder` that are not `replaceable` (sorted; folders end in "/"): what
 /// replacing the folder would delete although SwiftGPT did not write it.
-public func foreignEntries(in folder: String, replaceable: (String) -> Bool = isModelFolderEntry) -> [String] {
+public func foreignEntries(in folder: String, replaceable: (String) -> Bool) -> [String] {
   let fm = FileManager.default
   let names = (try? fm.contentsOfDirectory(atPath: folder)) ?? []
   return names.filter { !replaceable($0) }.sorted().map { name in
@@ -44,11 +32,11 @@ public func foreignEntries(in folder: String, replaceable: (String) -> Bool = is
 }
 
 /// Throws if `folder` exists and holds entries that are not `replaceable`, naming them.
-public func checkReplaceable(_ folder: String, replaceable: (String) -> Bool = isModelFolderEntry) throws(TrainingError) {
+public func checkReplaceable(_ folder: String, replaceable: (String) -> Bool) throws(FileError) {
   let foreign = foreignEntries(in: folder, replaceable: replaceable)
   guard foreign.isEmpty else {
     let shown = foreign.prefix(5).joined(separator: ", ") + (foreign.count > 5 ? ", …" : "")
-    throw .unwritableFile(path: folder, reason: "it holds files SwiftGPT did not write (\(shown)); "
+    throw .unwritable(path: folder, reason: "it holds files SwiftGPT did not write (\(shown)); "
       + "move them away or write to another folder")
   }
 }
@@ -61,7 +49,7 @@ public func checkReplaceable(_ folder: String, replaceable: (String) -> Bool = i
 /// them is completed by `recoverInterruptedWrite` (called here, by `Trainer(resumingFrom:)` and
 /// by the readers of run folders). An existing `folder` holding entries that are not
 /// `replaceable` is refused, before `fill` runs: its files are never deleted.
-public func writeFolderAtomically(_ folder: String, replaceable: (String) -> Bool = isModelFolderEntry,
+public func writeFolderAtomically(_ folder: String, replaceable: (String) -> Bool,
                                   _ fill: (String) throws -> Void) throws {
   let folder = normalizedPath(folder)
   let temporary = folder + ".tmp", old = folder + ".old"
@@ -135,22 +123,22 @@ public func recoverInterruptedWrite(_ folder: String) {
 /// Throws now if `writeFolderAtomically(folder)` could not write its temporary folder or would
 /// refuse to replace `folder`, so that a long run learns of a bad output path before it starts,
 /// not when it saves.
-public func checkFolderWritable(_ folder: String, replaceable: (String) -> Bool = isModelFolderEntry) throws(TrainingError) {
+public func checkFolderWritable(_ folder: String, replaceable: (String) -> Bool) throws(FileError) {
   let folder = normalizedPath(folder)
   try checkReplaceable(folder, replaceable: replaceable)
   let temporary = folder + ".tmp"
   do {
     try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
   } catch {
-    throw .unwritableFile(path: folder, reason: describe(error))
+    throw .unwritable(path: folder, reason: describe(error))
   }
   try? FileManager.default.removeItem(atPath: temporary)
 }
 
 /// Moves `source` to `destination`, atomically replacing whatever was there (rename(2)).
-func renameReplacing(_ source: String, _ destination: String) throws(TrainingError) {
+public func renameReplacing(_ source: String, _ destination: String) throws(FileError) {
   guard rename(source, destination) == 0 else {
-    throw .unwritableFile(path: destination, reason: String(cString: strerror(errno)))
+    throw .unwritable(path: destination, reason: String(cString: strerror(errno)))
   }
 }
 
@@ -159,12 +147,12 @@ private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32
 nonisolated(unsafe) private let renameat2: RenameAt2? = dlsym(nil, "renameat2").map { unsafeBitCast($0, to: RenameAt2.self) }
 
 /// Swaps two existing paths in one step; false where the system or file system cannot.
-private func exchange(_ a: String, _ b: String) throws(TrainingError) -> Bool {
+private func exchange(_ a: String, _ b: String) throws(FileError) -> Bool {
   let renameExchange: UInt32 = 2
   guard let renameat2 else { return false }
   if renameat2(AT_FDCWD, a, AT_FDCWD, b, renameExchange) == 0 { return true }
   if errno == EINVAL || errno == ENOSYS || errno == ENOTSUP { return false }
-  throw .unwritableFile(path: b, reason: String(cString: strerror(errno)))
+  throw .unwritable(path: b, reason: String(cString: strerror(errno)))
 }
 
 /// An exclusive lock on a folder, `flock` on `folder/.lock`, held until `release()` or the
@@ -177,24 +165,24 @@ public final class FolderLock {
   private let created: Bool
   private var createdFile = false
 
-  /// Creates `folder` if needed and locks it, or throws `.folderInUse` at once when another
-  /// process holds it.
-  public init(_ folder: String) throws(TrainingError) {
+  /// Creates `folder` if needed and locks it, or throws `.inUse` at once when another process
+  /// holds it.
+  public init(_ folder: String) throws(FileError) {
     self.folder = normalizedPath(folder)
     let fm = FileManager.default
     created = !fm.fileExists(atPath: self.folder)
     do { try fm.createDirectory(atPath: self.folder, withIntermediateDirectories: true) } catch {
-      throw .unwritableFile(path: self.folder, reason: describe(error))
+      throw .unwritable(path: self.folder, reason: describe(error))
     }
     let path = self.folder + "/" + Self.fileName
     createdFile = !fm.fileExists(atPath: path)
     descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-    guard descriptor >= 0 else { throw .unwritableFile(path: path, reason: String(cString: strerror(errno))) }
+    guard descriptor >= 0 else { throw .unwritable(path: path, reason: String(cString: strerror(errno))) }
     guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
       let busy = errno == EWOULDBLOCK
       let reason = String(cString: strerror(errno))
       close(descriptor)
-      throw busy ? .folderInUse(self.folder) : .unwritableFile(path: path, reason: reason)
+      throw busy ? .inUse(self.folder) : .unwritable(path: path, reason: reason)
     }
   }
 

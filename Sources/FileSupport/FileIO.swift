@@ -1,0 +1,55 @@
+import Foundation
+
+/// Why `path` cannot be read as a file: "no such file", "it is a directory" or "permission denied".
+public func unreadableReason(_ path: String) -> String {
+  var isDirectory: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "no such file" }
+  return isDirectory.boolValue ? "it is a directory" : "permission denied"
+}
+
+/// Reads a whole file (a device or pipe too: `/dev/stdin`).
+public func readFile(_ path: String) throws(FileError) -> Data {
+  var isDirectory: ObjCBool = false
+  guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+    let handle = FileHandle(forReadingAtPath: path)
+  else { throw .unreadable(path: path, reason: unreadableReason(path)) }
+  defer { try? handle.close() }
+  do {
+    return try handle.readToEnd() ?? Data()
+  } catch {
+    throw .unreadable(path: path, reason: describe(error))
+  }
+}
+
+/// Reads a whole UTF-8 text file, as Python's `open(path).read()` does: every byte is kept (a
+/// byte-order mark is text; `String(data:encoding:)` would drop it).
+public func readTextFile(_ path: String) throws(FileError) -> String {
+  guard let text = String(validating: try readFile(path), as: UTF8.self) else {
+    throw .unreadable(path: path, reason: "not valid UTF-8 text")
+  }
+  return text
+}
+
+/// Writes `data` to `path` through a temporary file and a rename, so a reader never sees a
+/// half-written file and an existing file survives a failed write.
+public func writeAtomically(_ data: Data, to path: String) throws(FileError) {
+  do {
+    try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+  } catch {
+    throw .unwritable(path: path, reason: describe(error))
+  }
+}
+
+/// `writeAtomically` for text (UTF-8).
+public func writeFileAtomically(_ path: String, _ text: String) throws(FileError) {
+  try writeAtomically(Data(text.utf8), to: path)
+}
+
+/// Creates `folder` and its parents if needed.
+public func createFolder(_ folder: String) throws(FileError) {
+  do {
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+  } catch {
+    throw .unwritable(path: folder, reason: describe(error))
+  }
+}
