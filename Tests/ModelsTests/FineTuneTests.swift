@@ -2,7 +2,7 @@ import FileSupport
 import Foundation
 import Testing
 import TensorEngine
-import Models
+@testable import Models
 import Tokenizers
 @testable import Training
 
@@ -39,21 +39,21 @@ struct FineTuneTests {
 
   @Test func badRecordsNameFileAndLine() throws {
     let broken = try write("broken.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n{not json\n")
-    #expect(throws: TrainingError.file(.malformed(path: broken, line: 2, reason: "not a JSON object"))) {
+    #expect(throws: ModelError.file(.malformed(path: broken, line: 2, reason: "not a JSON object"))) {
       try TaskDataset(reading: broken, task: .classify)
     }
     let eval = try write("eval.jsonl", "{\"text\": \"a\", \"label\": \"x\"}\n{\"text\": \"b\", \"label\": \"maybe\"}\n")
-    #expect(throws: TrainingError.file(.malformed(path: eval, line: 2, reason: "label 'maybe' is not in the label set [\"x\", \"y\"]"))) {
+    #expect(throws: ModelError.file(.malformed(path: eval, line: 2, reason: "label 'maybe' is not in the label set [\"x\", \"y\"]"))) {
       try TaskDataset(reading: eval, task: .classify, labels: ["x", "y"])
     }
     let missing = try write("missing.jsonl", "{\"sentence\": \"a\"}\n")
-    #expect(throws: TrainingError.self) { try TaskDataset(reading: missing, task: .classify) }
+    #expect(throws: ModelError.self) { try TaskDataset(reading: missing, task: .classify) }
     let chat = try write("chat.jsonl", #"[{"role": "user", "content": "hi"}]"# + "\n")
-    #expect(throws: TrainingError.file(.malformed(path: chat, line: 1, reason: "the chat has no assistant message to learn from"))) {
+    #expect(throws: ModelError.file(.malformed(path: chat, line: 1, reason: "the chat has no assistant message to learn from"))) {
       try InstructionDataset(reading: chat, template: .chat)
     }
     // A folder given as a data file was reported as "permission denied".
-    #expect(throws: TrainingError.file(.unreadable(path: dir, reason: "it is a directory"))) { try TaskDataset(reading: dir, task: .classify) }
+    #expect(throws: ModelError.file(.unreadable(path: dir, reason: "it is a directory"))) { try TaskDataset(reading: dir, task: .classify) }
   }
 
   @Test func gpt1InputTransformations() throws {

@@ -129,22 +129,6 @@ public struct FineTuneSummary: Sendable, Equatable {
   public var interrupted: Bool
 }
 
-/// Rows of ids and targets laid out as one [rows, length] batch: ids padded with 0 and targets
-/// with -100 (ignored) to the longest row. Padding after a row's end cannot change its
-/// positions under causal attention.
-func padRows(_ rows: [(ids: [Int32], targets: [Int32])]) -> (ids: [Int32], targets: [Int32], length: Int) {
-  let length = rows.map(\.ids.count).max() ?? 0
-  var ids = [Int32](repeating: 0, count: rows.count * length)
-  var targets = [Int32](repeating: -100, count: rows.count * length)
-  for (r, row) in rows.enumerated() {
-    for t in row.ids.indices {
-      ids[r * length + t] = row.ids[t]
-      targets[r * length + t] = row.targets[t]
-    }
-  }
-  return (ids, targets, length)
-}
-
 extension Array {
   /// The elements in a random order from `rng` (Fisher–Yates), the same for the same seed.
   func shuffled(using rng: inout RandomGenerator) -> [Element] {

@@ -49,7 +49,7 @@ public struct TaskDataset: Sendable {
 
   /// Reads `path`. With `labels` (those of the training set) an unknown label is an error;
   /// without, the labels are the sorted distinct values found.
-  public init(reading path: String, task: FineTuneTask, labels known: [String]? = nil) throws(TrainingError) {
+  public init(reading path: String, task: FineTuneTask, labels known: [String]? = nil) throws(ModelError) {
     let records = try readRecords(path)
     var raw: [(texts: [String], label: String, line: Int)] = []
     var examples: [TaskExample] = []

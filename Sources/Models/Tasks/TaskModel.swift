@@ -1,6 +1,5 @@
 import FileSupport
 import Foundation
-import Models
 import TensorEngine
 
 /// A GPT fine-tuned for a GPT-1 task: the pretrained model with three new tokens (start,
@@ -24,7 +23,7 @@ public final class TaskModel {
   /// V, V+1, V+2) and the head starts at N(0, 0.02) with zero bias.
   public init(base: GPT, task: FineTuneTask, labels: [String], lmCoefficient: Float = 0.5, seed: UInt64 = 1337) throws {
     guard lmCoefficient.isFinite, lmCoefficient >= 0 else {
-      throw TrainingError.invalidOption("the LM loss coefficient (--lm-coef) must be finite and ≥ 0, got \(lmCoefficient)")
+      throw ModelError.invalidConfig("the LM loss coefficient (--lm-coef) must be finite and ≥ 0, got \(lmCoefficient)")
     }
     let v = Int32(base.config.vocabSize)
     gpt = try base.extendingVocabulary(by: 3, seed: seed)
@@ -168,20 +167,20 @@ public final class TaskModel {
   public init(folder: String) throws {
     let path = folder + "/task.json"
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw TrainingError.file(.unreadable(path: path, reason: "no such file (expected a fine-tuned task model folder)"))
+      throw ModelError.file(.unreadable(path: path, reason: "no such file (expected a fine-tuned task model folder)"))
     }
     guard let info = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
       let task = (info["task"] as? String).flatMap(FineTuneTask.init(rawValue:)),
       let specials = info["special_tokens"] as? [String: Int],
       let start = specials["start"], let delimiter = specials["delimiter"], let extract = specials["extract"]
-    else { throw TrainingError.file(.corrupt(path: path, reason: "expected task, labels and special_tokens")) }
+    else { throw ModelError.file(.corrupt(path: path, reason: "expected task, labels and special_tokens")) }
     let gpt = try GPT.load(huggingFaceFolder: folder)
     self.gpt = gpt
     (self.task, labels) = (task, info["labels"] as? [String] ?? [])
     lmCoefficient = (info["lm_coef"] as? NSNumber)?.floatValue ?? 0.5
     (self.start, self.delimiter, self.extract) = (Int32(start), Int32(delimiter), Int32(extract))
     guard [start, delimiter, extract].allSatisfy({ $0 < gpt.config.vocabSize }) else {
-      throw TrainingError.file(.corrupt(path: path, reason: "special token ids exceed the model's vocabulary"))
+      throw ModelError.file(.corrupt(path: path, reason: "special token ids exceed the model's vocabulary"))
     }
     head = TaskModel.makeHead(task: task, labels: labels, width: gpt.config.nEmbd)
     try head.load(safetensors: folder + "/task_head.safetensors")
@@ -189,4 +188,20 @@ public final class TaskModel {
       gpt.adapter = try LoRAAdapter(peftFolder: folder + "/adapter", for: gpt)
     }
   }
+}
+
+/// Rows of ids and targets laid out as one [rows, length] batch: ids padded with 0 and targets
+/// with -100 (ignored) to the longest row. Padding after a row's end cannot change its
+/// positions under causal attention.
+public func padRows(_ rows: [(ids: [Int32], targets: [Int32])]) -> (ids: [Int32], targets: [Int32], length: Int) {
+  let length = rows.map(\.ids.count).max() ?? 0
+  var ids = [Int32](repeating: 0, count: rows.count * length)
+  var targets = [Int32](repeating: -100, count: rows.count * length)
+  for (r, row) in rows.enumerated() {
+    for t in row.ids.indices {
+      ids[r * length + t] = row.ids[t]
+      targets[r * length + t] = row.targets[t]
+    }
+  }
+  return (ids, targets, length)
 }

@@ -1,6 +1,5 @@
 import FileSupport
 import Foundation
-import Tokenizers
 
 /// One row of a data file: field name → value, and the line it came from.
 public struct Record {
@@ -11,7 +10,7 @@ public struct Record {
 /// Reads the rows of a JSONL file (one object per line, or one array: a chat), a JSON file (an
 /// array of objects, as KLUE ships them) or a TSV file with a header row. Every bad line is an
 /// error naming `path:line`.
-public func readRecords(_ path: String) throws(TrainingError) -> [Record] {
+public func readRecords(_ path: String) throws(ModelError) -> [Record] {
   guard let data = FileManager.default.contents(atPath: path) else {
     throw .file(.unreadable(path: path, reason: unreadableReason(path)))
   }
@@ -64,7 +63,7 @@ extension Record {
   }
 
   /// Like `text`, but missing is an error naming the accepted field names.
-  func required(_ names: [String], in path: String) throws(TrainingError) -> String {
+  func required(_ names: [String], in path: String) throws(ModelError) -> String {
     guard let value = text(names) else {
       throw .file(.malformed(path: path, line: line, reason: "missing field \(names.map { "'\($0)'" }.joined(separator: " or "))"))
     }
