@@ -15,7 +15,7 @@ let kernels: [SwiftSetting] = optimized + [.unsafeFlags(["-Ounchecked"])]
 let package = Package(
   name: "SwiftGPT",
   products: [
-    .library(name: "SwiftGPT", targets: ["FileSupport", "Tokenizers", "TensorEngine", "Models", "Training"]),
+    .library(name: "SwiftGPT", targets: ["FileSupport", "Tokenizers", "TensorEngine", "Models", "Inference", "Training"]),
     .executable(name: "swiftgpt", targets: ["swiftgpt"]),
   ],
   dependencies: [
@@ -26,17 +26,20 @@ let package = Package(
     .target(name: "Tokenizers", dependencies: ["FileSupport"], swiftSettings: optimized),
     .target(name: "TensorEngine", swiftSettings: kernels),
     .target(name: "Models", dependencies: ["FileSupport", "TensorEngine"], swiftSettings: kernels),
-    .target(name: "Training", dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers"], swiftSettings: kernels),
+    .target(name: "Inference", dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers"], swiftSettings: kernels),
+    .target(name: "Training", dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers", "Inference"],
+            swiftSettings: kernels),
     .executableTarget(
       name: "swiftgpt",
       dependencies: [
-        "FileSupport", "Tokenizers", "TensorEngine", "Models", "Training",
+        "FileSupport", "Tokenizers", "TensorEngine", "Models", "Inference", "Training",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: optimized),
     .testTarget(name: "TokenizersTests", dependencies: ["FileSupport", "Tokenizers"], swiftSettings: optimized),
     .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine"], swiftSettings: optimized),
-    .testTarget(name: "ModelsTests", dependencies: ["FileSupport", "Models", "Training", "Tokenizers"], swiftSettings: optimized),
+    .testTarget(name: "ModelsTests", dependencies: ["FileSupport", "Models", "Inference", "Training", "Tokenizers"],
+                swiftSettings: optimized),
     .testTarget(name: "CLITests", dependencies: ["swiftgpt"]),
   ]
 )

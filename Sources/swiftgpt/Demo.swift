@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Inference
 import Models
 import TensorEngine
 import Tokenizers

@@ -1,5 +1,6 @@
 import FileSupport
 import Foundation
+import Inference
 import Testing
 import TensorEngine
 import Tokenizers

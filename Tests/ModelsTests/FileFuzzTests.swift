@@ -1,4 +1,5 @@
 import Foundation
+import Inference
 import Models
 import Testing
 import TensorEngine

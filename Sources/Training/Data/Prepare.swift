@@ -1,38 +1,11 @@
 import FileSupport
 import Foundation
+import Inference
 import Models
 import TensorEngine
 import Tokenizers
 
-/// What `prepareDataset` wrote: the `meta.json` of a prepared dataset folder.
-public struct DatasetMeta: Codable, Equatable, Sendable {
-  /// Number of token ids the model needs (tokenizer's vocabulary size).
-  public var vocabSize: Int
-  /// The tokenizer: a built-in encoding name, or a file name inside the dataset folder.
-  public var tokenizer: String
-  public var trainTokens: Int
-  public var valTokens: Int
-  /// Bytes per token in the shards (2: uint16, 4: uint32).
-  public var tokenBytes: Int
-  /// The end-of-text token put before each input file, if the tokenizer has one.
-  public var endOfText: Int?
-
-  enum CodingKeys: String, CodingKey {
-    case vocabSize = "vocab_size", tokenizer, trainTokens = "train_tokens", valTokens = "val_tokens"
-    case tokenBytes = "token_bytes", endOfText = "end_of_text"
-  }
-
-  /// Reads `meta.json` from a dataset folder.
-  public init(folder: String) throws(TrainingError) {
-    let path = folder + "/meta.json"
-    guard let data = FileManager.default.contents(atPath: path) else {
-      throw .file(.unreadable(path: path, reason: "no such file (prepare the data with `swiftgpt prepare`)"))
-    }
-    do { self = try JSONDecoder().decode(DatasetMeta.self, from: data) } catch {
-      throw .file(.corrupt(path: path, reason: "not a SwiftGPT dataset meta.json"))
-    }
-  }
-
+extension DatasetMeta {
   /// The meta of a folder without `meta.json` (nanoGPT's `train.bin`/`val.bin`, whose
   /// `meta.pkl` is a Python pickle): the vocabulary is GPT-2's when the ids go past 255 and
   /// fit it (nanoGPT's default without meta.pkl), else the largest id + 1 with no tokenizer.
@@ -43,19 +16,6 @@ public struct DatasetMeta: Codable, Equatable, Sendable {
     let gpt2 = top >= 256 && top < 50_257
     self.init(vocabSize: gpt2 ? 50_257 : top + 1, tokenizer: gpt2 ? "gpt2" : "", trainTokens: train.count,
               valTokens: val?.count ?? 0, tokenBytes: train.shards[0].tokenWidth, endOfText: gpt2 ? 50_256 : nil)
-  }
-
-  public init(vocabSize: Int, tokenizer: String, trainTokens: Int = 0, valTokens: Int = 0, tokenBytes: Int = 2,
-              endOfText: Int? = nil) {
-    (self.vocabSize, self.tokenizer, self.trainTokens, self.valTokens) = (vocabSize, tokenizer, trainTokens, valTokens)
-    (self.tokenBytes, self.endOfText) = (tokenBytes, endOfText)
-  }
-
-  /// Writes `meta.json` into `folder`, atomically.
-  func write(folder: String) throws {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    try writeAtomically(try! encoder.encode(self), to: folder + "/meta.json")
   }
 }
 

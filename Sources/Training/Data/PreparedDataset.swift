@@ -1,5 +1,6 @@
 import FileSupport
 import Foundation
+import Inference
 import Tokenizers
 
 /// A dataset folder opened for training: the shards and `meta.json` that `swiftgpt prepare`
@@ -22,7 +23,7 @@ public struct PreparedDataset {
     let metaPath = folder + "/meta.json"
     self.folder = folder
     if FileManager.default.fileExists(atPath: metaPath) {
-      meta = try DatasetMeta(folder: folder)
+      meta = try fileAccess(TrainingError.file) { () throws(FileError) in try DatasetMeta(folder: folder) }
       inferred = false
     } else {
       let shards = TokenDataset.fileNames(in: folder, split: "train") + TokenDataset.fileNames(in: folder, split: "val")

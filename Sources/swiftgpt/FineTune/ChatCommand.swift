@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
+import Inference
 import Models
 import TensorEngine
 import Tokenizers
-import Training
 
 /// `swiftgpt chat`: talk to an instruction-tuned model in the terminal.
 struct ChatCommand: ParsableCommand {

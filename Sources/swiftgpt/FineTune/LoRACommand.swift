@@ -1,6 +1,7 @@
 import FileSupport
 import ArgumentParser
 import Foundation
+import Inference
 import Models
 import Training
 

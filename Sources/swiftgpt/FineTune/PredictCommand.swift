@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import Inference
 import Models
 import TensorEngine
-import Training
 
 /// `swiftgpt predict`: run a fine-tuned GPT-1 task model.
 struct PredictCommand: ParsableCommand {

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
+import Inference
 import Models
 import TensorEngine
 import Tokenizers
-import Training
 
 /// `swiftgpt sample`: generate text from a checkpoint or a Hugging Face GPT-2 folder.
 struct SampleCommand: ParsableCommand {

@@ -37,9 +37,7 @@ public struct ModelDirectory: Sendable {
 
   /// The model as a GPT (bigram models cannot be fine-tuned or chatted with).
   public func loadGPT() throws -> GPT {
-    guard let gpt = try loadModel() as? GPT else {
-      throw TrainingError.incompatibleCheckpoint("\(path) holds a bigram model; this needs a GPT")
-    }
+    guard let gpt = try loadModel() as? GPT else { throw ModelError.unsupported("\(path) holds a bigram model; this needs a GPT") }
     return gpt
   }
 
@@ -49,7 +47,7 @@ public struct ModelDirectory: Sendable {
     if let override { return try loadTokenizer(override) }
     if let meta, let tokenizer = try meta.openTokenizer(in: path) { return tokenizer }
     if vocabSize == 50_257 { return try Encoding.named("gpt2") }
-    throw TrainingError.invalidOption("\(path) has no meta.json naming its tokenizer; give --tokenizer")
+    throw ModelError.file(.unreadable(path: path + "/meta.json", reason: "no such file naming the model's tokenizer; give --tokenizer"))
   }
 
   /// The files a model derived from this one carries for its tokenizer: this folder's
@@ -75,26 +73,5 @@ public struct ModelDirectory: Sendable {
   public var adapterFolder: String? {
     let folder = path + "/adapter"
     return FileManager.default.fileExists(atPath: folder + "/adapter_config.json") ? folder : nil
-  }
-}
-
-extension DatasetMeta {
-  /// The files that name and hold a tokenizer saved in `folder`: `meta.json`, the file it names
-  /// and minbpe's readable `tokenizer.vocab` when there.
-  public func tokenizerFiles(in folder: String) throws -> [String: Data] {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-    var files = ["meta.json": try encoder.encode(self)]
-    if let tokenizer = FileManager.default.contents(atPath: folder + "/" + tokenizer) { files[self.tokenizer] = tokenizer }
-    if let vocab = FileManager.default.contents(atPath: folder + "/tokenizer.vocab") { files["tokenizer.vocab"] = vocab }
-    return files
-  }
-
-  /// The tokenizer this meta names — its file in `folder`, or a built-in encoding — or nil when
-  /// it names none.
-  public func openTokenizer(in folder: String) throws -> (any Tokenizer)? {
-    guard !tokenizer.isEmpty else { return nil }
-    let file = folder + "/" + tokenizer
-    return try loadTokenizer(FileManager.default.fileExists(atPath: file) ? file : tokenizer)
   }
 }
