@@ -130,6 +130,21 @@ struct OutputSafetyCLITests {
     #expect(FileManager.default.fileExists(atPath: directory + "/co/latest/trainer_state.json"))
   }
 
+  @Test func ctrlCSavesAFineTunedModel() throws {
+    let base = try pretrained(), train = try classifyData()
+    let out = directory + "/stopped"
+    let process = try launchSwiftgpt(["finetune", "--task", "classify", "--checkpoint", base, "--train", train,
+                                      "--epochs", "100000", "--batch-size", "2", "--out", out, "--threads", "1"])
+    Thread.sleep(forTimeInterval: 1.5)
+    process.interrupt()
+    process.waitUntilExit()
+    // It ran to the end of its epochs (or was killed, losing the work).
+    #expect(process.terminationStatus == 130)
+    #expect(FileManager.default.fileExists(atPath: out + "/task_head.safetensors"))
+    let predict = try swiftgpt(["predict", "--checkpoint", out, "--text", "좋은 영화"])
+    #expect(predict.status == 0, "\(predict.err)")
+  }
+
   @Test func divergedFineTuningStops() throws {
     let base = try pretrained(), train = try classifyData()
     let out = directory + "/nan"

@@ -87,6 +87,15 @@ struct OutputFolderTests {
     #expect(!FileManager.default.fileExists(atPath: dir + "/new"))
   }
 
+  @Test("Foundation file errors read as their cause, not 'NSCocoaErrorDomain Code=642'")
+  func foundationErrors() {
+    #expect(describe(NSError(domain: NSCocoaErrorDomain, code: NSFileWriteVolumeReadOnlyError)) == "read-only file system")
+    #expect(describe(NSError(domain: NSCocoaErrorDomain, code: NSFileWriteOutOfSpaceError)) == "no space left on device")
+    let underlying = NSError(domain: NSPOSIXErrorDomain, code: Int(EACCES))
+    #expect(describe(NSError(domain: NSCocoaErrorDomain, code: NSFileWriteUnknownError,
+                             userInfo: [NSUnderlyingErrorKey: underlying])) == "Permission denied")
+  }
+
   @Test("a model folder with NaN weights is refused when loaded (a diverged run)")
   func nonFiniteWeights() throws {
     let dir = temporaryDirectory()

@@ -63,6 +63,8 @@ struct FinetuneCommand: ParsableCommand {
 
   func run() throws {
     threads.apply()
+    // From here on Ctrl-C / SIGTERM stop at the next step boundary, and the model is saved.
+    Interrupt.install()
     let out = normalizedPath(self.out)
     let lock = try claimOutputFolder(out, overwrite: overwrite)
     var succeeded = false
@@ -81,7 +83,6 @@ struct FinetuneCommand: ParsableCommand {
       bar.suffix = String(format: "loss %.4f", p.loss)
       bar.update(p.step)
     }
-    Interrupt.install()
     let result: FineTuneSummary
     if task == "sft" {
       let data = try InstructionDataset(reading: train, template: InstructionTemplate(rawValue: template)!)
@@ -92,6 +93,7 @@ struct FinetuneCommand: ParsableCommand {
         shouldStop: { Interrupt.requested })
       bar.finish()
       summary(result, total: model.parameterCount, seconds: Terminal.now() - start)
+      try stopIfNothingTrained(result)
       try writeFolderAtomically(out, replaceable: isModelFolderEntry) { folder in
         try model.save(huggingFaceFolder: folder)
         try model.adapter?.save(peftFolder: folder + "/adapter", baseModel: out)
@@ -107,6 +109,7 @@ struct FinetuneCommand: ParsableCommand {
                                   progress: report, shouldStop: { Interrupt.requested })
       bar.finish()
       summary(result, total: model.gpt.parameterCount + model.head.count, seconds: Terminal.now() - start)
+      try stopIfNothingTrained(result)
       try writeFolderAtomically(out, replaceable: isModelFolderEntry) { folder in
         try model.save(to: folder, name: out)
         for (name, data) in files { try writeAtomically(data, to: folder + "/" + name) }
@@ -123,6 +126,13 @@ struct FinetuneCommand: ParsableCommand {
       throw ExitCode(130)
     }
     Terminal.error("wrote \(out)")
+  }
+
+  /// A run stopped before its first step has nothing worth saving.
+  private func stopIfNothingTrained(_ result: FineTuneSummary) throws {
+    guard result.interrupted && result.steps == 0 else { return }
+    Terminal.error("interrupted before the first step: nothing written")
+    throw ExitCode(130)
   }
 
   private func summary(_ result: FineTuneSummary, total: Int, seconds: Double) {
