@@ -43,6 +43,15 @@ func swiftgpt(_ arguments: [String], stdin: String? = nil, in directory: String?
   return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
 }
 
+/// A gpt-nano trained for `steps` steps on the embedded Korean corpus (char-level), in `directory/pre`.
+func pretrainedNano(in directory: String, steps: Int) throws -> String {
+  let run = directory + "/pre"
+  let r = try swiftgpt(["train", "--model", "gpt-nano", "--max-steps", String(steps), "--eval-every", String(steps),
+                        "--eval-steps", "1", "--batch-size", "4", "--out", run, "--threads", "1"])
+  #expect(r.status == 0, "\(r.err)")
+  return run
+}
+
 /// A fresh empty directory under the system's temporary directory.
 func makeTemporaryDirectory(_ prefix: String) -> String {
   let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")

@@ -6,14 +6,7 @@ import Testing
 struct FineTuneCLITests {
   let directory = makeTemporaryDirectory("swiftgpt-finetune")
 
-  /// A gpt-nano trained for a few steps on the embedded Korean corpus (char-level).
-  func pretrained() throws -> String {
-    let run = directory + "/pre"
-    let r = try swiftgpt(["train", "--model", "gpt-nano", "--max-steps", "5", "--eval-every", "5", "--eval-steps", "1",
-                          "--batch-size", "4", "--out", run, "--threads", "1"])
-    #expect(r.status == 0, "\(r.err)")
-    return run
-  }
+  func pretrained() throws -> String { try pretrainedNano(in: directory, steps: 5) }
 
   func write(_ name: String, _ lines: [String]) throws -> String {
     let path = directory + "/" + name

@@ -7,14 +7,7 @@ import Testing
 struct OutputSafetyCLITests {
   let directory = makeTemporaryDirectory("swiftgpt-safety")
 
-  /// A gpt-nano trained for a few steps on the embedded Korean corpus (char-level).
-  func pretrained() throws -> String {
-    let run = directory + "/pre"
-    let r = try swiftgpt(["train", "--model", "gpt-nano", "--max-steps", "3", "--eval-every", "3", "--eval-steps", "1",
-                          "--batch-size", "4", "--out", run, "--threads", "1"])
-    #expect(r.status == 0, "\(r.err)")
-    return run
-  }
+  func pretrained() throws -> String { try pretrainedNano(in: directory, steps: 3) }
 
   func classifyData() throws -> String {
     let path = directory + "/train.tsv"
