@@ -22,8 +22,9 @@ struct InputCLITests {
                       "--output", directory + "/t"])
     #expect(r.status == 0, "\(r.err)")
     r = try swiftgpt(["tokenizer", "train", "--input", directory + "/c.txt", "--vocab-size", "260", "--pattern", #"regex:\w+|\s"#,
-                      "--output", directory + "/u"])
-    #expect(r.status == 0, "\(r.err)")
+                      "--output", directory + "/u/"])
+    // A trailing slash wrote the hidden files u/.model and u/.vocab.
+    #expect(r.status == 0 && FileManager.default.fileExists(atPath: directory + "/u.model"), "\(r.err)")
   }
 
   @Test func trainOpensTheTokenizerAndItsOutputBeforeTraining() throws {

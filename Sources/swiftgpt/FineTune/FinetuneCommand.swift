@@ -33,7 +33,7 @@ struct FinetuneCommand: ParsableCommand {
 
   @Option(help: "Epochs.") var epochs = 3
   @Option(help: "Batch size (examples).") var batchSize = 8
-  @Option(help: "Peak learning rate (GPT-1: 6.25e-5).") var lr: Float = 6.25e-5
+  @Option(help: "Peak learning rate (GPT-1's).") var lr: Float = 6.25e-5
   @Option(help: "Fraction of steps for warmup (then linear decay to 0).") var warmup: Float = 0.002
   @Option(help: "Weight decay.") var weightDecay: Float = 0.01
   @Option(help: "Gradient clipping norm (0: off).") var gradClip: Float = 1

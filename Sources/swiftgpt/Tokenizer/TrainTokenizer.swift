@@ -48,7 +48,8 @@ struct TrainTokenizer: ParsableCommand {
   @Option(help: "Threads for counting words (--pipeline hf).")
   var threads = 2
 
-  @Option(help: "Output: PREFIX (bpe: PREFIX.model and PREFIX.vocab; hf: a folder), or NAME.json (hf: tokenizer.json only).")
+  @Option(help: "Output: PREFIX (bpe: PREFIX.model and PREFIX.vocab; hf: a folder), or NAME.json (hf: tokenizer.json only).",
+          transform: normalizedPath)  // `ko/` wrote the hidden files ko/.model and ko/.vocab
   var output: String
 
   func validate() throws {
