@@ -47,9 +47,24 @@ public func writeFileAtomically(_ path: String, _ text: String) throws(FileError
 
 /// Creates `folder` and its parents if needed.
 public func createFolder(_ folder: String) throws(FileError) {
+  if let file = fileInTheWay(of: folder) { throw .unwritable(path: folder, reason: "\(file) is a file, not a folder") }
   do {
     try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
   } catch {
     throw .unwritable(path: folder, reason: describe(error))
   }
+}
+
+/// The nearest existing ancestor of `path` (or `path` itself) when it is a file rather than a
+/// folder: what makes creating the folder `path` fail (Foundation says only "error 512").
+public func fileInTheWay(of path: String) -> String? {
+  var candidate = path
+  while !candidate.isEmpty && candidate != "/" && candidate != "." {
+    var isDirectory: ObjCBool = false
+    if FileManager.default.fileExists(atPath: candidate, isDirectory: &isDirectory) {
+      return isDirectory.boolValue ? nil : candidate
+    }
+    candidate = (candidate as NSString).deletingLastPathComponent
+  }
+  return nil
 }

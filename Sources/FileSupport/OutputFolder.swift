@@ -127,6 +127,7 @@ public func checkFolderWritable(_ folder: String, replaceable: (String) -> Bool)
   let folder = normalizedPath(folder)
   try checkReplaceable(folder, replaceable: replaceable)
   let temporary = folder + ".tmp"
+  if let file = fileInTheWay(of: temporary) { throw .unwritable(path: folder, reason: "\(file) is a file, not a folder") }
   do {
     try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
   } catch {
@@ -171,9 +172,7 @@ public final class FolderLock {
     self.folder = normalizedPath(folder)
     let fm = FileManager.default
     created = !fm.fileExists(atPath: self.folder)
-    do { try fm.createDirectory(atPath: self.folder, withIntermediateDirectories: true) } catch {
-      throw .unwritable(path: self.folder, reason: describe(error))
-    }
+    try createFolder(self.folder)
     let path = self.folder + "/" + Self.fileName
     createdFile = !fm.fileExists(atPath: path)
     descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -211,6 +210,9 @@ public func describe(_ error: any Error) -> String {
     return String(cString: strerror(Int32(underlying.code)))
   }
   if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+  if let path = ns.userInfo[NSFilePathErrorKey] as? String, let file = fileInTheWay(of: (path as NSString).deletingLastPathComponent) {
+    return "\(file) is a file, not a folder"
+  }
   switch ns.code {
   case NSFileWriteOutOfSpaceError: return "no space left on device"
   case NSFileWriteNoPermissionError, NSFileReadNoPermissionError: return "permission denied"

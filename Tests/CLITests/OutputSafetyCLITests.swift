@@ -36,6 +36,13 @@ struct OutputSafetyCLITests {
     #expect(entries(here).contains("model.safetensors") && entries(here).contains("task.json"), "\(entries(here))")
     r = try swiftgpt(finetune + ["--out", ".", "--overwrite"], in: here)
     #expect(r.status == 0 && entries(here).contains("model.safetensors"), "\(r.err)")
+    // A file where a folder belongs said "NSCocoaErrorDomain error 512".
+    for command in [["train", "--max-steps", "1", "--out", train + "/run"], ["prepare", "--input", train, "--output", train + "/data"],
+                    finetune + ["--out", train + "/m"], ["tokenizer", "train", "--input", train, "--vocab-size", "260", "--output", train + "/t"]] {
+      r = try swiftgpt(command)
+      #expect(r.status == 1 && r.err.hasPrefix("Error: cannot write ") && r.err.hasSuffix("\(train) is a file, not a folder\n"),
+              "\(command[0]): \(r.err)")
+    }
     let merged = directory + "/merged/"
     r = try swiftgpt(["lora", "merge", "--checkpoint", base, "--adapter", directory + "/nope", "--out", merged])
     #expect(r.status != 0 && !FileManager.default.fileExists(atPath: merged), "a failed merge leaves no folder: \(r.err)")
