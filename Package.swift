@@ -20,6 +20,9 @@ let package = Package(
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
+    .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
   ],
   targets: [
     .target(name: "FileSupport"),
@@ -27,12 +30,18 @@ let package = Package(
     .target(name: "TensorEngine", swiftSettings: kernels),
     .target(name: "Models", dependencies: ["FileSupport", "TensorEngine"], swiftSettings: kernels),
     .target(name: "Inference", dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers"], swiftSettings: kernels),
+    .target(
+      name: "Server",
+      dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers", "Inference",
+                     .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
+                     .product(name: "HTTPTypes", package: "swift-http-types")],
+      swiftSettings: optimized),
     .target(name: "Training", dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers", "Inference"],
             swiftSettings: kernels),
     .executableTarget(
       name: "swiftgpt",
       dependencies: [
-        "FileSupport", "Tokenizers", "TensorEngine", "Models", "Inference", "Training",
+        "FileSupport", "Tokenizers", "TensorEngine", "Models", "Inference", "Training", "Server",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: optimized),
@@ -41,5 +50,11 @@ let package = Package(
     .testTarget(name: "ModelsTests", dependencies: ["FileSupport", "Models", "Inference", "Training", "Tokenizers"],
                 swiftSettings: optimized),
     .testTarget(name: "CLITests", dependencies: ["swiftgpt"]),
+    .testTarget(
+      name: "ServerTests",
+      dependencies: ["Server", "Models", "Tokenizers", "Inference", "TensorEngine",
+                     .product(name: "HummingbirdTesting", package: "hummingbird"),
+                     .product(name: "HTTPTypes", package: "swift-http-types")],
+      swiftSettings: optimized),
   ]
 )

@@ -177,12 +177,9 @@ struct LoRAOptions: ParsableArguments {
 /// tokenizers (as in pretraining data); a HF pipeline adds no template tokens; a char
 /// tokenizer leaves out characters it does not know and counts them in `dropped`.
 func encodeText(_ text: String, with tokenizer: any Tokenizer, dropped: DroppedCharacters? = nil) throws -> [Int] {
-  if let char = tokenizer as? CharTokenizer {
-    let (ids, count) = char.encodeKnown(text)
-    dropped?.count += count
-    return ids
-  }
-  return try tokenizer.encodeOrdinary(text)
+  let (ids, count) = try tokenizer.encodeUserText(text)
+  dropped?.count += count
+  return ids
 }
 
 /// How many characters a char tokenizer could not encode (reported once at the end).

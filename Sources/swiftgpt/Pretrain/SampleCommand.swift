@@ -94,8 +94,8 @@ func printSamples(model: any LanguageModel, tokenizer: any Tokenizer, prompt: St
       let start = Terminal.now()
       let (text, tokens) = try model.generateText(
         prompt: promptIDs.map(Int32.init), tokenizer: tokenizer, maxNewTokens: maxNewTokens, sampling: sampling,
-        stopTokens: eot.map { [Int32($0)] } ?? [], precision: precision, rng: &rng
-      ) { piece in if stream { Terminal.write(piece) } }
+        stopTokens: eot.map { [Int32($0)] } ?? [], precision: precision, rng: &rng,
+        onText: { piece in if stream { Terminal.write(piece) } })
       Terminal.write((stream ? "" : text) + "\n")
       let seconds = Terminal.now() - start
       Terminal.error(String(format: "[%d tokens in %.2f s, %.1f tok/s]", tokens, seconds, Double(tokens) / max(seconds, 1e-9)))

@@ -1,0 +1,135 @@
+import Foundation
+import Hummingbird
+
+// The OpenAI request and response bodies SwiftGPT's server reads and writes (field names as on
+// the wire; openai-python's types).
+
+/// A prompt: a string, a list of strings (one completion each), or token ids.
+enum PromptInput: Decodable {
+  case texts([String])
+  case ids([Int])
+
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.singleValueContainer()
+    if let text = try? c.decode(String.self) { self = .texts([text]) }
+    else if let texts = try? c.decode([String].self) { self = .texts(texts) }
+    else if let ids = try? c.decode([Int].self) { self = .ids(ids) }
+    else { throw APIError.badRequest("'prompt' must be a string, a list of strings or a list of token ids") }
+  }
+}
+
+/// `stop`: a string or a list of up to 4 strings.
+struct StopInput: Decodable {
+  var strings: [String]
+
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.singleValueContainer()
+    if let one = try? c.decode(String.self) { strings = [one] }
+    else if let many = try? c.decode([String].self) { strings = many }
+    else { throw APIError.badRequest("'stop' must be a string or a list of strings") }
+  }
+}
+
+/// The sampling fields shared by completions and chat.
+struct SamplingFields: Decodable {
+  var model: String?
+  var max_tokens: Int?
+  var temperature: Float?
+  var top_p: Float?
+  var top_k: Int?
+  var n: Int?
+  var stop: StopInput?
+  var seed: UInt64?
+  var stream: Bool?
+  var stream_options: StreamOptions?
+
+  struct StreamOptions: Decodable { var include_usage: Bool? }
+}
+
+struct CompletionRequest: Decodable {
+  var prompt: PromptInput
+  var fields: SamplingFields
+
+  enum CodingKeys: CodingKey { case prompt }
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    guard c.contains(.prompt) else { throw APIError.badRequest("'prompt' is required") }
+    prompt = try c.decode(PromptInput.self, forKey: .prompt)
+    fields = try SamplingFields(from: decoder)
+  }
+}
+
+struct ChatRequest: Decodable {
+  struct Message: Decodable {
+    var role: String
+    var content: String
+  }
+  var messages: [Message]
+  var fields: SamplingFields
+
+  enum CodingKeys: CodingKey { case messages }
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    guard c.contains(.messages) else { throw APIError.badRequest("'messages' is required") }
+    messages = try c.decode([Message].self, forKey: .messages)
+    fields = try SamplingFields(from: decoder)
+  }
+}
+
+struct Usage: Codable, Equatable {
+  var prompt_tokens: Int
+  var completion_tokens: Int
+  var total_tokens: Int
+}
+
+/// `/v1/completions` and `/v1/chat/completions`, whole or as one stream chunk: which fields
+/// are set depends on the object type (`text_completion`, `chat.completion`,
+/// `chat.completion.chunk`).
+struct CompletionResponse: Encodable {
+  struct Message: Encodable {
+    var role: String?
+    var content: String?
+  }
+  struct Choice: Encodable {
+    var index: Int
+    var text: String?
+    var message: Message?
+    var delta: Message?
+    var finish_reason: String?
+
+    enum CodingKeys: CodingKey { case index, text, message, delta, finish_reason }
+    func encode(to encoder: any Encoder) throws {
+      var c = encoder.container(keyedBy: CodingKeys.self)
+      try c.encode(index, forKey: .index)
+      try c.encodeIfPresent(text, forKey: .text)
+      try c.encodeIfPresent(message, forKey: .message)
+      try c.encodeIfPresent(delta, forKey: .delta)
+      try c.encode(finish_reason, forKey: .finish_reason)  // null while streaming
+    }
+  }
+  var id: String
+  var object: String
+  var created: Int
+  var model: String
+  var choices: [Choice]
+  var usage: Usage?
+}
+
+struct ModelList: Encodable {
+  struct Card: Encodable {
+    var id: String
+    var object = "model"
+    var created: Int
+    var owned_by = "swiftgpt"
+    var meta: [String: Int]
+  }
+  var object = "list"
+  var data: [Card]
+}
+
+struct TokenizeRequest: Decodable {
+  var content: String
+  var with_pieces: Bool?
+}
+
+struct DetokenizeRequest: Decodable { var tokens: [Int] }

@@ -1,0 +1,134 @@
+import Foundation
+import Inference
+import Models
+import TensorEngine
+import Tokenizers
+
+/// What one completion asks of the model: the prompt's token ids and how to sample.
+struct GenerationJob: Sendable {
+  var prompt: [Int32]
+  var maxTokens: Int
+  var sampling: SamplingOptions
+  var seed: UInt64
+  var stop: [String]
+  var stopTokens: Set<Int32>
+}
+
+/// How one completion ended.
+struct GenerationResult: Sendable {
+  var text: String
+  var tokens: Int
+  /// `stop` (a stop token or string) or `length` (max_tokens).
+  var finishReason: String
+}
+
+/// Set from another task to end a generation after its current token (a closed connection).
+final class CancelFlag: @unchecked Sendable {
+  private let lock = NSLock()
+  private var value = false
+  var isSet: Bool { lock.withLock { value } }
+  func set() { lock.withLock { value = true } }
+}
+
+/// The served model: weights, tokenizer and chat markers, and a serial queue of its own that
+/// runs one generation at a time (the HTTP event loops never run the model).
+public final class ModelServer: @unchecked Sendable {
+  public let modelID: String
+  let model: any LanguageModel
+  let tokenizer: any Tokenizer
+  /// The instruction markers of a model from `finetune --task sft`; nil: no chat template.
+  let chat: InstructionTokens?
+  private let queue = DispatchQueue(label: "swiftgpt.serve.generate")
+
+  public init(model: any LanguageModel, tokenizer: any Tokenizer, chat: InstructionTokens?, modelID: String) {
+    (self.model, self.tokenizer, self.chat, self.modelID) = (model, tokenizer, chat, modelID)
+  }
+
+  /// Opens a model folder as `sample` and `chat` do (its adapter merged in).
+  public convenience init(folder: ModelDirectory, tokenizer override: String? = nil, adapter: String? = nil,
+                          modelID: String? = nil) throws {
+    let model = try folder.loadModel()
+    if let gpt = model as? GPT, let adapterFolder = adapter ?? folder.adapterFolder {
+      try LoRAAdapter(peftFolder: adapterFolder, for: gpt).merge(into: gpt)
+    }
+    let tokenizer = try folder.tokenizer(override: override, vocabSize: model.vocabSize)
+    self.init(model: model, tokenizer: tokenizer, chat: try folder.instructionTokens(),
+              modelID: modelID ?? (folder.path as NSString).lastPathComponent)
+  }
+
+  /// The model's context length (tokens).
+  var contextLength: Int { model.contextLength ?? 1 << 20 }
+
+  /// The end-of-text token, where plain completions stop.
+  var endOfText: Int32? { tokenizer.specialTokens.ids["<|endoftext|>"].map(Int32.init) }
+
+  /// Runs `job` on the model's queue; `onText` gets the text as it is decided (never part of a
+  /// stop string). Returns when the generation ends.
+  func generate(_ job: GenerationJob, cancel: CancelFlag, onText: @escaping @Sendable (String) -> Void) async throws
+    -> GenerationResult
+  {
+    try await withCheckedThrowingContinuation { continuation in
+      queue.async { [self] in
+        continuation.resume(with: Result { try self.run(job, cancel: cancel, onText: onText) })
+      }
+    }
+  }
+
+  private func run(_ job: GenerationJob, cancel: CancelFlag, onText: (String) -> Void) throws -> GenerationResult {
+    var rng = RandomGenerator(seed: job.seed)
+    var filter = StopFilter(stops: job.stop)
+    let (_, tokens) = try model.generateText(
+      prompt: job.prompt, tokenizer: tokenizer, maxNewTokens: job.maxTokens, sampling: job.sampling,
+      stopTokens: job.stopTokens, rng: &rng, shouldStop: { filter.stopped || cancel.isSet }
+    ) { piece in
+      let ready = filter.feed(piece)
+      if !ready.isEmpty { onText(ready) }
+    }
+    let rest = filter.finish()
+    if !rest.isEmpty { onText(rest) }
+    let length = tokens >= job.maxTokens && !filter.stopped
+    return GenerationResult(text: filter.text, tokens: tokens, finishReason: length ? "length" : "stop")
+  }
+}
+
+/// Holds back text that may be the start of a stop string, and cuts the text at the first stop
+/// string found: a stop string never reaches the client, even split over tokens.
+struct StopFilter {
+  let stops: [String]
+  /// The text let through so far.
+  private(set) var text = ""
+  private var pending = ""
+  private(set) var stopped = false
+
+  init(stops: [String]) { self.stops = stops.filter { !$0.isEmpty } }
+
+  /// Takes the next piece and returns what can be sent now.
+  mutating func feed(_ piece: String) -> String {
+    guard !stopped else { return "" }
+    pending += piece
+    if let cut = stops.compactMap({ pending.range(of: $0)?.lowerBound }).min() {
+      stopped = true
+      return release(upTo: cut)
+    }
+    // Keep back the longest tail that is the start of a stop string.
+    var keep = 0
+    for stop in stops {
+      for n in stride(from: min(stop.count, pending.count), to: 0, by: -1) where pending.hasSuffix(String(stop.prefix(n))) {
+        keep = max(keep, n)
+        break
+      }
+    }
+    return release(upTo: pending.index(pending.endIndex, offsetBy: -keep))
+  }
+
+  /// What is still held back, at the end of the generation.
+  mutating func finish() -> String { stopped ? "" : release(upTo: pending.endIndex) }
+
+  /// Lets `pending[..<end]` through; after a stop the rest is dropped.
+  private mutating func release(upTo end: String.Index) -> String {
+    let ready = String(pending[..<end])
+    pending = stopped ? "" : String(pending[end...])
+    text += ready
+    return ready
+  }
+}

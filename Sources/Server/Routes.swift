@@ -1,0 +1,261 @@
+import FileSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Inference
+import Models
+import TensorEngine
+import Tokenizers
+
+/// How `swiftgpt serve` is set up.
+public struct ServerOptions: Sendable {
+  /// API keys a request must present (`Authorization: Bearer KEY` or `X-Api-Key: KEY`); none: open.
+  public var apiKeys: [String] = []
+  /// The largest request body, in bytes (a larger one is a JSON 413).
+  public var maxBodyBytes = 2 << 20
+
+  public init() {}
+}
+
+/// The OpenAI-compatible API of a `ModelServer`: `GET /health`, `GET /v1/models`,
+/// `POST /v1/completions`, `POST /v1/chat/completions` (whole or streamed as server-sent
+/// events), `POST /tokenize` and `POST /detokenize`.
+public func makeRouter(_ server: ModelServer, options: ServerOptions = ServerOptions()) -> Router<BasicRequestContext> {
+  let router = Router()
+  router.add(middleware: OpenAIErrorMiddleware())
+  router.add(middleware: APIKeyMiddleware(keys: options.apiKeys))
+  let api = API(server: server, maxBodyBytes: options.maxBodyBytes)
+  router.get("health") { _, _ in ["status": "ok"] }
+  router.get("v1/health") { _, _ in ["status": "ok"] }
+  router.get("v1/models") { _, _ in try encodeJSON(api.models()) }
+  router.post("v1/completions") { request, _ in try await api.completions(request) }
+  router.post("v1/chat/completions") { request, _ in try await api.chatCompletions(request) }
+  router.post("tokenize") { request, _ in try await api.tokenize(request) }
+  router.post("detokenize") { request, _ in try await api.detokenize(request) }
+  return router
+}
+
+/// The handlers.
+struct API: Sendable {
+  let server: ModelServer
+  let maxBodyBytes: Int
+  let started = Int(Date().timeIntervalSince1970)
+
+  func models() -> ModelList {
+    var meta = ["n_vocab": server.model.vocabSize, "n_params": server.model.parameters.count]
+    if let context = server.model.contextLength { meta["n_ctx_train"] = context }
+    return ModelList(data: [.init(id: server.modelID, created: started, meta: meta)])
+  }
+
+  /// The request body as `T`; bad JSON is a 400 naming the problem, a body over the limit a 413.
+  func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+    var request = request
+    let body: ByteBuffer
+    do { body = try await request.collectBody(upTo: maxBodyBytes) } catch {
+      throw APIError(.contentTooLarge, "invalid_request_error", "the request body is larger than \(maxBodyBytes) bytes")
+    }
+    do { return try JSONDecoder().decode(T.self, from: Data(buffer: body)) } catch let error as APIError { throw error } catch {
+      throw APIError.badRequest("the request body is not valid JSON for this endpoint: \(describe(error))")
+    }
+  }
+
+  func completions(_ request: Request) async throws -> Response {
+    let body = try await decode(CompletionRequest.self, request)
+    let prompts: [[Int32]]
+    switch body.prompt {
+    case .texts(let texts): prompts = try texts.map { try server.tokenizer.encodeUserText($0).ids.map(Int32.init) }
+    case .ids(let ids):
+      guard let bad = ids.first(where: { $0 < 0 || $0 >= server.model.vocabSize }) else { prompts = [ids.map(Int32.init)]; break }
+      throw APIError.badRequest("token id \(bad) in 'prompt' is outside the model's vocabulary of \(server.model.vocabSize)")
+    }
+    let stopTokens: Set<Int32> = server.endOfText.map { [$0] } ?? []
+    return try await respond(prompts: prompts, fields: body.fields, stopTokens: stopTokens, chat: false)
+  }
+
+  func chatCompletions(_ request: Request) async throws -> Response {
+    let body = try await decode(ChatRequest.self, request)
+    guard let chat = server.chat else {
+      throw APIError.badRequest("the model \(server.modelID) has no chat template (it was not instruction-tuned with "
+        + "`swiftgpt finetune --task sft`); use /v1/completions")
+    }
+    guard body.messages.last?.role == "user" || body.messages.last?.role == "system" else {
+      throw APIError.badRequest("the last message must be the user's")
+    }
+    let history = body.messages.map { ChatMessage(role: $0.role, content: $0.content) }
+    let prompt = try chat.encode(chat.template.replyPrompt(history: history), maxLength: Int.max) {
+      try server.tokenizer.encodeUserText($0).ids
+    }.ids
+    return try await respond(prompts: [prompt], fields: body.fields, stopTokens: [chat.end], chat: true)
+  }
+
+  /// Runs every prompt `n` times and answers whole or as a stream.
+  private func respond(prompts: [[Int32]], fields: SamplingFields, stopTokens: Set<Int32>, chat: Bool) async throws -> Response {
+    let sampling = SamplingOptions(temperature: fields.temperature ?? 1, topK: fields.top_k, topP: fields.top_p)
+    if let problem = sampling.problem { throw APIError.badRequest(problem) }
+    let n = fields.n ?? 1
+    guard (1...16).contains(n) else { throw APIError.badRequest("'n' must be between 1 and 16, got \(n)") }
+    if let max = fields.max_tokens, max < 0 { throw APIError.badRequest("'max_tokens' must be ≥ 0, got \(max)") }
+    let stops = fields.stop?.strings ?? []
+    guard stops.count <= 4 else { throw APIError.badRequest("'stop' takes at most 4 strings") }
+    var jobs: [GenerationJob] = []
+    for prompt in prompts {
+      guard !prompt.isEmpty else { throw APIError.badRequest("the prompt is empty") }
+      guard prompt.count < server.contextLength else {
+        throw APIError.contextExceeded("the prompt has \(prompt.count) tokens; the model's context is \(server.contextLength)")
+      }
+      // max_tokens is clamped to what the context leaves.
+      let room = server.contextLength - prompt.count
+      let maxTokens = min(fields.max_tokens ?? room, room)
+      let seed = fields.seed ?? UInt64.random(in: 0...UInt64.max)
+      for k in 0..<n {
+        jobs.append(GenerationJob(prompt: prompt, maxTokens: maxTokens, sampling: sampling, seed: seed &+ UInt64(k),
+                                  stop: stops, stopTokens: stopTokens))
+      }
+    }
+    let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24).lowercased()
+    let head = CompletionResponse(id: id, object: chat ? "chat.completion" : "text_completion",
+                                  created: Int(Date().timeIntervalSince1970), model: server.modelID, choices: [])
+    if fields.stream == true {
+      return stream(jobs, head: head, chat: chat, includeUsage: fields.stream_options?.include_usage == true)
+    }
+    var response = head
+    var usage = Usage(prompt_tokens: 0, completion_tokens: 0, total_tokens: 0)
+    for (index, job) in jobs.enumerated() {
+      let result = try await server.generate(job, cancel: CancelFlag()) { _ in }
+      response.choices.append(chat
+        ? .init(index: index, message: .init(role: "assistant", content: result.text), finish_reason: result.finishReason)
+        : .init(index: index, text: result.text, finish_reason: result.finishReason))
+      usage.completion_tokens += result.tokens
+      if index % n == 0 { usage.prompt_tokens += job.prompt.count }
+    }
+    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
+    response.usage = usage
+    return try encodeJSON(response)
+  }
+
+  /// Server-sent events: for chat the role first, then content deltas, then a chunk with the
+  /// finish reason (per choice), the usage chunk if asked for, and `data: [DONE]`. A client
+  /// that goes away stops its generation after the current token.
+  private func stream(_ jobs: [GenerationJob], head: CompletionResponse, chat: Bool, includeUsage: Bool) -> Response {
+    var template = head
+    if chat { template.object = "chat.completion.chunk" }
+    let chunk = template
+    let server = self.server
+    let body = ResponseBody { writer in
+      func send(_ choices: [CompletionResponse.Choice], usage: Usage? = nil) async throws {
+        var event = chunk
+        (event.choices, event.usage) = (choices, usage)
+        try await writer.write(ByteBuffer(string: "data: " + String(decoding: try jsonEncoder.encode(event), as: UTF8.self) + "\n\n"))
+      }
+      var usage = Usage(prompt_tokens: 0, completion_tokens: 0, total_tokens: 0)
+      for (index, job) in jobs.enumerated() {
+        if chat { try await send([.init(index: index, delta: .init(role: "assistant", content: ""))]) }
+        let (pieces, continuation) = AsyncStream<String>.makeStream()
+        let cancel = CancelFlag()
+        let generation = Task { () throws -> GenerationResult in
+          defer { continuation.finish() }
+          return try await server.generate(job, cancel: cancel) { continuation.yield($0) }
+        }
+        do {
+          for await piece in pieces {
+            try await send([chat ? .init(index: index, delta: .init(content: piece)) : .init(index: index, text: piece)])
+          }
+        } catch {
+          cancel.set()  // the client went away
+          _ = try? await generation.value
+          throw error
+        }
+        let result = try await generation.value
+        try await send([chat ? .init(index: index, delta: .init(), finish_reason: result.finishReason)
+                             : .init(index: index, text: "", finish_reason: result.finishReason)])
+        usage.prompt_tokens += index == 0 || jobs[index - 1].prompt != job.prompt ? job.prompt.count : 0
+        usage.completion_tokens += result.tokens
+      }
+      if includeUsage {
+        usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
+        try await send([], usage: usage)
+      }
+      try await writer.write(ByteBuffer(string: "data: [DONE]\n\n"))
+      try await writer.finish(nil)
+    }
+    return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+  }
+
+  func tokenize(_ request: Request) async throws -> Response {
+    let body = try await decode(TokenizeRequest.self, request)
+    let ids = try server.tokenizer.encodeOrdinary(body.content)
+    guard body.with_pieces == true else { return try encodeJSON(["tokens": ids]) }
+    // A piece is its text when its bytes are valid UTF-8 on their own, else the bytes (llama.cpp).
+    let pieces: [[String: AnyCodable]] = ids.map { id in
+      let bytes = server.tokenizer.tokenBytes(id) ?? []
+      if let text = String(validating: bytes, as: UTF8.self) { return ["id": .int(id), "piece": .string(text)] }
+      return ["id": .int(id), "piece": .string(bytes.map { String(format: "\\x%02X", $0) }.joined())]
+    }
+    return try encodeJSON(["tokens": pieces])
+  }
+
+  func detokenize(_ request: Request) async throws -> Response {
+    let body = try await decode(DetokenizeRequest.self, request)
+    do { return try encodeJSON(["content": try server.tokenizer.decode(body.tokens)]) } catch {
+      throw APIError.badRequest("\(error)")
+    }
+  }
+
+}
+
+/// A JSON response.
+func encodeJSON(_ value: some Encodable) throws -> Response {
+  Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try jsonEncoder.encode(value))))
+}
+
+/// Compact JSON with sorted keys: the same bytes for the same answer.
+nonisolated(unsafe) let jsonEncoder = {
+  let encoder = JSONEncoder()
+  encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+  return encoder
+}()
+
+/// Checks the API key of every request but `/health` (keys compared in constant time).
+struct APIKeyMiddleware: RouterMiddleware {
+  let keys: [[UInt8]]
+
+  init(keys: [String]) { self.keys = keys.map { Array($0.utf8) } }
+
+  func handle(_ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response)
+    async throws -> Response
+  {
+    guard !keys.isEmpty, !["/health", "/v1/health"].contains(request.uri.path), request.method != .options else {
+      return try await next(request, context)
+    }
+    let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+    guard let given = bearer ?? request.headers[HTTPField.Name("X-Api-Key")!], keys.contains(where: { equalInConstantTime($0, Array(given.utf8)) })
+    else { throw APIError(.unauthorized, "authentication_error", "Invalid API Key") }
+    return try await next(request, context)
+  }
+}
+
+/// Whether `a` equals `b`, in a time that depends on their lengths only.
+func equalInConstantTime(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+  var difference = UInt8(truncatingIfNeeded: a.count ^ b.count)
+  for i in 0..<max(a.count, b.count) { difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0) }
+  return difference == 0
+}
+
+/// Gives every error the OpenAI shape: Hummingbird's own (404 for an unknown path, 405) and
+/// anything unexpected (500).
+struct OpenAIErrorMiddleware: RouterMiddleware {
+  func handle(_ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response)
+    async throws -> Response
+  {
+    do {
+      return try await next(request, context)
+    } catch let error as APIError {
+      throw error
+    } catch let error as HTTPError {
+      let type = error.status == .notFound ? "not_found_error" : error.status.code < 500 ? "invalid_request_error" : "server_error"
+      throw APIError(error.status, type, error.body ?? error.status.reasonPhrase)
+    } catch {
+      throw APIError(.internalServerError, "server_error", "\(error)")
+    }
+  }
+}

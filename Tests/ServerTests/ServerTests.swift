@@ -1,0 +1,197 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Inference
+import Models
+import TensorEngine
+import Testing
+import Tokenizers
+@testable import Server
+
+/// The OpenAI API of `swiftgpt serve` on a tiny seeded model, through Hummingbird's router.
+@Suite("serve: the OpenAI API")
+struct ServerTests {
+  static let corpus = "abcdefghijklmnopqrstuvwxyz ABC.!\n"  // ChatML needs the role names and a newline
+
+  /// A seeded GPT over a char vocabulary; `chat` adds the two instruction markers (ChatML).
+  static func server(chat: Bool = false) throws -> ModelServer {
+    let tokenizer = try CharTokenizer(corpus: corpus)
+    let vocab = tokenizer.vocabSize + (chat ? 2 : 0)
+    let model = try GPT(config: GPTConfig(vocabSize: vocab, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 16), seed: 7)
+    let markers = chat ? InstructionTokens(start: Int32(vocab - 2), end: Int32(vocab - 1), template: .chat) : nil
+    return ModelServer(model: model, tokenizer: tokenizer, chat: markers, modelID: "tiny")
+  }
+
+  static func app(_ server: ModelServer, options: ServerOptions = ServerOptions()) -> some ApplicationProtocol {
+    Application(router: makeRouter(server, options: options))
+  }
+
+  func json(_ buffer: ByteBuffer) throws -> [String: Any] {
+    try JSONSerialization.jsonObject(with: Data(buffer: buffer)) as! [String: Any]
+  }
+
+  func post(_ client: some TestClientProtocol, _ uri: String, _ body: String, headers: HTTPFields = [:]) async throws -> TestResponse {
+    var fields = headers
+    fields[.contentType] = "application/json"
+    return try await client.execute(uri: uri, method: .post, headers: fields, body: ByteBuffer(string: body))
+  }
+
+  @Test func healthAndModels() async throws {
+    try await Self.app(try Self.server()).test(.router) { client in
+      let health = try await client.execute(uri: "/health", method: .get)
+      #expect(health.status == .ok && String(buffer: health.body) == #"{"status":"ok"}"#)
+      let models = try json(try await client.execute(uri: "/v1/models", method: .get).body)
+      let card = (models["data"] as! [[String: Any]])[0]
+      #expect(models["object"] as? String == "list" && card["id"] as? String == "tiny" && card["object"] as? String == "model")
+      #expect((card["meta"] as! [String: Int])["n_ctx_train"] == 32)
+    }
+  }
+
+  @Test func completionsEqualTheLibrary() async throws {
+    let server = try Self.server()
+    // Greedy: what `generateText` gives for the same prompt.
+    var rng = RandomGenerator(seed: 1)
+    let expected = try server.model.generateText(prompt: try server.tokenizer.encode("abc").map(Int32.init), tokenizer: server.tokenizer,
+                                                 maxNewTokens: 6, sampling: SamplingOptions(temperature: 0), rng: &rng).text
+    try await Self.app(server).test(.router) { client in
+      let r = try await post(client, "/v1/completions", #"{"model":"tiny","prompt":"abc","max_tokens":6,"temperature":0}"#)
+      #expect(r.status == .ok)
+      let body = try json(r.body)
+      let choice = (body["choices"] as! [[String: Any]])[0]
+      #expect(body["object"] as? String == "text_completion" && choice["text"] as? String == expected)
+      #expect(choice["finish_reason"] as? String == "length")
+      #expect(body["usage"] as? [String: Int] == ["prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9])
+      // Token ids as the prompt, and several prompts.
+      let ids = try server.tokenizer.encode("abc")
+      let byIDs = try json(try await post(client, "/v1/completions", #"{"prompt":\#(ids),"max_tokens":6,"temperature":0}"#).body)
+      #expect((byIDs["choices"] as! [[String: Any]])[0]["text"] as? String == expected)
+      let two = try json(try await post(client, "/v1/completions", #"{"prompt":["abc","ab"],"max_tokens":2,"n":2}"#).body)
+      #expect((two["choices"] as! [[String: Any]]).map { $0["index"] as! Int } == [0, 1, 2, 3])
+    }
+  }
+
+  @Test func theSameSeedGivesTheSameTextAlsoUnderConcurrentRequests() async throws {
+    try await Self.app(try Self.server()).test(.router) { client in
+      let request = #"{"prompt":"abc","max_tokens":8,"temperature":1,"seed":42}"#
+      let first = try json(try await post(client, "/v1/completions", request).body)
+      let text = (first["choices"] as! [[String: Any]])[0]["text"] as! String
+      let texts = try await withThrowingTaskGroup(of: String.self) { group in
+        for _ in 0..<4 {
+          group.addTask {
+            let body = try json(try await post(client, "/v1/completions", request).body)
+            return (body["choices"] as! [[String: Any]])[0]["text"] as! String
+          }
+        }
+        return try await group.reduce(into: []) { $0.append($1) }
+      }
+      #expect(texts == Array(repeating: text, count: 4))
+    }
+  }
+
+  @Test func chatStreamsAsOpenAIClientsExpect() async throws {
+    try await Self.app(try Self.server(chat: true)).test(.router) { client in
+      let messages = #""messages":[{"role":"user","content":"abc"}],"max_tokens":5,"temperature":0"#
+      let whole = try json(try await post(client, "/v1/chat/completions", "{\(messages)}").body)
+      let reply = ((whole["choices"] as! [[String: Any]])[0]["message"] as! [String: Any])["content"] as! String
+      #expect(whole["object"] as? String == "chat.completion")
+      let r = try await post(client, "/v1/chat/completions", #"{\#(messages),"stream":true,"stream_options":{"include_usage":true}}"#)
+      #expect(r.headers[.contentType] == "text/event-stream")
+      let events = String(buffer: r.body).components(separatedBy: "\n\n").filter { !$0.isEmpty }
+      #expect(events.allSatisfy { $0.hasPrefix("data: ") } && events.last == "data: [DONE]")
+      let chunks = try events.dropLast().map { try JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8)) as! [String: Any] }
+      #expect(Set(chunks.map { $0["id"] as! String }).count == 1)
+      #expect(chunks.allSatisfy { $0["object"] as? String == "chat.completion.chunk" })
+      let deltas = chunks.dropLast().map { ($0["choices"] as! [[String: Any]])[0] }
+      #expect((deltas.first!["delta"] as! [String: Any])["role"] as? String == "assistant")
+      #expect(deltas.compactMap { ($0["delta"] as! [String: Any])["content"] as? String }.joined() == reply)
+      #expect(deltas.last!["finish_reason"] as? String != nil && deltas.dropLast().allSatisfy { $0["finish_reason"] is NSNull })
+      let usage = chunks.last!
+      #expect((usage["choices"] as! [Any]).isEmpty && (usage["usage"] as! [String: Int])["prompt_tokens"]! > 0)
+    }
+  }
+
+  @Test func stopStringsNeverReachTheClient() async throws {
+    let server = try Self.server()
+    var rng = RandomGenerator(seed: 1)
+    let greedy = try server.model.generateText(prompt: try server.tokenizer.encode("abc").map(Int32.init), tokenizer: server.tokenizer,
+                                               maxNewTokens: 12, sampling: SamplingOptions(temperature: 0), rng: &rng).text
+    let stop = String(greedy.dropFirst(3).prefix(2))
+    let cut = String(greedy[..<greedy.range(of: stop)!.lowerBound])
+    try await Self.app(server).test(.router) { client in
+      for stream in [false, true] {
+        let r = try await post(client, "/v1/completions",
+                               #"{"prompt":"abc","max_tokens":12,"temperature":0,"stop":["\#(stop)"],"stream":\#(stream)}"#)
+        let text: String
+        if stream {
+          let events = String(buffer: r.body).components(separatedBy: "\n\n").filter { $0.hasPrefix("data: {") }
+          text = try events.map { e in
+            ((try JSONSerialization.jsonObject(with: Data(e.dropFirst(6).utf8)) as! [String: Any])["choices"] as! [[String: Any]])[0]["text"] as! String
+          }.joined()
+        } else {
+          text = (try json(r.body)["choices"] as! [[String: Any]])[0]["text"] as! String
+        }
+        #expect(text == cut, "stream \(stream): \(text.debugDescription) vs \(cut.debugDescription) (greedy \(greedy.debugDescription))")
+      }
+    }
+    var filter = StopFilter(stops: ["o w"])
+    #expect(filter.feed("Hel") + filter.feed("lo ") + filter.feed("wor") + filter.finish() == "Hell" && filter.stopped)
+  }
+
+  @Test func errorsHaveTheOpenAIShape() async throws {
+    try await Self.app(try Self.server()).test(.router) { client in
+      func error(_ r: TestResponse) throws -> (Int, String) {
+        let e = try json(r.body)["error"] as! [String: Any]
+        return (e["code"] as! Int, e["type"] as! String)
+      }
+      var r = try await post(client, "/v1/completions", "{oops")
+      let badJSON = try error(r)
+      #expect(r.status == .badRequest && badJSON == (400, "invalid_request_error"))
+      r = try await post(client, "/v1/chat/completions", #"{"messages":[{"role":"user","content":"a"}]}"#)
+      #expect(r.status == .badRequest && String(buffer: r.body).contains("no chat template"))
+      r = try await post(client, "/v1/completions", #"{"prompt":"\#(String(repeating: "a", count: 40))"}"#)
+      let tooLong = try error(r)
+      #expect(r.status == .badRequest && tooLong == (400, "exceed_context_size_error"))
+      r = try await post(client, "/v1/completions", #"{"prompt":[9999]}"#)
+      #expect(r.status == .badRequest && String(buffer: r.body).contains("outside the model's vocabulary"))
+      r = try await post(client, "/v1/completions", #"{"prompt":"a","temperature":-1}"#)
+      #expect(r.status == .badRequest)
+      r = try await client.execute(uri: "/v1/nothing", method: .get)
+      let unknown = try error(r)
+      #expect(r.status == .notFound && unknown == (404, "not_found_error"))
+    }
+  }
+
+  @Test func apiKeys() async throws {
+    var options = ServerOptions()
+    options.apiKeys = ["secret"]
+    try await Self.app(try Self.server(), options: options).test(.router) { client in
+      #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+      let denied = try await client.execute(uri: "/v1/models", method: .get)
+      #expect(denied.status == .unauthorized && String(buffer: denied.body).contains("authentication_error"))
+      #expect(try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer wrong"]).status == .unauthorized)
+      #expect(try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer secret"]).status == .ok)
+      #expect(try await client.execute(uri: "/v1/models", method: .get, headers: [HTTPField.Name("X-Api-Key")!: "secret"]).status == .ok)
+    }
+    #expect(equalInConstantTime(Array("ab".utf8), Array("ab".utf8)) && !equalInConstantTime(Array("ab".utf8), Array("abc".utf8)))
+  }
+
+  @Test func tokenizeAndDetokenize() async throws {
+    let gpt2 = try Encoding.named("gpt2")
+    let model = try GPT(config: GPTConfig(vocabSize: 50257, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 8))
+    let server = ModelServer(model: model, tokenizer: gpt2, chat: nil, modelID: "g")
+    try await Self.app(server).test(.router) { client in
+      let ids = try json(try await post(client, "/tokenize", #"{"content":"안녕 world"}"#).body)["tokens"] as! [Int]
+      #expect(ids == gpt2.encodeOrdinary("안녕 world"))
+      // A piece that is not valid UTF-8 alone (half of 안) comes as its bytes.
+      let pieces = try json(try await post(client, "/tokenize", #"{"content":"안 a","with_pieces":true}"#).body)["tokens"] as! [[String: Any]]
+      let expected = gpt2.encodeOrdinary("안 a").map { id in
+        let bytes = gpt2.tokenBytes(id)!
+        return String(validating: bytes, as: UTF8.self) ?? bytes.map { String(format: "\\x%02X", $0) }.joined()
+      }
+      #expect(pieces.map { $0["piece"] as! String } == expected && expected.last == " a" && expected.first!.hasPrefix("\\x"))
+      let text = try json(try await post(client, "/detokenize", #"{"tokens":\#(ids)}"#).body)["content"] as! String
+      #expect(text == "안녕 world")
+    }
+  }
+}
