@@ -1,0 +1,84 @@
+"""Black-box check of `swiftgpt serve` with the official `openai` Python client.
+
+Run by .ci/run after `swift test`: trains a tiny char model and an instruction-tuned copy with
+the CLI, serves it on a free loopback port, and checks models.list, completions, streamed chat
+and the error classes. Prints 'N passed, M failed' and exits non-zero on a failure.
+"""
+import os, re, subprocess, sys, tempfile, time
+
+import openai
+
+BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/swiftgpt"
+work = tempfile.mkdtemp(prefix="swiftgpt-blackbox-")
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"), flush=True)
+
+
+def run(*args):
+    subprocess.run([BIN, *args], check=True, capture_output=True, text=True, timeout=300)
+
+
+chats = os.path.join(work, "chat.jsonl")
+with open(chats, "w") as f:
+    for k in range(8):
+        f.write('{"messages": [{"role": "user", "content": "헌법 제%d조?"}, {"role": "assistant", "content": "대한민국 %d"}]}\n' % (k, k))
+run("train", "--model", "gpt-nano", "--max-steps", "3", "--eval-every", "3", "--eval-steps", "1", "--batch-size", "4",
+    "--out", os.path.join(work, "pre"), "--threads", "1")
+run("finetune", "--task", "sft", "--checkpoint", os.path.join(work, "pre"), "--train", chats, "--max-steps", "2",
+    "--out", os.path.join(work, "chat"), "--threads", "1")
+
+server = subprocess.Popen([BIN, "serve", "--checkpoint", os.path.join(work, "chat"), "--port", "0", "--api-key", "k"],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+try:
+    line = server.stdout.readline()
+    match = re.search(r"http://[0-9.]+:[0-9]+", line)
+    if not match:
+        raise SystemExit(f"serve did not start: {line!r}")
+    client = openai.OpenAI(base_url=match.group(0) + "/v1", api_key="k", max_retries=0, timeout=60)
+
+    models = [m.id for m in client.models.list()]
+    check("models.list names the model", models == ["chat"], models)
+
+    first = client.completions.create(model="chat", prompt="대한민국", max_tokens=6, seed=5, temperature=1)
+    again = client.completions.create(model="chat", prompt="대한민국", max_tokens=6, seed=5, temperature=1)
+    check("completions: the same seed gives the same text", first.choices[0].text == again.choices[0].text)
+    check("completions: usage counts the tokens", first.usage.completion_tokens == 6 and first.usage.prompt_tokens == 4,
+          first.usage)
+
+    chunks = list(client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "헌법 제1조?"}],
+                                                 max_tokens=8, temperature=0, stream=True,
+                                                 stream_options={"include_usage": True}))
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    whole = client.chat.completions.create(model="chat", messages=[{"role": "user", "content": "헌법 제1조?"}],
+                                           max_tokens=8, temperature=0)
+    check("chat: the stream says what the whole answer says", streamed == whole.choices[0].message.content,
+          (streamed, whole.choices[0].message.content))
+    check("chat: role first, finish reason, then usage",
+          chunks[0].choices[0].delta.role == "assistant" and chunks[-2].choices[0].finish_reason in ("stop", "length")
+          and chunks[-1].usage is not None)
+
+    try:
+        client.completions.create(model="chat", prompt="가" * 200, max_tokens=4)
+        check("a prompt longer than the context raises BadRequestError", False, "no error")
+    except openai.BadRequestError as e:
+        check("a prompt longer than the context raises BadRequestError", e.status_code == 400)
+    try:
+        openai.OpenAI(base_url=match.group(0) + "/v1", api_key="wrong", max_retries=0).models.list()
+        check("a wrong API key raises AuthenticationError", False, "no error")
+    except openai.AuthenticationError as e:
+        check("a wrong API key raises AuthenticationError", e.status_code == 401)
+finally:
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    check("SIGTERM stops the server", server.returncode is not None, server.returncode)
+
+failed = results.count(False)
+print(f"{len(results) - failed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
