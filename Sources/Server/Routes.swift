@@ -13,6 +13,8 @@ public struct ServerOptions: Sendable {
   public var apiKeys: [String] = []
   /// The largest request body, in bytes (a larger one is a JSON 413).
   public var maxBodyBytes = 2 << 20
+  /// The one origin browsers may call the API from (CORS); nil: none but the server's own.
+  public var corsOrigin: String?
 
   public init() {}
 }
@@ -23,6 +25,7 @@ public struct ServerOptions: Sendable {
 public func makeRouter(_ server: ModelServer, options: ServerOptions = ServerOptions()) -> Router<BasicRequestContext> {
   let router = Router()
   router.add(middleware: OpenAIErrorMiddleware())
+  if let origin = options.corsOrigin { router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin))) }
   router.add(middleware: APIKeyMiddleware(keys: options.apiKeys))
   let api = API(server: server, maxBodyBytes: options.maxBodyBytes)
   router.get("health") { _, _ in ["status": "ok"] }

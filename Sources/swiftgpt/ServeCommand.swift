@@ -24,15 +24,19 @@ struct ServeCommand: ParsableCommand {
   @Option(help: "The model id clients name (default: the checkpoint folder's name).") var alias: String?
   @Option(help: "An API key requests must present (Authorization: Bearer KEY or X-Api-Key).") var apiKey: String?
   @Option(help: "A file of API keys, one a line (# comments).") var apiKeyFile: String?
+  @Option(help: "Let web pages from this origin call the API (CORS), e.g. http://localhost:3000.") var cors: String?
+  @Option(help: "The largest request body in bytes.") var maxBodyBytes = 2 << 20
   @OptionGroup var threads: ThreadsOption
 
   func validate() throws {
     guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
+    guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive, got \(maxBodyBytes)") }
   }
 
   func run() throws {
     threads.apply()
     var options = ServerOptions()
+    (options.corsOrigin, options.maxBodyBytes) = (cors, maxBodyBytes)
     options.apiKeys = apiKey.map { [$0] } ?? []
     if let apiKeyFile {
       let text = try readTextFile(apiKeyFile)

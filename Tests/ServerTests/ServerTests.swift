@@ -176,6 +176,23 @@ struct ServerTests {
     #expect(equalInConstantTime(Array("ab".utf8), Array("ab".utf8)) && !equalInConstantTime(Array("ab".utf8), Array("abc".utf8)))
   }
 
+  @Test func bodyLimitAndCORS() async throws {
+    var options = ServerOptions()
+    (options.maxBodyBytes, options.corsOrigin) = (200, "http://localhost:3000")
+    try await Self.app(try Self.server(), options: options).test(.router) { client in
+      let big = try await post(client, "/v1/completions", #"{"prompt":"\#(String(repeating: "a", count: 300))"}"#)
+      let error = try json(big.body)["error"] as! [String: Any]
+      #expect(big.status == .contentTooLarge && error["code"] as? Int == 413, "\(String(buffer: big.body))")
+      let r = try await client.execute(uri: "/v1/models", method: .get, headers: [.origin: "http://localhost:3000"])
+      #expect(r.headers[.accessControlAllowOrigin] == "http://localhost:3000")
+    }
+    // Without --cors no page elsewhere may call it.
+    try await Self.app(try Self.server()).test(.router) { client in
+      let r = try await client.execute(uri: "/v1/models", method: .get, headers: [.origin: "http://evil.example"])
+      #expect(r.headers[.accessControlAllowOrigin] == nil)
+    }
+  }
+
   @Test func tokenizeAndDetokenize() async throws {
     let gpt2 = try Encoding.named("gpt2")
     let model = try GPT(config: GPTConfig(vocabSize: 50257, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 8))
