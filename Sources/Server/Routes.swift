@@ -118,18 +118,20 @@ struct API: Sendable {
     let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24).lowercased()
     let head = CompletionResponse(id: id, object: chat ? "chat.completion" : "text_completion",
                                   created: Int(Date().timeIntervalSince1970), model: server.modelID, choices: [])
+    // Each prompt counts once, however many choices (n) it has.
+    let promptTokens = prompts.reduce(0) { $0 + $1.count }
     if fields.stream == true {
-      return stream(jobs, head: head, chat: chat, includeUsage: fields.stream_options?.include_usage == true)
+      return stream(jobs, head: head, chat: chat, promptTokens: promptTokens,
+                    includeUsage: fields.stream_options?.include_usage == true)
     }
     var response = head
-    var usage = Usage(prompt_tokens: 0, completion_tokens: 0, total_tokens: 0)
+    var usage = Usage(prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: 0)
     for (index, job) in jobs.enumerated() {
       let result = try await server.generate(job, cancel: CancelFlag()) { _ in }
       response.choices.append(chat
         ? .init(index: index, message: .init(role: "assistant", content: result.text), finish_reason: result.finishReason)
         : .init(index: index, text: result.text, finish_reason: result.finishReason))
       usage.completion_tokens += result.tokens
-      if index % n == 0 { usage.prompt_tokens += job.prompt.count }
     }
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
     response.usage = usage
@@ -139,7 +141,8 @@ struct API: Sendable {
   /// Server-sent events: for chat the role first, then content deltas, then a chunk with the
   /// finish reason (per choice), the usage chunk if asked for, and `data: [DONE]`. A client
   /// that goes away stops its generation after the current token.
-  private func stream(_ jobs: [GenerationJob], head: CompletionResponse, chat: Bool, includeUsage: Bool) -> Response {
+  private func stream(_ jobs: [GenerationJob], head: CompletionResponse, chat: Bool, promptTokens: Int,
+                      includeUsage: Bool) -> Response {
     var template = head
     if chat { template.object = "chat.completion.chunk" }
     let chunk = template
@@ -150,7 +153,7 @@ struct API: Sendable {
         (event.choices, event.usage) = (choices, usage)
         try await writer.write(ByteBuffer(string: "data: " + String(decoding: try jsonEncoder.encode(event), as: UTF8.self) + "\n\n"))
       }
-      var usage = Usage(prompt_tokens: 0, completion_tokens: 0, total_tokens: 0)
+      var usage = Usage(prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: 0)
       for (index, job) in jobs.enumerated() {
         if chat { try await send([.init(index: index, delta: .init(role: "assistant", content: ""))]) }
         let (pieces, continuation) = AsyncStream<String>.makeStream()
@@ -171,7 +174,6 @@ struct API: Sendable {
         let result = try await generation.value
         try await send([chat ? .init(index: index, delta: .init(), finish_reason: result.finishReason)
                              : .init(index: index, text: "", finish_reason: result.finishReason)])
-        usage.prompt_tokens += index == 0 || jobs[index - 1].prompt != job.prompt ? job.prompt.count : 0
         usage.completion_tokens += result.tokens
       }
       if includeUsage {

@@ -68,6 +68,7 @@ struct ServerTests {
       #expect((byIDs["choices"] as! [[String: Any]])[0]["text"] as? String == expected)
       let two = try json(try await post(client, "/v1/completions", #"{"prompt":["abc","ab"],"max_tokens":2,"n":2}"#).body)
       #expect((two["choices"] as! [[String: Any]]).map { $0["index"] as! Int } == [0, 1, 2, 3])
+      #expect(two["usage"] as? [String: Int] == ["prompt_tokens": 5, "completion_tokens": 8, "total_tokens": 13], "each prompt once")
     }
   }
 
