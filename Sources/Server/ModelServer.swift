@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import Prometheus
 import Models
 import TensorEngine
 import Tokenizers
@@ -22,12 +23,20 @@ struct GenerationResult: Sendable {
   var finishReason: String
 }
 
-/// Set from another task to end a generation after its current token (a closed connection).
-final class CancelFlag: @unchecked Sendable {
+/// A value behind a lock.
+final class Locked<Value>: @unchecked Sendable {
   private let lock = NSLock()
-  private var value = false
-  var isSet: Bool { lock.withLock { value } }
-  func set() { lock.withLock { value = true } }
+  private var stored: Value
+  init(_ value: Value) { stored = value }
+  var value: Value { lock.withLock { stored } }
+  func update(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
+}
+
+/// Set from another task to end a generation after its current token (a closed connection).
+final class CancelFlag: Sendable {
+  private let flag = Locked(false)
+  var isSet: Bool { flag.value }
+  func set() { flag.update { $0 = true } }
 }
 
 /// The served model: weights, tokenizer and chat markers, and a serial queue of its own that
@@ -39,9 +48,28 @@ public final class ModelServer: @unchecked Sendable {
   /// The instruction markers of a model from `finetune --task sft`; nil: no chat template.
   let chat: InstructionTokens?
   private let queue = DispatchQueue(label: "swiftgpt.serve.generate")
+  /// What `/metrics` shows (Prometheus text format).
+  let metrics = PrometheusCollectorRegistry()
+  private let promptTokens, predictedTokens, requests, predictedSeconds: Counter
+  private let processing, deferred, tokensPerSecond: Gauge
+  /// Generations waiting and running (the one slot).
+  private let state = Locked((waiting: 0, running: false))
 
   public init(model: any LanguageModel, tokenizer: any Tokenizer, chat: InstructionTokens?, modelID: String) {
     (self.model, self.tokenizer, self.chat, self.modelID) = (model, tokenizer, chat, modelID)
+    requests = metrics.makeCounter(name: "swiftgpt_requests_total", help: "Generations run.")
+    promptTokens = metrics.makeCounter(name: "swiftgpt_prompt_tokens_total", help: "Prompt tokens read.")
+    predictedTokens = metrics.makeCounter(name: "swiftgpt_tokens_predicted_total", help: "Tokens generated.")
+    predictedSeconds = metrics.makeCounter(name: "swiftgpt_tokens_predicted_seconds_total", help: "Seconds spent generating.")
+    tokensPerSecond = metrics.makeGauge(name: "swiftgpt_predicted_tokens_seconds", help: "Tokens per second of the last generation.")
+    processing = metrics.makeGauge(name: "swiftgpt_requests_processing", help: "Busy slots (generations running).")
+    deferred = metrics.makeGauge(name: "swiftgpt_requests_deferred", help: "Generations waiting for a slot.")
+  }
+
+  /// Whether a generation is running now, and how many wait.
+  var load: (running: Bool, waiting: Int) {
+    let s = state.value
+    return (s.running, s.waiting)
   }
 
   /// Opens a model folder as `sample` and `chat` do (its adapter merged in).
@@ -67,9 +95,24 @@ public final class ModelServer: @unchecked Sendable {
   func generate(_ job: GenerationJob, cancel: CancelFlag, onText: @escaping @Sendable (String) -> Void) async throws
     -> GenerationResult
   {
-    try await withCheckedThrowingContinuation { continuation in
+    state.update { $0.waiting += 1 }
+    deferred.increment()
+    return try await withCheckedThrowingContinuation { continuation in
       queue.async { [self] in
-        continuation.resume(with: Result { try self.run(job, cancel: cancel, onText: onText) })
+        state.update { $0 = ($0.waiting - 1, true) }
+        deferred.decrement()
+        processing.set(Int64(1))
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = Result { try self.run(job, cancel: cancel, onText: onText) }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        if case .success(let r) = result {
+          (requests.increment(), promptTokens.increment(by: Int64(job.prompt.count)), predictedTokens.increment(by: Int64(r.tokens)))
+          predictedSeconds.increment(by: seconds)
+          tokensPerSecond.set(Double(r.tokens) / max(seconds, 1e-9))
+        }
+        state.update { $0.running = false }
+        processing.set(Int64(0))
+        continuation.resume(with: result)
       }
     }
   }

@@ -21,7 +21,7 @@ public struct ServerOptions: Sendable {
 
 /// The OpenAI-compatible API of a `ModelServer`: `GET /health`, `GET /v1/models`,
 /// `POST /v1/completions`, `POST /v1/chat/completions` (whole or streamed as server-sent
-/// events), `POST /tokenize` and `POST /detokenize`.
+/// events), `POST /tokenize`, `POST /detokenize`, `GET /metrics` (Prometheus) and `GET /slots`.
 public func makeRouter(_ server: ModelServer, options: ServerOptions = ServerOptions()) -> Router<BasicRequestContext> {
   let router = Router()
   router.add(middleware: OpenAIErrorMiddleware())
@@ -35,7 +35,22 @@ public func makeRouter(_ server: ModelServer, options: ServerOptions = ServerOpt
   router.post("v1/chat/completions") { request, _ in try await api.chatCompletions(request) }
   router.post("tokenize") { request, _ in try await api.tokenize(request) }
   router.post("detokenize") { request, _ in try await api.detokenize(request) }
+  router.get("metrics") { _, _ in
+    Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+             body: .init(byteBuffer: ByteBuffer(bytes: server.metrics.emitToBuffer())))
+  }
+  router.get("slots") { _, _ in
+    let (running, _) = server.load
+    return try encodeJSON([SlotState(id: 0, n_ctx: server.contextLength, is_processing: running)])
+  }
   return router
+}
+
+/// One entry of `GET /slots` (llama.cpp's fields): today one slot runs the generations in turn.
+struct SlotState: Encodable {
+  var id: Int
+  var n_ctx: Int
+  var is_processing: Bool
 }
 
 /// The handlers.

@@ -177,6 +177,22 @@ struct ServerTests {
     #expect(equalInConstantTime(Array("ab".utf8), Array("ab".utf8)) && !equalInConstantTime(Array("ab".utf8), Array("abc".utf8)))
   }
 
+  @Test func metricsAndSlots() async throws {
+    try await Self.app(try Self.server()).test(.router) { client in
+      _ = try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":4,"temperature":0}"#)
+      _ = try await post(client, "/v1/completions", #"{"prompt":"ab","max_tokens":3,"temperature":0}"#)
+      let text = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+      func value(_ name: String) -> Double? {
+        text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.split(separator: " ")[1]) }
+      }
+      #expect(value("swiftgpt_requests_total") == 2 && value("swiftgpt_prompt_tokens_total") == 5, "\(text)")
+      #expect(value("swiftgpt_tokens_predicted_total") == 7 && value("swiftgpt_requests_processing") == 0)
+      #expect(value("swiftgpt_requests_deferred") == 0 && (value("swiftgpt_predicted_tokens_seconds") ?? 0) > 0)
+      let slots = try JSONSerialization.jsonObject(with: Data(buffer: try await client.execute(uri: "/slots", method: .get).body))
+      #expect((slots as? [[String: Any]])?.first?["n_ctx"] as? Int == 32)
+    }
+  }
+
   @Test func bodyLimitAndCORS() async throws {
     var options = ServerOptions()
     (options.maxBodyBytes, options.corsOrigin) = (200, "http://localhost:3000")
