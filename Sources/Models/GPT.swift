@@ -82,7 +82,7 @@ public final class GPT: LanguageModel {
   /// heads read. Dropout is applied only when `rng` is given.
   public func hidden(_ ids: [Int32], batch: Int, length: Int, rng: DropoutRNG? = nil) -> Tensor {
     precondition(length <= config.blockSize, "sequence of \(length) tokens is longer than the block size \(config.blockSize)")
-    return transformer(ids, shape: [batch, length], positions: 0..<length, rng: rng) { qkv, _ in
+    return transformer(ids, shape: [batch, length], positions: (0..<Int32(length)).map { $0 }, rng: rng) { qkv, _ in
       causalSelfAttention(qkv, heads: config.nHead)
     }
   }
@@ -93,12 +93,13 @@ public final class GPT: LanguageModel {
   /// The language-modelling head's weight [V, C] (the token embedding when tied).
   var head: Tensor { config.tieWeights ? p("transformer.wte.weight") : p("lm_head.weight") }
 
-  /// The transformer up to the final LayerNorm: token ids of `shape` (…, T) at `positions` →
-  /// hidden states (…, T, C). `attention(qkv, layer)` maps each layer's packed projections
+  /// The transformer up to the final LayerNorm: token ids of `shape` (…, T) at `positions`
+  /// (T of them, shared by the rows; or one per id, for a batch of sequences each at its own
+  /// place) → hidden states (…, T, C). `attention(qkv, layer)` maps each layer's packed projections
   /// [..., 3C] to [..., C]: full causal attention in `forward`, the KV cache when decoding.
   ///
   /// `reduced` holds bfloat16 copies of weight matrices that single-row inputs read instead.
-  func transformer(_ ids: [Int32], shape: [Int], positions: Range<Int>, rng: DropoutRNG?,
+  func transformer(_ ids: [Int32], shape: [Int], positions: [Int32], rng: DropoutRNG?,
                    reduced: [String: BFloat16Matrix] = [:], attention: (Tensor, Int) -> Tensor) -> Tensor {
     // x · weight + bias for the linear layer `prefix`, plus its LoRA update if it has one.
     func project(_ x: Tensor, _ prefix: String) -> Tensor {
@@ -116,7 +117,7 @@ public final class GPT: LanguageModel {
     }
     let eps = config.layerNormEpsilon
     var x = add(embedding(p("transformer.wte.weight"), ids: ids, shape: shape),
-                embedding(p("transformer.wpe.weight"), ids: positions.map(Int32.init), shape: [positions.count]))
+                embedding(p("transformer.wpe.weight"), ids: positions, shape: [positions.count]))
     x = drop(x, rng)
     for layer in 0..<config.nLayer {
       let h = "transformer.h.\(layer)"

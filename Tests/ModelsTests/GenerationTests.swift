@@ -122,3 +122,39 @@ struct GenerationTests {
     #expect(throws: TokenizerError.invalidTokenID(99_999)) { try decoder.append(99_999) }
   }
 }
+
+@Suite("Batched decoding (server slots)")
+struct BatchDecoderTests {
+  @Test("a batched step gives each slot the logits of decoding it alone")
+  func batchedEqualsSingle() throws {
+    let model = try GPT(config: GPTConfig(vocabSize: 50, blockSize: 24, nLayer: 2, nHead: 2, nEmbd: 32), seed: 3)
+    let prompts: [[Int32]] = [[1, 2, 3], [7], [4, 4, 9, 12, 30]]
+    var singles = prompts.map { _ in model.makeDecoder() }
+    let batch = BatchDecoder(model: model, slots: 4)
+    // Slots 0, 2, 3 (slot 1 idle), each fed its prompt, then five tokens in lock step.
+    let slots = [0, 2, 3]
+    var expected = zip(singles.indices, prompts).map { singles[$0].append($1) }
+    var got = zip(slots, prompts).map { batch.prefill(slot: $0, $1) }
+    #expect(got == expected)
+    for step in 0..<5 {
+      let tokens = (0..<3).map { Int32((step * 7 + $0 * 11) % 50) }
+      expected = (0..<3).map { singles[$0].append([tokens[$0]]) }
+      got = batch.step((0..<3).map { (slot: slots[$0], token: tokens[$0]) })
+      for k in 0..<3 {
+        let error = zip(got[k], expected[k]).map { abs($0 - $1) }.max()!
+        #expect(error <= 1e-6, "step \(step), sequence \(k): \(error)")
+      }
+    }
+    // A slot's logits do not depend on the other slots of the step: alone (run as two rows) or
+    // with others, the same bits.
+    let alone = BatchDecoder(model: model, slots: 3), together = BatchDecoder(model: model, slots: 3)
+    for (slot, prompt) in prompts.enumerated() { (_ = alone.prefill(slot: slot, prompt), _ = together.prefill(slot: slot, prompt)) }
+    for step in 0..<4 {
+      let all = together.step((0..<3).map { (slot: $0, token: Int32(step + $0)) })
+      for slot in 0..<3 { #expect(alone.step([(slot: slot, token: Int32(step + slot))])[0] == all[slot], "step \(step) slot \(slot)") }
+    }
+    #expect(batch.counts == [8, 0, 6, 10])
+    batch.reset(slot: 2)
+    #expect(batch.counts[2] == 0)
+  }
+}

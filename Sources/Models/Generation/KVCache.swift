@@ -38,7 +38,8 @@ final class GPTDecoder: TokenDecoder {
                  "decoder: \(count) + \(t) tokens exceed the block size \(model.config.blockSize)")
     return withoutGrad {
       // x [t, C]: only the last row's logits are needed.
-      let x = model.transformer(tokens, shape: [t], positions: count..<(count + t), rng: nil, reduced: t == 1 ? reduced : [:],
+      let x = model.transformer(tokens, shape: [t], positions: (count..<(count + t)).map(Int32.init), rng: nil,
+                                reduced: t == 1 ? reduced : [:],
                                 attention: attend)
       count += t
       let last = slice(x, axis: 0, (t - 1)..<t)

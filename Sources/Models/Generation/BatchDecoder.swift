@@ -1,0 +1,70 @@
+import TensorEngine
+
+/// Decoding for several sequences at once, a server's slots: each slot has its own key/value
+/// cache, and `step` advances every given slot by one token in one pass over the weights —
+/// matrix products over B rows instead of B matrix–vector products, which is what makes a
+/// batched step cost far less than B single ones.
+public final class BatchDecoder {
+  public let model: GPT
+  /// Per slot, per layer: keys and values [blockSize, C].
+  private let keys: [[Storage]], values: [[Storage]]
+  /// Tokens fed to each slot so far.
+  public private(set) var counts: [Int]
+
+  public init(model: GPT, slots: Int) {
+    self.model = model
+    let size = model.config.blockSize * model.config.nEmbd
+    func caches() -> [[Storage]] {
+      (0..<slots).map { _ in (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false) } }
+    }
+    (keys, values) = (caches(), caches())
+    counts = Array(repeating: 0, count: slots)
+  }
+
+  /// The number of slots.
+  public var slots: Int { counts.count }
+
+  /// Forgets what `slot` was fed.
+  public func reset(slot: Int) { counts[slot] = 0 }
+
+  /// Feeds `tokens` (a prompt) to `slot` and returns the logits [V] for its next token.
+  public func prefill(slot: Int, _ tokens: [Int32]) -> [Float] {
+    let (t, past) = (tokens.count, counts[slot])
+    precondition(t > 0 && past + t <= model.config.blockSize, "slot \(slot): \(past) + \(t) tokens exceed the block size")
+    return withoutGrad {
+      let x = model.transformer(tokens, shape: [t], positions: (past..<(past + t)).map(Int32.init), rng: nil) { qkv, layer in
+        cachedAttention(qkv, keys: keys[slot][layer], values: values[slot][layer], past: past, heads: model.config.nHead)
+      }
+      counts[slot] += t
+      return matmul(slice(x, axis: 0, (t - 1)..<t), model.head, transposeB: true).scalars
+    }
+  }
+
+  /// Feeds one token to each slot of `batch` (distinct slots, each with room for it) in one
+  /// forward pass, and returns each slot's logits [V] for its next token, in `batch` order.
+  ///
+  /// A slot's logits do not depend on the other slots in the step: the engine's matrix
+  /// products give each row the same bits for any number of rows from two on, so a lone slot
+  /// is run as two copies of its row (the cost of a decoding step is reading the weights, the
+  /// same for one row or two). A seed then gives the same text however busy the server is.
+  public func step(_ batch: [(slot: Int, token: Int32)]) -> [[Float]] {
+    precondition(!batch.isEmpty && Set(batch.map(\.slot)).count == batch.count, "a step takes distinct slots")
+    let rows = batch.count == 1 ? batch + batch : batch
+    let b = rows.count
+    let past = rows.map { counts[$0.slot] }
+    precondition(past.allSatisfy { $0 < model.config.blockSize }, "a slot is full")
+    return withoutGrad {
+      let x = model.transformer(rows.map(\.token), shape: [b], positions: past.map(Int32.init), rng: nil) { qkv, layer in
+        // Each row attends over its own slot's cache (a copied row writes the same key and value).
+        concat((0..<b).map { row in
+          cachedAttention(slice(qkv, axis: 0, row..<(row + 1)), keys: keys[rows[row].slot][layer],
+                          values: values[rows[row].slot][layer], past: past[row], heads: model.config.nHead)
+        }, axis: 0)
+      }
+      for entry in batch { counts[entry.slot] += 1 }
+      let logits = matmul(x, model.head, transposeB: true).scalars
+      let v = model.config.vocabSize
+      return (0..<batch.count).map { Array(logits[($0 * v)..<(($0 + 1) * v)]) }
+    }
+  }
+}
