@@ -21,6 +21,8 @@ struct GenerationResult: Sendable {
   var tokens: Int
   /// `stop` (a stop token or string) or `length` (max_tokens).
   var finishReason: String
+  /// Seconds from taking a slot to the end.
+  var seconds: Double
 }
 
 /// A value behind a lock.
@@ -39,49 +41,50 @@ final class CancelFlag: Sendable {
   func set() { flag.update { $0 = true } }
 }
 
-/// The served model: weights, tokenizer and chat markers, and a serial queue of its own that
-/// runs one generation at a time (the HTTP event loops never run the model).
+/// The served model: weights, tokenizer and chat markers, and the decode loop that runs the
+/// generations — a `Scheduler` with `slots` slots for a GPT (continuous batching), one at a
+/// time for a bigram model.
 public final class ModelServer: @unchecked Sendable {
   public let modelID: String
   let model: any LanguageModel
   let tokenizer: any Tokenizer
   /// The instruction markers of a model from `finetune --task sft`; nil: no chat template.
   let chat: InstructionTokens?
+  private let scheduler: Scheduler?
   private let queue = DispatchQueue(label: "swiftgpt.serve.generate")
   /// What `/metrics` shows (Prometheus text format).
   let metrics = PrometheusCollectorRegistry()
   private let promptTokens, predictedTokens, requests, predictedSeconds: Counter
-  private let processing, deferred, tokensPerSecond: Gauge
-  /// Generations waiting and running (the one slot).
-  private let state = Locked((waiting: 0, running: false))
+  private let tokensPerSecond: Gauge
 
-  public init(model: any LanguageModel, tokenizer: any Tokenizer, chat: InstructionTokens?, modelID: String) {
+  /// Serves `model` with `slots` generations decoded together (GPT models).
+  public init(model: any LanguageModel, tokenizer: any Tokenizer, chat: InstructionTokens?, modelID: String, slots: Int = 4) {
     (self.model, self.tokenizer, self.chat, self.modelID) = (model, tokenizer, chat, modelID)
     requests = metrics.makeCounter(name: "swiftgpt_requests_total", help: "Generations run.")
     promptTokens = metrics.makeCounter(name: "swiftgpt_prompt_tokens_total", help: "Prompt tokens read.")
     predictedTokens = metrics.makeCounter(name: "swiftgpt_tokens_predicted_total", help: "Tokens generated.")
     predictedSeconds = metrics.makeCounter(name: "swiftgpt_tokens_predicted_seconds_total", help: "Seconds spent generating.")
     tokensPerSecond = metrics.makeGauge(name: "swiftgpt_predicted_tokens_seconds", help: "Tokens per second of the last generation.")
-    processing = metrics.makeGauge(name: "swiftgpt_requests_processing", help: "Busy slots (generations running).")
-    deferred = metrics.makeGauge(name: "swiftgpt_requests_deferred", help: "Generations waiting for a slot.")
-  }
-
-  /// Whether a generation is running now, and how many wait.
-  var load: (running: Bool, waiting: Int) {
-    let s = state.value
-    return (s.running, s.waiting)
+    let processing = metrics.makeGauge(name: "swiftgpt_requests_processing", help: "Busy slots (generations running).")
+    let deferred = metrics.makeGauge(name: "swiftgpt_requests_deferred", help: "Generations waiting for a slot.")
+    let onLoad: @Sendable (Int, Int) -> Void = { running, waiting in
+      processing.set(Int64(running))
+      deferred.set(Int64(waiting))
+    }
+    scheduler = (model as? GPT).map { Scheduler(model: $0, tokenizer: tokenizer, slots: max(1, slots), onLoad: onLoad) }
+    onLoad(0, 0)
   }
 
   /// Opens a model folder as `sample` and `chat` do (its adapter merged in).
   public convenience init(folder: ModelDirectory, tokenizer override: String? = nil, adapter: String? = nil,
-                          modelID: String? = nil) throws {
+                          modelID: String? = nil, slots: Int = 4) throws {
     let model = try folder.loadModel()
     if let gpt = model as? GPT, let adapterFolder = adapter ?? folder.adapterFolder {
       try LoRAAdapter(peftFolder: adapterFolder, for: gpt).merge(into: gpt)
     }
     let tokenizer = try folder.tokenizer(override: override, vocabSize: model.vocabSize)
     self.init(model: model, tokenizer: tokenizer, chat: try folder.instructionTokens(),
-              modelID: modelID ?? (folder.path as NSString).lastPathComponent)
+              modelID: modelID ?? (folder.path as NSString).lastPathComponent, slots: slots)
   }
 
   /// The model's context length (tokens).
@@ -90,34 +93,33 @@ public final class ModelServer: @unchecked Sendable {
   /// The end-of-text token, where plain completions stop.
   var endOfText: Int32? { tokenizer.specialTokens.ids["<|endoftext|>"].map(Int32.init) }
 
-  /// Runs `job` on the model's queue; `onText` gets the text as it is decided (never part of a
-  /// stop string). Returns when the generation ends.
+  /// The slots and which are decoding.
+  var slots: (count: Int, busy: Set<Int>) { (scheduler?.slots ?? 1, scheduler?.busySlots ?? []) }
+
+  /// Runs `job`; `onText` gets the text as it is decided (never part of a stop string).
+  /// Returns when the generation ends.
   func generate(_ job: GenerationJob, cancel: CancelFlag, onText: @escaping @Sendable (String) -> Void) async throws
     -> GenerationResult
   {
-    state.update { $0.waiting += 1 }
-    deferred.increment()
-    return try await withCheckedThrowingContinuation { continuation in
-      queue.async { [self] in
-        state.update { $0 = ($0.waiting - 1, true) }
-        deferred.decrement()
-        processing.set(Int64(1))
-        let start = DispatchTime.now().uptimeNanoseconds
-        let result = Result { try self.run(job, cancel: cancel, onText: onText) }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        if case .success(let r) = result {
-          (requests.increment(), promptTokens.increment(by: Int64(job.prompt.count)), predictedTokens.increment(by: Int64(r.tokens)))
-          predictedSeconds.increment(by: seconds)
-          tokensPerSecond.set(Double(r.tokens) / max(seconds, 1e-9))
-        }
-        state.update { $0.running = false }
-        processing.set(Int64(0))
-        continuation.resume(with: result)
+    let result: GenerationResult
+    if let scheduler {
+      result = try await scheduler.run(job, cancel: cancel, onText: onText)
+    } else {
+      result = try await withCheckedThrowingContinuation { continuation in
+        queue.async { [self] in continuation.resume(with: Result { try self.runAlone(job, cancel: cancel, onText: onText) }) }
       }
     }
+    requests.increment()
+    promptTokens.increment(by: Int64(job.prompt.count))
+    predictedTokens.increment(by: Int64(result.tokens))
+    predictedSeconds.increment(by: result.seconds)
+    tokensPerSecond.set(Double(result.tokens) / max(result.seconds, 1e-9))
+    return result
   }
 
-  private func run(_ job: GenerationJob, cancel: CancelFlag, onText: (String) -> Void) throws -> GenerationResult {
+  /// A generation for a model without a batch decoder (bigram), through `generateText`.
+  private func runAlone(_ job: GenerationJob, cancel: CancelFlag, onText: (String) -> Void) throws -> GenerationResult {
+    let start = DispatchTime.now().uptimeNanoseconds
     var rng = RandomGenerator(seed: job.seed)
     var filter = StopFilter(stops: job.stop)
     let (_, tokens) = try model.generateText(
@@ -130,7 +132,8 @@ public final class ModelServer: @unchecked Sendable {
     let rest = filter.finish()
     if !rest.isEmpty { onText(rest) }
     let length = tokens >= job.maxTokens && !filter.stopped
-    return GenerationResult(text: filter.text, tokens: tokens, finishReason: length ? "length" : "stop")
+    return GenerationResult(text: filter.text, tokens: tokens, finishReason: length ? "length" : "stop",
+                            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
   }
 }
 

@@ -40,13 +40,13 @@ public func makeRouter(_ server: ModelServer, options: ServerOptions = ServerOpt
              body: .init(byteBuffer: ByteBuffer(bytes: server.metrics.emitToBuffer())))
   }
   router.get("slots") { _, _ in
-    let (running, _) = server.load
-    return try encodeJSON([SlotState(id: 0, n_ctx: server.contextLength, is_processing: running)])
+    let (count, busy) = server.slots
+    return try encodeJSON((0..<count).map { SlotState(id: $0, n_ctx: server.contextLength, is_processing: busy.contains($0)) })
   }
   return router
 }
 
-/// One entry of `GET /slots` (llama.cpp's fields): today one slot runs the generations in turn.
+/// One entry of `GET /slots` (llama.cpp's fields).
 struct SlotState: Encodable {
   var id: Int
   var n_ctx: Int

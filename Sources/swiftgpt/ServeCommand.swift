@@ -12,7 +12,8 @@ struct ServeCommand: ParsableCommand {
     discussion: """
       CHECKPOINT is a run folder, a fine-tuned model or a HF GPT-2 folder, as for `sample`. \
       /v1/chat/completions needs a model from `finetune --task sft` (ChatML). Also /health, \
-      /tokenize and /detokenize (llama.cpp's). Requests run one at a time, in arrival order. \
+      /tokenize, /detokenize, /slots and /metrics (llama.cpp's). Up to --parallel requests are \
+      decoded together, one token each per step; more wait in arrival order. \
       Ctrl-C or SIGTERM stops the server.
       """)
 
@@ -22,6 +23,7 @@ struct ServeCommand: ParsableCommand {
   @Option(help: "Address to listen on.") var host = "127.0.0.1"
   @Option(help: "Port (0: any free port).") var port = 8080
   @Option(help: "The model id clients name (default: the checkpoint folder's name).") var alias: String?
+  @Option(help: "Slots: generations decoded together (continuous batching); more requests wait.") var parallel = 4
   @Option(help: "An API key requests must present (Authorization: Bearer KEY or X-Api-Key).") var apiKey: String?
   @Option(help: "A file of API keys, one a line (# comments).") var apiKeyFile: String?
   @Option(help: "Let web pages from this origin call the API (CORS), e.g. http://localhost:3000.") var cors: String?
@@ -30,6 +32,7 @@ struct ServeCommand: ParsableCommand {
 
   func validate() throws {
     guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
+    guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be in 1...256, got \(parallel)") }
     guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive, got \(maxBodyBytes)") }
   }
 
@@ -43,7 +46,8 @@ struct ServeCommand: ParsableCommand {
       options.apiKeys += text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         .filter { !$0.isEmpty && !$0.hasPrefix("#") }
     }
-    let server = try ModelServer(folder: ModelDirectory(checkpoint), tokenizer: tokenizer, adapter: adapter, modelID: alias)
+    let server = try ModelServer(folder: ModelDirectory(checkpoint), tokenizer: tokenizer, adapter: adapter, modelID: alias,
+                                 slots: parallel)
     let (host, port) = (self.host, self.port)
     let done = DispatchSemaphore(value: 0)
     let outcome = Outcome()

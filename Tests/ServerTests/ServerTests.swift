@@ -177,6 +177,15 @@ struct ServerTests {
     #expect(equalInConstantTime(Array("ab".utf8), Array("ab".utf8)) && !equalInConstantTime(Array("ab".utf8), Array("abc".utf8)))
   }
 
+  @Test func aBigramModelIsServedToo() async throws {
+    let tokenizer = try CharTokenizer(corpus: Self.corpus)
+    let server = ModelServer(model: try Bigram(vocabSize: tokenizer.vocabSize), tokenizer: tokenizer, chat: nil, modelID: "b")
+    try await Self.app(server).test(.router) { client in
+      let body = try json(try await post(client, "/v1/completions", #"{"prompt":"ab","max_tokens":5,"seed":1}"#).body)
+      #expect(body["usage"] as? [String: Int] == ["prompt_tokens": 2, "completion_tokens": 5, "total_tokens": 7])
+    }
+  }
+
   @Test func metricsAndSlots() async throws {
     try await Self.app(try Self.server()).test(.router) { client in
       _ = try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":4,"temperature":0}"#)
@@ -189,7 +198,8 @@ struct ServerTests {
       #expect(value("swiftgpt_tokens_predicted_total") == 7 && value("swiftgpt_requests_processing") == 0)
       #expect(value("swiftgpt_requests_deferred") == 0 && (value("swiftgpt_predicted_tokens_seconds") ?? 0) > 0)
       let slots = try JSONSerialization.jsonObject(with: Data(buffer: try await client.execute(uri: "/slots", method: .get).body))
-      #expect((slots as? [[String: Any]])?.first?["n_ctx"] as? Int == 32)
+      #expect((slots as? [[String: Any]])?.map { $0["id"] as! Int } == [0, 1, 2, 3])
+      #expect((slots as? [[String: Any]])?.allSatisfy { $0["n_ctx"] as? Int == 32 && $0["is_processing"] as? Bool == false } == true)
     }
   }
 

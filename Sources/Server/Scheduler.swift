@@ -1,0 +1,131 @@
+import Foundation
+import Models
+import TensorEngine
+import Tokenizers
+
+/// The decode loop of a GPT: up to `slots` generations decoded together, one token each per
+/// step through a `BatchDecoder` (continuous batching: a request takes a free slot at the next
+/// step and leaves it when it ends; requests beyond the slots wait in arrival order). It runs
+/// on a thread of its own, so the HTTP event loops never run the model.
+final class Scheduler: @unchecked Sendable {
+  private let decoder: BatchDecoder
+  private let tokenizer: any Tokenizer
+  private let condition = NSCondition()
+  /// Guarded by `condition`.
+  private var waiting: [Pending] = []
+  private var active: [Int: Generation] = [:]
+  /// Called with (running, waiting) whenever either changes.
+  private let onLoad: @Sendable (Int, Int) -> Void
+
+  init(model: GPT, tokenizer: any Tokenizer, slots: Int, onLoad: @escaping @Sendable (Int, Int) -> Void) {
+    decoder = BatchDecoder(model: model, slots: slots)
+    (self.tokenizer, self.onLoad) = (tokenizer, onLoad)
+    let thread = Thread { [unowned self] in self.loop() }
+    thread.name = "swiftgpt.serve.decode"
+    thread.start()
+  }
+
+  var slots: Int { decoder.slots }
+
+  /// Which slots are decoding now.
+  var busySlots: Set<Int> { condition.withLock { Set(active.keys) } }
+
+  /// Queues `job`; returns when it has ended.
+  func run(_ job: GenerationJob, cancel: CancelFlag, onText: @escaping @Sendable (String) -> Void) async throws
+    -> GenerationResult
+  {
+    try await withCheckedThrowingContinuation { continuation in
+      condition.withLock {
+        waiting.append(Pending(job: job, cancel: cancel, onText: onText, continuation: continuation))
+        onLoad(active.count, waiting.count)
+        condition.signal()
+      }
+    }
+  }
+
+  private struct Pending {
+    var job: GenerationJob
+    var cancel: CancelFlag
+    var onText: @Sendable (String) -> Void
+    var continuation: CheckedContinuation<GenerationResult, any Error>
+  }
+
+  /// One generation in a slot: its random stream, text so far and next input token.
+  private struct Generation {
+    var pending: Pending
+    var rng: RandomGenerator
+    var text: StreamingDecoder
+    var filter: StopFilter
+    var tokens = 0
+    var next: Int32 = 0
+    /// When it took its slot.
+    let start = DispatchTime.now().uptimeNanoseconds
+  }
+
+  private func loop() {
+    while true {
+      // Take waiting requests into free slots.
+      condition.lock()
+      while waiting.isEmpty && active.isEmpty { condition.wait() }
+      var admitted: [(Int, Pending)] = []
+      while !waiting.isEmpty, let slot = (0..<decoder.slots).first(where: { active[$0] == nil && !admitted.map(\.0).contains($0) }) {
+        admitted.append((slot, waiting.removeFirst()))
+      }
+      let stepping = active
+      condition.unlock()
+      var updated = stepping
+      for (slot, pending) in admitted {
+        var generation = Generation(pending: pending, rng: RandomGenerator(seed: pending.job.seed),
+                                    text: StreamingDecoder(tokenizer: tokenizer), filter: StopFilter(stops: pending.job.stop))
+        if pending.job.maxTokens == 0 { finish(&generation, reason: "length"); continue }
+        decoder.reset(slot: slot)
+        let logits = decoder.prefill(slot: slot, pending.job.prompt)
+        if accept(logits, into: &generation) { updated[slot] = generation }
+      }
+      // One step for every slot that was already decoding.
+      let batch = stepping.keys.sorted().map { (slot: $0, token: stepping[$0]!.next) }
+      if !batch.isEmpty {
+        let logits = decoder.step(batch)
+        for (entry, row) in zip(batch, logits) {
+          var generation = updated[entry.slot]!
+          updated[entry.slot] = accept(row, into: &generation) ? generation : nil
+        }
+      }
+      condition.withLock {
+        active = updated
+        onLoad(active.count, waiting.count)
+      }
+    }
+  }
+
+  /// Samples the next token from `logits`, passes its text on, and says whether the generation
+  /// goes on (else it has been finished).
+  private func accept(_ logits: [Float], into g: inout Generation) -> Bool {
+    let job = g.pending.job
+    let token = Int32(job.sampling.sample(logits, rng: &g.rng))
+    g.tokens += 1
+    if job.stopTokens.contains(token) { finish(&g, reason: "stop"); return false }
+    if Int(token) < tokenizer.vocabSize {  // the instruction markers add no text
+      do {
+        let ready = g.filter.feed(try g.text.append(Int(token)))
+        if !ready.isEmpty { g.pending.onText(ready) }
+      } catch {
+        g.pending.continuation.resume(throwing: error)
+        return false
+      }
+    }
+    if g.filter.stopped || g.pending.cancel.isSet { finish(&g, reason: "stop"); return false }
+    if g.tokens >= job.maxTokens { finish(&g, reason: "length"); return false }
+    g.next = token
+    return true
+  }
+
+  /// Passes on the text held back and ends the request.
+  private func finish(_ g: inout Generation, reason: String) {
+    let rest = g.filter.feed(g.text.finish()) + g.filter.finish()
+    if !rest.isEmpty { g.pending.onText(rest) }
+    let seconds = Double(DispatchTime.now().uptimeNanoseconds - g.start) / 1e9
+    g.pending.continuation.resume(returning: GenerationResult(text: g.filter.text, tokens: g.tokens, finishReason: reason,
+                                                              seconds: seconds))
+  }
+}
