@@ -1,10 +1,13 @@
-"""Black-box check of `swiftgpt serve` with the official `openai` Python client.
+"""Black-box checks of `swiftgpt serve`: the official `openai` Python client, and a client
+that disconnects mid-stream.
 
 Run by .ci/run after `swift test`: trains a tiny char model and an instruction-tuned copy with
 the CLI, serves it on a free loopback port, and checks models.list, completions, streamed chat
-and the error classes. Prints 'N passed, M failed' and exits non-zero on a failure.
+and the error classes; then serves a baby GPT (slow enough to watch) and checks that a client
+closing its connection frees the slot at once. Prints 'N passed, M failed' and exits non-zero
+on a failure.
 """
-import os, re, subprocess, sys, tempfile, time
+import json, os, re, socket, subprocess, sys, tempfile, time, urllib.request
 
 import openai
 
@@ -22,6 +25,17 @@ def run(*args):
     subprocess.run([BIN, *args], check=True, capture_output=True, text=True, timeout=300)
 
 
+def serve(folder, *extra):
+    """Starts `swiftgpt serve` on a free port; returns the process and its URL."""
+    process = subprocess.Popen([BIN, "serve", "--checkpoint", folder, "--port", "0", *extra],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    found = re.search(r"http://[0-9.]+:[0-9]+", process.stdout.readline())
+    if not found:
+        process.kill()
+        raise SystemExit("serve did not start")
+    return process, found.group(0)
+
+
 chats = os.path.join(work, "chat.jsonl")
 with open(chats, "w") as f:
     for k in range(8):
@@ -31,14 +45,9 @@ run("train", "--model", "gpt-nano", "--max-steps", "3", "--eval-every", "3", "--
 run("finetune", "--task", "sft", "--checkpoint", os.path.join(work, "pre"), "--train", chats, "--max-steps", "2",
     "--out", os.path.join(work, "chat"), "--threads", "1")
 
-server = subprocess.Popen([BIN, "serve", "--checkpoint", os.path.join(work, "chat"), "--port", "0", "--api-key", "k"],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+server, url = serve(os.path.join(work, "chat"), "--api-key", "k")
 try:
-    line = server.stdout.readline()
-    match = re.search(r"http://[0-9.]+:[0-9]+", line)
-    if not match:
-        raise SystemExit(f"serve did not start: {line!r}")
-    client = openai.OpenAI(base_url=match.group(0) + "/v1", api_key="k", max_retries=0, timeout=60)
+    client = openai.OpenAI(base_url=url + "/v1", api_key="k", max_retries=0, timeout=60)
 
     models = [m.id for m in client.models.list()]
     check("models.list names the model", models == ["chat"], models)
@@ -67,7 +76,7 @@ try:
     except openai.BadRequestError as e:
         check("a prompt longer than the context raises BadRequestError", e.status_code == 400)
     try:
-        openai.OpenAI(base_url=match.group(0) + "/v1", api_key="wrong", max_retries=0).models.list()
+        openai.OpenAI(base_url=url + "/v1", api_key="wrong", max_retries=0).models.list()
         check("a wrong API key raises AuthenticationError", False, "no error")
     except openai.AuthenticationError as e:
         check("a wrong API key raises AuthenticationError", e.status_code == 401)
@@ -78,6 +87,34 @@ finally:
     except subprocess.TimeoutExpired:
         server.kill()
     check("SIGTERM stops the server", server.returncode is not None, server.returncode)
+
+
+
+# A client that goes away mid-stream: its generation stops after the current token.
+run("train", "--model", "baby", "--max-steps", "0", "--eval-steps", "1", "--batch-size", "1",
+    "--out", os.path.join(work, "baby"), "--threads", "1")
+server, url = serve(os.path.join(work, "baby"), "--parallel", "2")
+try:
+    host, port = re.match(r"http://([0-9.]+):([0-9]+)", url).groups()
+    body = json.dumps({"prompt": "대한", "max_tokens": 250, "stream": True, "seed": 1}).encode()
+    s = socket.create_connection((host, int(port)), timeout=30)
+    s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    data = b""
+    while data.count(b"data: {") < 2:
+        data += s.recv(4096)
+    s.close()
+    deadline, idle = time.time() + 2, False
+    while time.time() < deadline and not idle:
+        idle = not any(slot["is_processing"] for slot in json.loads(urllib.request.urlopen(url + "/slots").read()))
+        time.sleep(0.02)
+    metrics = urllib.request.urlopen(url + "/metrics").read().decode()
+    predicted = float(re.search(r"^swiftgpt_tokens_predicted_total ([0-9.e+]+)$", metrics, re.M).group(1))
+    check("a client that disconnects frees its slot and stops its generation", idle and predicted < 250,
+          (idle, predicted))
+finally:
+    server.terminate()
+    server.wait(timeout=10)
 
 failed = results.count(False)
 print(f"{len(results) - failed} passed, {failed} failed")
