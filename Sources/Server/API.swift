@@ -129,7 +129,11 @@ struct ModelList: Encodable {
 
 struct TokenizeRequest: Decodable {
   var content: String
+  /// `model` (the default), `gpt2`, `cl100k_base`, or a tokenizer given with `--tokenizers`.
+  var tokenizer: String?
   var with_pieces: Bool?
+  /// Also the tokens grouped into whole graphemes (`segments`).
+  var with_segments: Bool?
 }
 
 struct DetokenizeRequest: Decodable { var tokens: [Int] }

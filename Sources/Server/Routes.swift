@@ -15,6 +15,8 @@ public struct ServerOptions: Sendable {
   public var maxBodyBytes = 2 << 20
   /// The one origin browsers may call the API from (CORS); nil: none but the server's own.
   public var corsOrigin: String?
+  /// More tokenizers `/tokenize` offers, by name (beside the model's, gpt2 and cl100k_base).
+  public var tokenizers: [String: any Tokenizer] = [:]
 
   public init() {}
 }
@@ -27,7 +29,7 @@ public func makeRouter(_ server: ModelServer, options: ServerOptions = ServerOpt
   router.add(middleware: OpenAIErrorMiddleware())
   if let origin = options.corsOrigin { router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin))) }
   router.add(middleware: APIKeyMiddleware(keys: options.apiKeys))
-  let api = API(server: server, maxBodyBytes: options.maxBodyBytes)
+  let api = API(server: server, maxBodyBytes: options.maxBodyBytes, tokenizers: options.tokenizers)
   router.get("health") { _, _ in ["status": "ok"] }
   router.get("v1/health") { _, _ in ["status": "ok"] }
   router.get("v1/models") { _, _ in try encodeJSON(api.models()) }
@@ -57,6 +59,7 @@ struct SlotState: Encodable {
 struct API: Sendable {
   let server: ModelServer
   let maxBodyBytes: Int
+  let tokenizers: [String: any Tokenizer]
   let started = Int(Date().timeIntervalSince1970)
 
   func models() -> ModelList {
@@ -203,15 +206,26 @@ struct API: Sendable {
 
   func tokenize(_ request: Request) async throws -> Response {
     let body = try await decode(TokenizeRequest.self, request)
-    let ids = try server.tokenizer.encodeOrdinary(body.content)
-    guard body.with_pieces == true else { return try encodeJSON(["tokens": ids]) }
-    // A piece is its text when its bytes are valid UTF-8 on their own, else the bytes (llama.cpp).
-    let pieces: [[String: AnyCodable]] = ids.map { id in
-      let bytes = server.tokenizer.tokenBytes(id) ?? []
-      if let text = String(validating: bytes, as: UTF8.self) { return ["id": .int(id), "piece": .string(text)] }
-      return ["id": .int(id), "piece": .string(bytes.map { String(format: "\\x%02X", $0) }.joined())]
+    let name = body.tokenizer ?? "model"
+    let tokenizer: any Tokenizer
+    switch name {
+    case "model", server.modelID: tokenizer = server.tokenizer
+    case _ where tokenizers[name] != nil: tokenizer = tokenizers[name]!
+    case _ where Encoding.names.contains(name): tokenizer = try Encoding.named(name)
+    default:
+      throw APIError.badRequest("unknown tokenizer '\(name)': use model, \((Encoding.names + tokenizers.keys.sorted()).joined(separator: ", "))")
     }
-    return try encodeJSON(["tokens": pieces])
+    let ids = try tokenizer.encodeUserText(body.content).ids
+    var answer = TokenizeResponse(count: ids.count)
+    // A piece is its text when its bytes are valid UTF-8 on their own, else the bytes (llama.cpp).
+    answer.tokens = body.with_pieces == true ? .pieces(ids.map { id in
+      let bytes = tokenizer.tokenBytes(id) ?? []
+      return .init(id: id, piece: String(validating: bytes, as: UTF8.self) ?? bytes.map { String(format: "\\x%02X", $0) }.joined())
+    }) : .ids(ids)
+    if body.with_segments == true {
+      answer.segments = tokenizer.segments(of: body.content, ids: ids).map { .init(text: $0.text, ids: $0.ids) }
+    }
+    return try encodeJSON(answer)
   }
 
   func detokenize(_ request: Request) async throws -> Response {
@@ -278,4 +292,25 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
       throw APIError(.internalServerError, "server_error", "\(error)")
     }
   }
+}
+
+/// The answer of `POST /tokenize`: `tokens` as llama.cpp sends them (ids, or `{id, piece}` with
+/// `with_pieces`), their count, and with `with_segments` the grapheme-aligned segments.
+struct TokenizeResponse: Encodable {
+  enum Tokens: Encodable {
+    case ids([Int]), pieces([Piece])
+    func encode(to encoder: any Encoder) throws {
+      switch self {
+      case .ids(let ids): try ids.encode(to: encoder)
+      case .pieces(let pieces): try pieces.encode(to: encoder)
+      }
+    }
+  }
+  struct Piece: Encodable { var id: Int; var piece: String }
+  struct Segment: Encodable { var text: String; var ids: [Int] }
+  var tokens: Tokens = .ids([])
+  var count: Int
+  var segments: [Segment]?
+
+  init(count: Int) { self.count = count }
 }

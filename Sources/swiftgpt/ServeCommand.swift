@@ -2,6 +2,7 @@ import ArgumentParser
 import FileSupport
 import Foundation
 import Inference
+import Tokenizers
 import Server
 
 /// `swiftgpt serve`: an OpenAI-compatible HTTP API for a model.
@@ -28,6 +29,8 @@ struct ServeCommand: ParsableCommand {
   @Option(help: "A file of API keys, one a line (# comments).") var apiKeyFile: String?
   @Option(help: "Let web pages from this origin call the API (CORS), e.g. http://localhost:3000.") var cors: String?
   @Option(help: "The largest request body in bytes.") var maxBodyBytes = 2 << 20
+  @Option(parsing: .upToNextOption, help: "More tokenizer files /tokenize offers, by file name (beside the model's, gpt2 and cl100k_base).")
+  var tokenizers: [String] = []
   @OptionGroup var threads: ThreadsOption
 
   func validate() throws {
@@ -40,6 +43,7 @@ struct ServeCommand: ParsableCommand {
     threads.apply()
     var options = ServerOptions()
     (options.corsOrigin, options.maxBodyBytes) = (cors, maxBodyBytes)
+    for path in tokenizers { options.tokenizers[(path as NSString).lastPathComponent] = try loadTokenizer(path) }
     options.apiKeys = apiKey.map { [$0] } ?? []
     if let apiKeyFile {
       let text = try readTextFile(apiKeyFile)

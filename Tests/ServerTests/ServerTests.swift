@@ -236,6 +236,14 @@ struct ServerTests {
       #expect(pieces.map { $0["piece"] as! String } == expected && expected.last == " a" && expected.first!.hasPrefix("\\x"))
       let text = try json(try await post(client, "/detokenize", #"{"tokens":\#(ids)}"#).body)["content"] as! String
       #expect(text == "안녕 world")
+      // Another tokenizer, and grapheme segments: 안 and 녕 are one segment each, whatever the tokens.
+      let cl100k = try json(try await post(client, "/tokenize", #"{"content":"안녕 world","tokenizer":"cl100k_base","with_segments":true}"#).body)
+      #expect(cl100k["tokens"] as? [Int] == (try Encoding.named("cl100k_base")).encodeOrdinary("안녕 world"))
+      let segments = cl100k["segments"] as! [[String: Any]]
+      #expect(segments.map { $0["text"] as! String }.joined() == "안녕 world" && cl100k["count"] as? Int == (cl100k["tokens"] as! [Int]).count)
+      #expect(segments.flatMap { $0["ids"] as! [Int] } == cl100k["tokens"] as! [Int])
+      let unknown = try await post(client, "/tokenize", #"{"content":"a","tokenizer":"nope"}"#)
+      #expect(unknown.status == .badRequest && String(buffer: unknown.body).contains("unknown tokenizer 'nope'"))
     }
   }
 }

@@ -75,3 +75,30 @@ struct TokenizerInputTests {
     #expect(try load(vocab: #"{"[UNK]":0,"a":1}"#, added: "[\(added(0, "[UNK]")), \(added(2, "<x>"))]").vocabSize == 3)
   }
 }
+
+@Suite("token segments: whole graphemes, as tiktokenizer shows them")
+struct TokenSegmentTests {
+  @Test func koreanAndEmojiAreNeverBrokenBytes() throws {
+    let text = "안녕 👍🏽 hello 대한민국"
+    for name in ["gpt2", "cl100k_base"] {
+      let encoding = try Encoding.named(name)
+      let ids = encoding.encodeOrdinary(text)
+      let segments = encoding.segments(of: text, ids: ids)
+      #expect(segments.flatMap(\.ids) == ids, "\(name)")
+      #expect(segments.map(\.text).joined() == text)
+      // Every segment is whole graphemes: none holds U+FFFD or a broken character.
+      #expect(segments.allSatisfy { !$0.text.contains("\u{FFFD}") && !$0.text.isEmpty })
+      // GPT-2 spends several byte tokens on 안 alone: one segment holds them all.
+      if name == "gpt2" { #expect(segments[0].text == "안" && segments[0].ids.count > 1, "\(segments.prefix(3))") }
+    }
+    // The skin-tone emoji is one grapheme of two scalars: one segment, whatever the tokens.
+    let gpt2 = try Encoding.named("gpt2")
+    #expect(gpt2.segments(of: text, ids: gpt2.encodeOrdinary(text)).contains { $0.text.hasSuffix("👍🏽") })
+  }
+
+  @Test func aNormalizedTextGivesOneSegmentPerToken() throws {
+    let tokenizer = try PipelineTokenizer(json: try JSONValue(parsing: TokenizerInputTests.newYork.replacingOccurrences(of: "SPECIAL", with: "false")))
+    let ids = tokenizer.encoding(of: "New York city").ids
+    #expect(tokenizer.segments(of: "New York city", ids: ids).map(\.ids) == ids.map { [$0] })
+  }
+}
