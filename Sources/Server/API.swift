@@ -42,8 +42,26 @@ struct SamplingFields: Decodable {
   var seed: UInt64?
   var stream: Bool?
   var stream_options: StreamOptions?
+  /// Completions: how many alternatives per token (0–5); chat: whether to return them.
+  var logprobs: LogprobsInput?
+  /// Chat: how many alternatives per token (0–20).
+  var top_logprobs: Int?
+  /// Token id (as a string) → bias added to its logit, in [-100, 100].
+  var logit_bias: [String: Float]?
 
   struct StreamOptions: Decodable { var include_usage: Bool? }
+}
+
+/// `logprobs`: a number (completions) or a flag (chat).
+enum LogprobsInput: Decodable {
+  case count(Int), flag(Bool)
+
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.singleValueContainer()
+    if let flag = try? c.decode(Bool.self) { self = .flag(flag) }
+    else if let count = try? c.decode(Int.self) { self = .count(count) }
+    else { throw APIError.badRequest("'logprobs' must be a number or true/false") }
+  }
 }
 
 struct CompletionRequest: Decodable {
@@ -85,7 +103,7 @@ struct Usage: Codable, Equatable {
 /// `/v1/completions` and `/v1/chat/completions`, whole or as one stream chunk: which fields
 /// are set depends on the object type (`text_completion`, `chat.completion`,
 /// `chat.completion.chunk`).
-struct CompletionResponse: Encodable {
+struct CompletionResponse: Encodable, Sendable {
   struct Message: Encodable {
     var role: String?
     var content: String?
@@ -96,8 +114,9 @@ struct CompletionResponse: Encodable {
     var message: Message?
     var delta: Message?
     var finish_reason: String?
+    var logprobs: Logprobs?
 
-    enum CodingKeys: CodingKey { case index, text, message, delta, finish_reason }
+    enum CodingKeys: CodingKey { case index, text, message, delta, finish_reason, logprobs }
     func encode(to encoder: any Encoder) throws {
       var c = encoder.container(keyedBy: CodingKeys.self)
       try c.encode(index, forKey: .index)
@@ -105,7 +124,22 @@ struct CompletionResponse: Encodable {
       try c.encodeIfPresent(message, forKey: .message)
       try c.encodeIfPresent(delta, forKey: .delta)
       try c.encode(finish_reason, forKey: .finish_reason)  // null while streaming
+      try c.encodeIfPresent(logprobs, forKey: .logprobs)
     }
+  }
+  /// Completions: `tokens`, `token_logprobs`, `top_logprobs`, `text_offset`; chat: `content`.
+  struct Logprobs: Encodable, Sendable {
+    struct Entry: Encodable, Sendable {
+      var token: String
+      var logprob: Float
+      var bytes: [UInt8]
+      var top_logprobs: [Entry]?
+    }
+    var content: [Entry]?
+    var tokens: [String]?
+    var token_logprobs: [Float]?
+    var top_logprobs: [[String: Float]]?
+    var text_offset: [Int]?
   }
   var id: String
   var object: String

@@ -13,6 +13,18 @@ struct GenerationJob: Sendable {
   var seed: UInt64
   var stop: [String]
   var stopTokens: Set<Int32>
+  /// Added to the logits before sampling, by token id.
+  var logitBias: [Int: Float] = [:]
+  /// Alternatives to report per token (nil: no log probabilities).
+  var logprobs: Int?
+}
+
+/// A generated token's log probability under the model (before any bias), with the most
+/// likely alternatives.
+struct TokenLogprob: Sendable {
+  var id: Int
+  var logprob: Float
+  var top: [(id: Int, logprob: Float)]
 }
 
 /// How one completion ended.
@@ -23,6 +35,8 @@ struct GenerationResult: Sendable {
   var finishReason: String
   /// Seconds from taking a slot to the end.
   var seconds: Double
+  /// Per token of `text`, with `GenerationJob.logprobs`.
+  var logprobs: [TokenLogprob] = []
 }
 
 /// A value behind a lock.

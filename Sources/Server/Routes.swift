@@ -118,6 +118,11 @@ struct API: Sendable {
     if let max = fields.max_tokens, max < 0 { throw APIError.badRequest("'max_tokens' must be ≥ 0, got \(max)") }
     let stops = fields.stop?.strings ?? []
     guard stops.count <= 4 else { throw APIError.badRequest("'stop' takes at most 4 strings") }
+    let logitBias = try self.logitBias(fields.logit_bias ?? [:])
+    let logprobs = try self.logprobs(fields, chat: chat)
+    if logprobs != nil && fields.stream == true {
+      throw APIError.badRequest("logprobs are not streamed yet; ask for them without 'stream'")
+    }
     var jobs: [GenerationJob] = []
     for prompt in prompts {
       guard !prompt.isEmpty else { throw APIError.badRequest("the prompt is empty") }
@@ -130,7 +135,7 @@ struct API: Sendable {
       let seed = fields.seed ?? UInt64.random(in: 0...UInt64.max)
       for k in 0..<n {
         jobs.append(GenerationJob(prompt: prompt, maxTokens: maxTokens, sampling: sampling, seed: seed &+ UInt64(k),
-                                  stop: stops, stopTokens: stopTokens))
+                                  stop: stops, stopTokens: stopTokens, logitBias: logitBias, logprobs: logprobs))
       }
     }
     let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24).lowercased()
@@ -147,13 +152,78 @@ struct API: Sendable {
     for (index, job) in jobs.enumerated() {
       let result = try await server.generate(job, cancel: CancelFlag()) { _ in }
       response.choices.append(chat
-        ? .init(index: index, message: .init(role: "assistant", content: result.text), finish_reason: result.finishReason)
-        : .init(index: index, text: result.text, finish_reason: result.finishReason))
+        ? .init(index: index, message: .init(role: "assistant", content: result.text), finish_reason: result.finishReason,
+                logprobs: job.logprobs.map { _ in chatLogprobs(result.logprobs) })
+        : .init(index: index, text: result.text, finish_reason: result.finishReason,
+                logprobs: job.logprobs.map { _ in completionLogprobs(result.logprobs) }))
       usage.completion_tokens += result.tokens
     }
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
     response.usage = usage
     return try encodeJSON(response)
+  }
+
+  /// `logit_bias` by token id; ids must be in the vocabulary and biases in [-100, 100].
+  private func logitBias(_ bias: [String: Float]) throws -> [Int: Float] {
+    var out: [Int: Float] = [:]
+    for (key, value) in bias {
+      guard let id = Int(key), (0..<server.model.vocabSize).contains(id) else {
+        throw APIError.badRequest("'logit_bias' key '\(key)' is not a token id of the model's vocabulary")
+      }
+      guard (-100...100).contains(value) else { throw APIError.badRequest("'logit_bias' values must be in [-100, 100], got \(value)") }
+      out[id] = value
+    }
+    return out
+  }
+
+  /// How many alternatives per token the request wants, or nil for no log probabilities:
+  /// completions' `logprobs` (0–5), chat's `logprobs: true` with `top_logprobs` (0–20).
+  private func logprobs(_ fields: SamplingFields, chat: Bool) throws -> Int? {
+    let count: Int?
+    switch (fields.logprobs, chat) {
+    case (nil, _), (.flag(false), true): count = nil
+    case (.flag(true), true): count = fields.top_logprobs ?? 0
+    case (.count(let n), false): count = n
+    case (.count, true): throw APIError.badRequest("chat takes 'logprobs': true and 'top_logprobs': N")
+    case (.flag, false): throw APIError.badRequest("completions take 'logprobs': N, the number of alternatives")
+    }
+    guard let count else { return nil }
+    guard (0...(chat ? 20 : 5)).contains(count) else {
+      throw APIError.badRequest("\(chat ? "'top_logprobs'" : "'logprobs'") must be between 0 and \(chat ? 20 : 5), got \(count)")
+    }
+    guard server.model is GPT else { throw APIError.badRequest("log probabilities need a GPT model") }
+    return count
+  }
+
+  private func tokenText(_ id: Int) -> (text: String, bytes: [UInt8]) {
+    let bytes = server.tokenizer.tokenBytes(id) ?? []
+    return (String(decoding: bytes, as: UTF8.self), bytes)
+  }
+
+  /// Chat's `logprobs.content`: per token its text, log probability, bytes and alternatives.
+  private func chatLogprobs(_ entries: [TokenLogprob]) -> CompletionResponse.Logprobs {
+    CompletionResponse.Logprobs(content: entries.map { entry in
+      let (text, bytes) = tokenText(entry.id)
+      return .init(token: text, logprob: entry.logprob, bytes: bytes, top_logprobs: entry.top.map { alternative in
+        let (text, bytes) = tokenText(alternative.id)
+        return .init(token: text, logprob: alternative.logprob, bytes: bytes)
+      })
+    })
+  }
+
+  /// Completions' `logprobs`: tokens, their log probabilities, the alternatives and where each
+  /// token starts in the text.
+  private func completionLogprobs(_ entries: [TokenLogprob]) -> CompletionResponse.Logprobs {
+    var offsets: [Int] = [], offset = 0
+    for entry in entries {
+      offsets.append(offset)
+      offset += tokenText(entry.id).text.count
+    }
+    return CompletionResponse.Logprobs(
+      tokens: entries.map { tokenText($0.id).text }, token_logprobs: entries.map(\.logprob),
+      top_logprobs: entries.map { entry in
+        Dictionary(entry.top.map { (tokenText($0.id).text, $0.logprob) }) { first, _ in first }
+      }, text_offset: offsets)
   }
 
   /// Server-sent events: for chat the role first, then content deltas, then a chunk with the

@@ -58,6 +58,8 @@ final class Scheduler: @unchecked Sendable {
     var filter: StopFilter
     var tokens = 0
     var next: Int32 = 0
+    /// With `logprobs`: each token that added text.
+    var logprobs: [TokenLogprob] = []
     /// When it took its slot.
     let start = DispatchTime.now().uptimeNanoseconds
   }
@@ -102,10 +104,13 @@ final class Scheduler: @unchecked Sendable {
   /// goes on (else it has been finished).
   private func accept(_ logits: [Float], into g: inout Generation) -> Bool {
     let job = g.pending.job
-    let token = Int32(job.sampling.sample(logits, rng: &g.rng))
+    var biased = logits
+    for (id, bias) in job.logitBias { biased[id] += bias }
+    let token = Int32(job.sampling.sample(biased, rng: &g.rng))
     g.tokens += 1
     if job.stopTokens.contains(token) { finish(&g, reason: "stop"); return false }
     if Int(token) < tokenizer.vocabSize {  // the instruction markers add no text
+      if let alternatives = job.logprobs { g.logprobs.append(logprob(of: Int(token), in: logits, top: alternatives)) }
       do {
         let ready = g.filter.feed(try g.text.append(Int(token)))
         if !ready.isEmpty { g.pending.onText(ready) }
@@ -125,7 +130,23 @@ final class Scheduler: @unchecked Sendable {
     let rest = g.filter.feed(g.text.finish()) + g.filter.finish()
     if !rest.isEmpty { g.pending.onText(rest) }
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - g.start) / 1e9
+    // Only the tokens whose text was let through (a stop string cuts the rest).
+    var kept: [TokenLogprob] = []
+    var length = 0
+    for entry in g.logprobs where length < g.filter.text.utf8.count {
+      kept.append(entry)
+      length += tokenizer.tokenBytes(entry.id)?.count ?? 0
+    }
     g.pending.continuation.resume(returning: GenerationResult(text: g.filter.text, tokens: g.tokens, finishReason: reason,
-                                                              seconds: seconds))
+                                                              seconds: seconds, logprobs: kept))
+  }
+
+  /// `id`'s log probability under `logits` (log-softmax), with the `top` most likely tokens.
+  private func logprob(of id: Int, in logits: [Float], top: Int) -> TokenLogprob {
+    let peak = logits.max()!
+    let logTotal = Float(log(logits.reduce(0.0) { $0 + exp(Double($1 - peak)) })) + peak
+    let best = top == 0 ? [] : logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+      .prefix(top).map { (id: $0, logprob: logits[$0] - logTotal) }
+    return TokenLogprob(id: id, logprob: logits[id] - logTotal, top: Array(best))
   }
 }

@@ -177,6 +177,40 @@ struct ServerTests {
     #expect(equalInConstantTime(Array("ab".utf8), Array("ab".utf8)) && !equalInConstantTime(Array("ab".utf8), Array("abc".utf8)))
   }
 
+  @Test func logprobsAndLogitBias() async throws {
+    let server = try Self.server(chat: true)
+    // The first token's log probability, from the model's logits after the prompt.
+    var decoder = server.model.makeDecoder(precision: .float32)
+    let logits = decoder.append(try server.tokenizer.encode("abc").map(Int32.init))
+    let peak = logits.max()!
+    let logTotal = Float(log(logits.reduce(0.0) { $0 + exp(Double($1 - peak)) })) + peak
+    let greedy = logits.indices.max { logits[$0] < logits[$1] }!
+    try await Self.app(server).test(.router) { client in
+      let body = try json(try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":4,"temperature":0,"logprobs":3}"#).body)
+      let choice = (body["choices"] as! [[String: Any]])[0]
+      let lp = choice["logprobs"] as! [String: Any]
+      let tokens = lp["tokens"] as! [String], values = lp["token_logprobs"] as! [Double], top = lp["top_logprobs"] as! [[String: Double]]
+      #expect(tokens.joined() == choice["text"] as! String && tokens.count == 4 && top.allSatisfy { $0.count <= 3 })
+      #expect(abs(values[0] - Double(logits[greedy] - logTotal)) < 1e-5, "\(values[0])")
+      // Greedy: each token is its own most likely alternative.
+      #expect(zip(values, top).allSatisfy { abs($0 - $1.values.max()!) < 1e-6 })
+      #expect(lp["text_offset"] as? [Int] == [0, 1, 2, 3])
+      // A bias of -100 on the greedy token makes another one come first.
+      let biased = try json(try await post(client, "/v1/completions",
+                                             #"{"prompt":"abc","max_tokens":1,"temperature":0,"logit_bias":{"\#(greedy)":-100}}"#).body)
+      let first = (biased["choices"] as! [[String: Any]])[0]["text"] as! String
+      #expect(first != (try server.tokenizer.decode([greedy])) && !first.isEmpty)
+      // Chat's shape: content entries with bytes and alternatives.
+      let chat = try json(try await post(client, "/v1/chat/completions", #"{"messages":[{"role":"user","content":"ab"}],"max_tokens":3,"logprobs":true,"top_logprobs":2,"seed":3}"#).body)
+      let content = ((chat["choices"] as! [[String: Any]])[0]["logprobs"] as! [String: Any])["content"] as! [[String: Any]]
+      #expect(content.allSatisfy { ($0["top_logprobs"] as! [Any]).count == 2 && ($0["bytes"] as! [Int]).count > 0 })
+      for bad in [#""logprobs":9"#, #""logit_bias":{"99999":1}"#, #""logprobs":2,"stream":true"#, #""logit_bias":{"1":500}"#] {
+        let r = try await post(client, "/v1/completions", #"{"prompt":"a",\#(bad)}"#)
+        #expect(r.status == .badRequest, "\(bad)")
+      }
+    }
+  }
+
   @Test func aBigramModelIsServedToo() async throws {
     let tokenizer = try CharTokenizer(corpus: Self.corpus)
     let server = ModelServer(model: try Bigram(vocabSize: tokenizer.vocabSize), tokenizer: tokenizer, chat: nil, modelID: "b")
