@@ -8,9 +8,11 @@ public struct APIError: HTTPResponseError, Equatable {
   public let status: HTTPResponse.Status
   public let type: String
   public let message: String
+  /// Seconds a client should wait before trying again (`Retry-After`, with 503).
+  public var retryAfter: Int?
 
-  public init(_ status: HTTPResponse.Status, _ type: String, _ message: String) {
-    (self.status, self.type, self.message) = (status, type, message)
+  public init(_ status: HTTPResponse.Status, _ type: String, _ message: String, retryAfter: Int? = nil) {
+    (self.status, self.type, self.message, self.retryAfter) = (status, type, message, retryAfter)
   }
 
   static func badRequest(_ message: String) -> APIError { APIError(.badRequest, "invalid_request_error", message) }
@@ -22,7 +24,9 @@ public struct APIError: HTTPResponseError, Equatable {
     ]
     var buffer = ByteBuffer()
     buffer.writeBytes(try jsonEncoder.encode(body))
-    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+    var headers: HTTPFields = [.contentType: "application/json"]
+    if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+    return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
   }
 }
 

@@ -110,6 +110,9 @@ public final class ModelServer: @unchecked Sendable {
   /// The slots and which are decoding.
   var slots: (count: Int, busy: Set<Int>) { (scheduler?.slots ?? 1, scheduler?.busySlots ?? []) }
 
+  /// Requests waiting for a slot (GPT models; a bigram model's queue is not counted).
+  var waiting: Int { scheduler?.waitingCount ?? 0 }
+
   /// Runs `job`; `onText` gets the text as it is decided (never part of a stop string).
   /// Returns when the generation ends.
   func generate(_ job: GenerationJob, cancel: CancelFlag, onText: @escaping @Sendable (String) -> Void) async throws

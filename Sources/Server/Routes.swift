@@ -15,6 +15,8 @@ public struct ServerOptions: Sendable {
   public var maxBodyBytes = 2 << 20
   /// The one origin browsers may call the API from (CORS); nil: none but the server's own.
   public var corsOrigin: String?
+  /// Requests that may wait for a slot; beyond them a request gets a 503 with `Retry-After`.
+  public var maxWaiting = 64
   /// More tokenizers `/tokenize` offers, by name (beside the model's, gpt2 and cl100k_base).
   public var tokenizers: [String: any Tokenizer] = [:]
 
@@ -29,7 +31,7 @@ public func makeRouter(_ server: ModelServer, options: ServerOptions = ServerOpt
   router.add(middleware: OpenAIErrorMiddleware())
   if let origin = options.corsOrigin { router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin))) }
   router.add(middleware: APIKeyMiddleware(keys: options.apiKeys))
-  let api = API(server: server, maxBodyBytes: options.maxBodyBytes, tokenizers: options.tokenizers)
+  let api = API(server: server, maxBodyBytes: options.maxBodyBytes, maxWaiting: options.maxWaiting, tokenizers: options.tokenizers)
   router.get("health") { _, _ in ["status": "ok"] }
   router.get("v1/health") { _, _ in ["status": "ok"] }
   router.get("v1/models") { _, _ in try encodeJSON(api.models()) }
@@ -59,6 +61,7 @@ struct SlotState: Encodable {
 struct API: Sendable {
   let server: ModelServer
   let maxBodyBytes: Int
+  let maxWaiting: Int
   let tokenizers: [String: any Tokenizer]
   let started = Int(Date().timeIntervalSince1970)
 
@@ -111,6 +114,11 @@ struct API: Sendable {
 
   /// Runs every prompt `n` times and answers whole or as a stream.
   private func respond(prompts: [[Int32]], fields: SamplingFields, stopTokens: Set<Int32>, chat: Bool) async throws -> Response {
+    let (slots, busy) = server.slots
+    guard busy.count + server.waiting < slots + maxWaiting else {
+      throw APIError(.serviceUnavailable, "unavailable_error", "every slot is busy and \(server.waiting) requests wait; try again",
+                     retryAfter: 1)
+    }
     let sampling = SamplingOptions(temperature: fields.temperature ?? 1, topK: fields.top_k, topP: fields.top_p)
     if let problem = sampling.problem { throw APIError.badRequest(problem) }
     let n = fields.n ?? 1

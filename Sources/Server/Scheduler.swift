@@ -30,6 +30,9 @@ final class Scheduler: @unchecked Sendable {
   /// Which slots are decoding now.
   var busySlots: Set<Int> { condition.withLock { Set(active.keys) } }
 
+  /// Requests waiting for a slot.
+  var waitingCount: Int { condition.withLock { waiting.count } }
+
   /// Queues `job`; returns when it has ended.
   func run(_ job: GenerationJob, cancel: CancelFlag, onText: @escaping @Sendable (String) -> Void) async throws
     -> GenerationResult

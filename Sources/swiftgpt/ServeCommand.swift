@@ -25,6 +25,7 @@ struct ServeCommand: ParsableCommand {
   @Option(help: "Port (0: any free port).") var port = 8080
   @Option(help: "The model id clients name (default: the checkpoint folder's name).") var alias: String?
   @Option(help: "Slots: generations decoded together (continuous batching); more requests wait.") var parallel = 4
+  @Option(help: "Requests that may wait for a slot; more get a 503 with Retry-After.") var maxWaiting = 64
   @Option(help: "An API key requests must present (Authorization: Bearer KEY or X-Api-Key).") var apiKey: String?
   @Option(help: "A file of API keys, one a line (# comments).") var apiKeyFile: String?
   @Option(help: "Let web pages from this origin call the API (CORS), e.g. http://localhost:3000.") var cors: String?
@@ -36,13 +37,14 @@ struct ServeCommand: ParsableCommand {
   func validate() throws {
     guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
     guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be in 1...256, got \(parallel)") }
+    guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must be ≥ 0, got \(maxWaiting)") }
     guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive, got \(maxBodyBytes)") }
   }
 
   func run() throws {
     threads.apply()
     var options = ServerOptions()
-    (options.corsOrigin, options.maxBodyBytes) = (cors, maxBodyBytes)
+    (options.corsOrigin, options.maxBodyBytes, options.maxWaiting) = (cors, maxBodyBytes, maxWaiting)
     for path in tokenizers { options.tokenizers[(path as NSString).lastPathComponent] = try loadTokenizer(path) }
     options.apiKeys = apiKey.map { [$0] } ?? []
     if let apiKeyFile {

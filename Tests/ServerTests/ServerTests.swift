@@ -15,12 +15,12 @@ struct ServerTests {
   static let corpus = "abcdefghijklmnopqrstuvwxyz ABC.!\n"  // ChatML needs the role names and a newline
 
   /// A seeded GPT over a char vocabulary; `chat` adds the two instruction markers (ChatML).
-  static func server(chat: Bool = false) throws -> ModelServer {
+  static func server(chat: Bool = false, slots: Int = 4) throws -> ModelServer {
     let tokenizer = try CharTokenizer(corpus: corpus)
     let vocab = tokenizer.vocabSize + (chat ? 2 : 0)
     let model = try GPT(config: GPTConfig(vocabSize: vocab, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 16), seed: 7)
     let markers = chat ? InstructionTokens(start: Int32(vocab - 2), end: Int32(vocab - 1), template: .chat) : nil
-    return ModelServer(model: model, tokenizer: tokenizer, chat: markers, modelID: "tiny")
+    return ModelServer(model: model, tokenizer: tokenizer, chat: markers, modelID: "tiny", slots: slots)
   }
 
   static func app(_ server: ModelServer, options: ServerOptions = ServerOptions()) -> some ApplicationProtocol {
@@ -208,6 +208,25 @@ struct ServerTests {
         let r = try await post(client, "/v1/completions", #"{"prompt":"a",\#(bad)}"#)
         #expect(r.status == .badRequest, "\(bad)")
       }
+    }
+  }
+
+  @Test func aFullQueueIsA503WithRetryAfter() async throws {
+    var options = ServerOptions()
+    options.maxWaiting = 0
+    try await Self.app(try Self.server(slots: 1), options: options).test(.router) { client in
+      let statuses = try await withThrowingTaskGroup(of: (HTTPResponse.Status, String?).self) { group in
+        for _ in 0..<24 {
+          group.addTask {
+            let r = try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":28}"#)
+            return (r.status, r.headers[.retryAfter])
+          }
+        }
+        return try await group.reduce(into: []) { $0.append($1) }
+      }
+      #expect(statuses.contains { $0.0 == .ok }, "one request has the slot")
+      #expect(statuses.contains { $0.0 == .serviceUnavailable && $0.1 == "1" }, "\(statuses.map(\.0.code))")
+      #expect(statuses.allSatisfy { $0.0 == .ok || $0.0 == .serviceUnavailable })
     }
   }
 
