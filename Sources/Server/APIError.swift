@@ -19,34 +19,20 @@ public struct APIError: HTTPResponseError, Equatable {
   static func contextExceeded(_ message: String) -> APIError { APIError(.badRequest, "exceed_context_size_error", message) }
 
   public func response(from request: Request, context: some RequestContext) throws -> Response {
-    let body: [String: [String: AnyCodable]] = [
-      "error": ["message": .string(message), "type": .string(type), "code": .int(Int(status.code))],
-    ]
     var buffer = ByteBuffer()
-    buffer.writeBytes(try jsonEncoder.encode(body))
+    buffer.writeBytes(try jsonEncoder.encode(ErrorBody(error: .init(message: message, type: type, code: Int(status.code)))))
     var headers: HTTPFields = [.contentType: "application/json"]
     if let retryAfter { headers[.retryAfter] = String(retryAfter) }
     return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
   }
 }
 
-/// A JSON scalar, for the few free-form objects of the API.
-enum AnyCodable: Codable, Equatable {
-  case string(String), int(Int), double(Double)
-
-  func encode(to encoder: any Encoder) throws {
-    var c = encoder.singleValueContainer()
-    switch self {
-    case .string(let s): try c.encode(s)
-    case .int(let i): try c.encode(i)
-    case .double(let d): try c.encode(d)
-    }
+/// `{"error": {"message", "type", "code"}}`.
+private struct ErrorBody: Encodable {
+  struct Detail: Encodable {
+    var message: String
+    var type: String
+    var code: Int
   }
-
-  init(from decoder: any Decoder) throws {
-    let c = try decoder.singleValueContainer()
-    if let i = try? c.decode(Int.self) { self = .int(i) } else if let d = try? c.decode(Double.self) { self = .double(d) } else {
-      self = .string(try c.decode(String.self))
-    }
-  }
+  var error: Detail
 }
