@@ -128,9 +128,6 @@ struct API: Sendable {
     guard stops.count <= 4 else { throw APIError.badRequest("'stop' takes at most 4 strings") }
     let logitBias = try self.logitBias(fields.logit_bias ?? [:])
     let logprobs = try self.logprobs(fields, chat: chat)
-    if logprobs != nil && fields.stream == true {
-      throw APIError.badRequest("logprobs are not streamed yet; ask for them without 'stream'")
-    }
     var jobs: [GenerationJob] = []
     for prompt in prompts {
       guard !prompt.isEmpty else { throw APIError.badRequest("the prompt is empty") }
@@ -268,8 +265,10 @@ struct API: Sendable {
           throw error
         }
         let result = try await generation.value
-        try await send([chat ? .init(index: index, delta: .init(), finish_reason: result.finishReason)
-                             : .init(index: index, text: "", finish_reason: result.finishReason)])
+        // The log probabilities of a streamed choice come with its finish chunk, all tokens at once.
+        let logprobs = job.logprobs.map { _ in chat ? chatLogprobs(result.logprobs) : completionLogprobs(result.logprobs) }
+        try await send([chat ? .init(index: index, delta: .init(), finish_reason: result.finishReason, logprobs: logprobs)
+                             : .init(index: index, text: "", finish_reason: result.finishReason, logprobs: logprobs)])
         usage.completion_tokens += result.tokens
       }
       if includeUsage {

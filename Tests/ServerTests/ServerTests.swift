@@ -204,7 +204,12 @@ struct ServerTests {
       let chat = try json(try await post(client, "/v1/chat/completions", #"{"messages":[{"role":"user","content":"ab"}],"max_tokens":3,"logprobs":true,"top_logprobs":2,"seed":3}"#).body)
       let content = ((chat["choices"] as! [[String: Any]])[0]["logprobs"] as! [String: Any])["content"] as! [[String: Any]]
       #expect(content.allSatisfy { ($0["top_logprobs"] as! [Any]).count == 2 && ($0["bytes"] as! [Int]).count > 0 })
-      for bad in [#""logprobs":9"#, #""logit_bias":{"99999":1}"#, #""logprobs":2,"stream":true"#, #""logit_bias":{"1":500}"#] {
+      // Streamed, they come with the finish chunk: the same tokens as the whole answer's.
+      let streamed = try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":4,"temperature":0,"logprobs":3,"stream":true}"#)
+      let finish = String(buffer: streamed.body).components(separatedBy: "\n\n").filter { $0.contains("finish_reason\":\"") }
+      let finishChoice = ((try JSONSerialization.jsonObject(with: Data(finish[0].dropFirst(6).utf8)) as! [String: Any])["choices"] as! [[String: Any]])[0]
+      #expect((finishChoice["logprobs"] as! [String: Any])["tokens"] as? [String] == tokens)
+      for bad in [#""logprobs":9"#, #""logit_bias":{"99999":1}"#, #""logprobs":true"#, #""logit_bias":{"1":500}"#] {
         let r = try await post(client, "/v1/completions", #"{"prompt":"a",\#(bad)}"#)
         #expect(r.status == .badRequest, "\(bad)")
       }
