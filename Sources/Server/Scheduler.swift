@@ -20,7 +20,9 @@ final class Scheduler: @unchecked Sendable {
   init(model: GPT, tokenizer: any Tokenizer, slots: Int, onLoad: @escaping @Sendable (Int, Int) -> Void) {
     decoder = BatchDecoder(model: model, slots: slots)
     (self.tokenizer, self.onLoad) = (tokenizer, onLoad)
-    let thread = Thread { [unowned self] in self.loop() }
+    // The thread keeps the scheduler alive: it parks on `condition` while idle, for the life of
+    // the process.
+    let thread = Thread { self.loop() }
     thread.name = "swiftgpt.serve.decode"
     thread.start()
   }
