@@ -40,31 +40,37 @@ public final class BatchDecoder {
     }
   }
 
-  /// Feeds one token to each slot of `batch` (distinct slots, each with room for it) in one
-  /// forward pass, and returns each slot's logits [V] for its next token, in `batch` order.
+  /// Feeds one token to each slot of `batch` (distinct slots, each with room for it) and
+  /// returns each slot's logits [V] for its next token, in `batch` order: one forward pass per
+  /// `gemvMaxRows` slots.
   ///
-  /// A slot's logits do not depend on the other slots in the step: the engine's matrix
-  /// products give each row the same bits for any number of rows from two on, so a lone slot
-  /// is run as two copies of its row (the cost of a decoding step is reading the weights, the
-  /// same for one row or two). A seed then gives the same text however busy the server is.
+  /// A slot's logits do not depend on the other slots in the step: products of up to
+  /// `gemvMaxRows` rows give each row the bits it gets alone (and read the weights once, which
+  /// is what a decoding step costs). A seed then gives the same text however busy the server is.
   public func step(_ batch: [(slot: Int, token: Int32)]) -> [[Float]] {
     precondition(!batch.isEmpty && Set(batch.map(\.slot)).count == batch.count, "a step takes distinct slots")
-    let rows = batch.count == 1 ? batch + batch : batch
+    return stride(from: 0, to: batch.count, by: gemvMaxRows).flatMap { start in
+      step(rows: Array(batch[start..<min(batch.count, start + gemvMaxRows)]))
+    }
+  }
+
+  /// `step` for at most `gemvMaxRows` slots.
+  private func step(rows: [(slot: Int, token: Int32)]) -> [[Float]] {
     let b = rows.count
     let past = rows.map { counts[$0.slot] }
     precondition(past.allSatisfy { $0 < model.config.blockSize }, "a slot is full")
     return withoutGrad {
       let x = model.transformer(rows.map(\.token), shape: [b], positions: past.map(Int32.init), rng: nil) { qkv, layer in
-        // Each row attends over its own slot's cache (a copied row writes the same key and value).
+        // Each row attends over its own slot's cache.
         concat((0..<b).map { row in
           cachedAttention(slice(qkv, axis: 0, row..<(row + 1)), keys: keys[rows[row].slot][layer],
                           values: values[rows[row].slot][layer], past: past[row], heads: model.config.nHead)
         }, axis: 0)
       }
-      for entry in batch { counts[entry.slot] += 1 }
+      for entry in rows { counts[entry.slot] += 1 }
       let logits = matmul(x, model.head, transposeB: true).scalars
       let v = model.config.vocabSize
-      return (0..<batch.count).map { Array(logits[($0 * v)..<(($0 + 1) * v)]) }
+      return (0..<b).map { Array(logits[($0 * v)..<(($0 + 1) * v)]) }
     }
   }
 }

@@ -33,16 +33,15 @@ public func sgemm(
     if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
     return
   }
-  if m == 1 {
-    sgemv(transB: transB, n: n, k: k, x: a, incx: transA ? lda : 1, b: b, ldb: ldb, y: c,
-          accumulate: accumulate, threads: threads)
+  // op(A) is read in place: element (i, p) at a[i·rowStride + p·kStride].
+  let (rowStride, kStride) = transA ? (1, lda) : (lda, 1)
+  let strided = StridedA(base: a, rowStride: rowStride, kStride: kStride)
+  if m <= gemvMaxRows {
+    sgemv(transB: transB, m: m, n: n, k: k, x: strided, b: b, ldb: ldb, y: c, ldy: ldc, accumulate: accumulate, threads: threads)
     return
   }
   let flops = 2 * m * n * k
   let threads = flops < 2_000_000 ? 1 : threads
-  // op(A) is read in place: element (i, p) at a[i·rowStride + p·kStride].
-  let (rowStride, kStride) = transA ? (1, lda) : (lda, 1)
-  let strided = StridedA(base: a, rowStride: rowStride, kStride: kStride)
   // Few rows (the weight gradients Xᵀ·dY) and enough column panels to share out: threads split
   // the columns. With many rows, splitting them keeps each thread on the rows it wrote in the
   // previous op, which measured faster in training steps even where isolated products were not.
@@ -54,6 +53,10 @@ public func sgemm(
                 accumulate: accumulate, threads: threads)
   }
 }
+
+/// Products with at most this many rows read B unpacked (`sgemv`): a row's result is then the
+/// same for any row count up to it (batched decoding gives each slot the bits it gets alone).
+public let gemvMaxRows = 8
 
 /// `sgemmByRows` copies a transposed A into tiles when its rows are at least this long (floats)
 /// and a task runs the copy over at least `gemmPackTransposedAPanels` column panels. Measured on
