@@ -55,8 +55,8 @@ final class CancelFlag: Sendable {
   func set() { flag.update { $0 = true } }
 }
 
-/// The served model: weights, tokenizer and chat markers, and the decode loop that runs the
-/// generations — a `Scheduler` with `slots` slots for a GPT (continuous batching), one at a
+/// The served model: weights, tokenizer and chat markers, and the `Scheduler` that runs the
+/// generations — `slots` of them decoded together for a GPT (continuous batching), one at a
 /// time for a bigram model.
 public final class ModelServer: @unchecked Sendable {
   public let modelID: String
@@ -64,8 +64,7 @@ public final class ModelServer: @unchecked Sendable {
   let tokenizer: any Tokenizer
   /// The instruction markers of a model from `finetune --task sft`; nil: no chat template.
   let chat: InstructionTokens?
-  private let scheduler: Scheduler?
-  private let queue = DispatchQueue(label: "swiftgpt.serve.generate")
+  private let scheduler: Scheduler
   /// What `/metrics` shows (Prometheus text format).
   let metrics = PrometheusCollectorRegistry()
   private let promptTokens, predictedTokens, requests, predictedSeconds: Counter
@@ -85,7 +84,8 @@ public final class ModelServer: @unchecked Sendable {
       processing.set(Int64(running))
       deferred.set(Int64(waiting))
     }
-    scheduler = (model as? GPT).map { Scheduler(model: $0, tokenizer: tokenizer, slots: max(1, slots), onLoad: onLoad) }
+    let decoder: any SlotDecoder = (model as? GPT).map { BatchDecoder(model: $0, slots: max(1, slots)) } ?? SingleSlotDecoder(model)
+    scheduler = Scheduler(decoder: decoder, tokenizer: tokenizer, onLoad: onLoad)
     onLoad(0, 0)
   }
 
@@ -108,49 +108,23 @@ public final class ModelServer: @unchecked Sendable {
   var endOfText: Int32? { tokenizer.specialTokens.ids["<|endoftext|>"].map(Int32.init) }
 
   /// The slots and which are decoding.
-  var slots: (count: Int, busy: Set<Int>) { (scheduler?.slots ?? 1, scheduler?.busySlots ?? []) }
+  var slots: (count: Int, busy: Set<Int>) { (scheduler.slots, scheduler.busySlots) }
 
-  /// Requests waiting for a slot (GPT models; a bigram model's queue is not counted).
-  var waiting: Int { scheduler?.waitingCount ?? 0 }
+  /// Requests waiting for a slot.
+  var waiting: Int { scheduler.waitingCount }
 
   /// Runs `job`; `onText` gets the text as it is decided (never part of a stop string).
   /// Returns when the generation ends.
   func generate(_ job: GenerationJob, cancel: CancelFlag, onText: @escaping @Sendable (String) -> Void) async throws
     -> GenerationResult
   {
-    let result: GenerationResult
-    if let scheduler {
-      result = try await scheduler.run(job, cancel: cancel, onText: onText)
-    } else {
-      result = try await withCheckedThrowingContinuation { continuation in
-        queue.async { [self] in continuation.resume(with: Result { try self.runAlone(job, cancel: cancel, onText: onText) }) }
-      }
-    }
+    let result = try await scheduler.run(job, cancel: cancel, onText: onText)
     requests.increment()
     promptTokens.increment(by: Int64(job.prompt.count))
     predictedTokens.increment(by: Int64(result.tokens))
     predictedSeconds.increment(by: result.seconds)
     tokensPerSecond.set(Double(result.tokens) / max(result.seconds, 1e-9))
     return result
-  }
-
-  /// A generation for a model without a batch decoder (bigram), through `generateText`.
-  private func runAlone(_ job: GenerationJob, cancel: CancelFlag, onText: (String) -> Void) throws -> GenerationResult {
-    let start = DispatchTime.now().uptimeNanoseconds
-    var rng = RandomGenerator(seed: job.seed)
-    var filter = StopFilter(stops: job.stop)
-    let (_, tokens) = try model.generateText(
-      prompt: job.prompt, tokenizer: tokenizer, maxNewTokens: job.maxTokens, sampling: job.sampling,
-      stopTokens: job.stopTokens, rng: &rng, shouldStop: { filter.stopped || cancel.isSet }
-    ) { piece in
-      let ready = filter.feed(piece)
-      if !ready.isEmpty { onText(ready) }
-    }
-    let rest = filter.finish()
-    if !rest.isEmpty { onText(rest) }
-    let length = tokens >= job.maxTokens && !filter.stopped
-    return GenerationResult(text: filter.text, tokens: tokens, finishReason: length ? "length" : "stop",
-                            seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
   }
 }
 

@@ -3,12 +3,34 @@ import Models
 import TensorEngine
 import Tokenizers
 
-/// The decode loop of a GPT: up to `slots` generations decoded together, one token each per
-/// step through a `BatchDecoder` (continuous batching: a request takes a free slot at the next
+/// What the scheduler decodes with: slots, each fed a prompt, then stepped a token at a time.
+protocol SlotDecoder: AnyObject {
+  var slots: Int { get }
+  func reset(slot: Int)
+  func prefill(slot: Int, _ tokens: [Int32]) -> [Float]
+  func step(_ batch: [(slot: Int, token: Int32)]) -> [[Float]]
+}
+
+extension BatchDecoder: SlotDecoder {}
+
+/// One slot over a model's own decoder, for models without a `BatchDecoder` (bigram).
+final class SingleSlotDecoder: SlotDecoder {
+  private var decoder: any TokenDecoder
+
+  init(_ model: any LanguageModel) { decoder = model.makeDecoder(precision: .float32) }
+
+  var slots: Int { 1 }
+  func reset(slot: Int) { decoder.reset() }
+  func prefill(slot: Int, _ tokens: [Int32]) -> [Float] { decoder.append(tokens) }
+  func step(_ batch: [(slot: Int, token: Int32)]) -> [[Float]] { batch.map { decoder.append([$0.token]) } }
+}
+
+/// The decode loop: up to `slots` generations decoded together, one token each per step
+/// (continuous batching with a GPT's `BatchDecoder`: a request takes a free slot at the next
 /// step and leaves it when it ends; requests beyond the slots wait in arrival order). It runs
 /// on a thread of its own, so the HTTP event loops never run the model.
 final class Scheduler: @unchecked Sendable {
-  private let decoder: BatchDecoder
+  private let decoder: any SlotDecoder
   private let tokenizer: any Tokenizer
   private let condition = NSCondition()
   /// Guarded by `condition`.
@@ -17,8 +39,8 @@ final class Scheduler: @unchecked Sendable {
   /// Called with (running, waiting) whenever either changes.
   private let onLoad: @Sendable (Int, Int) -> Void
 
-  init(model: GPT, tokenizer: any Tokenizer, slots: Int, onLoad: @escaping @Sendable (Int, Int) -> Void) {
-    decoder = BatchDecoder(model: model, slots: slots)
+  init(decoder: any SlotDecoder, tokenizer: any Tokenizer, onLoad: @escaping @Sendable (Int, Int) -> Void) {
+    self.decoder = decoder
     (self.tokenizer, self.onLoad) = (tokenizer, onLoad)
     // The thread keeps the scheduler alive: it parks on `condition` while idle, for the life of
     // the process.
