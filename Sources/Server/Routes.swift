@@ -64,6 +64,8 @@ struct API: Sendable {
   let maxWaiting: Int
   let tokenizers: [String: any Tokenizer]
   let started = Int(Date().timeIntervalSince1970)
+  /// The built-in encodings `/tokenize` was asked for, built once (cl100k_base takes ~0.1 s).
+  private let encodings = Locked<[String: Encoding]>([:])
 
   func models() -> ModelList {
     var meta = ["n_vocab": server.model.vocabSize, "n_params": server.model.parameters.count]
@@ -288,7 +290,7 @@ struct API: Sendable {
     switch name {
     case "model", server.modelID: tokenizer = server.tokenizer
     case _ where tokenizers[name] != nil: tokenizer = tokenizers[name]!
-    case _ where Encoding.names.contains(name): tokenizer = try Encoding.named(name)
+    case _ where Encoding.names.contains(name): tokenizer = try encoding(name)
     default:
       throw APIError.badRequest("unknown tokenizer '\(name)': use model, \((Encoding.names + tokenizers.keys.sorted()).joined(separator: ", "))")
     }
@@ -303,6 +305,14 @@ struct API: Sendable {
       answer.segments = tokenizer.segments(of: body.content, ids: ids).map { .init(text: $0.text, ids: $0.ids) }
     }
     return try encodeJSON(answer)
+  }
+
+  /// The built-in encoding `name`, from the cache.
+  private func encoding(_ name: String) throws -> Encoding {
+    if let cached = encodings.value[name] { return cached }
+    let built = try Encoding.named(name)
+    encodings.update { $0[name] = built }
+    return built
   }
 
   func detokenize(_ request: Request) async throws -> Response {
