@@ -158,11 +158,11 @@ struct API: Sendable {
     var usage = Usage(prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: 0)
     for (index, job) in jobs.enumerated() {
       let result = try await server.generate(job, cancel: CancelFlag()) { _ in }
+      let logprobs = self.logprobs(of: result, for: job, chat: chat)
       response.choices.append(chat
         ? .init(index: index, message: .init(role: "assistant", content: result.text), finish_reason: result.finishReason,
-                logprobs: job.logprobs.map { _ in chatLogprobs(result.logprobs) })
-        : .init(index: index, text: result.text, finish_reason: result.finishReason,
-                logprobs: job.logprobs.map { _ in completionLogprobs(result.logprobs) }))
+                logprobs: logprobs)
+        : .init(index: index, text: result.text, finish_reason: result.finishReason, logprobs: logprobs))
       usage.completion_tokens += result.tokens
     }
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
@@ -202,6 +202,11 @@ struct API: Sendable {
     return count
   }
 
+  /// A finished choice's log probabilities in the endpoint's format, if the request asked.
+  private func logprobs(of result: GenerationResult, for job: GenerationJob, chat: Bool) -> CompletionResponse.Logprobs? {
+    job.logprobs.map { _ in chat ? chatLogprobs(result.logprobs) : completionLogprobs(result.logprobs) }
+  }
+
   private func tokenText(_ id: Int) -> (text: String, bytes: [UInt8]) {
     let bytes = server.tokenizer.tokenBytes(id) ?? []
     return (String(decoding: bytes, as: UTF8.self), bytes)
@@ -221,13 +226,14 @@ struct API: Sendable {
   /// Completions' `logprobs`: tokens, their log probabilities, the alternatives and where each
   /// token starts in the text.
   private func completionLogprobs(_ entries: [TokenLogprob]) -> CompletionResponse.Logprobs {
+    let tokens = entries.map { tokenText($0.id).text }
     var offsets: [Int] = [], offset = 0
-    for entry in entries {
+    for token in tokens {
       offsets.append(offset)
-      offset += tokenText(entry.id).text.count
+      offset += token.count
     }
     return CompletionResponse.Logprobs(
-      tokens: entries.map { tokenText($0.id).text }, token_logprobs: entries.map(\.logprob),
+      tokens: tokens, token_logprobs: entries.map(\.logprob),
       top_logprobs: entries.map { entry in
         Dictionary(entry.top.map { (tokenText($0.id).text, $0.logprob) }) { first, _ in first }
       }, text_offset: offsets)
@@ -268,7 +274,7 @@ struct API: Sendable {
         }
         let result = try await generation.value
         // The log probabilities of a streamed choice come with its finish chunk, all tokens at once.
-        let logprobs = job.logprobs.map { _ in chat ? chatLogprobs(result.logprobs) : completionLogprobs(result.logprobs) }
+        let logprobs = logprobs(of: result, for: job, chat: chat)
         try await send([chat ? .init(index: index, delta: .init(), finish_reason: result.finishReason, logprobs: logprobs)
                              : .init(index: index, text: "", finish_reason: result.finishReason, logprobs: logprobs)])
         usage.completion_tokens += result.tokens
