@@ -145,7 +145,7 @@ public func renameReplacing(_ source: String, _ destination: String) throws(File
 
 private typealias RenameAt2 = @convention(c) (Int32, UnsafePointer<CChar>, Int32, UnsafePointer<CChar>, UInt32) -> Int32
 /// glibc's `renameat2` (2.28+), looked up at run time: Swift's Glibc module does not declare it.
-nonisolated(unsafe) private let renameat2: RenameAt2? = dlsym(nil, "renameat2").map { unsafeBitCast($0, to: RenameAt2.self) }
+private let renameat2: RenameAt2? = dlsym(nil, "renameat2").map { unsafeBitCast($0, to: RenameAt2.self) }
 
 /// Swaps two existing paths in one step; false where the system or file system cannot.
 private func exchange(_ a: String, _ b: String) throws(FileError) -> Bool {

@@ -73,13 +73,13 @@ public final class ModelServer: @unchecked Sendable {
   /// Serves `model` with `slots` generations decoded together (GPT models).
   public init(model: any LanguageModel, tokenizer: any Tokenizer, chat: InstructionTokens?, modelID: String, slots: Int = 4) {
     (self.model, self.tokenizer, self.chat, self.modelID) = (model, tokenizer, chat, modelID)
-    requests = metrics.makeCounter(name: "swiftgpt_requests_total", help: "Generations run.")
-    promptTokens = metrics.makeCounter(name: "swiftgpt_prompt_tokens_total", help: "Prompt tokens read.")
-    predictedTokens = metrics.makeCounter(name: "swiftgpt_tokens_predicted_total", help: "Tokens generated.")
-    predictedSeconds = metrics.makeCounter(name: "swiftgpt_tokens_predicted_seconds_total", help: "Seconds spent generating.")
-    tokensPerSecond = metrics.makeGauge(name: "swiftgpt_predicted_tokens_seconds", help: "Tokens per second of the last generation.")
-    let processing = metrics.makeGauge(name: "swiftgpt_requests_processing", help: "Busy slots (generations running).")
-    let deferred = metrics.makeGauge(name: "swiftgpt_requests_deferred", help: "Generations waiting for a slot.")
+    requests = metrics.makeCounter(descriptor: metric("swiftgpt_requests_total", "Generations run."))
+    promptTokens = metrics.makeCounter(descriptor: metric("swiftgpt_prompt_tokens_total", "Prompt tokens read."))
+    predictedTokens = metrics.makeCounter(descriptor: metric("swiftgpt_tokens_predicted_total", "Tokens generated."))
+    predictedSeconds = metrics.makeCounter(descriptor: metric("swiftgpt_tokens_predicted_seconds_total", "Seconds spent generating."))
+    tokensPerSecond = metrics.makeGauge(descriptor: metric("swiftgpt_predicted_tokens_seconds", "Tokens per second of the last generation."))
+    let processing = metrics.makeGauge(descriptor: metric("swiftgpt_requests_processing", "Busy slots (generations running)."))
+    let deferred = metrics.makeGauge(descriptor: metric("swiftgpt_requests_deferred", "Generations waiting for a slot."))
     let onLoad: @Sendable (Int, Int) -> Void = { running, waiting in
       processing.set(Int64(running))
       deferred.set(Int64(waiting))
@@ -126,6 +126,11 @@ public final class ModelServer: @unchecked Sendable {
     tokensPerSecond.set(Double(result.tokens) / max(result.seconds, 1e-9))
     return result
   }
+}
+
+/// The descriptor of the metric `name` (emitted as is) with its help line.
+private func metric(_ name: String, _ help: String) -> MetricNameDescriptor {
+  MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
 }
 
 /// Holds back text that may be the start of a stop string, and cuts the text at the first stop

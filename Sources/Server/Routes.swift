@@ -336,7 +336,7 @@ func encodeJSON(_ value: some Encodable) throws -> Response {
 }
 
 /// Compact JSON with sorted keys: the same bytes for the same answer.
-nonisolated(unsafe) let jsonEncoder = {
+let jsonEncoder = {
   let encoder = JSONEncoder()
   encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
   return encoder

@@ -47,7 +47,7 @@ extension RegexTokenizer {
     do {
       pattern = try SplitPattern(parsing: String(lines[1]))
     } catch {
-      throw fail(2, (error as? TokenizerError)?.description ?? "\(error)")
+      throw fail(2, error.description)
     }
     guard let specialCount = Int(lines[2]), specialCount >= 0, lines.count >= 3 + specialCount else {
       throw fail(3, "expected the number of special tokens")
