@@ -33,10 +33,12 @@ let package = Package(
     .target(name: "Inference", dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers"], swiftSettings: kernels),
     .target(
       name: "Server",
-      dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers", "Inference",
+      dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers", "Inference", "Training",
                      .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
                      .product(name: "HTTPTypes", package: "swift-http-types"),
                      .product(name: "Prometheus", package: "swift-prometheus")],
+      // The playground's pages, compiled into the binary (`PackageResources`).
+      resources: [.embedInCode("Playground")],
       swiftSettings: optimized),
     .target(name: "Training", dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers", "Inference"],
             swiftSettings: kernels),
@@ -54,7 +56,7 @@ let package = Package(
     .testTarget(name: "CLITests", dependencies: ["swiftgpt"]),
     .testTarget(
       name: "ServerTests",
-      dependencies: ["Server", "Models", "Tokenizers", "Inference", "TensorEngine",
+      dependencies: ["Server", "Models", "Tokenizers", "Inference", "TensorEngine", "Training",
                      .product(name: "HummingbirdTesting", package: "hummingbird"),
                      .product(name: "HTTPTypes", package: "swift-http-types")],
       swiftSettings: optimized),

@@ -162,7 +162,9 @@ struct ModelList: Encodable {
 }
 
 struct TokenizeRequest: Decodable {
-  var content: String
+  var content: String?
+  /// Instead of `content`: chat messages, rendered in ChatML.
+  var messages: [ChatRequest.Message]?
   /// `model` (the default), `gpt2`, `cl100k_base`, or a tokenizer given with `--tokenizers`.
   var tokenizer: String?
   var with_pieces: Bool?

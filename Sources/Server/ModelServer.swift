@@ -27,6 +27,13 @@ struct TokenLogprob: Sendable {
   var top: [(id: Int, logprob: Float)]
 }
 
+/// Text a generation passes on as it goes, with the log probabilities of the tokens it
+/// completes (when the job asked for them).
+struct GeneratedPiece: Sendable {
+  var text: String
+  var logprobs: [TokenLogprob]
+}
+
 /// How one completion ended.
 struct GenerationResult: Sendable {
   var text: String
@@ -46,6 +53,8 @@ final class Locked<Value>: @unchecked Sendable {
   init(_ value: Value) { stored = value }
   var value: Value { lock.withLock { stored } }
   func update(_ change: (inout Value) -> Void) { lock.withLock { change(&stored) } }
+  /// Runs `body` on the value while holding the lock.
+  func read(_ body: (Value) -> Void) { lock.withLock { body(stored) } }
 }
 
 /// Set from another task to end a generation after its current token (a closed connection).
@@ -70,9 +79,15 @@ public final class ModelServer: @unchecked Sendable {
   private let promptTokens, predictedTokens, requests, predictedSeconds: Counter
   private let tokensPerSecond: Gauge
 
-  /// Serves `model` with `slots` generations decoded together (GPT models).
-  public init(model: any LanguageModel, tokenizer: any Tokenizer, chat: InstructionTokens?, modelID: String, slots: Int = 4) {
+  /// The context a prompt and its completion share (`--ctx`, at most the model's).
+  let contextLength: Int
+
+  /// Serves `model` with `slots` generations decoded together (GPT models), each within
+  /// `context` tokens (default: the model's context).
+  public init(model: any LanguageModel, tokenizer: any Tokenizer, chat: InstructionTokens?, modelID: String, slots: Int = 4,
+              context: Int? = nil) {
     (self.model, self.tokenizer, self.chat, self.modelID) = (model, tokenizer, chat, modelID)
+    contextLength = min(model.contextLength ?? 1 << 20, context ?? .max)
     requests = metrics.makeCounter(descriptor: metric("swiftgpt_requests_total", "Generations run."))
     promptTokens = metrics.makeCounter(descriptor: metric("swiftgpt_prompt_tokens_total", "Prompt tokens read."))
     predictedTokens = metrics.makeCounter(descriptor: metric("swiftgpt_tokens_predicted_total", "Tokens generated."))
@@ -91,18 +106,15 @@ public final class ModelServer: @unchecked Sendable {
 
   /// Opens a model folder as `sample` and `chat` do (its adapter merged in).
   public convenience init(folder: ModelDirectory, tokenizer override: String? = nil, adapter: String? = nil,
-                          modelID: String? = nil, slots: Int = 4) throws {
+                          modelID: String? = nil, slots: Int = 4, context: Int? = nil) throws {
     let model = try folder.loadModel()
     if let gpt = model as? GPT, let adapterFolder = adapter ?? folder.adapterFolder {
       try LoRAAdapter(peftFolder: adapterFolder, for: gpt).merge(into: gpt)
     }
     let tokenizer = try folder.tokenizer(override: override, vocabSize: model.vocabSize)
     self.init(model: model, tokenizer: tokenizer, chat: try folder.instructionTokens(),
-              modelID: modelID ?? (folder.path as NSString).lastPathComponent, slots: slots)
+              modelID: modelID ?? (folder.path as NSString).lastPathComponent, slots: slots, context: context)
   }
-
-  /// The model's context length (tokens).
-  var contextLength: Int { model.contextLength ?? 1 << 20 }
 
   /// The end-of-text token, where plain completions stop.
   var endOfText: Int32? { tokenizer.specialTokens.ids["<|endoftext|>"].map(Int32.init) }
@@ -113,12 +125,12 @@ public final class ModelServer: @unchecked Sendable {
   /// Requests waiting for a slot.
   var waiting: Int { scheduler.waitingCount }
 
-  /// Runs `job`; `onText` gets the text as it is decided (never part of a stop string).
+  /// Runs `job`; `onOutput` gets the text as it is decided (never part of a stop string).
   /// Returns when the generation ends.
-  func generate(_ job: GenerationJob, cancel: CancelFlag, onText: @escaping @Sendable (String) -> Void) async throws
+  func generate(_ job: GenerationJob, cancel: CancelFlag, onOutput: @escaping @Sendable (GeneratedPiece) -> Void) async throws
     -> GenerationResult
   {
-    let result = try await scheduler.run(job, cancel: cancel, onText: onText)
+    let result = try await scheduler.run(job, cancel: cancel, onOutput: onOutput)
     requests.increment()
     promptTokens.increment(by: Int64(job.prompt.count))
     predictedTokens.increment(by: Int64(result.tokens))

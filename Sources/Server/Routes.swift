@@ -19,35 +19,72 @@ public struct ServerOptions: Sendable {
   public var maxWaiting = 64
   /// More tokenizers `/tokenize` offers, by name (beside the model's, gpt2 and cl100k_base).
   public var tokenizers: [String: any Tokenizer] = [:]
+  /// A training run to show on `/dashboard` (`serve --run`).
+  public var dashboard: TrainingDashboard?
 
   public init() {}
 }
 
+/// The model a server answers with, set once it has loaded; until then the API answers 503
+/// ("Loading model", as llama.cpp) and `/health` says so.
+public final class ServedModel: Sendable {
+  private let server = Locked<ModelServer?>(nil)
+
+  public init(_ server: ModelServer? = nil) { self.server.update { $0 = server } }
+
+  /// Starts answering with `loaded`.
+  public func set(_ loaded: ModelServer) { server.update { $0 = loaded } }
+
+  /// The model, or a 503 while it loads.
+  func get() throws -> ModelServer {
+    guard let server = server.value else {
+      throw APIError(.serviceUnavailable, "unavailable_error", "Loading model", retryAfter: 1)
+    }
+    return server
+  }
+}
+
 /// The OpenAI-compatible API of a `ModelServer`: `GET /health`, `GET /v1/models`,
 /// `POST /v1/completions`, `POST /v1/chat/completions` (whole or streamed as server-sent
-/// events), `POST /tokenize`, `POST /detokenize`, `GET /metrics` (Prometheus) and `GET /slots`.
-public func makeRouter(_ server: ModelServer, options: ServerOptions = ServerOptions()) -> Router<BasicRequestContext> {
+/// events), `POST /tokenize`, `POST /detokenize`, `GET /props`, `GET /metrics` (Prometheus) and
+/// `GET /slots`; and the playground's pages (`/`, `/chat`, and `/dashboard` with a run).
+public func makeRouter(_ model: ServedModel, options: ServerOptions = ServerOptions()) -> Router<BasicRequestContext> {
   let router = Router()
   router.add(middleware: OpenAIErrorMiddleware())
   if let origin = options.corsOrigin { router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin))) }
   router.add(middleware: APIKeyMiddleware(keys: options.apiKeys))
-  let api = API(server: server, maxBodyBytes: options.maxBodyBytes, maxWaiting: options.maxWaiting, tokenizers: options.tokenizers)
-  router.get("health") { _, _ in ["status": "ok"] }
-  router.get("v1/health") { _, _ in ["status": "ok"] }
-  router.get("v1/models") { _, _ in try encodeJSON(api.models()) }
-  router.post("v1/completions") { request, _ in try await api.completions(request) }
-  router.post("v1/chat/completions") { request, _ in try await api.chatCompletions(request) }
-  router.post("tokenize") { request, _ in try await api.tokenize(request) }
-  router.post("detokenize") { request, _ in try await api.detokenize(request) }
+  let settings = APISettings(options)
+  let api = { @Sendable () throws -> API in API(server: try model.get(), settings: settings) }
+  for path in ["health", "v1/health"] {
+    router.get(RouterPath(path)) { _, _ in
+      _ = try model.get()
+      return ["status": "ok"]
+    }
+  }
+  router.get("v1/models") { _, _ in try encodeJSON(try api().models()) }
+  router.post("v1/completions") { request, _ in try await api().completions(request) }
+  router.post("v1/chat/completions") { request, _ in try await api().chatCompletions(request) }
+  router.post("tokenize") { request, _ in try await api().tokenize(request) }
+  router.post("detokenize") { request, _ in try await api().detokenize(request) }
+  router.get("props") { _, _ in try encodeJSON(try api().props()) }
   router.get("metrics") { _, _ in
-    Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-             body: .init(byteBuffer: ByteBuffer(bytes: server.metrics.emitToBuffer())))
+    let server = try model.get()
+    return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                    body: .init(byteBuffer: ByteBuffer(bytes: server.metrics.emitToBuffer())))
   }
   router.get("slots") { _, _ in
+    let server = try model.get()
     let (count, busy) = server.slots
     return try encodeJSON((0..<count).map { SlotState(id: $0, n_ctx: server.contextLength, is_processing: busy.contains($0)) })
   }
+  addPlayground(to: router, pages: ["/": "tokenizer.html", "/chat": "chat.html"])
+  if let dashboard = options.dashboard { addDashboard(dashboard, to: router) }
   return router
+}
+
+/// The router of a loaded model (tests, and callers that load before serving).
+public func makeRouter(_ server: ModelServer, options: ServerOptions = ServerOptions()) -> Router<BasicRequestContext> {
+  makeRouter(ServedModel(server), options: options)
 }
 
 /// One entry of `GET /slots` (llama.cpp's fields).
@@ -57,20 +94,55 @@ struct SlotState: Encodable {
   var is_processing: Bool
 }
 
-/// The handlers.
-struct API: Sendable {
-  let server: ModelServer
+/// `GET /props`: what the playground needs to know of the server (llama.cpp has the endpoint
+/// for the same purpose).
+struct Props: Encodable {
+  var model: String
+  var n_ctx: Int
+  var n_vocab: Int
+  var total_slots: Int
+  /// `chatml` for a model from `finetune --task sft`, else nil (completions only).
+  var chat_template: String?
+  /// The names `/tokenize` takes.
+  var tokenizers: [String]
+  /// Whether `/dashboard` shows a training run.
+  var dashboard: Bool
+}
+
+/// What the handlers share across requests.
+final class APISettings: Sendable {
   let maxBodyBytes: Int
   let maxWaiting: Int
   let tokenizers: [String: any Tokenizer]
+  let hasDashboard: Bool
   let started = Int(Date().timeIntervalSince1970)
   /// The built-in encodings `/tokenize` was asked for, built once (cl100k_base takes ~0.1 s).
-  private let encodings = Locked<[String: Encoding]>([:])
+  let encodings = Locked<[String: Encoding]>([:])
+
+  init(_ options: ServerOptions) {
+    (maxBodyBytes, maxWaiting, tokenizers) = (options.maxBodyBytes, options.maxWaiting, options.tokenizers)
+    hasDashboard = options.dashboard != nil
+  }
+}
+
+/// The handlers, for a loaded model.
+struct API: Sendable {
+  let server: ModelServer
+  let settings: APISettings
+  var maxBodyBytes: Int { settings.maxBodyBytes }
+  var maxWaiting: Int { settings.maxWaiting }
+  var tokenizers: [String: any Tokenizer] { settings.tokenizers }
 
   func models() -> ModelList {
     var meta = ["n_vocab": server.model.vocabSize, "n_params": server.model.parameters.count]
     if let context = server.model.contextLength { meta["n_ctx_train"] = context }
-    return ModelList(data: [.init(id: server.modelID, created: started, meta: meta)])
+    return ModelList(data: [.init(id: server.modelID, created: settings.started, meta: meta)])
+  }
+
+  func props() -> Props {
+    Props(model: server.modelID, n_ctx: server.contextLength, n_vocab: server.model.vocabSize, total_slots: server.slots.count,
+          chat_template: server.chat?.template == .chat ? "chatml" : server.chat.map { $0.template.rawValue },
+          tokenizers: ["model"] + Encoding.names + tokenizers.keys.sorted(), dashboard: settings.hasDashboard)
   }
 
   /// The request body as `T`; bad JSON is a 400 naming the problem, a body over the limit a 413.
@@ -158,7 +230,7 @@ struct API: Sendable {
     var usage = Usage(prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: 0)
     for (index, job) in jobs.enumerated() {
       let result = try await server.generate(job, cancel: CancelFlag()) { _ in }
-      let logprobs = self.logprobs(of: result, for: job, chat: chat)
+      let logprobs = self.logprobs(result.logprobs, for: job, chat: chat)
       response.choices.append(chat
         ? .init(index: index, message: .init(role: "assistant", content: result.text), finish_reason: result.finishReason,
                 logprobs: logprobs)
@@ -202,9 +274,10 @@ struct API: Sendable {
     return count
   }
 
-  /// A finished choice's log probabilities in the endpoint's format, if the request asked.
-  private func logprobs(of result: GenerationResult, for job: GenerationJob, chat: Bool) -> CompletionResponse.Logprobs? {
-    job.logprobs.map { _ in chat ? chatLogprobs(result.logprobs) : completionLogprobs(result.logprobs) }
+  /// Log probabilities in the endpoint's format, if the request asked; completions count
+  /// `text_offset` from `offset` (the characters of the choice's text before these tokens).
+  private func logprobs(_ entries: [TokenLogprob], for job: GenerationJob, chat: Bool, offset: Int = 0) -> CompletionResponse.Logprobs? {
+    job.logprobs.map { _ in chat ? chatLogprobs(entries) : completionLogprobs(entries, offset: offset) }
   }
 
   private func tokenText(_ id: Int) -> (text: String, bytes: [UInt8]) {
@@ -225,9 +298,9 @@ struct API: Sendable {
 
   /// Completions' `logprobs`: tokens, their log probabilities, the alternatives and where each
   /// token starts in the text.
-  private func completionLogprobs(_ entries: [TokenLogprob]) -> CompletionResponse.Logprobs {
+  private func completionLogprobs(_ entries: [TokenLogprob], offset: Int) -> CompletionResponse.Logprobs {
     let tokens = entries.map { tokenText($0.id).text }
-    var offsets: [Int] = [], offset = 0
+    var offsets: [Int] = [], offset = offset
     for token in tokens {
       offsets.append(offset)
       offset += token.count
@@ -239,9 +312,10 @@ struct API: Sendable {
       }, text_offset: offsets)
   }
 
-  /// Server-sent events: for chat the role first, then content deltas, then a chunk with the
-  /// finish reason (per choice), the usage chunk if asked for, and `data: [DONE]`. A client
-  /// that goes away stops its generation after the current token.
+  /// Server-sent events: for chat the role first, then content deltas (each with the log
+  /// probabilities of the tokens it completes, if asked), then a chunk with the finish reason (per
+  /// choice), the usage chunk if asked for, and `data: [DONE]`. A client that goes away stops
+  /// its generation after the current token.
   private func stream(_ jobs: [GenerationJob], head: CompletionResponse, chat: Bool, promptTokens: Int,
                       includeUsage: Bool) -> Response {
     var template = head
@@ -257,15 +331,19 @@ struct API: Sendable {
       var usage = Usage(prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: 0)
       for (index, job) in jobs.enumerated() {
         if chat { try await send([.init(index: index, delta: .init(role: "assistant", content: ""))]) }
-        let (pieces, continuation) = AsyncStream<String>.makeStream()
+        let (pieces, continuation) = AsyncStream<GeneratedPiece>.makeStream()
         let cancel = CancelFlag()
         let generation = Task { () throws -> GenerationResult in
           defer { continuation.finish() }
           return try await server.generate(job, cancel: cancel) { continuation.yield($0) }
         }
         do {
+          var offset = 0
           for await piece in pieces {
-            try await send([chat ? .init(index: index, delta: .init(content: piece)) : .init(index: index, text: piece)])
+            let logprobs = logprobs(piece.logprobs, for: job, chat: chat, offset: offset)
+            offset += piece.text.count
+            try await send([chat ? .init(index: index, delta: .init(content: piece.text), logprobs: logprobs)
+                                 : .init(index: index, text: piece.text, logprobs: logprobs)])
           }
         } catch {
           cancel.set()  // the client went away
@@ -273,10 +351,8 @@ struct API: Sendable {
           throw error
         }
         let result = try await generation.value
-        // The log probabilities of a streamed choice come with its finish chunk, all tokens at once.
-        let logprobs = logprobs(of: result, for: job, chat: chat)
-        try await send([chat ? .init(index: index, delta: .init(), finish_reason: result.finishReason, logprobs: logprobs)
-                             : .init(index: index, text: "", finish_reason: result.finishReason, logprobs: logprobs)])
+        try await send([chat ? .init(index: index, delta: .init(), finish_reason: result.finishReason)
+                             : .init(index: index, text: "", finish_reason: result.finishReason)])
         usage.completion_tokens += result.tokens
       }
       if includeUsage {
@@ -300,24 +376,51 @@ struct API: Sendable {
     default:
       throw APIError.badRequest("unknown tokenizer '\(name)': use model, \((Encoding.names + tokenizers.keys.sorted()).joined(separator: ", "))")
     }
-    let ids = try tokenizer.encodeUserText(body.content).ids
+    // The text in parts: the content, or the messages in ChatML, whose markers are the model's
+    // own tokens for the model's tokenizer and plain text for any other.
+    let markers = name == "model" || name == server.modelID ? server.chat.flatMap { $0.template == .chat ? $0 : nil } : nil
+    let parts: [(text: String, ids: [Int])]
+    switch (body.content, body.messages) {
+    case (let content?, nil): parts = [(content, try tokenizer.encodeUserText(content).ids)]
+    case (nil, let messages?):
+      parts = try InstructionTemplate.chat.replyPrompt(history: messages.map { ChatMessage(role: $0.role, content: $0.content) })
+        .map { piece in
+          let (text, marker): (String, Int32?) = switch piece {
+          case .text(let text, _): (text, nil)
+          case .start: (InstructionTemplate.startToken, markers?.start)
+          case .end: (InstructionTemplate.endToken, markers?.end)
+          }
+          return (text, try marker.map { [Int($0)] } ?? tokenizer.encodeUserText(text).ids)
+        }
+    default: throw APIError.badRequest("give either 'content' or 'messages'")
+    }
+    let ids = parts.flatMap(\.ids)
+    // A marker's text is its name.
+    func bytes(_ id: Int) -> [UInt8] {
+      if let markers, id == Int(markers.start) || id == Int(markers.end) {
+        return Array((id == Int(markers.start) ? InstructionTemplate.startToken : InstructionTemplate.endToken).utf8)
+      }
+      return tokenizer.tokenBytes(id) ?? []
+    }
     var answer = TokenizeResponse(count: ids.count)
     // A piece is its text when its bytes are valid UTF-8 on their own, else the bytes (llama.cpp).
     answer.tokens = body.with_pieces == true ? .pieces(ids.map { id in
-      let bytes = tokenizer.tokenBytes(id) ?? []
-      return .init(id: id, piece: String(validating: bytes, as: UTF8.self) ?? bytes.map { String(format: "\\x%02X", $0) }.joined())
+      .init(id: id, piece: String(validating: bytes(id), as: UTF8.self) ?? bytes(id).map { String(format: "\\x%02X", $0) }.joined())
     }) : .ids(ids)
     if body.with_segments == true {
-      answer.segments = tokenizer.segments(of: body.content, ids: ids).map { .init(text: $0.text, ids: $0.ids) }
+      answer.segments = parts.flatMap { part in
+        part.ids.count == 1 && part.ids[0] >= tokenizer.vocabSize ? [.init(text: part.text, ids: part.ids)]
+          : tokenizer.segments(of: part.text, ids: part.ids).map { .init(text: $0.text, ids: $0.ids) }
+      }
     }
     return try encodeJSON(answer)
   }
 
   /// The built-in encoding `name`, from the cache.
   private func encoding(_ name: String) throws -> Encoding {
-    if let cached = encodings.value[name] { return cached }
+    if let cached = settings.encodings.value[name] { return cached }
     let built = try Encoding.named(name)
-    encodings.update { $0[name] = built }
+    settings.encodings.update { $0[name] = built }
     return built
   }
 
@@ -342,7 +445,8 @@ let jsonEncoder = {
   return encoder
 }()
 
-/// Checks the API key of every request but `/health` (keys compared in constant time).
+/// Checks the API key of every request but the public paths (`/health`, the pages); keys are
+/// compared in constant time.
 struct APIKeyMiddleware: RouterMiddleware {
   let keys: [[UInt8]]
 
@@ -351,7 +455,7 @@ struct APIKeyMiddleware: RouterMiddleware {
   func handle(_ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response)
     async throws -> Response
   {
-    guard !keys.isEmpty, !["/health", "/v1/health"].contains(request.uri.path), request.method != .options else {
+    guard !keys.isEmpty, !isPublicPath(request.uri.path), request.method != .options else {
       return try await next(request, context)
     }
     let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }

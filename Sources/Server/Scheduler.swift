@@ -58,12 +58,12 @@ final class Scheduler: @unchecked Sendable {
   var waitingCount: Int { condition.withLock { waiting.count } }
 
   /// Queues `job`; returns when it has ended.
-  func run(_ job: GenerationJob, cancel: CancelFlag, onText: @escaping @Sendable (String) -> Void) async throws
+  func run(_ job: GenerationJob, cancel: CancelFlag, onOutput: @escaping @Sendable (GeneratedPiece) -> Void) async throws
     -> GenerationResult
   {
     try await withCheckedThrowingContinuation { continuation in
       condition.withLock {
-        waiting.append(Pending(job: job, cancel: cancel, onText: onText, continuation: continuation))
+        waiting.append(Pending(job: job, cancel: cancel, onOutput: onOutput, continuation: continuation))
         onLoad(active.count, waiting.count)
         condition.signal()
       }
@@ -73,7 +73,7 @@ final class Scheduler: @unchecked Sendable {
   private struct Pending {
     var job: GenerationJob
     var cancel: CancelFlag
-    var onText: @Sendable (String) -> Void
+    var onOutput: @Sendable (GeneratedPiece) -> Void
     var continuation: CheckedContinuation<GenerationResult, any Error>
   }
 
@@ -85,8 +85,11 @@ final class Scheduler: @unchecked Sendable {
     var filter: StopFilter
     var tokens = 0
     var next: Int32 = 0
-    /// With `logprobs`: each token that added text.
-    var logprobs: [TokenLogprob] = []
+    /// With `logprobs`: the tokens that added text not yet passed on, and those passed on.
+    var heldLogprobs: [TokenLogprob] = []
+    var sentLogprobs: [TokenLogprob] = []
+    /// The bytes of the tokens of `sentLogprobs`.
+    var sentBytes = 0
     /// When it took its slot.
     let start = DispatchTime.now().uptimeNanoseconds
   }
@@ -137,10 +140,9 @@ final class Scheduler: @unchecked Sendable {
     g.tokens += 1
     if job.stopTokens.contains(token) { finish(&g, reason: "stop"); return false }
     if Int(token) < tokenizer.vocabSize {  // the instruction markers add no text
-      if let alternatives = job.logprobs { g.logprobs.append(logprob(of: Int(token), in: logits, top: alternatives)) }
+      if let alternatives = job.logprobs { g.heldLogprobs.append(logprob(of: Int(token), in: logits, top: alternatives)) }
       do {
-        let ready = g.filter.feed(try g.text.append(Int(token)))
-        if !ready.isEmpty { g.pending.onText(ready) }
+        pass(g.filter.feed(try g.text.append(Int(token))), of: &g, final: false)
       } catch {
         g.pending.continuation.resume(throwing: error)
         return false
@@ -152,20 +154,28 @@ final class Scheduler: @unchecked Sendable {
     return true
   }
 
+  /// Passes on `text` (let through by the stop filter) with the log probabilities of the tokens
+  /// whose text it completes; `final`: of every token whose text starts before the end (a stop
+  /// string cuts the rest).
+  private func pass(_ text: String, of g: inout Generation, final: Bool) {
+    let end = g.filter.text.utf8.count
+    var sent: [TokenLogprob] = []
+    while let next = g.heldLogprobs.first {
+      let bytes = tokenizer.tokenBytes(next.id)?.count ?? 0
+      guard final ? g.sentBytes < end : g.sentBytes + bytes <= end else { break }
+      sent.append(g.heldLogprobs.removeFirst())
+      g.sentBytes += bytes
+    }
+    g.sentLogprobs += sent
+    if !text.isEmpty || !sent.isEmpty { g.pending.onOutput(GeneratedPiece(text: text, logprobs: sent)) }
+  }
+
   /// Passes on the text held back and ends the request.
   private func finish(_ g: inout Generation, reason: String) {
-    let rest = g.filter.feed(g.text.finish()) + g.filter.finish()
-    if !rest.isEmpty { g.pending.onText(rest) }
+    pass(g.filter.feed(g.text.finish()) + g.filter.finish(), of: &g, final: true)
     let seconds = Double(DispatchTime.now().uptimeNanoseconds - g.start) / 1e9
-    // Only the tokens whose text was let through (a stop string cuts the rest).
-    var kept: [TokenLogprob] = []
-    var length = 0
-    for entry in g.logprobs where length < g.filter.text.utf8.count {
-      kept.append(entry)
-      length += tokenizer.tokenBytes(entry.id)?.count ?? 0
-    }
     g.pending.continuation.resume(returning: GenerationResult(text: g.filter.text, tokens: g.tokens, finishReason: reason,
-                                                              seconds: seconds, logprobs: kept))
+                                                              seconds: seconds, logprobs: g.sentLogprobs))
   }
 
   /// `id`'s log probability under `logits` (log-softmax), with the `top` most likely tokens.

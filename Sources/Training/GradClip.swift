@@ -12,6 +12,21 @@ public func clipGradNorm(_ parameters: ParameterSet, maxNorm: Float) -> Float {
 /// adapters and a task head train side by side.
 @discardableResult
 public func clipGradNorm(_ sets: [ParameterSet], maxNorm: Float) -> Float {
+  let norm = gradNorm(sets)
+  let coefficient = maxNorm / (norm + 1e-6)
+  if coefficient < 1 {
+    for parameters in sets {
+      let g = UncheckedSendable(parameters.grads.base)
+      Parallel.forRows(parameters.count, costPerRow: Parallel.memoryBoundCost) { range in
+        for j in range { g.value[j] *= coefficient }
+      }
+    }
+  }
+  return norm
+}
+
+/// The global L2 norm of the gradients of `sets`.
+public func gradNorm(_ sets: [ParameterSet]) -> Float {
   // Squares summed per 4096-value chunk (in parallel), the chunks added in order in Double:
   // the same norm for any thread count.
   let chunk = 4096
@@ -29,15 +44,5 @@ public func clipGradNorm(_ sets: [ParameterSet], maxNorm: Float) -> Float {
     }
     for c in 0..<chunks { total += Double(sums.base[c]) }
   }
-  let norm = Float(total.squareRoot())
-  let coefficient = maxNorm / (norm + 1e-6)
-  if coefficient < 1 {
-    for parameters in sets {
-      let g = UncheckedSendable(parameters.grads.base)
-      Parallel.forRows(parameters.count, costPerRow: Parallel.memoryBoundCost) { range in
-        for j in range { g.value[j] *= coefficient }
-      }
-    }
-  }
-  return norm
+  return Float(total.squareRoot())
 }

@@ -9,6 +9,8 @@ public struct OptimizerStep {
   public private(set) var optimizers: [AdamW]
   /// Clip the global gradient norm to this; 0 disables clipping.
   public var gradClip: Float
+  /// The global gradient norm of the last step, before clipping.
+  public private(set) var gradNorm: Float = 0
 
   public init(_ optimizers: [AdamW], gradClip: Float) {
     self.optimizers = optimizers
@@ -23,7 +25,7 @@ public struct OptimizerStep {
   public mutating func callAsFunction(lr: Float, _ forwardBackward: () throws -> Float) rethrows -> Float {
     for optimizer in optimizers { optimizer.parameters.zeroGrad() }
     let loss = try forwardBackward()
-    if gradClip > 0 { clipGradNorm(sets, maxNorm: gradClip) }
+    gradNorm = gradClip > 0 ? clipGradNorm(sets, maxNorm: gradClip) : Training.gradNorm(sets)
     for k in optimizers.indices { optimizers[k].step(lr: lr) }
     return loss
   }

@@ -89,8 +89,9 @@ public final class Trainer {
     }
   }
 
-  /// One optimizer step over `gradAccum` micro-batches; returns the mean loss and the learning rate.
-  public func trainStep() throws -> (loss: Float, lr: Float) {
+  /// One optimizer step over `gradAccum` micro-batches; returns the mean loss, the learning rate
+  /// and the global gradient norm before clipping.
+  public func trainStep() throws -> (loss: Float, lr: Float, gradNorm: Float) {
     let lr = options.schedule.lr(at: step)
     let (o, model, train, dropoutRNG) = (options, model, train, dropoutRNG)
     let loss = try update(lr: lr) {
@@ -104,7 +105,7 @@ public final class Trainer {
       return total / Float(o.gradAccum)
     }
     step += 1
-    return (loss, lr)
+    return (loss, lr, update.gradNorm)
   }
 
   /// Mean loss over `evalSteps` batches of each split, without dropout; the batches are the
@@ -201,11 +202,11 @@ public final class Trainer {
         return .interrupted
       }
       let before = ProcessInfo.processInfo.systemUptime
-      let (loss, lr) = try trainStep()
+      let (loss, lr, gradNorm) = try trainStep()
       let seconds = ProcessInfo.processInfo.systemUptime - before
       guard loss.isFinite else { throw TrainingError.invalidData("the loss became \(loss) at step \(step); lower --lr") }
       let row = LogRow(step: step, loss: loss, learningRate: lr, trainLoss: nil, valLoss: nil,
-                       tokensPerSecond: Double(options.tokensPerStep) / max(seconds, 1e-9), elapsed: elapsed)
+                       tokensPerSecond: Double(options.tokensPerStep) / max(seconds, 1e-9), elapsed: elapsed, gradNorm: gradNorm)
       if (options.evalEvery > 0 && step % options.evalEvery == 0) || step == options.maxSteps {
         try evaluateAndLog(row)
         try checkpoint()

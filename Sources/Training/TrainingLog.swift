@@ -1,8 +1,9 @@
 import Foundation
 
 /// One line of the training log: the loss of an optimizer step, and the evaluation losses on
-/// steps that ran one.
-public struct LogRow: Equatable, Sendable {
+/// steps that ran one. As JSON (the dashboard) its fields are named as `log.csv`'s columns, and
+/// a loss that is not a number (step 0 before any training) is left out.
+public struct LogRow: Equatable, Sendable, Encodable {
   public var step: Int
   public var loss: Float
   public var learningRate: Float
@@ -10,26 +11,46 @@ public struct LogRow: Equatable, Sendable {
   public var valLoss: Float?
   public var tokensPerSecond: Double
   public var elapsed: Double
+  /// The global gradient norm before clipping (nil in logs written before it was recorded).
+  public var gradNorm: Float?
 
-  static let header = "step,loss,lr,train_loss,val_loss,tokens_per_sec,elapsed_s"
+  static let header = "step,loss,lr,train_loss,val_loss,tokens_per_sec,elapsed_s,grad_norm"
 
   var csv: String {
     func f(_ x: Float?) -> String { x.map { String(format: "%.9g", $0) } ?? "" }  // 9 digits: exact for Float
     return "\(step),\(f(loss)),\(String(format: "%.9g", learningRate)),\(f(trainLoss)),\(f(valLoss)),"
-      + String(format: "%.1f,%.3f", tokensPerSecond, elapsed)
+      + String(format: "%.1f,%.3f,", tokensPerSecond, elapsed) + f(gradNorm)
   }
 
-  init(step: Int, loss: Float, learningRate: Float, trainLoss: Float?, valLoss: Float?, tokensPerSecond: Double, elapsed: Double) {
+  public init(step: Int, loss: Float, learningRate: Float, trainLoss: Float?, valLoss: Float?, tokensPerSecond: Double,
+              elapsed: Double, gradNorm: Float? = nil) {
     (self.step, self.loss, self.learningRate, self.trainLoss, self.valLoss) = (step, loss, learningRate, trainLoss, valLoss)
-    (self.tokensPerSecond, self.elapsed) = (tokensPerSecond, elapsed)
+    (self.tokensPerSecond, self.elapsed, self.gradNorm) = (tokensPerSecond, elapsed, gradNorm)
   }
 
+  /// A line of `log.csv`; logs of earlier versions have no `grad_norm` column.
   init?(csv line: Substring) {
     let f = line.split(separator: ",", omittingEmptySubsequences: false)
-    guard f.count == 7, let step = Int(f[0]), let loss = Float(f[1]), let lr = Float(f[2]),
+    guard f.count == 7 || f.count == 8, let step = Int(f[0]), let loss = Float(f[1]), let lr = Float(f[2]),
       let rate = Double(f[5]), let elapsed = Double(f[6]) else { return nil }
     self.init(step: step, loss: loss, learningRate: lr, trainLoss: Float(f[3]), valLoss: Float(f[4]),
-              tokensPerSecond: rate, elapsed: elapsed)
+              tokensPerSecond: rate, elapsed: elapsed, gradNorm: f.count == 8 ? Float(f[7]) : nil)
+  }
+
+  enum CodingKeys: String, CodingKey {
+    case step, loss, learningRate = "lr", trainLoss = "train_loss", valLoss = "val_loss", tokensPerSecond = "tokens_per_sec",
+      elapsed = "elapsed_s", gradNorm = "grad_norm"
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(step, forKey: .step)
+    for (value, key) in [(loss, CodingKeys.loss), (learningRate, .learningRate)] where value.isFinite { try c.encode(value, forKey: key) }
+    for (value, key) in [(trainLoss, CodingKeys.trainLoss), (valLoss, .valLoss), (gradNorm, .gradNorm)] {
+      if let value, value.isFinite { try c.encode(value, forKey: key) }
+    }
+    try c.encode(tokensPerSecond, forKey: .tokensPerSecond)
+    try c.encode(elapsed, forKey: .elapsed)
   }
 }
 
@@ -39,7 +60,7 @@ func csvText(_ rows: [LogRow]) -> String {
 }
 
 /// Reads a `log.csv` written by `csvText`; unreadable lines are skipped.
-func readLog(_ path: String) -> [LogRow] {
+public func readLog(_ path: String) -> [LogRow] {
   guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
   return text.split(separator: "\n").dropFirst().compactMap { LogRow(csv: $0) }
 }

@@ -4,27 +4,32 @@ import Foundation
 import Inference
 import Tokenizers
 import Server
+import Training
 
-/// `swiftgpt serve`: an OpenAI-compatible HTTP API for a model.
+/// `swiftgpt serve`: an OpenAI-compatible HTTP API for a model, with the playground.
 struct ServeCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "serve",
-    abstract: "Serve a model over the OpenAI HTTP API (/v1/models, /v1/completions, /v1/chat/completions, streaming).",
+    abstract: "Serve a model over the OpenAI HTTP API, with a tokenizer and chat playground in the browser.",
     discussion: """
       CHECKPOINT is a run folder, a fine-tuned model or a HF GPT-2 folder, as for `sample`. \
-      /v1/chat/completions needs a model from `finetune --task sft` (ChatML). Also /health, \
-      /tokenize, /detokenize, /slots and /metrics (llama.cpp's). Up to --parallel requests are \
-      decoded together, one token each per step; more wait in arrival order. \
-      Ctrl-C or SIGTERM stops the server.
+      /v1/chat/completions needs a model from `finetune --task sft` (ChatML). Also /health (503 \
+      while the model loads), /tokenize, /detokenize, /props, /slots and /metrics (llama.cpp's). \
+      The playground: / (tokenizer), /chat, and with --run /dashboard (the run's curves). Up to \
+      --parallel requests are decoded together, one token each per step; more wait in arrival \
+      order. Ctrl-C or SIGTERM stops the server.
       """)
 
-  @Option(help: "A run folder, a model folder or a HF GPT-2 folder.") var checkpoint: String
+  @Option(help: "A run folder, a model folder or a HF GPT-2 folder (default: the --run folder).") var checkpoint: String?
+  @Option(name: .customLong("run"), help: "A training run folder (`train --out`) to show on /dashboard, from its log.csv.")
+  var runFolder: String?
   @Option(help: "A PEFT LoRA adapter folder to merge (default: CHECKPOINT/adapter if present).") var adapter: String?
   @Option(help: "Tokenizer (default: the model's).") var tokenizer: String?
   @Option(help: "Address to listen on.") var host = "127.0.0.1"
   @Option(help: "Port (0: any free port).") var port = 8080
   @Option(help: "The model id clients name (default: the checkpoint folder's name).") var alias: String?
   @Option(help: "Slots: generations decoded together (continuous batching); more requests wait.") var parallel = 4
+  @Option(help: "Context per request, prompt and completion (default: the model's).") var ctx: Int?
   @Option(help: "Requests that may wait for a slot; more get a 503 with Retry-After.") var maxWaiting = 64
   @Option(help: "An API key requests must present (Authorization: Bearer KEY or X-Api-Key).") var apiKey: String?
   @Option(help: "A file of API keys, one a line (# comments).") var apiKeyFile: String?
@@ -35,8 +40,10 @@ struct ServeCommand: ParsableCommand {
   @OptionGroup var threads: ThreadsOption
 
   func validate() throws {
+    guard checkpoint != nil || runFolder != nil else { throw ValidationError("give --checkpoint DIR (or --run OUT to serve a run)") }
     guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
     guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be in 1...256, got \(parallel)") }
+    if let ctx, ctx < 2 { throw ValidationError("--ctx must be at least 2, got \(ctx)") }
     guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must be ≥ 0, got \(maxWaiting)") }
     guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive, got \(maxBodyBytes)") }
   }
@@ -52,23 +59,31 @@ struct ServeCommand: ParsableCommand {
       options.apiKeys += text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         .filter { !$0.isEmpty && !$0.hasPrefix("#") }
     }
-    let server = try ModelServer(folder: ModelDirectory(checkpoint), tokenizer: tokenizer, adapter: adapter, modelID: alias,
-                                 slots: parallel)
-    let (host, port) = (self.host, self.port)
-    let done = DispatchSemaphore(value: 0)
-    let outcome = Outcome()
-    Task {
-      do {
-        try await serve(server, host: host, port: port, options: options) { url in
-          Terminal.write("swiftgpt serve: \(server.modelID) on \(url) (OpenAI API at \(url)/v1)\n")
-        }
-      } catch { outcome.error = error }
-      done.signal()
-    }
-    done.wait()
-    if let error = outcome.error { throw error }
+    if let runFolder { options.dashboard = try finishedRunDashboard(runFolder) }
+    let folder = ModelDirectory(checkpoint ?? runFolder!)
+    // Listen first: /health answers 503 while the model loads.
+    let served = ServedModel()
+    let web = try WebServer(makeRouter(served, options: options), host: host, port: port, stopOnSignals: true)
+    Terminal.write("swiftgpt serve: loading \(folder.path) …\n")
+    let server = try ModelServer(folder: folder, tokenizer: tokenizer, adapter: adapter, modelID: alias, slots: parallel, context: ctx)
+    served.set(server)
+    Terminal.write("swiftgpt serve: \(server.modelID) on \(web.url) (OpenAI API at \(web.url)/v1; playground \(web.url)/"
+      + (runFolder == nil ? "" : ", dashboard \(web.url)/dashboard") + ")\n")
+    try web.wait()
   }
 }
 
-/// How the server task ended (set once, read after it signalled).
-private final class Outcome: @unchecked Sendable { var error: (any Error)? }
+/// The dashboard of the run in `out`, from its `log.csv` and checkpoints.
+func finishedRunDashboard(_ out: String) throws -> TrainingDashboard {
+  let out = normalizedPath(out)
+  let rows = readLog(out + "/log.csv")
+  guard !rows.isEmpty else { throw CLIError("\(out) has no training log (log.csv): give the --out folder of `swiftgpt train`") }
+  let dashboard = TrainingDashboard(title: (out as NSString).lastPathComponent, info: ["run": out, "log": out + "/log.csv"], rows: rows)
+  for name in ["latest", "best"] {
+    let state = (try? Data(contentsOf: URL(fileURLWithPath: out + "/" + name + "/trainer_state.json")))
+      .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+    if let step = state?["step"] as? Int { dashboard.recordCheckpoint(out + "/" + name, step: step) }
+  }
+  dashboard.finish()
+  return dashboard
+}

@@ -7,6 +7,7 @@ import Models
 import TensorEngine
 import Testing
 import Tokenizers
+import Training
 @testable import Server
 
 /// The OpenAI API of `swiftgpt serve` on a tiny seeded model, through Hummingbird's router.
@@ -204,11 +205,16 @@ struct ServerTests {
       let chat = try json(try await post(client, "/v1/chat/completions", #"{"messages":[{"role":"user","content":"ab"}],"max_tokens":3,"logprobs":true,"top_logprobs":2,"seed":3}"#).body)
       let content = ((chat["choices"] as! [[String: Any]])[0]["logprobs"] as! [String: Any])["content"] as! [[String: Any]]
       #expect(content.allSatisfy { ($0["top_logprobs"] as! [Any]).count == 2 && ($0["bytes"] as! [Int]).count > 0 })
-      // Streamed, they come with the finish chunk: the same tokens as the whole answer's.
+      // Streamed, each chunk carries the tokens of its text, offsets counted over the whole text:
+      // together the same as the whole answer's.
       let streamed = try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":4,"temperature":0,"logprobs":3,"stream":true}"#)
-      let finish = String(buffer: streamed.body).components(separatedBy: "\n\n").filter { $0.contains("finish_reason\":\"") }
-      let finishChoice = ((try JSONSerialization.jsonObject(with: Data(finish[0].dropFirst(6).utf8)) as! [String: Any])["choices"] as! [[String: Any]])[0]
-      #expect((finishChoice["logprobs"] as! [String: Any])["tokens"] as? [String] == tokens)
+      let chunks = String(buffer: streamed.body).components(separatedBy: "\n\n").filter { $0.hasPrefix("data: {") }.map {
+        ((try! JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8)) as! [String: Any])["choices"] as! [[String: Any]])[0]
+      }
+      let pieces = chunks.filter { !($0["text"] as! String).isEmpty }
+      #expect(pieces.count == 4 && pieces.allSatisfy { ($0["logprobs"] as! [String: Any])["tokens"] as? [String] == [$0["text"] as! String] })
+      #expect(pieces.flatMap { ($0["logprobs"] as! [String: Any])["text_offset"] as! [Int] } == [0, 1, 2, 3])
+      #expect(pieces.flatMap { ($0["logprobs"] as! [String: Any])["token_logprobs"] as! [Double] } == values)
       for bad in [#""logprobs":9"#, #""logit_bias":{"99999":1}"#, #""logprobs":true"#, #""logit_bias":{"1":500}"#] {
         let r = try await post(client, "/v1/completions", #"{"prompt":"a",\#(bad)}"#)
         #expect(r.status == .badRequest, "\(bad)")
@@ -303,5 +309,120 @@ struct ServerTests {
       let unknown = try await post(client, "/tokenize", #"{"content":"a","tokenizer":"nope"}"#)
       #expect(unknown.status == .badRequest && String(buffer: unknown.body).contains("unknown tokenizer 'nope'"))
     }
+  }
+
+  @Test func healthIs503WhileTheModelLoads() async throws {
+    let served = ServedModel()
+    try await Application(router: makeRouter(served)).test(.router) { client in
+      for path in ["/health", "/v1/models", "/props"] {
+        let loading = try await client.execute(uri: path, method: .get)
+        #expect(loading.status == .serviceUnavailable && loading.headers[.retryAfter] == "1", "\(path)")
+        #expect(String(buffer: loading.body).contains(#""message":"Loading model""#))
+      }
+      // The pages are there at once.
+      #expect(try await client.execute(uri: "/", method: .get).status == .ok)
+      served.set(try Self.server())
+      #expect(try await client.execute(uri: "/health", method: .get).status == .ok)
+    }
+  }
+
+  @Test func propsTellThePlaygroundWhatTheServerHas() async throws {
+    try await Self.app(try Self.server(chat: true, slots: 3)).test(.router) { client in
+      let props = try json(try await client.execute(uri: "/props", method: .get).body)
+      #expect(props["model"] as? String == "tiny" && props["n_ctx"] as? Int == 32 && props["total_slots"] as? Int == 3)
+      #expect(props["chat_template"] as? String == "chatml" && props["dashboard"] as? Bool == false)
+      #expect(props["tokenizers"] as? [String] == ["model"] + Encoding.names)
+    }
+    try await Self.app(try Self.server()).test(.router) { client in
+      let props = try json(try await client.execute(uri: "/props", method: .get).body)
+      #expect(props["chat_template"] == nil)
+    }
+  }
+
+  @Test func theContextLimitBoundsPromptsAndCompletions() async throws {
+    let tokenizer = try CharTokenizer(corpus: Self.corpus)
+    let model = try GPT(config: GPTConfig(vocabSize: tokenizer.vocabSize, blockSize: 32, nLayer: 1, nHead: 1, nEmbd: 8), seed: 1)
+    let server = ModelServer(model: model, tokenizer: tokenizer, chat: nil, modelID: "c", context: 8)
+    try await Self.app(server).test(.router) { client in
+      let long = try await post(client, "/v1/completions", #"{"prompt":"abcdefgh"}"#)
+      #expect(long.status == .badRequest && String(buffer: long.body).contains("context is 8"))
+      let body = try json(try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":100,"temperature":0}"#).body)
+      #expect((body["usage"] as! [String: Int])["completion_tokens"] == 5)
+    }
+  }
+
+  @Test func chatMessagesAreTokenizedWithTheModelsMarkers() async throws {
+    let server = try Self.server(chat: true)
+    let markers = server.chat!
+    try await Self.app(server).test(.router) { client in
+      let body = #"{"messages":[{"role":"user","content":"ab"}],"with_segments":true,"with_pieces":true}"#
+      let answer = try json(try await post(client, "/tokenize", body).body)
+      let ids = (answer["tokens"] as! [[String: Any]]).map { $0["id"] as! Int }
+      let char = { (text: String) in try server.tokenizer.encode(text) }
+      let (start, end) = (Int(markers.start), Int(markers.end))
+      #expect(ids == [start] + (try char("user\nab")) + [end] + (try char("\n")) + [start] + (try char("assistant\n")))
+      #expect((answer["tokens"] as! [[String: Any]]).first?["piece"] as? String == "<|im_start|>")
+      let segments = answer["segments"] as! [[String: Any]]
+      #expect(segments.map { $0["text"] as! String }.joined() == "<|im_start|>user\nab<|im_end|>\n<|im_start|>assistant\n")
+      #expect(segments.flatMap { $0["ids"] as! [Int] } == ids)
+      // Another tokenizer reads the markers as text.
+      let gpt2 = try json(try await post(client, "/tokenize", body.replacingOccurrences(of: "{\"messages", with: "{\"tokenizer\":\"gpt2\",\"messages")).body)
+      let gpt2IDs = (gpt2["tokens"] as! [[String: Any]]).map { $0["id"] as! Int }
+      #expect(gpt2IDs == (try Encoding.named("gpt2")).encodeOrdinary("<|im_start|>user\nab<|im_end|>\n<|im_start|>assistant\n"))
+      let neither = try await post(client, "/tokenize", #"{"tokenizer":"gpt2"}"#)
+      #expect(neither.status == .badRequest && String(buffer: neither.body).contains("either 'content' or 'messages'"))
+    }
+  }
+
+  @Test func thePlaygroundIsServedWithoutTheKeyAndNothingElse() async throws {
+    var options = ServerOptions()
+    options.apiKeys = ["secret"]
+    try await Self.app(try Self.server(), options: options).test(.router) { client in
+      for (path, type) in [("/", "text/html"), ("/chat", "text/html"), ("/assets/style.css", "text/css"),
+                           ("/assets/tokenizer.js", "text/javascript"), ("/assets/common.js", "text/javascript")] {
+        let page = try await client.execute(uri: path, method: .get)
+        #expect(page.status == .ok && page.headers[.contentType]?.hasPrefix(type) == true, "\(path)")
+      }
+      #expect(String(buffer: try await client.execute(uri: "/", method: .get).body).contains("/assets/tokenizer.js"))
+      // Only the files compiled in: no traversal, no dashboard without a run.
+      for path in ["/assets/../Package.swift", "/assets/%2e%2e%2fPackage.swift", "/assets/nope.js", "/dashboard"] {
+        #expect(try await client.execute(uri: path, method: .get).status == .notFound, "\(path)")
+      }
+      // The API still needs the key.
+      #expect(try await client.execute(uri: "/props", method: .get).status == .unauthorized)
+    }
+  }
+
+  @Test func theDashboardSendsTheRunThenEachChange() async throws {
+    let first = LogRow(step: 0, loss: .nan, learningRate: 1e-3, trainLoss: 4, valLoss: 4.5, tokensPerSecond: 0, elapsed: 0)
+    let dashboard = TrainingDashboard(title: "run", info: ["model": "tiny"], rows: [first])
+    let app = Application(router: makeDashboardRouter(dashboard))
+    try await app.test(.router) { client in
+      let redirect = try await client.execute(uri: "/", method: .get)
+      #expect(redirect.status == .seeOther && redirect.headers[.location] == "/dashboard")
+      #expect(try await client.execute(uri: "/dashboard", method: .get).status == .ok)
+      dashboard.record(LogRow(step: 1, loss: 3.5, learningRate: 1e-3, trainLoss: nil, valLoss: nil, tokensPerSecond: 100, elapsed: 1,
+                              gradNorm: 0.75))
+      dashboard.recordSample("안녕", step: 1)
+      dashboard.recordCheckpoint("run/latest", step: 1)
+      dashboard.finish()
+      let state = try json(try await client.execute(uri: "/dashboard/state", method: .get).body)
+      let rows = state["rows"] as! [[String: Any]]
+      // Step 0 has no step loss (NaN is left out of the JSON).
+      #expect(rows.count == 2 && rows[0]["loss"] == nil && rows[0]["val_loss"] as? Double == 4.5)
+      #expect(rows[1]["grad_norm"] as? Double == 0.75 && rows[1]["tokens_per_sec"] as? Double == 100)
+      #expect((state["samples"] as! [[String: Any]])[0]["text"] as? String == "안녕" && state["finished"] as? Bool == true)
+      #expect((state["checkpoints"] as! [[String: Any]])[0]["path"] as? String == "run/latest")
+    }
+    // A page that connects gets the state first, then each change as it happens.
+    let stream = dashboard.subscribe()
+    dashboard.record(LogRow(step: 2, loss: 3, learningRate: 1e-3, trainLoss: nil, valLoss: nil, tokensPerSecond: 100, elapsed: 2))
+    var events: [[String: Any]] = []
+    for await event in stream {
+      events.append(try JSONSerialization.jsonObject(with: event) as! [String: Any])
+      if events.count == 2 { break }
+    }
+    #expect(events[0]["type"] as? String == "snapshot" && (events[0]["rows"] as! [Any]).count == 2)
+    #expect(events[1]["type"] as? String == "row" && (events[1]["value"] as! [String: Any])["step"] as? Int == 2)
   }
 }

@@ -4,6 +4,8 @@ import Foundation
 import Inference
 import Models
 import TensorEngine
+import Server
+import Tokenizers
 import Training
 
 /// `swiftgpt train`: pretrain a GPT (or the bigram baseline) on prepared token shards.
@@ -31,11 +33,16 @@ struct TrainCommand: ParsableCommand {
 
   @Flag(help: "Start a new run in OUT even if it holds one (its checkpoints are replaced).")
   var overwrite = false
+  @Option(defaultAsFlag: 8081, help: ArgumentHelp(
+    "Serve a live dashboard (loss, learning rate, gradient norm, tokens/s, samples, checkpoints) on 127.0.0.1:PORT; "
+      + "it stays up after the run until Ctrl-C (port 0: any free port).", valueName: "port"))
+  var dashboard: Int? = nil
 
   @OptionGroup var threads: ThreadsOption
 
   func validate() throws {
     if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
+    if let dashboard, !(0...65535).contains(dashboard) { throw ValidationError("--dashboard takes a port in 0...65535, got \(dashboard)") }
     // A resumed run keeps its model and options: any other flag would be ignored.
     let ignored = resume ? model.given + training.given.filter { $0 != "--max-steps" } : []
     if !ignored.isEmpty {
@@ -60,7 +67,7 @@ struct TrainCommand: ParsableCommand {
         try model.make(vocabSize: meta.vocabSize, endOfText: meta.endOfText, seed: training.seed ?? TrainingOptions().seed)
       },
       options: { made in try training.options(blockSize: made.contextLength ?? model.blockSize ?? 64) })
-    let outcome = try runTraining(data: dataFolder, out: out, start: start)
+    let outcome = try runTraining(data: dataFolder, out: out, start: start, dashboardPort: dashboard)
     if outcome == .interrupted { throw ExitCode(130) }
   }
 }
@@ -168,8 +175,11 @@ enum TrainingStart {
   case resume(maxSteps: Int?)
 }
 
-/// Trains (or resumes) on the dataset in `data`, printing evaluations and a live progress line.
-func runTraining(data: String, out: String, start: TrainingStart, quiet: Bool = false) throws -> Trainer.Outcome {
+/// Trains (or resumes) on the dataset in `data`, printing evaluations and a live progress line;
+/// with `dashboardPort`, also on a live dashboard, which stays up after the run until Ctrl-C.
+func runTraining(data: String, out: String, start: TrainingStart, quiet: Bool = false, dashboardPort: Int? = nil) throws
+  -> Trainer.Outcome
+{
   let dataset = try PreparedDataset(folder: data)
   let meta = dataset.meta
   if dataset.inferred {
@@ -177,7 +187,7 @@ func runTraining(data: String, out: String, start: TrainingStart, quiet: Bool = 
       + (meta.tokenizer.isEmpty ? ", no tokenizer (give sample --tokenizer)" : ", tokenizer \(meta.tokenizer)"))
   }
   // A tokenizer that cannot be opened is reported now, not by `sample` after the whole run.
-  _ = try dataset.openTokenizer()
+  let tokenizer = try dataset.openTokenizer()
   let (train, val) = (dataset.train, dataset.val)
   let files = try dataset.tokenizerFiles()
   let trainer: Trainer
@@ -198,26 +208,61 @@ func runTraining(data: String, out: String, start: TrainingStart, quiet: Bool = 
       + String(format: ", lr %g → %g (%@), %d thread%@", o.learningRate, o.minLearningRate, o.decay.rawValue, Parallel.threads,
                       Parallel.threads == 1 ? "" : "s"))
   }
+  var live: (dashboard: TrainingDashboard, server: WebServer)?
+  if let dashboardPort {
+    let dashboard = TrainingDashboard(title: out, info: [
+      "model": describe(trainer.model), "parameters": String(format: "%.2fM", Double(trainer.model.parameters.count) / 1e6),
+      "data": "\(data) (vocab \(meta.vocabSize), \(train.count) train / \(val?.count ?? 0) val tokens)",
+      "batch": "\(o.batchSize) × \(o.blockSize) tokens" + (o.gradAccum > 1 ? " × \(o.gradAccum)" : ""),
+      "schedule": String(format: "%d steps, lr %g → %g (%@), warmup %d", o.maxSteps, o.learningRate, o.minLearningRate, o.decay.rawValue,
+                         o.warmupSteps),
+    ], rows: trainer.log)
+    let server = try WebServer(makeDashboardRouter(dashboard), host: "127.0.0.1", port: dashboardPort, stopOnSignals: false)
+    print("dashboard: \(server.url)/dashboard")
+    live = (dashboard, server)
+  }
   Interrupt.install()
   var progress = TrainingProgress(total: o.maxSteps)
   let outcome = try trainer.run(out: out, files: files, shouldStop: { Interrupt.requested }) { event in
     switch event {
-    case .step(let row): progress.update(row)
+    case .step(let row):
+      progress.update(row)
+      live?.dashboard.record(row)
     case .evaluation(let row):
       // The line goes on a cleared line, and the bar is drawn again below it.
       progress.clear()
       if !quiet { print(TrainingProgress.evaluationLine(row)) }
       progress.update(row)
-    case .checkpoint: break
+      live?.dashboard.record(row)
+      if let live, let tokenizer { live.dashboard.recordSample(dashboardSample(trainer.model, tokenizer, meta, step: row.step), step: row.step) }
+    case .checkpoint(let path): live?.dashboard.recordCheckpoint(path, step: trainer.step)
     }
   }
   progress.clear()
+  live?.dashboard.finish()
   if outcome == .interrupted {
     Terminal.error("interrupted: saved \(out)/latest at step \(trainer.step); continue with --resume")
   } else if !quiet {
     print("done: best \(trainer.val == nil ? "train" : "val") loss \(trainer.bestValLoss.map { String(format: "%.4f", $0) } ?? "-") → \(out)/best; log \(out)/log.csv, curve \(out)/loss.svg")
   }
+  if let live, outcome == .finished {
+    print("the dashboard stays at \(live.server.url)/dashboard until Ctrl-C")
+    // The run is saved: a signal now just ends the process.
+    for received in [SIGINT, SIGTERM] { signal(received, SIG_DFL) }
+    try live.server.wait()
+  }
   return outcome
+}
+
+/// What the model writes now, for the dashboard: 64 tokens after the end-of-text token (else a
+/// newline), sampled as nanoGPT's `sample.py` does (temperature 0.8, top-k 200), seeded by the
+/// step so that runs compare.
+private func dashboardSample(_ model: any LanguageModel, _ tokenizer: any Tokenizer, _ meta: DatasetMeta, step: Int) -> String {
+  let prompt = meta.endOfText.map { [Int32($0)] } ?? (try? tokenizer.encode("\n").map(Int32.init)).flatMap { $0.isEmpty ? nil : $0 } ?? [0]
+  var rng = RandomGenerator(seed: UInt64(step))
+  let text = try? model.generateText(prompt: prompt, tokenizer: tokenizer, maxNewTokens: 64,
+                                     sampling: SamplingOptions(temperature: 0.8, topK: 200), rng: &rng).text
+  return text ?? ""
 }
 
 /// Refuses to resume the run saved in `run` on data tokenized otherwise: the vocabulary size and
