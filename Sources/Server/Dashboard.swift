@@ -79,7 +79,7 @@ public final class TrainingDashboard: Sendable {
 /// `/dashboard` (the page), `/dashboard/state` (JSON) and `/dashboard/events` (server-sent
 /// events: the state, then each change).
 func addDashboard(_ dashboard: TrainingDashboard, to router: Router<BasicRequestContext>) {
-  addPlayground(to: router, pages: ["/dashboard": "dashboard.html"])
+  addPages(["/dashboard": "dashboard.html"], to: router)
   router.get("dashboard/state") { _, _ in
     Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try dashboard.snapshot())))
   }
@@ -92,12 +92,15 @@ func addDashboard(_ dashboard: TrainingDashboard, to router: Router<BasicRequest
   }
 }
 
-/// The router of `train --dashboard`: the dashboard, `/health`, and `/` leading to it.
+/// The router of `train --dashboard`: the dashboard, `/health`, `/props` (no model) and `/`
+/// leading to the dashboard.
 public func makeDashboardRouter(_ dashboard: TrainingDashboard) -> Router<BasicRequestContext> {
   let router = Router()
   router.add(middleware: OpenAIErrorMiddleware())
   router.get("health") { _, _ in ["status": "ok"] }
+  router.get("props") { _, _ in ["dashboard": true] }
   router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/dashboard"]) }
   addDashboard(dashboard, to: router)
+  addAssets(to: router)
   return router
 }

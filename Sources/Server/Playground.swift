@@ -26,9 +26,14 @@ private func playgroundFile(_ name: String) throws -> Response {
                   body: .init(byteBuffer: ByteBuffer(bytes: file.bytes)))
 }
 
-/// Serves `pages` (path → file) and `/assets/FILE`.
-func addPlayground(to router: Router<BasicRequestContext>, pages: [String: String]) {
+/// Serves `pages` (path → file).
+func addPages(_ pages: [String: String], to router: Router<BasicRequestContext>) {
   let file = playgroundFile
   for (path, name) in pages { router.get(RouterPath(path)) { _, _ in try file(name) } }
+}
+
+/// Serves the pages' scripts and style, `/assets/FILE`.
+func addAssets(to router: Router<BasicRequestContext>) {
+  let file = playgroundFile
   router.get("assets/:name") { _, context in try file(context.parameters.get("name") ?? "") }
 }

@@ -77,7 +77,8 @@ public func makeRouter(_ model: ServedModel, options: ServerOptions = ServerOpti
     let (count, busy) = server.slots
     return try encodeJSON((0..<count).map { SlotState(id: $0, n_ctx: server.contextLength, is_processing: busy.contains($0)) })
   }
-  addPlayground(to: router, pages: ["/": "tokenizer.html", "/chat": "chat.html"])
+  addPages(["/": "tokenizer.html", "/chat": "chat.html"], to: router)
+  addAssets(to: router)
   if let dashboard = options.dashboard { addDashboard(dashboard, to: router) }
   return router
 }

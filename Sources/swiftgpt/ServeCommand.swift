@@ -64,7 +64,7 @@ struct ServeCommand: ParsableCommand {
     // Listen first: /health answers 503 while the model loads.
     let served = ServedModel()
     let web = try WebServer(makeRouter(served, options: options), host: host, port: port, stopOnSignals: true)
-    Terminal.write("swiftgpt serve: loading \(folder.path) …\n")
+    Terminal.write("swiftgpt serve: listening on \(web.url); loading \(folder.path) …\n")
     let server = try ModelServer(folder: folder, tokenizer: tokenizer, adapter: adapter, modelID: alias, slots: parallel, context: ctx)
     served.set(server)
     Terminal.write("swiftgpt serve: \(server.modelID) on \(web.url) (OpenAI API at \(web.url)/v1; playground \(web.url)/"

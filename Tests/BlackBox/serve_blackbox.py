@@ -7,33 +7,13 @@ and the error classes; then serves a baby GPT (slow enough to watch) and checks 
 closing its connection frees the slot at once. Prints 'N passed, M failed' and exits non-zero
 on a failure.
 """
-import json, os, re, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, socket, tempfile, time, urllib.request
 
 import openai
 
-BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/swiftgpt"
+from blackbox import check, finish, run, serve, stop
+
 work = tempfile.mkdtemp(prefix="swiftgpt-blackbox-")
-results = []
-
-
-def check(name, ok, detail=""):
-    results.append(ok)
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else f": {detail}"), flush=True)
-
-
-def run(*args):
-    subprocess.run([BIN, *args], check=True, capture_output=True, text=True, timeout=300)
-
-
-def serve(folder, *extra):
-    """Starts `swiftgpt serve` on a free port; returns the process and its URL."""
-    process = subprocess.Popen([BIN, "serve", "--checkpoint", folder, "--port", "0", *extra],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    found = re.search(r"http://[0-9.]+:[0-9]+", process.stdout.readline())
-    if not found:
-        process.kill()
-        raise SystemExit("serve did not start")
-    return process, found.group(0)
 
 
 chats = os.path.join(work, "chat.jsonl")
@@ -81,12 +61,8 @@ try:
     except openai.AuthenticationError as e:
         check("a wrong API key raises AuthenticationError", e.status_code == 401)
 finally:
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    check("SIGTERM stops the server", server.returncode is not None, server.returncode)
+    code = stop(server)
+    check("SIGTERM stops the server", code is not None, code)
 
 
 
@@ -113,9 +89,6 @@ try:
     check("a client that disconnects frees its slot and stops its generation", idle and predicted < 250,
           (idle, predicted))
 finally:
-    server.terminate()
-    server.wait(timeout=10)
+    stop(server)
 
-failed = results.count(False)
-print(f"{len(results) - failed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -414,6 +414,15 @@ struct ServerTests {
       #expect((state["samples"] as! [[String: Any]])[0]["text"] as? String == "안녕" && state["finished"] as? Bool == true)
       #expect((state["checkpoints"] as! [[String: Any]])[0]["path"] as? String == "run/latest")
     }
+    // serve --run: the API, the playground and the dashboard together.
+    var options = ServerOptions()
+    options.dashboard = dashboard
+    try await Self.app(try Self.server(), options: options).test(.router) { client in
+      #expect(try await client.execute(uri: "/dashboard", method: .get).status == .ok)
+      #expect(try await client.execute(uri: "/assets/dashboard.js", method: .get).status == .ok)
+      let props = try json(try await client.execute(uri: "/props", method: .get).body)
+      #expect(props["dashboard"] as? Bool == true)
+    }
     // A page that connects gets the state first, then each change as it happens.
     let stream = dashboard.subscribe()
     dashboard.record(LogRow(step: 2, loss: 3, learningRate: 1e-3, trainLoss: nil, valLoss: nil, tokensPerSecond: 100, elapsed: 2))

@@ -108,7 +108,7 @@ async function send() {
 async function start() {
   const props = await SG.props();
   SG.nav(props);
-  if (props) {
+  if (props.model) {
     SG.status(`${props.model} · context ${props.n_ctx} · ${props.total_slots} slots`);
     if (!props.chat_template) {
       document.querySelector("input[value=chat]").disabled = true;

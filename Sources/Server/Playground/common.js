@@ -60,13 +60,13 @@ const SG = {
     status.textContent = text;
     status.classList.toggle("error", isError);
   },
-  // The server's properties (/props), or null where there is no model (train --dashboard).
+  // The server's properties (/props); without a model (train --dashboard) only `dashboard`.
   async props() {
-    try { return await (await SG.get("/props")).json(); } catch (_) { return null; }
+    try { return await (await SG.get("/props")).json(); } catch (_) { return {}; }
   },
   // Hides the links to pages this server does not have.
   nav(props) {
-    for (const id of ["nav-tokenizer", "nav-chat"]) document.getElementById(id).hidden = !props;
-    document.getElementById("nav-dashboard").hidden = props ? !props.dashboard : false;
+    for (const id of ["nav-tokenizer", "nav-chat"]) document.getElementById(id).hidden = !props.model;
+    document.getElementById("nav-dashboard").hidden = !props.dashboard;
   },
 };

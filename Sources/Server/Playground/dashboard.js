@@ -23,6 +23,7 @@ function ticks(lo, hi) {
 }
 
 function label(value, spacing) {
+  if (value === 0) return "0";
   if (Math.abs(value) >= 1e4 || (value !== 0 && Math.abs(value) < 1e-3)) return value.toExponential(1);
   return value.toFixed(Math.max(0, Math.ceil(-Math.log10(spacing))));
 }

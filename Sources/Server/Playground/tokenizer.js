@@ -98,7 +98,7 @@ function drawMessages() {
 async function start() {
   const props = await SG.props();
   SG.nav(props);
-  const names = props ? props.tokenizers : ["gpt2", "cl100k_base"];
+  const names = props.tokenizers || ["gpt2", "cl100k_base"];
   for (const select of [$("tokenizer-a"), $("tokenizer-b")]) {
     select.replaceChildren(...names.map((n) => SG.el("option", { value: n, text: n === "model" ? `model (${props.model})` : n })));
   }
