@@ -21,7 +21,8 @@ args = ap.parse_args()
 
 server = subprocess.Popen([args.binary, "serve", "--checkpoint", args.checkpoint, "--port", "0", "--parallel",
                            str(args.parallel), "--threads", str(args.threads)], stdout=subprocess.PIPE, text=True)
-host, port = re.search(r"http://([0-9.]+):([0-9]+)", server.stdout.readline()).groups()
+# The second line says the model is loaded: "… on http://HOST:PORT (OpenAI API at …".
+host, port = next(m.groups() for line in server.stdout if (m := re.search(r"on http://([0-9.]+):([0-9]+) \(OpenAI", line)))
 
 
 def stream_once(stats):
