@@ -1,15 +1,17 @@
 """Throughput of `swiftgpt serve` under concurrent streaming clients.
 
     python3 bench/serve_bench.py --checkpoint MODEL [--parallel 8] [--clients 1 4 8 16] [--max-tokens 64]
+    python3 bench/serve_bench.py --url http://127.0.0.1:8000 ...     # a server already running (the anchors)
 
-Starts the release binary on a free loopback port, then for each client count runs that many
+Starts the release binary on a free loopback port (or uses --url), then for each client count runs that many
 threads, each streaming completions back to back for --seconds; reports total generated
 tokens/s, time to first token (p50/p95) and time per token (p50) as one JSON line per count.
 """
 import argparse, http.client, json, re, statistics, subprocess, threading, time
 
 ap = argparse.ArgumentParser()
-ap.add_argument("--checkpoint", required=True)
+ap.add_argument("--checkpoint")
+ap.add_argument("--url", help="benchmark this running server instead of starting swiftgpt")
 ap.add_argument("--binary", default=".build/release/swiftgpt")
 ap.add_argument("--parallel", type=int, default=8)
 ap.add_argument("--clients", type=int, nargs="+", default=[1, 4, 8, 16])
@@ -19,10 +21,14 @@ ap.add_argument("--seconds", type=float, default=10)
 ap.add_argument("--threads", type=int, default=2)
 args = ap.parse_args()
 
-server = subprocess.Popen([args.binary, "serve", "--checkpoint", args.checkpoint, "--port", "0", "--parallel",
-                           str(args.parallel), "--threads", str(args.threads)], stdout=subprocess.PIPE, text=True)
-# The second line says the model is loaded: "… on http://HOST:PORT (OpenAI API at …".
-host, port = next(m.groups() for line in server.stdout if (m := re.search(r"on http://([0-9.]+):([0-9]+) \(OpenAI", line)))
+if args.url:
+    server = None
+    host, port = re.match(r"http://([0-9.a-z]+):([0-9]+)", args.url).groups()
+else:
+    server = subprocess.Popen([args.binary, "serve", "--checkpoint", args.checkpoint, "--port", "0", "--parallel",
+                               str(args.parallel), "--threads", str(args.threads)], stdout=subprocess.PIPE, text=True)
+    # The second line says the model is loaded: "… on http://HOST:PORT (OpenAI API at …".
+    host, port = next(m.groups() for line in server.stdout if (m := re.search(r"on http://([0-9.]+):([0-9]+) \(OpenAI", line)))
 
 
 def stream_once(stats):
@@ -62,5 +68,6 @@ try:
                           "ttft_p95_ms": round(1000 * firsts[int(0.95 * (len(firsts) - 1))], 1),
                           "per_token_p50_ms": round(1000 * statistics.median(per_token), 2)}), flush=True)
 finally:
-    server.terminate()
-    server.wait(timeout=10)
+    if server:
+        server.terminate()
+        server.wait(timeout=10)

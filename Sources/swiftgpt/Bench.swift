@@ -8,7 +8,7 @@ import Tokenizers
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure tokenizer and training speed (used by the scripts in bench/).",
-    subcommands: [EncodeBench.self, TrainBench.self, GPTBench.self, GemmBench.self, AttentionBench.self])
+    subcommands: [EncodeBench.self, TrainBench.self, GPTBench.self, GemmBench.self, AttentionBench.self, DecodeBench.self])
 }
 
 /// Refuses any of `flags` (name and value) below `minimum`.

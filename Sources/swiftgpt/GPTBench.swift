@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Inference
 import Models
 import TensorEngine
 import Training
@@ -158,5 +159,69 @@ struct AttentionBench: ParsableCommand {
       "forward_gflops": flops / forward / 1e9, "forward_backward_gflops": 3 * flops / both / 1e9,
       "threads": threads]
     print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+  }
+}
+
+/// `swiftgpt bench decode`: batched decoding (`BatchDecoder`, as `serve` runs its slots) — the
+/// time of one step of R sequences against R = 1, the model-side bound on serving throughput.
+struct DecodeBench: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "decode",
+    abstract: "Time batched decoding steps of a GPT (serve's slots): tokens/s for each number of rows.")
+
+  @Option(help: "A model folder or run folder (default: a random GPT of the shape below).") var checkpoint: String?
+  @Option(name: .customLong("n-layer"), help: "Layers.") var layers = 6
+  @Option(name: .customLong("n-head"), help: "Attention heads.") var heads = 6
+  @Option(name: .customLong("n-embd"), help: "Embedding width.") var embd = 384
+  @Option(name: .customLong("vocab-size"), help: "Vocabulary size.") var vocab = 558
+  @Option(name: .customLong("block-size"), help: "Context.") var block = 256
+  @Option(parsing: .upToNextOption, help: "Rows (sequences decoded together) to time.") var rows: [Int] = [1, 2, 4, 8]
+  @Option(help: "Prompt tokens per row before the timed steps.") var prompt = 16
+  @Option(help: "Timed steps per round.") var steps = 64
+  @Option(help: "Rounds (the row counts alternate; medians are reported).") var rounds = 3
+  @Option(help: "Threads.") var threads = 2
+
+  func validate() throws {
+    try requireAtLeast(1, ["--n-layer": layers, "--n-head": heads, "--n-embd": embd, "--vocab-size": vocab, "--block-size": block,
+                           "--prompt": prompt, "--steps": steps, "--rounds": rounds, "--threads": threads])
+    guard rows.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--rows must be ≥ 1") }
+  }
+
+  func run() throws {
+    Parallel.threads = threads
+    let model: GPT
+    if let checkpoint {
+      guard let gpt = try ModelDirectory(checkpoint).loadModel() as? GPT else { throw CLIError("\(checkpoint) is not a GPT") }
+      model = gpt
+    } else {
+      model = try GPT(config: GPTConfig(vocabSize: vocab, blockSize: block, nLayer: layers, nHead: heads, nEmbd: embd), seed: 1)
+    }
+    guard prompt + steps < model.config.blockSize else { throw CLIError("--prompt + --steps must be below the context, \(model.config.blockSize)") }
+    var times: [Int: [Double]] = [:]
+    for _ in 0..<rounds {
+      for count in rows {
+        let decoder = BatchDecoder(model: model, slots: count)
+        var rng = RandomGenerator(seed: 1)
+        var next: [Int32] = []
+        for slot in 0..<count {
+          decoder.reset(slot: slot)
+          let logits = decoder.prefill(slot: slot, (0..<prompt).map { _ in Int32(rng.next() % UInt64(model.vocabSize)) })
+          next.append(Int32(logits.indices.max { logits[$0] < logits[$1] }!))
+        }
+        let start = Terminal.now()
+        for _ in 0..<steps {
+          let logits = decoder.step(next.indices.map { (slot: $0, token: next[$0]) })
+          next = logits.map { row in Int32(row.indices.max { row[$0] < row[$1] }!) }
+        }
+        times[count, default: []].append((Terminal.now() - start) / Double(steps))
+      }
+    }
+    let single = times[1].map { $0.sorted()[$0.count / 2] }
+    for count in rows {
+      let step = times[count]!.sorted()[times[count]!.count / 2]
+      var object: [String: Any] = ["rows": count, "step_ms": step * 1e3, "tokens_per_s": Double(count) / step, "threads": threads]
+      if let single { object["vs_one_row"] = Double(count) * single / step }
+      print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+    }
   }
 }

@@ -73,6 +73,50 @@ struct GenerationTests {
     }
   }
 
+  @Test("sampling picks what sorting the candidates by comparison picks (ties, signed zeros, negatives)")
+  func samplingOrderIsTheComparisonOrder() {
+    // The sampler before it sorted packed integer keys: the reference.
+    func reference(_ o: SamplingOptions, _ logits: [Float], _ rng: inout RandomGenerator) -> Int {
+      var order = Array(logits.indices)
+      order.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+      if let topK = o.topK, topK < order.count { order.removeLast(order.count - topK) }
+      let top = Double(logits[order[0]] / o.temperature)
+      var weights = order.map { exp(Double(logits[$0] / o.temperature) - top) }
+      var total = weights.reduce(0, +)
+      if let topP = o.topP, topP < 1 {
+        var cumulative = 0.0, keep = 0
+        while keep < weights.count {
+          cumulative += weights[keep] / total
+          keep += 1
+          if cumulative >= Double(topP) { break }
+        }
+        weights.removeLast(weights.count - keep)
+        total = weights.reduce(0, +)
+      }
+      var r = Double(rng.next() >> 11) * 0x1p-53 * total
+      for (i, w) in weights.enumerated() {
+        r -= w
+        if r < 0 { return order[i] }
+      }
+      return order[weights.count - 1]
+    }
+    var values = RandomGenerator(seed: 11)
+    // Few distinct values, so many ties; both zeros; negatives.
+    let logits = (0..<3000).map { _ in [Float(0), -0.0, 1.5, -1.5, 2.25, -7, 0.125][Int(values.next() % 7)] + (values.next() % 5 == 0 ? values.nextUniform() : 0) }
+    for options in [SamplingOptions(temperature: 1), SamplingOptions(temperature: 0.7, topK: 50), SamplingOptions(temperature: 1.3, topP: 0.9)] {
+      var (a, b) = (RandomGenerator(seed: 5), RandomGenerator(seed: 5))
+      let picked = (0..<200).map { _ in options.sample(logits, rng: &a) }
+      #expect(picked == (0..<200).map { _ in reference(options, logits, &b) })
+      #expect(Set(picked).count > 5)
+    }
+    for bits in [1, 11, 12, 49, 64] {
+      var keys = (0..<5000).map { _ in values.next() >> UInt64(64 - bits) }
+      let expected = keys.sorted()
+      radixSort(&keys, bits: bits)
+      #expect(keys == expected, "\(bits) bits")
+    }
+  }
+
   @Test("generation is reproducible from the seed, stops at a stop token, and runs past the context")
   func generateLoop() throws {
     let model = try GPT(config: GPTConfig(vocabSize: 20, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16), seed: 2)

@@ -28,9 +28,7 @@ public struct SamplingOptions: Sendable, Equatable {
   public func sample(_ logits: [Float], rng: inout RandomGenerator) -> Int {
     precondition(!logits.isEmpty)
     if temperature == 0 { return logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }! }
-    // Candidates sorted by logit, most likely first (ties: lower id first).
-    var order = Array(logits.indices)
-    order.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+    var order = candidates(logits)
     if let topK, topK < order.count { order.removeLast(order.count - topK) }
     let top = Double(logits[order[0]] / temperature)
     var weights = order.map { exp(Double(logits[$0] / temperature) - top) }
@@ -51,5 +49,47 @@ public struct SamplingOptions: Sendable, Equatable {
       if r < 0 { return order[i] }
     }
     return order[weights.count - 1]
+  }
+
+  /// The token ids sorted by logit, most likely first (ties: lower id first): each logit and its
+  /// id packed into one integer key whose order is that order, sorted by a radix sort (a
+  /// vocabulary of 50,257 sorts in a fraction of a millisecond, not several).
+  private func candidates(_ logits: [Float]) -> [Int] {
+    let idBits = max(1, Int.bitWidth - (logits.count - 1).leadingZeroBitCount)
+    var keys = logits.enumerated().map { id, logit -> UInt64 in
+      let bits = (logit + 0).bitPattern  // + 0: -0 becomes +0, which compares equal to it
+      let ascending = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000  // the float order as an unsigned one
+      return UInt64(~ascending) << idBits | UInt64(id)
+    }
+    radixSort(&keys, bits: 32 + idBits)
+    let idMask = UInt64(1) << idBits - 1
+    return keys.map { Int($0 & idMask) }
+  }
+}
+
+/// Sorts `keys` (whose set bits are all below bit `bits`) in increasing order: least
+/// significant digit first, 11 bits a pass.
+func radixSort(_ keys: inout [UInt64], bits: Int) {
+  let digitBits = 11
+  var other = [UInt64](repeating: 0, count: keys.count)
+  var counts = [Int](repeating: 0, count: 1 << digitBits)
+  for shift in stride(from: 0, to: bits, by: digitBits) {
+    counts.withUnsafeMutableBufferPointer { counts in
+      counts.update(repeating: 0)
+      keys.withUnsafeBufferPointer { source in
+        other.withUnsafeMutableBufferPointer { target in
+          let mask = UInt64(1 << digitBits - 1)
+          for key in source { counts[Int(key >> UInt64(shift) & mask)] += 1 }
+          var start = 0
+          for digit in 0..<counts.count { (counts[digit], start) = (start, start + counts[digit]) }
+          for key in source {
+            let digit = Int(key >> UInt64(shift) & mask)
+            target[counts[digit]] = key
+            counts[digit] += 1
+          }
+        }
+      }
+    }
+    swap(&keys, &other)
   }
 }
