@@ -62,10 +62,8 @@ public final class BatchDecoder {
     return withoutGrad {
       let x = model.transformer(rows.map(\.token), shape: [b], positions: past.map(Int32.init), rng: nil) { qkv, layer in
         // Each row attends over its own slot's cache.
-        concat((0..<b).map { row in
-          cachedAttention(slice(qkv, axis: 0, row..<(row + 1)), keys: keys[rows[row].slot][layer],
-                          values: values[rows[row].slot][layer], past: past[row], heads: model.config.nHead)
-        }, axis: 0)
+        cachedAttention(rows: qkv, caches: (0..<b).map { (keys[rows[$0].slot][layer], values[rows[$0].slot][layer], past[$0]) },
+                        heads: model.config.nHead)
       }
       for entry in rows { counts[entry.slot] += 1 }
       let logits = matmul(x, model.head, transposeB: true).scalars

@@ -3,29 +3,65 @@
 /// ([capacity, C]); token i then attends to rows `0...past+i`. No gradients.
 public func cachedAttention(_ qkv: Tensor, keys: Storage, values: Storage, past: Int, heads: Int) -> Tensor {
   let (t, c) = (qkv.shape[0], qkv.shape[1] / 3)
-  let hs = c / heads
-  let scale = 1 / Float(hs).squareRoot()
-  let (k, v) = (keys.base, values.base)
-  for i in 0..<t {
-    (k + (past + i) * c).update(from: qkv.data + i * 3 * c + c, count: c)
-    (v + (past + i) * c).update(from: qkv.data + i * 3 * c + 2 * c, count: c)
-  }
+  for i in 0..<t { store(qkv.data + i * 3 * c, c: c, keys: keys.base, values: values.base, at: past + i) }
   let out = Tensor.zeros([t, c])
-  let (qs, ks, vs, ys) = (UncheckedSendable(qkv.data), UncheckedSendable(k), UncheckedSendable(v), UncheckedSendable(out.data))
+  let (qs, ks, vs, ys) = (UncheckedSendable(qkv.data), UncheckedSendable(keys.base), UncheckedSendable(values.base),
+                          UncheckedSendable(out.data))
   let threads = t * (past + t) * c < 1 << 16 ? 1 : Parallel.threads
   Parallel.forEach(t * heads, threads: threads) { task in
     let (i, h) = (task / heads, task % heads)
-    let n = past + i + 1  // keys visible to token i
-    let q = qs.value + i * 3 * c + h * hs
-    let scores = Storage(count: n, zeroed: false)
-    defer { withExtendedLifetime(scores) {} }
-    for j in 0..<n { scores.base[j] = vdot(q, ks.value + j * c + h * hs, hs) * scale }
-    softmaxRow(scores.base, scores.base, n)
-    let y = ys.value + i * c + h * hs
-    for j in 0..<n {
-      let w = scores.base[j], row = vs.value + j * c + h * hs
-      for d in 0..<hs { y[d] += w * row[d] }
+    attend(qs.value + i * 3 * c, keys: ks.value, values: vs.value, visible: past + i + 1, head: h, heads: heads, c: c,
+           into: ys.value + i * c)
+  }
+  return out
+}
+
+/// One new token for each of several sequences, each with its own cache (a server's slots):
+/// row r of qkv [b, 3C] is stored at row `caches[r].past` of its cache and attends to rows
+/// `0...past` of it → y [b, C]. Every row and head is one task of one parallel loop, with the
+/// arithmetic `cachedAttention` gives that row alone. No gradients.
+public func cachedAttention(rows qkv: Tensor, caches: [(keys: Storage, values: Storage, past: Int)], heads: Int) -> Tensor {
+  let (b, c) = (qkv.shape[0], qkv.shape[1] / 3)
+  precondition(caches.count == b, "one cache per row")
+  for (r, cache) in caches.enumerated() { store(qkv.data + r * 3 * c, c: c, keys: cache.keys.base, values: cache.values.base, at: cache.past) }
+  let out = Tensor.zeros([b, c])
+  let (qs, ys) = (UncheckedSendable(qkv.data), UncheckedSendable(out.data))
+  let pointers = UncheckedSendable(caches.map { (keys: $0.keys.base, values: $0.values.base, visible: $0.past + 1) })
+  let threads = caches.reduce(0) { $0 + $1.past + 1 } * c < 1 << 16 ? 1 : Parallel.threads
+  withExtendedLifetime(caches) {
+    Parallel.forEach(b * heads, threads: threads) { task in
+      let (r, h) = (task / heads, task % heads)
+      let cache = pointers.value[r]
+      attend(qs.value + r * 3 * c, keys: cache.keys, values: cache.values, visible: cache.visible, head: h, heads: heads, c: c,
+             into: ys.value + r * c)
     }
   }
   return out
+}
+
+/// Copies the key and value of one token's qkv row [3C] into row `row` of the caches.
+@inline(__always)
+private func store(_ qkv: UnsafePointer<Float>, c: Int, keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>,
+                   at row: Int) {
+  (keys + row * c).update(from: qkv + c, count: c)
+  (values + row * c).update(from: qkv + 2 * c, count: c)
+}
+
+/// Head `head` of one token: its query (in the qkv row `q`) against the first `visible` cached
+/// keys, softmax, and the weighted sum of the values, added into y [C] (zeros).
+@inline(__always)
+private func attend(_ q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, visible n: Int, head h: Int,
+                    heads: Int, c: Int, into out: UnsafeMutablePointer<Float>) {
+  let hs = c / heads
+  let scale = 1 / Float(hs).squareRoot()
+  let q = q + h * hs
+  let scores = Storage(count: n, zeroed: false)
+  defer { withExtendedLifetime(scores) {} }
+  for j in 0..<n { scores.base[j] = vdot(q, keys + j * c + h * hs, hs) * scale }
+  softmaxRow(scores.base, scores.base, n)
+  let y = out + h * hs
+  for j in 0..<n {
+    let w = scores.base[j], row = values + j * c + h * hs
+    for d in 0..<hs { y[d] += w * row[d] }
+  }
 }
