@@ -1,6 +1,6 @@
 """What the black-box checks share: a pass/fail record, running the CLI, and starting
 `swiftgpt serve` on a free loopback port."""
-import re, subprocess, sys
+import os, re, subprocess, sys
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/swiftgpt"
 results = []
@@ -13,6 +13,18 @@ def check(name, ok, detail=""):
 
 def run(*args):
     subprocess.run([BIN, *args], check=True, capture_output=True, text=True, timeout=300)
+
+
+def train_chat_model(work):
+    """A tiny char GPT (`work/pre`, 3 steps) instruction-tuned on 8 Korean chats (`work/chat`)."""
+    chats = os.path.join(work, "chat.jsonl")
+    with open(chats, "w") as f:
+        for k in range(8):
+            f.write('{"messages": [{"role": "user", "content": "헌법 제%d조?"}, {"role": "assistant", "content": "대한민국 %d"}]}\n' % (k, k))
+    run("train", "--model", "gpt-nano", "--max-steps", "3", "--eval-every", "3", "--eval-steps", "1", "--batch-size", "4",
+        "--out", os.path.join(work, "pre"), "--threads", "1")
+    run("finetune", "--task", "sft", "--checkpoint", os.path.join(work, "pre"), "--train", chats, "--max-steps", "2",
+        "--out", os.path.join(work, "chat"), "--threads", "1")
 
 
 def serve(folder, *extra):

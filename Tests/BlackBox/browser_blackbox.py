@@ -16,7 +16,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from blackbox import BIN, check, finish, run, serve, stop
+from blackbox import BIN, check, finish, run, serve, stop, train_chat_model
 
 work = tempfile.mkdtemp(prefix="swiftgpt-browser-")
 shots = sys.argv[2] if len(sys.argv) > 2 else os.path.join(work, "screenshots")
@@ -46,14 +46,7 @@ def no_script_errors(driver, page):
     check(f"{page}: no JavaScript errors", not errors, errors)
 
 
-chats = os.path.join(work, "chat.jsonl")
-with open(chats, "w") as f:
-    for k in range(8):
-        f.write('{"messages": [{"role": "user", "content": "헌법 제%d조?"}, {"role": "assistant", "content": "대한민국 %d"}]}\n' % (k, k))
-run("train", "--model", "gpt-nano", "--max-steps", "3", "--eval-every", "3", "--eval-steps", "1", "--batch-size", "4",
-    "--out", os.path.join(work, "pre"), "--threads", "1")
-run("finetune", "--task", "sft", "--checkpoint", os.path.join(work, "pre"), "--train", chats, "--max-steps", "2",
-    "--out", os.path.join(work, "chat"), "--threads", "1")
+train_chat_model(work)
 
 driver = browser()
 server, url = serve(os.path.join(work, "chat"))

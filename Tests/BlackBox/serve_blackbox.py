@@ -11,19 +11,12 @@ import json, os, re, socket, tempfile, time, urllib.request
 
 import openai
 
-from blackbox import check, finish, run, serve, stop
+from blackbox import check, finish, run, serve, stop, train_chat_model
 
 work = tempfile.mkdtemp(prefix="swiftgpt-blackbox-")
 
 
-chats = os.path.join(work, "chat.jsonl")
-with open(chats, "w") as f:
-    for k in range(8):
-        f.write('{"messages": [{"role": "user", "content": "헌법 제%d조?"}, {"role": "assistant", "content": "대한민국 %d"}]}\n' % (k, k))
-run("train", "--model", "gpt-nano", "--max-steps", "3", "--eval-every", "3", "--eval-steps", "1", "--batch-size", "4",
-    "--out", os.path.join(work, "pre"), "--threads", "1")
-run("finetune", "--task", "sft", "--checkpoint", os.path.join(work, "pre"), "--train", chats, "--max-steps", "2",
-    "--out", os.path.join(work, "chat"), "--threads", "1")
+train_chat_model(work)
 
 server, url = serve(os.path.join(work, "chat"), "--api-key", "k")
 try:
