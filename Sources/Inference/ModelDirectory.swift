@@ -13,11 +13,14 @@ import Tokenizers
 public struct ModelDirectory: Sendable {
   /// The checkpoint folder the weights are read from.
   public let path: String
+  /// The name of the folder as given (a run's name, not `best`): what `serve` calls the model.
+  public let name: String
 
   /// Resolves `path`: a run folder's `best/` or `latest/` checkpoint, else the folder itself.
   /// A checkpoint save killed halfway is completed first (`recoverInterruptedWrite`).
   public init(_ path: String) {
     let path = normalizedPath(path)
+    name = URL(fileURLWithPath: path).standardized.lastPathComponent
     for checkpoint in ["best", "latest"] {
       let candidate = path + "/" + checkpoint
       recoverInterruptedWrite(candidate)

@@ -113,7 +113,7 @@ public final class ModelServer: @unchecked Sendable {
     }
     let tokenizer = try folder.tokenizer(override: override, vocabSize: model.vocabSize)
     self.init(model: model, tokenizer: tokenizer, chat: try folder.instructionTokens(),
-              modelID: modelID ?? (folder.path as NSString).lastPathComponent, slots: slots, context: context)
+              modelID: modelID ?? folder.name, slots: slots, context: context)
   }
 
   /// The end-of-text token, where plain completions stop.

@@ -64,6 +64,8 @@ run("train", "--model", "baby", "--max-steps", "0", "--eval-steps", "1", "--batc
     "--out", os.path.join(work, "baby"), "--threads", "1")
 server, url = serve(os.path.join(work, "baby"), "--parallel", "2")
 try:
+    names = [m["id"] for m in json.loads(urllib.request.urlopen(url + "/v1/models").read())["data"]]
+    check("a run folder is served under the run's name, not its checkpoint's", names == ["baby"], names)
     host, port = re.match(r"http://([0-9.]+):([0-9]+)", url).groups()
     body = json.dumps({"prompt": "대한", "max_tokens": 250, "stream": True, "seed": 1}).encode()
     s = socket.create_connection((host, int(port)), timeout=30)
