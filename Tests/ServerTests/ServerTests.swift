@@ -434,4 +434,43 @@ struct ServerTests {
     #expect(events[0]["type"] as? String == "snapshot" && (events[0]["rows"] as! [Any]).count == 2)
     #expect(events[1]["type"] as? String == "row" && (events[1]["value"] as! [String: Any])["step"] as? Int == 2)
   }
+
+  @Test func aClientThatDisconnectsFreesItsSlotWithinAStep() async throws {
+    // A model slow enough to stop mid-answer; a real server, and a client that closes its
+    // socket after the first event.
+    let tokenizer = try CharTokenizer(corpus: Self.corpus)
+    let model = try GPT(config: GPTConfig(vocabSize: tokenizer.vocabSize, blockSize: 1024, nLayer: 4, nHead: 4, nEmbd: 256), seed: 3)
+    let server = ModelServer(model: model, tokenizer: tokenizer, chat: nil, modelID: "slow", slots: 2)
+    try await Self.app(server).test(.live) { client in
+      let port = try #require(client.port)
+      let body = #"{"prompt":"abc","max_tokens":1000,"stream":true,"temperature":1,"seed":1}"#
+      let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+      var address = sockaddr_in()
+      address.sin_family = sa_family_t(AF_INET)
+      address.sin_port = in_port_t(UInt16(port).bigEndian)
+      address.sin_addr.s_addr = inet_addr("127.0.0.1")
+      let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+      }
+      #expect(connected == 0)
+      let request = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+      _ = request.withCString { send(descriptor, $0, strlen($0), 0) }
+      var received = [UInt8](repeating: 0, count: 4096)
+      var text = ""
+      while !text.contains("data: {") {
+        let count = recv(descriptor, &received, received.count, 0)
+        guard count > 0 else { break }
+        text += String(decoding: received[..<count], as: UTF8.self)
+      }
+      #expect(server.slots.busy.count == 1)
+      close(descriptor)
+      // The generation stops after its current token, and the slot is free again.
+      let deadline = ContinuousClock.now + .seconds(5)
+      while !server.slots.busy.isEmpty && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+      #expect(server.slots.busy.isEmpty)
+      let metrics = String(buffer: ByteBuffer(bytes: server.metrics.emitToBuffer()))
+      let predicted = metrics.split(separator: "\n").first { $0.hasPrefix("swiftgpt_tokens_predicted_total ") }
+      #expect(predicted.flatMap { Double($0.split(separator: " ")[1]) }.map { $0 < 1000 } == true, "\(predicted ?? "")")
+    }
+  }
 }
