@@ -406,7 +406,8 @@ struct API: Sendable {
     var answer = TokenizeResponse(count: ids.count)
     // A piece is its text when its bytes are valid UTF-8 on their own, else the bytes (llama.cpp).
     answer.tokens = body.with_pieces == true ? .pieces(ids.map { id in
-      .init(id: id, piece: String(validating: bytes(id), as: UTF8.self) ?? bytes(id).map { String(format: "\\x%02X", $0) }.joined())
+      .init(id: id, piece: String(validating: bytes(id), as: UTF8.self) ?? bytes(id).map { String(format: "\\x%02X", $0) }.joined(),
+            bytes: bytes(id))
     }) : .ids(ids)
     if body.with_segments == true {
       answer.segments = parts.flatMap { part in
@@ -504,7 +505,9 @@ struct TokenizeResponse: Encodable {
       }
     }
   }
-  struct Piece: Encodable { var id: Int; var piece: String }
+  /// A token: its id, its text (or `\xNN` escapes when its bytes are not UTF-8 alone) and
+  /// its bytes.
+  struct Piece: Encodable { var id: Int; var piece: String; var bytes: [UInt8] }
   struct Segment: Encodable { var text: String; var ids: [Int] }
   var tokens: Tokens = .ids([])
   var count: Int

@@ -298,6 +298,7 @@ struct ServerTests {
         return String(validating: bytes, as: UTF8.self) ?? bytes.map { String(format: "\\x%02X", $0) }.joined()
       }
       #expect(pieces.map { $0["piece"] as! String } == expected && expected.last == " a" && expected.first!.hasPrefix("\\x"))
+      #expect(pieces.map { $0["bytes"] as! [Int] } == gpt2.encodeOrdinary("안 a").map { gpt2.tokenBytes($0)!.map(Int.init) })
       let text = try json(try await post(client, "/detokenize", #"{"tokens":\#(ids)}"#).body)["content"] as! String
       #expect(text == "안녕 world")
       // Another tokenizer, and grapheme segments: 안 and 녕 are one segment each, whatever the tokens.
