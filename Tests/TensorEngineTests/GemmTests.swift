@@ -60,6 +60,22 @@ struct GemmTests {
     }
   }
 
+  @Test("a product of up to gemvMaxRows rows gives each row the bits of its one-row product",
+        arguments: [(false, 37, 150), (false, 1030, 77), (false, 48, 384), (true, 37, 150), (true, 200, 300)])
+  func fewRowsGiveEachRowItsOwnBits(transB: Bool, n: Int, k: Int) {
+    let b = randomValues(n * k, seed: 3)
+    for m in 2...gemvMaxRows {
+      let a = randomValues(m * k, seed: UInt64(m))
+      var together = [Float](repeating: 0, count: m * n)
+      Self.multiply((false, transB), m, n, k, a, b, into: &together, accumulate: false, threads: 2)
+      for i in 0..<m {
+        var alone = [Float](repeating: 0, count: n)
+        Self.multiply((false, transB), 1, n, k, Array(a[(i * k)..<((i + 1) * k)]), b, into: &alone, accumulate: false, threads: 1)
+        #expect(Array(together[(i * n)..<((i + 1) * n)]).map(\.bitPattern) == alone.map(\.bitPattern), "m \(m), row \(i)")
+      }
+    }
+  }
+
   @Test("sgemm gives the same bits on 1 and 2 threads (row- and column-split paths)",
         arguments: [(false, false), (false, true), (true, false), (true, true)])
   func threadCountDoesNotChangeBits(transposes: (Bool, Bool)) {
