@@ -1,6 +1,6 @@
 """What the black-box checks share: a pass/fail record, running the CLI, and starting
 `swiftgpt serve` on a free loopback port."""
-import os, re, subprocess, sys
+import json, os, re, subprocess, sys, time, urllib.request
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else ".build/debug/swiftgpt"
 results = []
@@ -38,6 +38,17 @@ def serve(folder, *extra):
             return process, found.group(1)
     process.kill()
     raise SystemExit("serve did not start")
+
+
+def stopped_generating(url, seconds=3):
+    """Waits until no slot of the server at `url` is busy; returns whether that happened, and
+    the tokens it has generated in all (from /metrics)."""
+    deadline, idle = time.time() + seconds, False
+    while time.time() < deadline and not idle:
+        idle = not any(slot["is_processing"] for slot in json.loads(urllib.request.urlopen(url + "/slots").read()))
+        time.sleep(0.02)
+    metrics = urllib.request.urlopen(url + "/metrics").read().decode()
+    return idle, float(re.search(r"^swiftgpt_tokens_predicted_total ([0-9.e+]+)$", metrics, re.M).group(1))
 
 
 def stop(process):

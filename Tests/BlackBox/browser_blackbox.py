@@ -16,7 +16,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from blackbox import BIN, check, finish, run, serve, stop, train_chat_model
+from blackbox import BIN, check, finish, run, serve, stop, stopped_generating, train_chat_model
 
 work = tempfile.mkdtemp(prefix="swiftgpt-browser-")
 shots = sys.argv[2] if len(sys.argv) > 2 else os.path.join(work, "screenshots")
@@ -128,12 +128,7 @@ try:
     wait(driver, "return document.querySelectorAll('.turn.completion .text span').length >= 3")
     driver.find_element(By.ID, "stop").click()
     wait(driver, "const t = document.querySelector('.turn.completion'); return t && t.dataset.done === '1'")
-    deadline, idle = time.time() + 3, False
-    while time.time() < deadline and not idle:
-        idle = not any(slot["is_processing"] for slot in json.loads(urllib.request.urlopen(url + "/slots").read()))
-        time.sleep(0.05)
-    metrics = urllib.request.urlopen(url + "/metrics").read().decode()
-    predicted = float(re.search(r"^swiftgpt_tokens_predicted_total ([0-9.e+]+)$", metrics, re.M).group(1))
+    idle, predicted = stopped_generating(url)
     cancelled = driver.execute_script("return document.querySelector('.turn.completion').dataset.finish")
     check("chat page: Stop cancels the generation on the server", cancelled == "cancelled" and idle and predicted < 250,
           (cancelled, idle, predicted))

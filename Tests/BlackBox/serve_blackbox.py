@@ -11,7 +11,7 @@ import json, os, re, socket, tempfile, time, urllib.request
 
 import openai
 
-from blackbox import check, finish, run, serve, stop, train_chat_model
+from blackbox import check, finish, run, serve, stop, stopped_generating, train_chat_model
 
 work = tempfile.mkdtemp(prefix="swiftgpt-blackbox-")
 
@@ -75,12 +75,7 @@ try:
     while data.count(b"data: {") < 2:
         data += s.recv(4096)
     s.close()
-    deadline, idle = time.time() + 2, False
-    while time.time() < deadline and not idle:
-        idle = not any(slot["is_processing"] for slot in json.loads(urllib.request.urlopen(url + "/slots").read()))
-        time.sleep(0.02)
-    metrics = urllib.request.urlopen(url + "/metrics").read().decode()
-    predicted = float(re.search(r"^swiftgpt_tokens_predicted_total ([0-9.e+]+)$", metrics, re.M).group(1))
+    idle, predicted = stopped_generating(url)
     check("a client that disconnects frees its slot and stops its generation", idle and predicted < 250,
           (idle, predicted))
 finally:

@@ -64,8 +64,9 @@ const SG = {
   async props() {
     try { return await (await SG.get("/props")).json(); } catch (_) { return {}; }
   },
-  // Hides the links to pages this server does not have.
+  // Marks the link to this page, and hides the links to pages this server does not have.
   nav(props) {
+    for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.pathname === location.pathname);
     for (const id of ["nav-tokenizer", "nav-chat"]) document.getElementById(id).hidden = !props.model;
     document.getElementById("nav-dashboard").hidden = !props.dashboard;
   },

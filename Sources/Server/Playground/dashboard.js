@@ -91,6 +91,7 @@ function apply(event) {
 
 let scheduled = false;
 async function start() {
+  SG.status("connecting…");
   SG.nav(await SG.props());
   for (;;) {
     try {
