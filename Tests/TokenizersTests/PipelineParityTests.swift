@@ -32,6 +32,37 @@ struct PipelineParityTests {
     }
   }
 
+  @Test func bpeDropoutAsHF() throws {
+    let original = try String(contentsOfFile: sharedFile("vectors/hf_seed_tokenizer.json").path, encoding: .utf8)
+    func tokenizer(dropout: String) throws -> PipelineTokenizer {
+      try PipelineTokenizer(json: try JSONValue(parsing: original.replacingOccurrences(of: #""dropout": null"#, with: #""dropout": \#(dropout)"#)))
+    }
+    let text = "대한민국은 민주공화국이다. 모든 권력은 국민으로부터 나온다."
+    // p = 1: no merge is ever made (HF tokenizers 0.23 gives the same tokens).
+    #expect(try tokenizer(dropout: "1.0").encoding(of: text).tokens == [
+      "대", "##한", "##민", "##국", "##은", "민", "##주", "##공", "##화", "##국", "##이", "##다", ".", "모", "##든", "권", "##력",
+      "##은", "국", "##민", "##으", "##로", "##부", "##터", "나", "##온", "##다", "."])
+    // Written back as read, as HF writes it.
+    #expect(try tokenizer(dropout: "0.1").json.prettyText == original.replacingOccurrences(of: #""dropout": null"#, with: #""dropout": 0.1"#))
+    // p = 0.5: each occurrence of a word is split at random (no cache), between no merges and
+    // all of them, and decodes to the same text.
+    let plain = try PipelineTokenizer(json: try JSONValue(parsing: original))
+    let random = try tokenizer(dropout: "0.5")
+    let repeated = Array(repeating: "대한민국은", count: 60).joined(separator: " ")
+    let encoding = random.encoding(of: repeated, addSpecialTokens: false)
+    var splits = Set<[String]>(), word: [String] = []
+    for token in encoding.tokens {
+      if !token.hasPrefix("##") && !word.isEmpty { splits.insert(word); word = [] }
+      word.append(token)
+    }
+    #expect(splits.count > 3, "\(splits)")
+    #expect(encoding.ids.count > plain.encoding(of: repeated, addSpecialTokens: false).ids.count && encoding.ids.count < 60 * 5)
+    #expect(try random.decode(encoding.ids) == (try plain.decode(plain.encoding(of: repeated).ids)))
+    let batch = random.encodeBatch([repeated, repeated], addSpecialTokens: false)
+    #expect(batch[0].ids != batch[1].ids)
+    #expect(throws: TokenizerError.self) { try tokenizer(dropout: "1.5") }
+  }
+
   @Test(arguments: ["seed", "full", "escape"])
   func writesTokenizerJSONByteForByte(_ name: String) throws {
     let path = sharedFile("vectors/hf_\(name)_tokenizer.json").path

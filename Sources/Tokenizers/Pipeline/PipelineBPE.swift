@@ -4,6 +4,11 @@
 ///
 /// A character missing from the vocabulary becomes `<0xXX>` byte tokens (`byteFallback`), else
 /// the unknown token (consecutive ones fused with `fuseUnk`), else it is dropped — as HF does.
+///
+/// With `dropout` p (BPE-dropout, Provilkov et al. 2020, as HF applies it) each merge the
+/// encoder picks is skipped with probability p and tried again after the next merge that is
+/// made; a word stops merging when every possible merge was skipped. The encoding is then
+/// random (the system generator, as HF's), for regularising training.
 public struct PipelineBPE: SubwordModel {
   public let vocab: Vocabulary
   /// Merge rules in rank order.
@@ -15,6 +20,8 @@ public struct PipelineBPE: SubwordModel {
   public let byteFallback: Bool
   /// A word that is itself in the vocabulary is one token, without merging.
   public let ignoreMerges: Bool
+  /// The probability of skipping each merge (nil or 0: none; 1: no merges).
+  public let dropout: Double?
 
   private let ranks: PairTable
   private let mergedIds: [Int32]
@@ -24,8 +31,13 @@ public struct PipelineBPE: SubwordModel {
 
   public init(
     vocab: Vocabulary, merges: [(String, String)], unknownToken: String? = nil, continuingSubwordPrefix: String? = nil,
-    endOfWordSuffix: String? = nil, fuseUnknown: Bool = false, byteFallback: Bool = false, ignoreMerges: Bool = false
+    endOfWordSuffix: String? = nil, fuseUnknown: Bool = false, byteFallback: Bool = false, ignoreMerges: Bool = false,
+    dropout: Double? = nil
   ) throws(TokenizerError) {
+    if let dropout, !(0...1).contains(dropout) {
+      throw .invalidJSON(field: "model.dropout", reason: "must be between 0 and 1, got \(dropout)")
+    }
+    self.dropout = dropout
     self.vocab = vocab
     self.merges = merges
     self.unknownToken = unknownToken
@@ -129,12 +141,19 @@ public struct PipelineBPE: SubwordModel {
     return result
   }
 
-  /// Applies merges to `symbols`: lowest rank first, leftmost among equal ranks.
+  /// Whether a word always encodes the same way (no dropout), so encodings may be cached.
+  public var isDeterministic: Bool { (dropout ?? 0) == 0 }
+
+  /// Applies merges to `symbols`: lowest rank first, leftmost among equal ranks. With dropout,
+  /// a picked merge is skipped with probability p until the next merge is made.
   private func merge(_ symbols: inout [Int32]) {
+    let p = dropout ?? 0
+    var generator = SystemRandomNumberGenerator()
+    var skipped = Set<Int>()  // positions whose merge was dropped since the last merge
     while symbols.count > 1 {
       var best = UInt32.max
       var at = -1
-      for i in 0..<(symbols.count - 1) {
+      for i in 0..<(symbols.count - 1) where !skipped.contains(i) {
         let r = ranks.get(UInt32(bitPattern: symbols[i]), UInt32(bitPattern: symbols[i + 1]))
         if r < best {
           best = r
@@ -142,16 +161,23 @@ public struct PipelineBPE: SubwordModel {
         }
       }
       guard at >= 0 else { return }
+      if p > 0 && Double.random(in: 0..<1, using: &generator) < p {
+        skipped.insert(at)
+        continue
+      }
       symbols[at] = mergedIds[Int(best)]
       symbols.remove(at: at + 1)
+      skipped.removeAll()
     }
   }
 
   // MARK: tokenizer.json
 
   init(json: JSONField) throws(TokenizerError) {
-    if let dropout = try json.optional("dropout"), try dropout.double != 0 {
-      throw dropout.error("BPE dropout is not supported (encoding would be random); set it to null")
+    let dropout = try json.optional("dropout").map { field throws(TokenizerError) in
+      let value = try field.double
+      guard (0...1).contains(value) else { throw field.error("must be between 0 and 1, got \(value)") }
+      return value
     }
     let vocab = try Vocabulary(json: try json.at("vocab"))
     var merges: [(String, String)] = []
@@ -173,12 +199,13 @@ public struct PipelineBPE: SubwordModel {
       vocab: vocab, merges: merges, unknownToken: try json.optional("unk_token")?.string,
       continuingSubwordPrefix: try json.optional("continuing_subword_prefix")?.string,
       endOfWordSuffix: try json.optional("end_of_word_suffix")?.string, fuseUnknown: try json.bool("fuse_unk", default: false),
-      byteFallback: try json.bool("byte_fallback", default: false), ignoreMerges: try json.bool("ignore_merges", default: false))
+      byteFallback: try json.bool("byte_fallback", default: false), ignoreMerges: try json.bool("ignore_merges", default: false),
+      dropout: dropout)
   }
 
   public var json: JSONValue {
     .members([
-      "type": "BPE", "dropout": .null, "unk_token": .optional(unknownToken),
+      "type": "BPE", "dropout": dropout.map { .double($0) } ?? .null, "unk_token": .optional(unknownToken),
       "continuing_subword_prefix": .optional(continuingSubwordPrefix), "end_of_word_suffix": .optional(endOfWordSuffix),
       "fuse_unk": .bool(fuseUnknown), "byte_fallback": .bool(byteFallback), "ignore_merges": .bool(ignoreMerges),
       "vocab": vocab.json, "merges": .array(merges.map { .array([.string($0.0), .string($0.1)]) }),

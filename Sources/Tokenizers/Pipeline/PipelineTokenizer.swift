@@ -238,7 +238,7 @@ struct WordCache {
     _ p: UnsafePointer<UInt8>, _ n: Int, with model: any SubwordModel, into out: inout PipelineEncoding,
     _ word: (String) -> String
   ) {
-    if let k = table.find(p, n) {
+    if model.isDeterministic, let k = table.find(p, n) {
       let range = start[k]..<start[k + 1]
       if range.count == 1 {
         out.ids.append(ids[range.lowerBound])
@@ -252,7 +252,7 @@ struct WordCache {
     let first = out.ids.count
     model.tokenize(word(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)),
                    into: &out.ids, tokens: &out.tokens)
-    if start.count <= 1 << 16 {
+    if model.isDeterministic && start.count <= 1 << 16 {
       _ = table.findOrInsert(p, n)
       ids.append(contentsOf: out.ids[first...])
       tokens.append(contentsOf: out.tokens[first...])

@@ -7,6 +7,13 @@ public protocol SubwordModel: Sendable {
   var vocab: Vocabulary { get }
   /// The model as tokenizer.json writes it.
   var json: JSONValue { get }
+  /// Whether a word always gets the same tokens (so they may be cached); false for BPE with
+  /// dropout.
+  var isDeterministic: Bool { get }
+}
+
+extension SubwordModel {
+  public var isDeterministic: Bool { true }
 }
 
 /// A string compared and hashed by its UTF-8 bytes. Swift's `String` equality is canonical
