@@ -116,6 +116,8 @@ final class APISettings: Sendable {
   let maxWaiting: Int
   let tokenizers: [String: any Tokenizer]
   let hasDashboard: Bool
+  /// The names `/tokenize` takes: the model's, the built-in encodings and the files given.
+  let tokenizerNames: [String]
   let started = Int(Date().timeIntervalSince1970)
   /// The built-in encodings `/tokenize` was asked for, built once (cl100k_base takes ~0.1 s).
   let encodings = Locked<[String: Encoding]>([:])
@@ -123,6 +125,7 @@ final class APISettings: Sendable {
   init(_ options: ServerOptions) {
     (maxBodyBytes, maxWaiting, tokenizers) = (options.maxBodyBytes, options.maxWaiting, options.tokenizers)
     hasDashboard = options.dashboard != nil
+    tokenizerNames = ["model"] + Encoding.names + options.tokenizers.keys.sorted()
   }
 }
 
@@ -143,7 +146,7 @@ struct API: Sendable {
   func props() -> Props {
     Props(model: server.modelID, n_ctx: server.contextLength, n_vocab: server.model.vocabSize, total_slots: server.slots.count,
           chat_template: server.chat?.template == .chat ? "chatml" : server.chat.map { $0.template.rawValue },
-          tokenizers: ["model"] + Encoding.names + tokenizers.keys.sorted(), dashboard: settings.hasDashboard)
+          tokenizers: settings.tokenizerNames, dashboard: settings.hasDashboard)
   }
 
   /// The request body as `T`; bad JSON is a 400 naming the problem, a body over the limit a 413.
@@ -374,12 +377,12 @@ struct API: Sendable {
     case "model", server.modelID: tokenizer = server.tokenizer
     case _ where tokenizers[name] != nil: tokenizer = tokenizers[name]!
     case _ where Encoding.names.contains(name): tokenizer = try encoding(name)
-    default:
-      throw APIError.badRequest("unknown tokenizer '\(name)': use model, \((Encoding.names + tokenizers.keys.sorted()).joined(separator: ", "))")
+    default: throw APIError.badRequest("unknown tokenizer '\(name)': use \(settings.tokenizerNames.joined(separator: ", "))")
     }
     // The text in parts: the content, or the messages in ChatML, whose markers are the model's
-    // own tokens for the model's tokenizer and plain text for any other.
+    // own tokens (named by their text) for the model's tokenizer and plain text for any other.
     let markers = name == "model" || name == server.modelID ? server.chat.flatMap { $0.template == .chat ? $0 : nil } : nil
+    let markerNames = markers.map { [Int($0.start): InstructionTemplate.startToken, Int($0.end): InstructionTemplate.endToken] } ?? [:]
     let parts: [(text: String, ids: [Int])]
     switch (body.content, body.messages) {
     case (let content?, nil): parts = [(content, try tokenizer.encodeUserText(content).ids)]
@@ -396,22 +399,16 @@ struct API: Sendable {
     default: throw APIError.badRequest("give either 'content' or 'messages'")
     }
     let ids = parts.flatMap(\.ids)
-    // A marker's text is its name.
-    func bytes(_ id: Int) -> [UInt8] {
-      if let markers, id == Int(markers.start) || id == Int(markers.end) {
-        return Array((id == Int(markers.start) ? InstructionTemplate.startToken : InstructionTemplate.endToken).utf8)
-      }
-      return tokenizer.tokenBytes(id) ?? []
-    }
     var answer = TokenizeResponse(count: ids.count)
     // A piece is its text when its bytes are valid UTF-8 on their own, else the bytes (llama.cpp).
     answer.tokens = body.with_pieces == true ? .pieces(ids.map { id in
-      .init(id: id, piece: String(validating: bytes(id), as: UTF8.self) ?? bytes(id).map { String(format: "\\x%02X", $0) }.joined(),
-            bytes: bytes(id))
+      let bytes = markerNames[id].map { Array($0.utf8) } ?? tokenizer.tokenBytes(id) ?? []
+      return .init(id: id, piece: String(validating: bytes, as: UTF8.self) ?? bytes.map { String(format: "\\x%02X", $0) }.joined(),
+                   bytes: bytes)
     }) : .ids(ids)
     if body.with_segments == true {
       answer.segments = parts.flatMap { part in
-        part.ids.count == 1 && part.ids[0] >= tokenizer.vocabSize ? [.init(text: part.text, ids: part.ids)]
+        part.ids.count == 1 && markerNames[part.ids[0]] != nil ? [.init(text: part.text, ids: part.ids)]
           : tokenizer.segments(of: part.text, ids: part.ids).map { .init(text: $0.text, ids: $0.ids) }
       }
     }

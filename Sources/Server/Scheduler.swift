@@ -182,8 +182,7 @@ final class Scheduler: @unchecked Sendable {
   private func logprob(of id: Int, in logits: [Float], top: Int) -> TokenLogprob {
     let peak = logits.max()!
     let logTotal = Float(log(logits.reduce(0.0) { $0 + exp(Double($1 - peak)) })) + peak
-    let best = top == 0 ? [] : logits.indices.sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
-      .prefix(top).map { (id: $0, logprob: logits[$0] - logTotal) }
+    let best = top == 0 ? [] : tokensByLogit(logits).prefix(top).map { (id: $0, logprob: logits[$0] - logTotal) }
     return TokenLogprob(id: id, logprob: logits[id] - logTotal, top: Array(best))
   }
 }

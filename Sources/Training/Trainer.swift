@@ -219,6 +219,10 @@ public final class Trainer {
   }
 }
 
+/// The step the checkpoint in `folder` was saved at, or nil if it holds no readable
+/// `trainer_state.json`.
+public func checkpointStep(_ folder: String) -> Int? { try? CheckpointState(folder: folder).step }
+
 /// `trainer_state.json`: where a run stands, beside the model and optimizer files.
 struct CheckpointState: Codable {
   static let fileName = "trainer_state.json"

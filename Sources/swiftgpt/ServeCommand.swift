@@ -80,9 +80,7 @@ func finishedRunDashboard(_ out: String) throws -> TrainingDashboard {
   guard !rows.isEmpty else { throw CLIError("\(out) has no training log (log.csv): give the --out folder of `swiftgpt train`") }
   let dashboard = TrainingDashboard(title: (out as NSString).lastPathComponent, info: ["run": out, "log": out + "/log.csv"], rows: rows)
   for name in ["latest", "best"] {
-    let state = (try? Data(contentsOf: URL(fileURLWithPath: out + "/" + name + "/trainer_state.json")))
-      .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
-    if let step = state?["step"] as? Int { dashboard.recordCheckpoint(out + "/" + name, step: step) }
+    if let step = checkpointStep(out + "/" + name) { dashboard.recordCheckpoint(out + "/" + name, step: step) }
   }
   dashboard.finish()
   return dashboard

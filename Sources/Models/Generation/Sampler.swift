@@ -28,7 +28,7 @@ public struct SamplingOptions: Sendable, Equatable {
   public func sample(_ logits: [Float], rng: inout RandomGenerator) -> Int {
     precondition(!logits.isEmpty)
     if temperature == 0 { return logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }! }
-    var order = candidates(logits)
+    var order = tokensByLogit(logits)
     if let topK, topK < order.count { order.removeLast(order.count - topK) }
     let top = Double(logits[order[0]] / temperature)
     var weights = order.map { exp(Double(logits[$0] / temperature) - top) }
@@ -50,21 +50,21 @@ public struct SamplingOptions: Sendable, Equatable {
     }
     return order[weights.count - 1]
   }
+}
 
-  /// The token ids sorted by logit, most likely first (ties: lower id first): each logit and its
-  /// id packed into one integer key whose order is that order, sorted by a radix sort (a
-  /// vocabulary of 50,257 sorts in a fraction of a millisecond, not several).
-  private func candidates(_ logits: [Float]) -> [Int] {
-    let idBits = max(1, Int.bitWidth - (logits.count - 1).leadingZeroBitCount)
-    var keys = logits.enumerated().map { id, logit -> UInt64 in
-      let bits = (logit + 0).bitPattern  // + 0: -0 becomes +0, which compares equal to it
-      let ascending = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000  // the float order as an unsigned one
-      return UInt64(~ascending) << idBits | UInt64(id)
-    }
-    radixSort(&keys, bits: 32 + idBits)
-    let idMask = UInt64(1) << idBits - 1
-    return keys.map { Int($0 & idMask) }
+/// The token ids sorted by logit, most likely first (ties: lower id first): each logit and its
+/// id packed into one integer key whose order is that order, sorted by a radix sort (a
+/// vocabulary of 50,257 sorts in a fraction of a millisecond, not several).
+public func tokensByLogit(_ logits: [Float]) -> [Int] {
+  let idBits = max(1, Int.bitWidth - (logits.count - 1).leadingZeroBitCount)
+  var keys = logits.enumerated().map { id, logit -> UInt64 in
+    let bits = (logit + 0).bitPattern  // + 0: -0 becomes +0, which compares equal to it
+    let ascending = bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000  // the float order as an unsigned one
+    return UInt64(~ascending) << idBits | UInt64(id)
   }
+  radixSort(&keys, bits: 32 + idBits)
+  let idMask = UInt64(1) << idBits - 1
+  return keys.map { Int($0 & idMask) }
 }
 
 /// Sorts `keys` (whose set bits are all below bit `bits`) in increasing order: least

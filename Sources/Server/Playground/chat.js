@@ -2,7 +2,6 @@
 // button that aborts the request (the server then frees the slot), the sampling controls, the
 // speed, and each piece of text shaded by the probability the model gave its tokens.
 "use strict";
-const $ = (id) => document.getElementById(id);
 let history = [];      // the chat so far: {role, content}
 let controller = null; // the running request's AbortController
 

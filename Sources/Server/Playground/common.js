@@ -1,6 +1,7 @@
 // SwiftGPT playground: what the pages share — API calls with the key, a server-sent-events
 // reader over fetch (so a stop can abort it), and the navigation. Plain JavaScript, no build.
 "use strict";
+const $ = (id) => document.getElementById(id);
 const SG = {
   key() { return localStorage.getItem("swiftgpt-api-key") || ""; },
   headers() {
@@ -56,7 +57,7 @@ const SG = {
     return element;
   },
   status(text, isError = false) {
-    const status = document.getElementById("status");
+    const status = $("status");
     status.textContent = text;
     status.classList.toggle("error", isError);
   },
@@ -67,7 +68,7 @@ const SG = {
   // Marks the link to this page, and hides the links to pages this server does not have.
   nav(props) {
     for (const link of document.querySelectorAll("nav a")) link.classList.toggle("active", link.pathname === location.pathname);
-    for (const id of ["nav-tokenizer", "nav-chat"]) document.getElementById(id).hidden = !props.model;
-    document.getElementById("nav-dashboard").hidden = !props.dashboard;
+    for (const id of ["nav-tokenizer", "nav-chat"]) $(id).hidden = !props.model;
+    $("nav-dashboard").hidden = !props.dashboard;
   },
 };

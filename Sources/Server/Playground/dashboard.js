@@ -1,7 +1,6 @@
 // The training dashboard: loss (each step, and the evaluations of train and val), learning
 // rate, gradient norm and tokens/s against the step, drawn as SVG as the run's events arrive.
 "use strict";
-const $ = (id) => document.getElementById(id);
 const SVG = "http://www.w3.org/2000/svg";
 const run = { rows: [], samples: [], checkpoints: [], finished: false };
 

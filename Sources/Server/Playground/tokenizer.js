@@ -2,7 +2,6 @@
 // coloured, with their ids; hovering a segment lights its ids and the other way round.
 "use strict";
 const COLORS = ["#cfe8ff", "#ffe1c7", "#d6f5d6", "#f7d4f0", "#fff3b0", "#d9d4ff", "#c9f2ef", "#ffd6d6"];
-const $ = (id) => document.getElementById(id);
 let messages = [
   { role: "system", content: "당신은 친절한 도우미입니다." },
   { role: "user", content: "서울의 날씨는 어때요?" },
