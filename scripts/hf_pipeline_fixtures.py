@@ -5,7 +5,7 @@ Swift parity tests (Tests/Fixtures/hf_pipelines.json). Reference only; not part 
     python3 scripts/hf_pipeline_fixtures.py   # tokenizers 0.23.3
 """
 import json, os
-from tokenizers import Tokenizer, models, normalizers as N, pre_tokenizers as P, decoders as D, processors as PP, trainers as T, Regex
+from tokenizers import AddedToken, Tokenizer, models, normalizers as N, pre_tokenizers as P, decoders as D, processors as PP, trainers as T, Regex
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 fx = os.path.join(root, "Tests", "Fixtures")
@@ -28,14 +28,15 @@ def record(name, tok, pair=None):
     for t in texts:
         e = tok.encode(t)
         ns = tok.encode(t, add_special_tokens=False)
-        row = {"text": t, "ids": e.ids, "tokens": e.tokens, "ids_no_special": ns.ids,
+        row = {"text": t, "ids": e.ids, "tokens": e.tokens, "offsets": e.offsets, "ids_no_special": ns.ids,
                "decoded": tok.decode(e.ids), "decoded_keep_special": tok.decode(e.ids, skip_special_tokens=False),
                "pre_tokens": [p for p, _ in tok.pre_tokenizer.pre_tokenize_str(tok.normalizer.normalize_str(t) if tok.normalizer else t)] if tok.pre_tokenizer else None}
         rows.append(row)
     entry = {"name": name, "tokenizer": json.loads(tok.to_str()), "rows": rows}
     if pair:
         e = tok.encode(pair[0], pair[1])
-        entry["pair"] = {"a": pair[0], "b": pair[1], "ids": e.ids, "type_ids": e.type_ids}
+        entry["pair"] = {"a": pair[0], "b": pair[1], "ids": e.ids, "type_ids": e.type_ids, "offsets": e.offsets,
+                         "special_tokens_mask": e.special_tokens_mask}
     out.append(entry)
 
 # 1. byte-level BPE (GPT-2 style)
@@ -89,6 +90,42 @@ for i, pre in enumerate([
 ]):
     out.append({"name": "pre_%d" % i, "pre_tokenizer": json.loads(pre.__getstate__()),
                 "rows": [{"text": t, "pre_tokens": [p for p, _ in pre.pre_tokenize_str(t)]} for t in texts]})
+
+# 7. Offsets through normalizers that change lengths, and normalized added tokens (offsets only).
+offset_texts = texts + ["ㄱㅏ ㄴㅣ ᄒᆞᆫ 한국 ﬃ ㎏ ㈜ ①", "e\u0301 a\u0308\u0323 \u1e0b\u0323 Å Ω", "  ABC  DEF  ", "漢字abc中文 x", "Hello\u00a0World\u200b!"]
+bpe_vocab = {c: i for i, c in enumerate(sorted(set("".join(offset_texts).lower())))}
+def offsets_only(name, tok, added=None):
+    if added: tok.add_tokens(added)
+    rows = []
+    for t in offset_texts:
+        e = tok.encode(t)
+        rows.append({"text": t, "ids": e.ids, "tokens": e.tokens, "offsets": e.offsets})
+    out.append({"name": name, "tokenizer": json.loads(tok.to_str()), "rows": rows})
+for name, norm, pre in [
+    ("off_nfkc_lower", N.Sequence([N.NFKC(), N.Lowercase()]), P.Whitespace()),
+    ("off_nfd_strip", N.Sequence([N.NFD(), N.StripAccents(), N.Strip()]), P.WhitespaceSplit()),
+    ("off_nfkd", N.NFKD(), P.Whitespace()),
+    ("off_nfc_replace", N.Sequence([N.NFC(), N.Replace(Regex("[ㄱ-ㅎ]+"), "<J>"), N.Replace("  ", "")]), P.Whitespace()),
+    ("off_bert", N.BertNormalizer(lowercase=True), P.BertPreTokenizer()),
+    ("off_prepend_metaspace", N.Sequence([N.NFKC(), N.Prepend("▁")]), P.Metaspace(prepend_scheme="first")),
+    ("off_bytelevel_prefix", N.NFKC(), P.ByteLevel(add_prefix_space=True)),
+]:
+    vocab = dict(bpe_vocab)
+    for extra in ["▁", "<J>", "[UNK]"]:
+        vocab.setdefault(extra, len(vocab))
+    if "bytelevel" in name:
+        vocab = {c: i for i, c in enumerate(P.ByteLevel.alphabet())}
+        tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+        tok.post_processor = PP.ByteLevel(trim_offsets=True)
+    else:
+        tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="[UNK]", fuse_unk=True))
+    tok.normalizer = norm
+    tok.pre_tokenizer = pre
+    offsets_only(name, tok)
+tok = Tokenizer(models.WordPiece(vocab={"[UNK]": 0, "a": 1, "##b": 2, "b": 3}, unk_token="[UNK]"))
+tok.normalizer = N.Sequence([N.NFKC(), N.Lowercase()])
+tok.pre_tokenizer = P.Whitespace()
+offsets_only("off_wordpiece_added", tok, added=[AddedToken("ＡＢ", normalized=True), AddedToken("ΣΑΣ", normalized=False, lstrip=True, rstrip=True)])
 
 with open(os.path.join(fx, "hf_pipelines.json"), "w", encoding="utf-8") as f:
     json.dump(out, f, ensure_ascii=False)

@@ -19,6 +19,32 @@ public protocol Tokenizer: Sendable {
   var specialTokens: SpecialTokens { get }
 }
 
+extension BytePairTokenizer {
+  /// Where each of `ids` (the encoding of `text`) lies in `text`, in characters (Unicode
+  /// scalars) and in bytes: a byte-level BPE token is its bytes, so the spans follow one
+  /// another; a token holding part of a character counts as that whole character, as
+  /// tiktoken's `decode_with_offsets` does.
+  public func offsets(of ids: [Int], in text: String) -> (characters: [Range<Int>], bytes: [Range<Int>]) {
+    var characterOf: [Int] = []  // of each byte
+    characterOf.reserveCapacity(text.utf8.count)
+    var k = -1
+    for b in text.utf8 {
+      if b & 0xC0 != 0x80 { k += 1 }
+      characterOf.append(k)
+    }
+    var bytes: [Range<Int>] = []
+    var characters: [Range<Int>] = []
+    var position = 0
+    for id in ids {
+      let span = position..<min(position + (tokenBytes(id)?.count ?? 0), characterOf.count)
+      bytes.append(span)
+      characters.append(span.isEmpty ? k + 1..<k + 1 : characterOf[span.lowerBound]..<(characterOf[span.upperBound - 1] + 1))
+      position = span.upperBound
+    }
+    return (characters, bytes)
+  }
+}
+
 /// The engine shared by every byte-level BPE tokenizer: vocabulary, split pattern and
 /// special tokens. Obtain one from `Encoding`, `RegexTokenizer` or `BasicTokenizer`.
 public struct BytePairCodec: Sendable {

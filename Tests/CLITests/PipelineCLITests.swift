@@ -41,6 +41,21 @@ struct PipelineCLITests {
     #expect(meta.contains("\"vocab_size\" : 800"))
   }
 
+  @Test func encodePrintsOffsets() throws {
+    // The byte-level BPE of Tests/Fixtures/hf_pipelines.json; HF gives these offsets.
+    let fixture = corpus.replacingOccurrences(of: "ko_constitution.txt", with: "hf_pipelines.json")
+    let entries = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture))) as! [[String: Any]]
+    let file = directory + "/bytelevel.json"
+    try JSONSerialization.data(withJSONObject: entries[0]["tokenizer"]!).write(to: URL(fileURLWithPath: file))
+    let hf = try swiftgpt(["tokenizer", "encode", "--tokenizer", file, "--offsets", "--text", "Hi 한"])
+    #expect(hf.status == 0, "\(hf.err)")
+    #expect(hf.out == "40\tH\t0..<1\t0..<1\n73\ti\t1..<2\t1..<2\n221\tĠ\t3..<3\t3..<3\n275\tíķľ\t3..<4\t3..<6\n")
+    let bpe = try swiftgpt(["tokenizer", "encode", "--encoding", "cl100k_base", "--offsets", "--text", "한국어 hello"])
+    #expect(bpe.out == "24486\t한\t0..<1\t0..<3\n89059\t\\xEA\\xB5\t1..<2\t3..<5\n255\t\\xAD\t1..<2\t5..<6\n32179\t어\t2..<3\t6..<9\n24748\t hello\t3..<9\t9..<15\n")
+    let both = try swiftgpt(["tokenizer", "encode", "--encoding", "gpt2", "--offsets", "--ids", "--text", "x"])
+    #expect(both.status != 0 && both.err.contains("either --ids or --offsets"))
+  }
+
   @Test func byteLevelJSONOutputRoundTrips() throws {
     let file = directory + "/bl.json"
     let train = try swiftgpt([

@@ -11,6 +11,17 @@ struct HFVector: Decodable {
   let decoded_keep_special: String
   let pre_tokens: [String]
   let normalized: String?
+  let offsets: [[Int]]
+}
+
+/// HF's `[[start, end], ...]` offsets as ranges.
+func ranges(_ pairs: [[Int]]) -> [Range<Int>] { pairs.map { $0[0]..<$0[1] } }
+
+/// Character offsets as byte offsets in `text` (to check `byteOffsets` against HF's).
+func byteRanges(_ offsets: [Range<Int>], in text: String) -> [Range<Int>] {
+  var start = [0]
+  for s in text.unicodeScalars { start.append(start.last! + UTF8.width(s)) }
+  return offsets.map { start[$0.lowerBound]..<start[$0.upperBound] }
 }
 
 @Suite("HF tokenizers parity (../shared/vectors/hf_*)", .enabled(if: sharedAvailable, "../shared is absent"))
@@ -24,6 +35,8 @@ struct PipelineParityTests {
       let encoding = tokenizer.encoding(of: v.text)
       #expect(encoding.ids == v.ids, "\(name): \(v.text.debugDescription)")
       #expect(encoding.tokens == v.tokens, "\(name): \(v.text.debugDescription)")
+      #expect(encoding.offsets == ranges(v.offsets), "\(name): \(v.text.debugDescription)")
+      #expect(encoding.byteOffsets == byteRanges(encoding.offsets, in: v.text))
       #expect(tokenizer.encoding(of: v.text, addSpecialTokens: false).ids == v.ids_no_special)
       #expect(try tokenizer.decode(v.ids, skipSpecialTokens: true) == v.decoded, "\(name): \(v.ids)")
       #expect(try tokenizer.decode(v.ids, skipSpecialTokens: false) == v.decoded_keep_special)
@@ -91,13 +104,18 @@ struct PipelineComponentTests {
     return items.map { if case .int(let i) = $0 { i } else { -1 } }
   }
 
+  static func offsets(_ v: JSONValue?) -> [Range<Int>] {
+    guard case .array(let items)? = v else { return [] }
+    return items.map { ints($0).count == 2 ? ints($0)[0]..<ints($0)[1] : -1..<(-1) }
+  }
+
   static func rows(_ entry: JSONValue) -> [JSONValue] {
     guard case .array(let rows)? = entry["rows"] else { return [] }
     return rows
   }
 
   @Test func fixtureHasEveryPipeline() {
-    #expect(Self.entries.count == 17)
+    #expect(Self.entries.count == 25)
   }
 
   @Test(arguments: 0..<5)
@@ -111,6 +129,7 @@ struct PipelineComponentTests {
       let encoding = tokenizer.encoding(of: text)
       #expect(encoding.ids == Self.ints(row["ids"]), "\(name): \(text.debugDescription)")
       #expect(encoding.tokens == Self.strings(row["tokens"]), "\(name): \(text.debugDescription)")
+      #expect(encoding.offsets == Self.offsets(row["offsets"]), "\(name): offsets of \(text.debugDescription)")
       #expect(tokenizer.encoding(of: text, addSpecialTokens: false).ids == Self.ints(row["ids_no_special"]))
       let ids = Self.ints(row["ids"])
       #expect(try tokenizer.decode(ids, skipSpecialTokens: true) == row["decoded"].flatMap { if case .string(let s) = $0 { s } else { nil } },
@@ -123,6 +142,24 @@ struct PipelineComponentTests {
       let encoding = tokenizer.encoding(of: a, pair: b)
       #expect(encoding.ids == Self.ints(pair["ids"]), "\(name): pair")
       #expect(encoding.typeIds == Self.ints(pair["type_ids"]), "\(name): pair type ids")
+      #expect(encoding.offsets == Self.offsets(pair["offsets"]), "\(name): pair offsets")
+      #expect(encoding.specialTokensMask == Self.ints(pair["special_tokens_mask"]), "\(name): pair special tokens mask")
+    }
+  }
+
+  /// Offsets through length-changing normalizers (NFKC, NFD, NFKD, strip, replace, BERT's,
+  /// prepend), Metaspace, byte-level with a prefix space, and added tokens.
+  @Test(arguments: 17..<25)
+  func offsetsAsHF(_ k: Int) throws {
+    let entry = Self.entries[k]
+    guard case .string(let name)? = entry["name"], let json = entry["tokenizer"] else { Issue.record("bad fixture"); return }
+    let tokenizer = try PipelineTokenizer(json: json)
+    for row in Self.rows(entry) {
+      guard case .string(let text)? = row["text"] else { continue }
+      let encoding = tokenizer.encoding(of: text)
+      #expect(encoding.ids == Self.ints(row["ids"]), "\(name): \(text.debugDescription)")
+      #expect(encoding.offsets == Self.offsets(row["offsets"]), "\(name): offsets of \(text.debugDescription) \(encoding.tokens)")
+      #expect(encoding.byteOffsets == byteRanges(encoding.offsets, in: text), "\(name): byte offsets of \(text.debugDescription)")
     }
   }
 

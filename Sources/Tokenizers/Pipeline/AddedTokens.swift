@@ -56,11 +56,12 @@ struct AddedTokenMatcher: Sendable {
 
   var isEmpty: Bool { tokens.isEmpty }
 
-  /// Cuts `text` into plain sections and added tokens, in order.
-  func split(_ text: String) -> [(text: String, token: AddedToken?)] {
-    guard !tokens.isEmpty, text.utf8.contains(where: { starts[Int($0)] }) else { return [(text, nil)] }
+  /// Cuts `text` into plain sections and added tokens, in order, with their byte ranges (a
+  /// token's range takes in the whitespace it strips).
+  func split(_ text: String) -> [(text: String, range: Range<Int>, token: AddedToken?)] {
+    guard !tokens.isEmpty, text.utf8.contains(where: { starts[Int($0)] }) else { return [(text, 0..<text.utf8.count, nil)] }
     let b = Array(text.utf8)
-    var parts: [(String, AddedToken?)] = []
+    var parts: [(String, Range<Int>, AddedToken?)] = []
     var plainStart = 0
     var i = 0
     func isWordByte(_ k: Int) -> Bool {
@@ -88,12 +89,12 @@ struct AddedTokenMatcher: Sendable {
       var end = i + length
       if token.leftStrip { while start > plainStart, isSpace(b[start - 1]) { start -= 1 } }
       if token.rightStrip { while end < b.count, isSpace(b[end]) { end += 1 } }
-      if plainStart < start { parts.append((String(decoding: b[plainStart..<start], as: UTF8.self), nil)) }
-      parts.append((token.content, token))
+      if plainStart < start { parts.append((String(decoding: b[plainStart..<start], as: UTF8.self), plainStart..<start, nil)) }
+      parts.append((token.content, start..<end, token))
       plainStart = end
       i = end
     }
-    if plainStart < b.count { parts.append((String(decoding: b[plainStart...], as: UTF8.self), nil)) }
+    if plainStart < b.count { parts.append((String(decoding: b[plainStart...], as: UTF8.self), plainStart..<b.count, nil)) }
     return parts
   }
 

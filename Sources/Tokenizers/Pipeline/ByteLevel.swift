@@ -29,6 +29,9 @@ enum ByteLevel {
   static var alphabet: [Unicode.Scalar] { characters.sorted { $0.value < $1.value } }
 
   /// The UTF-8 bytes of `text` written as characters.
+  /// The UTF-8 width of each byte's character.
+  static let characterWidths: [Int] = characters.map { UTF8.width($0) }
+
   static func encode(_ text: String) -> String {
     var view = String.UnicodeScalarView()
     for b in text.utf8 { view.append(characters[Int(b)]) }

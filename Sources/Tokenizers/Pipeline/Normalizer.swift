@@ -23,7 +23,11 @@ public indirect enum Normalizer: Sendable, Equatable {
     switch self {
     case .nfc: return text.utf8.allSatisfy { $0 < 0x80 } ? text : text.precomposedStringWithCanonicalMapping
     case .nfd: return text.utf8.allSatisfy { $0 < 0x80 } ? text : text.decomposedStringWithCanonicalMapping
-    case .nfkc: return text.utf8.allSatisfy { $0 < 0x80 } ? text : text.precomposedStringWithCompatibilityMapping
+    case .nfkc:
+      // Foundation's NFKC leaves Hangul jamo from compatibility decompositions (ㄱㅏ) uncomposed;
+      // the canonical composition after it finishes the job (가, as Unicode and HF have it).
+      return text.utf8.allSatisfy { $0 < 0x80 } ? text
+        : text.precomposedStringWithCompatibilityMapping.precomposedStringWithCanonicalMapping
     case .nfkd: return text.utf8.allSatisfy { $0 < 0x80 } ? text : text.decomposedStringWithCompatibilityMapping
     case .lowercase: return lowercased(text)
     case .strip(let left, let right):
@@ -80,7 +84,7 @@ func lowercased(_ text: String) -> String {
 }
 
 /// BERT's control characters: Cc/Cf/Cn/Co except tab, newline and carriage return.
-private func isControl(_ s: Unicode.Scalar) -> Bool {
+func isControl(_ s: Unicode.Scalar) -> Bool {
   if s == "\t" || s == "\n" || s == "\r" { return false }
   switch s.properties.generalCategory {
   case .control, .format, .unassigned, .privateUse: return true
@@ -89,7 +93,7 @@ private func isControl(_ s: Unicode.Scalar) -> Bool {
 }
 
 /// The CJK Unified Ideograph blocks BERT pads with spaces.
-private func isChineseCharacter(_ s: Unicode.Scalar) -> Bool {
+func isChineseCharacter(_ s: Unicode.Scalar) -> Bool {
   switch s.value {
   case 0x4E00...0x9FFF, 0x3400...0x4DBF, 0x20000...0x2A6DF, 0x2A700...0x2B73F, 0x2B740...0x2B81F,
     0x2B820...0x2CEAF, 0xF900...0xFAFF, 0x2F800...0x2FA1F:

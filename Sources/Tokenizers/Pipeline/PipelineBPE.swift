@@ -95,37 +95,54 @@ public struct PipelineBPE: SubwordModel {
     return token.trimmingBytes(prefix: prefix.utf8.count)
   }
 
-  public func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String]) {
+  public func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String], spans: inout [Range<Int>]) {
     let firstNew = ids.count
     defer { for id in ids[firstNew...] { tokens.append(vocab.tokens[id]!) } }
     if ignoreMerges, let id = vocab.id(word) {
       ids.append(id)
+      spans.append(0..<word.utf8.count)
       return
     }
     var symbols: [Int32] = []
+    var symbolSpans: [Range<Int>] = []
     symbols.reserveCapacity(word.utf8.count)
+    symbolSpans.reserveCapacity(word.utf8.count)
     var unknown = false  // an unknown token is pending (for fusing)
     let scalars = word.unicodeScalars
     var index = scalars.startIndex
     var isFirst = true
+    var position = 0
     while index < scalars.endIndex {
       let s = scalars[index]
       index = scalars.index(after: index)
       let isLast = index == scalars.endIndex
+      // As HF, spans count the bytes of the symbols made so far (a dropped character none).
+      let span = position..<(position + UTF8.width(s))
       if let id = charIds[(isFirst ? 1 : 0) | (isLast ? 2 : 0)][s.value] {
         symbols.append(id)
+        symbolSpans.append(span)
+        position = span.upperBound
         unknown = false
       } else if byteFallback, let bytes = fallbackIds(s, isFirst: isFirst, isLast: isLast) {
         symbols.append(contentsOf: bytes)
+        for k in bytes.indices { symbolSpans.append((position + k)..<(position + k + 1)) }
+        position += bytes.count
         unknown = false
       } else if let unknownId {
-        if !(unknown && fuseUnknown) { symbols.append(Int32(unknownId)) }
+        if unknown && fuseUnknown {
+          symbolSpans[symbolSpans.count - 1] = symbolSpans[symbolSpans.count - 1].lowerBound..<span.upperBound
+        } else {
+          symbols.append(Int32(unknownId))
+          symbolSpans.append(span)
+        }
+        position = span.upperBound
         unknown = true
       }
       isFirst = false
     }
-    merge(&symbols)
+    merge(&symbols, &symbolSpans)
     for s in symbols { ids.append(Int(s)) }
+    spans.append(contentsOf: symbolSpans)
   }
 
   /// The `<0xXX>` ids of the character as HF spells it (with prefix / suffix), if all exist.
@@ -146,7 +163,7 @@ public struct PipelineBPE: SubwordModel {
 
   /// Applies merges to `symbols`: lowest rank first, leftmost among equal ranks. With dropout,
   /// a picked merge is skipped with probability p until the next merge is made.
-  private func merge(_ symbols: inout [Int32]) {
+  private func merge(_ symbols: inout [Int32], _ spans: inout [Range<Int>]) {
     let p = dropout ?? 0
     var generator = SystemRandomNumberGenerator()
     var skipped = Set<Int>()  // positions whose merge was dropped since the last merge
@@ -167,6 +184,8 @@ public struct PipelineBPE: SubwordModel {
       }
       symbols[at] = mergedIds[Int(best)]
       symbols.remove(at: at + 1)
+      spans[at] = spans[at].lowerBound..<spans[at + 1].upperBound
+      spans.remove(at: at + 1)
       skipped.removeAll()
     }
   }

@@ -1,23 +1,65 @@
 import Dispatch
 import Foundation
 
-/// The result of `PipelineTokenizer.encode`: ids, their token strings and type ids.
+/// The result of `PipelineTokenizer.encoding(of:)`: ids, token strings, type ids, where each
+/// token is in the text, and the masks — HF's `Encoding`.
 public struct PipelineEncoding: Sendable, Equatable {
   public var ids: [Int] = []
   public var tokens: [String] = []
   /// 0 for the first sequence, 1 for the second of a pair (as the template says).
   public var typeIds: [Int] = []
+  /// Each token's span in its own sequence's text in characters (Unicode scalars, as Python
+  /// counts them): HF's `offsets`. A token the post-processor added has `0..<0`.
+  public var offsets: [Range<Int>] = []
+  /// The same spans in UTF-8 bytes.
+  public var byteOffsets: [Range<Int>] = []
+  /// 1 for a token the post-processor added, else 0.
+  public var specialTokensMask: [Int] = []
+  /// 1 for a token of the text, 0 for padding.
+  public var attentionMask: [Int] = []
+  /// The parts truncation cut off, each an encoding of its own (HF `overflowing`).
+  public var overflowing: [PipelineEncoding] = []
 
   public init(ids: [Int] = [], tokens: [String] = []) {
     self.ids = ids
     self.tokens = tokens
     typeIds = Array(repeating: 0, count: ids.count)
+    offsets = Array(repeating: 0..<0, count: ids.count)
+    byteOffsets = offsets
+    specialTokensMask = typeIds
+    attentionMask = Array(repeating: 1, count: ids.count)
   }
 
+  /// Tokens a post-processor adds: no place in the text, marked special.
+  init(special ids: [Int], tokens: [String]) {
+    self.init(ids: ids, tokens: tokens)
+    specialTokensMask = Array(repeating: 1, count: ids.count)
+  }
+
+  /// Whether every token has its offsets (encodings made for ids alone have none).
+  var hasOffsets: Bool { offsets.count == ids.count }
+
   mutating func append(_ other: PipelineEncoding, typeId: Int) {
+    if hasOffsets && other.hasOffsets {
+      offsets += other.offsets
+      byteOffsets += other.byteOffsets
+    } else {
+      offsets.removeAll()
+      byteOffsets.removeAll()
+    }
     ids += other.ids
     tokens += other.tokens
     typeIds += repeatElement(typeId, count: other.ids.count)
+    specialTokensMask += other.specialTokensMask
+    attentionMask += other.attentionMask
+    overflowing += other.overflowing
+  }
+
+  /// A token found in the text, at `bytes` of it.
+  mutating func appendToken(_ id: Int, _ token: String, bytes: Range<Int>?) {
+    ids.append(id)
+    tokens.append(token)
+    if let bytes { byteOffsets.append(bytes) }
   }
 }
 
@@ -70,11 +112,21 @@ public struct PipelineTokenizer: Tokenizer {
 
   // MARK: Encoding
 
-  /// Encodes `text` (and `pair`, the second sequence of a pair task).
+  /// Encodes `text` (and `pair`, the second sequence of a pair task), with each token's offsets.
   public func encoding(of text: String, pair: String? = nil, addSpecialTokens: Bool = true) -> PipelineEncoding {
     var cache = WordCache(preTokenizer)
-    let a = encodeSequence(text, cache: &cache)
-    let b = pair.map { encodeSequence($0, cache: &cache) }
+    return encoding(of: text, pair: pair, addSpecialTokens: addSpecialTokens, offsets: true, cache: &cache)
+  }
+
+  private func encoding(
+    of text: String, pair: String?, addSpecialTokens: Bool, offsets: Bool, cache: inout WordCache
+  ) -> PipelineEncoding {
+    var a = encodeSequence(text, cache: &cache, offsets: offsets)
+    var b = pair.map { encodeSequence($0, cache: &cache, offsets: offsets) }
+    if offsets, let addPrefixSpace = postProcessor?.offsetTrimming {
+      a = a.trimmingOffsets(addPrefixSpace, text: text)
+      if let pair { b = b?.trimmingOffsets(addPrefixSpace, text: pair) }
+    }
     if addSpecialTokens, let postProcessor { return postProcessor.process(a, b) }
     var out = a
     if let b { out.append(b, typeId: 1) }
@@ -91,76 +143,124 @@ public struct PipelineTokenizer: Tokenizer {
     DispatchQueue.concurrentPerform(iterations: threads) { t in
       var cache = WordCache(preTokenizer)
       for i in (texts.count * t / threads)..<(texts.count * (t + 1) / threads) {
-        var encoding = encodeSequence(texts[i], cache: &cache)
-        if addSpecialTokens, let postProcessor { encoding = postProcessor.process(encoding, nil) }
-        shared.pointer[i] = encoding
+        shared.pointer[i] = encoding(of: texts[i], pair: nil, addSpecialTokens: addSpecialTokens, offsets: true, cache: &cache)
       }
     }
     return Array(results)
   }
 
-  private func encodeSequence(_ text: String, cache: inout WordCache) -> PipelineEncoding {
+  /// One sequence through added tokens, normalizer, pre-tokenizer and model; with `offsets`,
+  /// each token's span in `text` too (bytes, then characters).
+  private func encodeSequence(_ text: String, cache: inout WordCache, offsets: Bool) -> PipelineEncoding {
     var out = PipelineEncoding()
     out.ids.reserveCapacity(text.utf8.count / 2)
     out.tokens.reserveCapacity(text.utf8.count / 2)
     var atOrigin = true
-    for (section, token) in rawMatcher.split(text) {
+    for (section, range, token) in rawMatcher.split(text) {
       defer { atOrigin = false }
       if let token {
-        out.ids.append(token.id)
-        out.tokens.append(token.content)
+        out.appendToken(token.id, token.content, bytes: offsets ? range : nil)
         continue
       }
       let normalized = normalizer?.normalize(section) ?? section
-      for (piece, token) in normalizedMatcher.split(normalized) {
+      var place: TextPlace?
+      if offsets {
+        var aligned: [Range<Int>]?
+        if let normalizer, !normalized.utf8.elementsEqual(section.utf8) {
+          var a = AlignedText(section)
+          normalizer.align(&a)
+          // Should Foundation's normalization and the aligned one ever differ, every byte
+          // comes from the whole section rather than from a wrong place.
+          let sources = a.byteSources
+          aligned = a.text.utf8.elementsEqual(normalized.utf8) ? sources
+            : Array(repeating: 0..<section.utf8.count, count: normalized.utf8.count)
+        }
+        place = TextPlace(normalized: normalized, sources: aligned, base: range.lowerBound)
+      }
+      for (piece, pieceRange, token) in normalizedMatcher.split(normalized) {
+        place?.pieceStart = pieceRange.lowerBound
         if let token {
-          out.ids.append(token.id)
-          out.tokens.append(token.content)
+          out.appendToken(token.id, token.content, bytes: place?.original(first: 0, last: pieceRange.count - 1))
         } else {
-          encodeWords(piece, atOrigin: atOrigin, cache: &cache, into: &out)
+          encodeWords(piece, atOrigin: atOrigin, cache: &cache, into: &out, place: place)
         }
       }
     }
     out.typeIds = Array(repeating: 0, count: out.ids.count)
+    out.specialTokensMask = out.typeIds
+    out.attentionMask = Array(repeating: 1, count: out.ids.count)
+    if offsets { out.offsets = characterOffsets(out.byteOffsets, in: text) }
     return out
   }
 
   /// Pre-tokenizes `text` and runs the model on each word, through the word cache. Cutting
   /// pre-tokenizers and GPT-2's byte-level one find words as byte ranges (no string per word);
   /// the cache is keyed by those bytes (for byte-level: the bytes before the byte → char map).
-  private func encodeWords(_ text: String, atOrigin: Bool, cache: inout WordCache, into out: inout PipelineEncoding) {
+  /// With `place`, each token's span in the original text is appended to `byteOffsets`.
+  private func encodeWords(
+    _ text: String, atOrigin: Bool, cache: inout WordCache, into out: inout PipelineEncoding, place: TextPlace?
+  ) {
     var text = text
+    var origins: [Int32] = []  // for each byte of the word the model sees, its byte in `text`
+    func addOffsets() {
+      guard let place else { return }
+      let last = origins.count - 1
+      for span in cache.spans {
+        let first = min(span.lowerBound, last)
+        out.byteOffsets.append(place.original(first: Int(origins[first]), last: Int(origins[min(max(span.upperBound - 1, first), last)])))
+      }
+    }
     if let options = preTokenizer?.byteLevelSplit {
-      if options.addPrefixSpace && !text.isEmpty && text.utf8.first != 0x20 { text = " " + text }
+      let shift = options.addPrefixSpace && !text.isEmpty && text.utf8.first != 0x20 ? 1 : 0
+      if shift == 1 { text = " " + text }
       text.withUTF8 { b in
         SplitPattern.gpt2.forEachPiece(in: b) { s, e in
-          cache.encode(b.baseAddress! + s, e - s, with: model, into: &out) { ByteLevel.encode($0) }
+          cache.encode(b.baseAddress! + s, e - s, with: model, into: &out, spans: place != nil) { ByteLevel.encode($0) }
+          if place != nil {
+            origins.removeAll(keepingCapacity: true)
+            for i in s..<e {
+              origins.append(contentsOf: repeatElement(Int32(max(i - shift, 0)), count: ByteLevel.characterWidths[Int(b[i])]))
+            }
+            addOffsets()
+          }
         }
       }
     } else if cache.scanner != nil {
       text.withUTF8 { b in
         cache.scanner!.scan(b)
         for r in cache.scanner!.ranges {
-          cache.encode(b.baseAddress! + r.lowerBound, r.count, with: model, into: &out) { $0 }
+          cache.encode(b.baseAddress! + r.lowerBound, r.count, with: model, into: &out, spans: place != nil) { $0 }
+          if place != nil {
+            origins.removeAll(keepingCapacity: true)
+            for i in r { origins.append(Int32(i)) }
+            addOffsets()
+          }
         }
       }
     } else {
-      for var word in words(text, atOrigin: atOrigin) {
-        word.withUTF8 { b in
-          if let p = b.baseAddress { cache.encode(p, b.count, with: model, into: &out) { $0 } }
+      for var word in words(text, atOrigin: atOrigin, origins: place != nil) {
+        word.text.withUTF8 { b in
+          guard let p = b.baseAddress else { return }
+          cache.encode(p, b.count, with: model, into: &out, spans: place != nil) { $0 }
+        }
+        if let from = word.origins {
+          origins = from
+          addOffsets()
         }
       }
     }
   }
 
-  private func words(_ text: String, atOrigin: Bool) -> [String] {
-    guard let preTokenizer else { return text.isEmpty ? [] : [text] }
-    return preTokenizer.preTokenize(text, atOrigin: atOrigin).map(\.text)
+  private func words(_ text: String, atOrigin: Bool, origins: Bool = false) -> [PreToken] {
+    guard let preTokenizer else {
+      return text.isEmpty ? [] : [PreToken(text, atOrigin: atOrigin, origins: origins ? (0..<Int32(text.utf8.count)).map { $0 } : nil)]
+    }
+    return preTokenizer.preTokenize(text, atOrigin: atOrigin, origins: origins)
   }
 
   /// The words the normalizer and pre-tokenizer make of `text` (HF `pre_tokenize_str`).
   public func preTokenize(_ text: String) -> [String] {
-    words(normalizer?.normalize(text) ?? text, atOrigin: true)
+    words(normalizer?.normalize(text) ?? text, atOrigin: true).map(\.text)
   }
 
   // MARK: Decoding
@@ -196,10 +296,16 @@ public struct PipelineTokenizer: Tokenizer {
 
   public var vocabSize: Int { max(model.vocab.size, (addedTokens.map(\.id).max() ?? -1) + 1) }
 
-  public func encode(_ text: String) throws -> [Int] { encoding(of: text).ids }
+  public func encode(_ text: String) throws -> [Int] { ids(text, addSpecialTokens: true) }
 
   /// Encodes without the post-processor's template tokens; added tokens are matched.
-  public func encodeOrdinary(_ text: String) -> [Int] { encoding(of: text, addSpecialTokens: false).ids }
+  public func encodeOrdinary(_ text: String) -> [Int] { ids(text, addSpecialTokens: false) }
+
+  /// The ids alone (no offsets: the fast path).
+  private func ids(_ text: String, addSpecialTokens: Bool) -> [Int] {
+    var cache = WordCache(preTokenizer)
+    return encoding(of: text, pair: nil, addSpecialTokens: addSpecialTokens, offsets: false, cache: &cache).ids
+  }
 
   /// Decodes with HF's default: special tokens left out.
   public func decode(_ ids: [Int]) throws -> String { try decode(ids, skipSpecialTokens: true) }
@@ -225,18 +331,22 @@ public struct PipelineTokenizer: Tokenizer {
 /// scanner's reusable buffers: one per encode call or batch thread.
 struct WordCache {
   private var table = ByteStringTable(capacity: 4096)
-  // Entry k's ids and tokens are ids[start[k]..<start[k + 1]], laid end to end.
+  // Entry k's ids, tokens and spans are ids[start[k]..<start[k + 1]], laid end to end.
   private var ids: [Int] = []
   private var tokens: [String] = []
+  private var cachedSpans: [Range<Int>] = []
   private var start: [Int] = [0]
   var scanner: WordScanner?
+  /// The spans of the last word's tokens (the range of its scalars each stands for), when asked.
+  private(set) var spans: [Range<Int>] = []
 
   init(_ preTokenizer: PreTokenizer?) { scanner = preTokenizer.flatMap(WordScanner.init) }
 
   /// Appends the tokens of the word with bytes `p[0..<n]`; on a miss the model sees `word(text)`.
+  /// With `spans`, their spans are left in `spans`.
   mutating func encode(
     _ p: UnsafePointer<UInt8>, _ n: Int, with model: any SubwordModel, into out: inout PipelineEncoding,
-    _ word: (String) -> String
+    spans wantSpans: Bool, _ word: (String) -> String
   ) {
     if model.isDeterministic, let k = table.find(p, n) {
       let range = start[k]..<start[k + 1]
@@ -247,16 +357,80 @@ struct WordCache {
         out.ids.append(contentsOf: ids[range])
         out.tokens.append(contentsOf: tokens[range])
       }
+      if wantSpans {
+        spans.removeAll(keepingCapacity: true)
+        spans.append(contentsOf: cachedSpans[range])
+      }
       return
     }
     let first = out.ids.count
+    spans.removeAll(keepingCapacity: true)
     model.tokenize(word(String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)),
-                   into: &out.ids, tokens: &out.tokens)
+                   into: &out.ids, tokens: &out.tokens, spans: &spans)
     if model.isDeterministic && start.count <= 1 << 16 {
       _ = table.findOrInsert(p, n)
       ids.append(contentsOf: out.ids[first...])
       tokens.append(contentsOf: out.tokens[first...])
+      cachedSpans.append(contentsOf: spans)
       start.append(ids.count)
     }
+  }
+}
+
+/// Where a normalized piece of a sequence lies in the original text: the normalized section,
+/// the original byte range of each of its bytes (nil when the normalizer left it unchanged),
+/// and the section's and the piece's starts.
+struct TextPlace {
+  let normalized: [UInt8]
+  let sources: [Range<Int>]?
+  let base: Int
+  var pieceStart = 0
+
+  init(normalized: String, sources: [Range<Int>]?, base: Int) {
+    self.normalized = Array(normalized.utf8)
+    self.sources = sources
+    self.base = base
+  }
+
+  /// The original bytes of the piece's bytes `first...last`: from the start of the first's
+  /// character to the end of the last's (HF `convert_offsets`).
+  func original(first: Int, last: Int) -> Range<Int> {
+    let (a, b) = (pieceStart + first, pieceStart + max(first, last))
+    if let sources { return (base + sources[a].lowerBound)..<(base + sources[b].upperBound) }
+    var lower = a
+    while lower > 0 && normalized[lower] & 0xC0 == 0x80 { lower -= 1 }
+    var upper = b + 1
+    while upper < normalized.count && normalized[upper] & 0xC0 == 0x80 { upper += 1 }
+    return (base + lower)..<(base + upper)
+  }
+}
+
+/// Character (scalar) offsets in `text` as byte offsets.
+func byteOffsets(_ offsets: [Range<Int>], in text: String) -> [Range<Int>] {
+  var start = [0]
+  start.reserveCapacity(text.utf8.count + 1)
+  for s in text.unicodeScalars { start.append(start.last! + UTF8.width(s)) }
+  return offsets.map { r in
+    r.upperBound < start.count ? start[r.lowerBound]..<start[r.upperBound] : r
+  }
+}
+
+/// Byte offsets in `text` as character (scalar) offsets, as HF's Python binding converts them:
+/// a byte inside a character counts as that character; an end at the text's end is its
+/// length; a start past the end is left as it is.
+func characterOffsets(_ offsets: [Range<Int>], in text: String) -> [Range<Int>] {
+  guard !offsets.isEmpty else { return [] }
+  var characterOf: [Int32] = []
+  characterOf.reserveCapacity(text.utf8.count)
+  var k: Int32 = -1
+  for b in text.utf8 {
+    if b & 0xC0 != 0x80 { k += 1 }
+    characterOf.append(k)
+  }
+  let n = characterOf.count
+  return offsets.map { r in
+    guard r.lowerBound < n else { return r }
+    let end = r.upperBound < n ? Int(characterOf[r.upperBound]) : Int(k) + 1
+    return Int(characterOf[r.lowerBound])..<max(end, Int(characterOf[r.lowerBound]))
   }
 }

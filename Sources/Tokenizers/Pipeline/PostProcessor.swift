@@ -20,7 +20,7 @@ public indirect enum PostProcessor: Sendable, Equatable {
           out.append(second ? (b ?? PipelineEncoding()) : a, typeId: typeId)
         case .special(let name, let typeId):
           if let token = specials.first(where: { $0.name == name }) {
-            out.append(PipelineEncoding(ids: token.ids, tokens: token.tokens), typeId: typeId)
+            out.append(PipelineEncoding(special: token.ids, tokens: token.tokens), typeId: typeId)
           }
         }
       }
@@ -52,6 +52,47 @@ public indirect enum PostProcessor: Sendable, Equatable {
       }
       return out
     }
+  }
+}
+
+extension PostProcessor {
+  /// Nil unless the processor trims each sequence's offsets (byte-level and RoBERTa's
+  /// `trim_offsets`); then whether it was told a prefix space was added.
+  var offsetTrimming: Bool? {
+    switch self {
+    case .byteLevel(let options) where options.trimOffsets: return options.addPrefixSpace
+    case .roberta(_, _, true, let addPrefixSpace): return addPrefixSpace
+    case .sequence(let steps): return steps.lazy.compactMap(\.offsetTrimming).first
+    default: return nil
+    }
+  }
+}
+
+extension PipelineEncoding {
+  /// Character offsets without the spaces (`Ġ`, or whitespace) a token starts or ends with,
+  /// except the space `addPrefixSpace` put before the first word (HF's byte-level
+  /// `process_offsets`); byte offsets follow them in `text`, the sequence's text.
+  func trimmingOffsets(_ addPrefixSpace: Bool, text: String) -> PipelineEncoding {
+    guard hasOffsets else { return self }
+    var out = self
+    let space = ByteLevel.characters[0x20]
+    for (i, token) in tokens.enumerated() {
+      let scalars = token.unicodeScalars
+      let isSpace = { (s: Unicode.Scalar) in s == space || s.properties.isWhitespace }
+      var leading = scalars.prefix(while: isSpace).count
+      let trailing = scalars.reversed().prefix(while: isSpace).count
+      guard leading > 0 || trailing > 0 else { continue }
+      if leading == 1 && addPrefixSpace && (i == 0 || offsets[i].lowerBound == 0) { leading = 0 }
+      func trim(_ r: Range<Int>) -> Range<Int> {
+        var (lower, upper) = (r.lowerBound, r.upperBound)
+        if leading > 0 { lower = min(lower + leading, upper) }
+        if trailing > 0 && upper >= trailing { upper = max(upper - trailing, lower) }
+        return lower..<upper
+      }
+      out.offsets[i] = trim(offsets[i])
+    }
+    out.byteOffsets = Tokenizers.byteOffsets(out.offsets, in: text)
+    return out
   }
 }
 

@@ -3,9 +3,19 @@
 public struct PreToken: Sendable, Equatable {
   public var text: String
   public var atOrigin: Bool
+  /// When offsets are asked for: for each byte of `text`, the byte of the pre-tokenizer's
+  /// input it came from (byte-level and Metaspace rewrite the text).
+  var origins: [Int32]?
+
   public init(_ text: String, atOrigin: Bool = false) {
     self.text = text
     self.atOrigin = atOrigin
+  }
+
+  init(_ text: String, atOrigin: Bool, origins: [Int32]?) {
+    self.text = text
+    self.atOrigin = atOrigin
+    self.origins = origins
   }
 }
 
@@ -39,9 +49,12 @@ public indirect enum PreTokenizer: Sendable, Equatable {
   case bert
   case sequence([PreTokenizer])
 
-  /// The words of `text` (one normalized section of the input).
-  public func preTokenize(_ text: String, atOrigin: Bool = true) -> [PreToken] {
-    var pieces = [PreToken(text, atOrigin: atOrigin)]
+  /// The words of `text` (one normalized section of the input); with `origins`, each word
+  /// knows which bytes of `text` its bytes came from.
+  public func preTokenize(_ text: String, atOrigin: Bool = true) -> [PreToken] { preTokenize(text, atOrigin: atOrigin, origins: false) }
+
+  func preTokenize(_ text: String, atOrigin: Bool, origins: Bool) -> [PreToken] {
+    var pieces = [PreToken(text, atOrigin: atOrigin, origins: origins ? (0..<Int32(text.utf8.count)).map { $0 } : nil)]
     apply(to: &pieces)
     return pieces
   }
@@ -78,24 +91,30 @@ public indirect enum PreTokenizer: Sendable, Equatable {
       emit(piece, cut(piece.text.utf8.count, matches, invert: invert, behavior), into: &out)
     case .metaspace(let options):
       let replacement = options.replacement
-      var text = piece.text.replacingScalar(" ", with: replacement)
-      let prepend = !text.isEmpty && (options.prependScheme == "always" || (options.prependScheme == "first" && piece.atOrigin))
-      if prepend && text.unicodeScalars.first != replacement { text = String(replacement) + text }
-      let p = PreToken(text, atOrigin: piece.atOrigin)
+      var p = piece
+      p.replaceScalar(" ", with: replacement)
+      if !p.text.isEmpty && p.text.unicodeScalars.first != replacement
+        && (options.prependScheme == "always" || (options.prependScheme == "first" && piece.atOrigin)) {
+        p.prepend(String(replacement))
+      }
       if options.split {
         splitByScalar(p, .mergedWithNext, into: &out) { $0 == replacement }
       } else {
         out.append(p)
       }
     case .byteLevel(let options):
-      var text = piece.text
-      if options.addPrefixSpace && !text.isEmpty && text.utf8.first != 0x20 { text = " " + text }
-      if options.useRegex {
-        for (k, word) in SplitPattern.gpt2.pieces(of: text).enumerated() {
-          out.append(PreToken(ByteLevel.encode(word), atOrigin: piece.atOrigin && k == 0))
+      var p = piece
+      if options.addPrefixSpace && !p.text.isEmpty && p.text.utf8.first != 0x20 { p.prepend(" ") }
+      let ranges = options.useRegex ? SplitPattern.gpt2.pieceRanges(of: p.text) : p.text.isEmpty ? [] : [0..<p.text.utf8.count]
+      for (k, r) in ranges.enumerated() {
+        let word = String(decoding: p.text.utf8.dropFirst(r.lowerBound).prefix(r.count), as: UTF8.self)
+        let text = ByteLevel.encode(word)
+        var origins: [Int32]?
+        if let from = p.origins {
+          origins = []
+          for (b, i) in zip(word.utf8, r) { origins! += repeatElement(from[i], count: UTF8.width(ByteLevel.characters[Int(b)])) }
         }
-      } else if !text.isEmpty {
-        out.append(PreToken(ByteLevel.encode(text), atOrigin: piece.atOrigin))
+        out.append(PreToken(text, atOrigin: piece.atOrigin && k == 0, origins: origins))
       }
     case .sequence:
       var pieces = [piece]
@@ -243,7 +262,7 @@ private func emit(_ piece: PreToken, _ ranges: [Range<Int>], into out: inout [Pr
   text.withUTF8 { b in
     for r in ranges {
       out.append(PreToken(String(decoding: UnsafeBufferPointer(rebasing: b[r]), as: UTF8.self),
-                          atOrigin: piece.atOrigin && r.lowerBound == 0))
+                          atOrigin: piece.atOrigin && r.lowerBound == 0, origins: piece.origins.map { Array($0[r]) }))
     }
   }
 }
@@ -301,6 +320,29 @@ private func splitWordRuns(_ piece: PreToken, into out: inout [PreToken]) {
   }
   if current != 0 { runs.append(start..<offset) }
   emit(piece, runs, into: &out)
+}
+
+extension PreToken {
+  /// Every `scalar` replaced by `replacement`, whose bytes come from where the scalar's did.
+  mutating func replaceScalar(_ scalar: Unicode.Scalar, with replacement: Unicode.Scalar) {
+    guard text.unicodeScalars.contains(scalar) else { return }
+    if let from = origins {
+      var new: [Int32] = []
+      var i = 0
+      for s in text.unicodeScalars {
+        new += repeatElement(from[i], count: UTF8.width(s == scalar ? replacement : s))
+        i += UTF8.width(s)
+      }
+      origins = new
+    }
+    text = text.replacingScalar(scalar, with: replacement)
+  }
+
+  /// `prefix` in front, its bytes coming from where the first byte did (HF `prepend`).
+  mutating func prepend(_ prefix: String) {
+    if let from = origins, let first = from.first { origins = Array(repeatElement(first, count: prefix.utf8.count)) + from }
+    text = prefix + text
+  }
 }
 
 extension String {

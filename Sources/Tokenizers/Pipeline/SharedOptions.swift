@@ -2,7 +2,7 @@
 public struct ByteLevelOptions: Sendable, Equatable {
   /// Put a space before text that does not start with one.
   public var addPrefixSpace: Bool
-  /// Offsets only (SwiftGPT computes none); kept for tokenizer.json.
+  /// As a post-processor: offsets leave out the spaces a token starts or ends with.
   public var trimOffsets: Bool
   /// Split with GPT-2's pattern before mapping bytes to characters.
   public var useRegex: Bool

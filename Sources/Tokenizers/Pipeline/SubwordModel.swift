@@ -1,8 +1,10 @@
 /// The third stage of a pipeline (HF `models`): turns one word into token ids.
 public protocol SubwordModel: Sendable {
-  /// Appends the ids of `word` to `ids` and their token strings to `tokens` (an unknown
-  /// piece's string is the unknown token, or for Unigram the text it stands for, as in HF).
-  func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String])
+  /// Appends the ids of `word` to `ids`, their token strings to `tokens` (an unknown piece's
+  /// string is the unknown token, or for Unigram the text it stands for, as in HF) and the
+  /// range of the word's UTF-8 bytes each stands for to `spans` (HF's token offsets, with
+  /// its quirks: a character BPE drops moves the later spans back).
+  func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String], spans: inout [Range<Int>])
   /// The vocabulary (token ↔ id).
   var vocab: Vocabulary { get }
   /// The model as tokenizer.json writes it.

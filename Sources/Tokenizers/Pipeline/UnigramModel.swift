@@ -30,7 +30,7 @@ public struct UnigramModel: SubwordModel {
     maxPieceLength = pieces.map { $0.0.unicodeScalars.count }.max() ?? 1
   }
 
-  public func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String]) {
+  public func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String], spans: inout [Range<Int>]) {
     let scalars = Array(word.unicodeScalars)
     let n = scalars.count
     guard n > 0 else { return }
@@ -55,28 +55,36 @@ public struct UnigramModel: SubwordModel {
     }
     guard best[n].start >= 0 else { return }  // no unknown piece and an uncovered character
     // Walk back, fusing runs of unknowns into one piece.
-    var pieces: [(text: String, id: Int?)] = []
+    var byteStart = [0]  // of each scalar, and the end
+    for s in scalars { byteStart.append(byteStart.last! + UTF8.width(s)) }
+    var pieces: [(text: String, id: Int?, span: Range<Int>)] = []
     var end = n
     while end > 0 {
       let node = best[end]
       let text = String(String.UnicodeScalarView(scalars[node.start..<end]))
       if node.id == unknownId, let last = pieces.last, last.id == nil {
         pieces[pieces.count - 1].text = text + last.text
+        pieces[pieces.count - 1].span = byteStart[node.start]..<last.span.upperBound
       } else {
-        pieces.append((text, node.id == unknownId ? nil : node.id))
+        pieces.append((text, node.id == unknownId ? nil : node.id, byteStart[node.start]..<byteStart[end]))
       }
       end = node.start
     }
-    for (text, id) in pieces.reversed() {
+    for (text, id, span) in pieces.reversed() {
       if let id = id ?? vocab.id(text) {
         ids.append(id)
         tokens.append(text)
+        spans.append(span)
       } else if byteFallback, let bytes = byteIds(text) {
         ids.append(contentsOf: bytes)
-        for b in bytes { tokens.append(vocab.tokens[b]!) }
+        for b in bytes {
+          tokens.append(vocab.tokens[b]!)
+          spans.append(span)
+        }
       } else if let unknownId {
         ids.append(unknownId)
         tokens.append(text)
+        spans.append(span)
       }
     }
   }

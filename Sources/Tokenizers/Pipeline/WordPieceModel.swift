@@ -20,15 +20,18 @@ public struct WordPieceModel: SubwordModel {
     unknownId = id
   }
 
-  public func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String]) {
+  public func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String], spans: inout [Range<Int>]) {
     let firstNew = ids.count
     defer { for id in ids[firstNew...] { tokens.append(vocab.tokens[id]!) } }
     let scalars = Array(word.unicodeScalars)
     guard scalars.count <= maxInputCharsPerWord else {
       ids.append(unknownId)
+      spans.append(0..<word.utf8.count)
       return
     }
-    var pieces: [Int] = []
+    var byteStart = [0]  // of each scalar, and the end
+    for s in scalars { byteStart.append(byteStart.last! + UTF8.width(s)) }
+    var pieces: [(id: Int, span: Range<Int>)] = []
     var start = 0
     while start < scalars.count {
       var end = scalars.count
@@ -44,12 +47,14 @@ public struct WordPieceModel: SubwordModel {
       }
       guard let id = found else {
         ids.append(unknownId)
+        spans.append(0..<word.utf8.count)
         return
       }
-      pieces.append(id)
+      pieces.append((id, byteStart[start]..<byteStart[end]))
       start = end
     }
-    ids.append(contentsOf: pieces)
+    ids.append(contentsOf: pieces.map(\.id))
+    spans.append(contentsOf: pieces.map(\.span))
   }
 
   init(json: JSONField) throws(TokenizerError) {

@@ -92,16 +92,20 @@ public enum SplitPattern: Sendable, Equatable, CustomStringConvertible {
     }
   }
 
-  /// The pieces of `text` as strings (for display and tests).
-  public func pieces(of text: String) -> [String] {
+  /// The byte ranges of the pieces of `text`.
+  func pieceRanges(of text: String) -> [Range<Int>] {
     var text = text
     return text.withUTF8 { buffer in
-      var result: [String] = []
-      forEachPiece(in: buffer) { s, e in
-        result.append(String(decoding: UnsafeBufferPointer(rebasing: buffer[s..<e]), as: UTF8.self))
-      }
+      var result: [Range<Int>] = []
+      forEachPiece(in: buffer) { s, e in result.append(s..<e) }
       return result
     }
+  }
+
+  /// The pieces of `text` as strings (for display and tests).
+  public func pieces(of text: String) -> [String] {
+    let bytes = Array(text.utf8)
+    return pieceRanges(of: text).map { String(decoding: bytes[$0], as: UTF8.self) }
   }
 }
 

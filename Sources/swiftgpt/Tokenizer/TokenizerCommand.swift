@@ -77,19 +77,39 @@ struct Encode: ParsableCommand {
   @Flag(help: "Print exactly one JSON array of ids.")
   var ids = false
 
+  @Flag(help: "Add each token's span in the text: 'id<TAB>token<TAB>characters<TAB>bytes', spans as start..<end (characters are Unicode scalars, as Python and HF count them).")
+  var offsets = false
+
+  func validate() throws {
+    if ids && offsets { throw ValidationError("give either --ids or --offsets, not both") }
+  }
+
   func run() throws {
     let tokenizer = try source.load()
-    let encoded = try special.encode(try input.read(), with: tokenizer)
+    let text = try input.read()
+    let encoded = try special.encode(text, with: tokenizer)
     if ids {
       Terminal.write("[" + encoded.map(String.init).joined(separator: ", ") + "]\n")
-    } else {
-      // HF tokenizers show their own token strings (`##ab`, `Ġthe`); others show the bytes.
-      let pipeline = tokenizer as? PipelineTokenizer
-      Terminal.write(encoded.map { id in
-        let token = pipeline?.token(id).map { displayToken(Array($0.utf8)) } ?? displayToken(tokenizer.tokenBytes(id) ?? [])
-        return "\(id)\t\(token)\n"
-      }.joined())
+      return
     }
+    // HF tokenizers show their own token strings (`##ab`, `Ġthe`); others show the bytes.
+    let pipeline = tokenizer as? PipelineTokenizer
+    var spans: (characters: [Range<Int>], bytes: [Range<Int>])?
+    if offsets {
+      if let pipeline {
+        let encoding = pipeline.encoding(of: text)
+        spans = (encoding.offsets, encoding.byteOffsets)
+      } else if let bpe = tokenizer as? any BytePairTokenizer {
+        spans = bpe.offsets(of: encoded, in: text)
+      } else {
+        throw CLIError("--offsets needs a byte-pair or HF pipeline tokenizer; this one is \(type(of: tokenizer))")
+      }
+    }
+    Terminal.write(encoded.enumerated().map { k, id in
+      let token = pipeline?.token(id).map { displayToken(Array($0.utf8)) } ?? displayToken(tokenizer.tokenBytes(id) ?? [])
+      guard let spans else { return "\(id)\t\(token)\n" }
+      return "\(id)\t\(token)\t\(spans.characters[k])\t\(spans.bytes[k])\n"
+    }.joined())
   }
 }
 
