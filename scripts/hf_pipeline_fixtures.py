@@ -148,3 +148,43 @@ for name, tok, trainer in [
 with open(os.path.join(fx, "hf_training.json"), "w", encoding="utf-8") as f:
     json.dump(train, f, ensure_ascii=False)
 print("wrote training fixtures")
+
+# Truncation and padding (Tests/Fixtures/hf_truncation.json): pipelines 0-2 above with HF's
+# enable_truncation / enable_padding, singles, pairs and batches, overflowing parts included.
+def encoding_dict(e):
+    return {"ids": e.ids, "type_ids": e.type_ids, "offsets": e.offsets,
+            "special_tokens_mask": e.special_tokens_mask, "attention_mask": e.attention_mask,
+            "overflowing": [encoding_dict(o) for o in e.overflowing]}
+inputs = [("Hello there my friend", "대한민국은 민주공화국이다 모든 권력"), ("a", "제1조 ① 대한민국의 주권은 국민에게 있고"),
+          ("I don't know... it's 12345 dollars?!", None), ("대한민국은 민주공화국이다.", "x y"), ("", "Hello"), ("짧다", None)]
+cases = []
+for k in range(3):
+    base = out[k]["tokenizer"]
+    for trunc in [None, (8, 0, "longest_first", "right"), (8, 2, "longest_first", "right"), (10, 3, "longest_first", "left"),
+                  (7, 1, "only_first", "right"), (9, 2, "only_second", "left"), (5, 0, "longest_first", "right"), (12, 4, "only_second", "right")]:
+        for pad in [None, dict(direction="right", pad_id=0, pad_token="[PAD]"), dict(direction="left", pad_id=3, pad_type_id=1, pad_token="<pad>", pad_to_multiple_of=4),
+                    dict(direction="right", length=16, pad_id=0, pad_token="[PAD]")]:
+            if trunc is None and pad is None: continue
+            tok = Tokenizer.from_str(json.dumps(base))
+            try:
+                if trunc: tok.enable_truncation(trunc[0], stride=trunc[1], strategy=trunc[2], direction=trunc[3])
+            except Exception as err:
+                cases.append({"pipeline": k, "enable_error": str(err)}); continue
+            if pad: tok.enable_padding(**pad)
+            results = []
+            for a, b in inputs:
+                for special in [True, False]:
+                    try:
+                        e = tok.encode(a, b, add_special_tokens=special) if b is not None else tok.encode(a, add_special_tokens=special)
+                        results.append({"a": a, "b": b, "add_special_tokens": special, "encoding": encoding_dict(e)})
+                    except BaseException as err:  # HF panics on some (stride ≥ the length left)
+                        results.append({"a": a, "b": b, "add_special_tokens": special, "error": str(err)})
+            try:
+                batch = [encoding_dict(e) for e in tok.encode_batch([a for a, _ in inputs])]
+            except BaseException as err:
+                batch = str(err)
+            written = json.loads(tok.to_str())
+            cases.append({"pipeline": k, "truncation": written["truncation"], "padding": written["padding"], "results": results, "batch": batch})
+with open(os.path.join(fx, "hf_truncation.json"), "w", encoding="utf-8") as f:
+    json.dump(cases, f, ensure_ascii=False, separators=(",", ":"))
+print("wrote", len(cases), "truncation and padding cases")

@@ -17,6 +17,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
   /// A `tokenizer.json` (or other JSON) that is malformed: `field` is the path to the bad
   /// value (`model.vocab`), empty for a syntax error.
   case invalidJSON(field: String, reason: String)
+  /// Truncation settings the sequences cannot meet.
+  case truncation(String)
 
   public var description: String {
     switch self {
@@ -45,6 +47,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
       return error.description
     case .invalidJSON(let field, let reason):
       return field.isEmpty ? "invalid JSON: \(reason)" : "field `\(field)`: \(reason)"
+    case .truncation(let reason):
+      return "cannot truncate: \(reason)"
     }
   }
 }

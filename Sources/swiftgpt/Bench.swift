@@ -51,10 +51,10 @@ struct EncodeBench: ParsableCommand {
   func validate() throws { try requireAtLeast(1, ["--repeats": repeats, "--threads": threads]) }
 
   func run() throws {
-    let encode: ([String]) -> [[Int]]
+    let encode: ([String]) throws -> [[Int]]
     if let tokenizer {
       let pipeline = try PipelineTokenizer(file: tokenizer)
-      encode = { pipeline.encodeBatch($0, addSpecialTokens: false, threads: threads).map(\.ids) }
+      encode = { try pipeline.encodeBatch($0, addSpecialTokens: false, threads: threads).map(\.ids) }
     } else {
       let enc = try Encoding.named(encoding)
       encode = { threads == 1 ? $0.map(enc.encodeOrdinary) : enc.encodeOrdinaryBatch($0, threads: threads) }
@@ -65,7 +65,7 @@ struct EncodeBench: ParsableCommand {
     var ids: [[Int]] = []
     for _ in 0..<repeats {
       let start = Terminal.now()
-      ids = encode(units)
+      ids = try encode(units)
       times.append(Terminal.now() - start)
     }
     let all = ids.flatMap { $0 }

@@ -110,7 +110,7 @@ struct FileFuzzTests {
     try hf.save(to: dir + "/tokenizer.json")
     try survive(try Data(contentsOf: URL(fileURLWithPath: dir + "/tokenizer.json")), name: "tokenizer.json") { path in
       let tokenizer = try PipelineTokenizer(file: path)
-      _ = tokenizer.encoding(of: "hello 대한민국")
+      _ = try tokenizer.encoding(of: "hello 대한민국")
     }
     // char vocabulary
     try CharTokenizer(corpus: corpus).save(to: dir + "/chars.json")

@@ -32,12 +32,12 @@ struct PipelineParityTests {
     let vectors = try readJSONLines(sharedFile("vectors/hf_\(name)_vectors.jsonl"), as: HFVector.self)
     #expect(vectors.count == 91)
     for v in vectors {
-      let encoding = tokenizer.encoding(of: v.text)
+      let encoding = try tokenizer.encoding(of: v.text)
       #expect(encoding.ids == v.ids, "\(name): \(v.text.debugDescription)")
       #expect(encoding.tokens == v.tokens, "\(name): \(v.text.debugDescription)")
       #expect(encoding.offsets == ranges(v.offsets), "\(name): \(v.text.debugDescription)")
       #expect(encoding.byteOffsets == byteRanges(encoding.offsets, in: v.text))
-      #expect(tokenizer.encoding(of: v.text, addSpecialTokens: false).ids == v.ids_no_special)
+      #expect(try tokenizer.encoding(of: v.text, addSpecialTokens: false).ids == v.ids_no_special)
       #expect(try tokenizer.decode(v.ids, skipSpecialTokens: true) == v.decoded, "\(name): \(v.ids)")
       #expect(try tokenizer.decode(v.ids, skipSpecialTokens: false) == v.decoded_keep_special)
       #expect(tokenizer.preTokenize(v.text) == v.pre_tokens, "\(name): \(v.text.debugDescription)")
@@ -62,16 +62,16 @@ struct PipelineParityTests {
     let plain = try PipelineTokenizer(json: try JSONValue(parsing: original))
     let random = try tokenizer(dropout: "0.5")
     let repeated = Array(repeating: "대한민국은", count: 60).joined(separator: " ")
-    let encoding = random.encoding(of: repeated, addSpecialTokens: false)
+    let encoding = try random.encoding(of: repeated, addSpecialTokens: false)
     var splits = Set<[String]>(), word: [String] = []
     for token in encoding.tokens {
       if !token.hasPrefix("##") && !word.isEmpty { splits.insert(word); word = [] }
       word.append(token)
     }
     #expect(splits.count > 3, "\(splits)")
-    #expect(encoding.ids.count > plain.encoding(of: repeated, addSpecialTokens: false).ids.count && encoding.ids.count < 60 * 5)
-    #expect(try random.decode(encoding.ids) == (try plain.decode(plain.encoding(of: repeated).ids)))
-    let batch = random.encodeBatch([repeated, repeated], addSpecialTokens: false)
+    #expect(try encoding.ids.count > plain.encoding(of: repeated, addSpecialTokens: false).ids.count && encoding.ids.count < 60 * 5)
+    #expect(try random.decode(encoding.ids) == (try plain.decode(try plain.encoding(of: repeated).ids)))
+    let batch = try random.encodeBatch([repeated, repeated], addSpecialTokens: false)
     #expect(batch[0].ids != batch[1].ids)
     #expect(throws: TokenizerError.self) { try tokenizer(dropout: "1.5") }
   }
@@ -126,11 +126,11 @@ struct PipelineComponentTests {
     #expect(tokenizer.json.prettyText == json.prettyText, "\(name): written tokenizer.json differs")
     for row in Self.rows(entry) {
       guard case .string(let text)? = row["text"] else { continue }
-      let encoding = tokenizer.encoding(of: text)
+      let encoding = try tokenizer.encoding(of: text)
       #expect(encoding.ids == Self.ints(row["ids"]), "\(name): \(text.debugDescription)")
       #expect(encoding.tokens == Self.strings(row["tokens"]), "\(name): \(text.debugDescription)")
       #expect(encoding.offsets == Self.offsets(row["offsets"]), "\(name): offsets of \(text.debugDescription)")
-      #expect(tokenizer.encoding(of: text, addSpecialTokens: false).ids == Self.ints(row["ids_no_special"]))
+      #expect(try tokenizer.encoding(of: text, addSpecialTokens: false).ids == Self.ints(row["ids_no_special"]))
       let ids = Self.ints(row["ids"])
       #expect(try tokenizer.decode(ids, skipSpecialTokens: true) == row["decoded"].flatMap { if case .string(let s) = $0 { s } else { nil } },
               "\(name): decode \(text.debugDescription)")
@@ -139,7 +139,7 @@ struct PipelineComponentTests {
       if let pre = Self.strings(row["pre_tokens"]) { #expect(tokenizer.preTokenize(text) == pre, "\(name): \(text.debugDescription)") }
     }
     if let pair = entry["pair"], case .string(let a)? = pair["a"], case .string(let b)? = pair["b"] {
-      let encoding = tokenizer.encoding(of: a, pair: b)
+      let encoding = try tokenizer.encoding(of: a, pair: b)
       #expect(encoding.ids == Self.ints(pair["ids"]), "\(name): pair")
       #expect(encoding.typeIds == Self.ints(pair["type_ids"]), "\(name): pair type ids")
       #expect(encoding.offsets == Self.offsets(pair["offsets"]), "\(name): pair offsets")
@@ -156,7 +156,7 @@ struct PipelineComponentTests {
     let tokenizer = try PipelineTokenizer(json: json)
     for row in Self.rows(entry) {
       guard case .string(let text)? = row["text"] else { continue }
-      let encoding = tokenizer.encoding(of: text)
+      let encoding = try tokenizer.encoding(of: text)
       #expect(encoding.ids == Self.ints(row["ids"]), "\(name): \(text.debugDescription)")
       #expect(encoding.offsets == Self.offsets(row["offsets"]), "\(name): offsets of \(text.debugDescription) \(encoding.tokens)")
       #expect(encoding.byteOffsets == byteRanges(encoding.offsets, in: text), "\(name): byte offsets of \(text.debugDescription)")
@@ -242,12 +242,12 @@ struct PipelineBehaviourTests {
     let bpe = try #require(one.model as? PipelineBPE)
     #expect(bpe.vocab.tokens.contains { $0?.hasPrefix("##") == true })
     let text = "대한민국은 민주공화국이다. Mr. Darcy and his sisters."
-    let encoding = one.encoding(of: text)
+    let encoding = try one.encoding(of: text)
     #expect(try one.decode(encoding.ids, skipSpecialTokens: true) == text)
     #expect(encoding.tokens.count == encoding.ids.count)
     // Saved and loaded again, it encodes the same.
     let reloaded = try PipelineTokenizer(json: try JSONValue(parsing: one.json.prettyText))
-    #expect(reloaded.encoding(of: text) == encoding)
+    #expect(try reloaded.encoding(of: text) == encoding)
   }
 
   @Test func emptyCorpusIsAnError() throws {
@@ -263,8 +263,8 @@ struct PipelineBehaviourTests {
       postProcessor: .bert(sep: TemplateToken(name: "[SEP]", ids: [4], tokens: ["[SEP]"]),
                            cls: TemplateToken(name: "[CLS]", ids: [3], tokens: ["[CLS]"])),
       addedTokens: [AddedToken(id: 3, content: "[CLS]"), AddedToken(id: 4, content: "[SEP]")])
-    #expect(tokenizer.encoding(of: "ab a[SEP]b").ids == [3, 2, 0, 4, 1, 4])
-    let pair = tokenizer.encoding(of: "ab", pair: "b")
+    #expect(try tokenizer.encoding(of: "ab a[SEP]b").ids == [3, 2, 0, 4, 1, 4])
+    let pair = try tokenizer.encoding(of: "ab", pair: "b")
     #expect(pair.ids == [3, 2, 4, 1, 4] && pair.typeIds == [0, 0, 0, 1, 1])
     #expect(try tokenizer.decode([3, 2, 4], skipSpecialTokens: true) == "ab")
     #expect(throws: TokenizerError.invalidTokenID(99)) { try tokenizer.decode([99], skipSpecialTokens: true) }
@@ -287,8 +287,69 @@ extension PipelineBehaviourTests {
     let model = try #require(trained.model as? WordPieceModel)
     #expect(model.vocab.id("[UNK]") == 3 && trained.vocabSize == 700)
     let text = "대한민국은 민주공화국이다. mr. darcy and his sisters."
-    #expect(try trained.decode(trained.encoding(of: text).ids, skipSpecialTokens: true) == text)
+    #expect(try trained.decode(try trained.encoding(of: text).ids, skipSpecialTokens: true) == text)
     // A character never seen makes the whole word unknown, as WordPiece does.
-    #expect(trained.encoding(of: "ok😀").tokens == ["[UNK]"])
+    #expect(try trained.encoding(of: "ok😀").tokens == ["[UNK]"])
+  }
+}
+
+/// HF's `enable_truncation` / `enable_padding` on pipelines 0–2 of hf_pipelines.json, recorded
+/// by `scripts/hf_pipeline_fixtures.py`: singles, pairs, with and without special tokens,
+/// batches, overflowing parts (nested as HF nests them) included.
+@Suite("HF truncation and padding parity (Tests/Fixtures/hf_truncation.json)")
+struct TruncationPaddingTests {
+  static let cases: [JSONValue] = {
+    let text = try! String(contentsOf: fixturesDirectory.appendingPathComponent("hf_truncation.json"), encoding: .utf8)
+    guard case .array(let items) = try! JSONValue(parsing: text) else { return [] }
+    return items
+  }()
+
+  static func check(_ e: PipelineEncoding, _ expected: JSONValue?, _ context: String) {
+    typealias P = PipelineComponentTests
+    #expect(e.ids == P.ints(expected?["ids"]), "\(context)")
+    #expect(e.typeIds == P.ints(expected?["type_ids"]), "\(context): type ids")
+    #expect(e.offsets == P.offsets(expected?["offsets"]), "\(context): offsets")
+    #expect(e.specialTokensMask == P.ints(expected?["special_tokens_mask"]), "\(context): special tokens mask")
+    #expect(e.attentionMask == P.ints(expected?["attention_mask"]), "\(context): attention mask")
+    guard case .array(let parts)? = expected?["overflowing"] else { return }
+    #expect(e.overflowing.count == parts.count, "\(context): overflowing parts")
+    for (k, (mine, theirs)) in zip(e.overflowing, parts).enumerated() { check(mine, theirs, "\(context) overflowing[\(k)]") }
+  }
+
+  @Test(arguments: 0..<3)
+  func truncatesAndPadsAsHF(_ pipeline: Int) throws {
+    guard case .object(let members)? = PipelineComponentTests.entries[pipeline]["tokenizer"] else { Issue.record("bad fixture"); return }
+    let cases = Self.cases.filter { $0["pipeline"] == .int(pipeline) }
+    #expect(cases.count == 31)
+    for c in cases {
+      let json = JSONValue.object(members.map { m in
+        m.key == "truncation" || m.key == "padding" ? JSONMember(m.key, c[m.key] ?? .null) : m
+      })
+      let tokenizer = try PipelineTokenizer(json: json)
+      #expect(tokenizer.json == json, "truncation and padding are written back as read")
+      let context = "\(pipeline) \(c["truncation"].map { "\($0)" } ?? "") \(c["padding"].map { "\($0)" } ?? "")"
+      guard case .array(let results)? = c["results"] else { continue }
+      for r in results {
+        guard case .string(let a)? = r["a"], case .bool(let special)? = r["add_special_tokens"] else { continue }
+        let b: String? = if case .string(let b)? = r["b"] { b } else { nil }
+        if r["error"] != nil {
+          #expect(throws: TokenizerError.self, "\(context) \(a) \(b ?? "")") { try tokenizer.encoding(of: a, pair: b, addSpecialTokens: special) }
+        } else {
+          Self.check(try tokenizer.encoding(of: a, pair: b, addSpecialTokens: special), r["encoding"], "\(context) \(a) | \(b ?? "-") \(special)")
+        }
+      }
+      let texts = results.compactMap { r -> String? in
+        guard case .string(let a)? = r["a"], r["add_special_tokens"] == .bool(true) else { return nil }
+        return a
+      }
+      switch c["batch"] {
+      case .string?: #expect(throws: TokenizerError.self) { try tokenizer.encodeBatch(texts) }
+      case .array(let batch)?:
+        let encodings = try tokenizer.encodeBatch(texts, threads: 2)
+        #expect(encodings.count == batch.count)
+        for (e, expected) in zip(encodings, batch) { Self.check(e, expected, "\(context) batch") }
+      default: Issue.record("bad fixture")
+      }
+    }
   }
 }

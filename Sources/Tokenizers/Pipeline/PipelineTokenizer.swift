@@ -39,7 +39,8 @@ public struct PipelineEncoding: Sendable, Equatable {
   /// Whether every token has its offsets (encodings made for ids alone have none).
   var hasOffsets: Bool { offsets.count == ids.count }
 
-  mutating func append(_ other: PipelineEncoding, typeId: Int) {
+  /// `other`'s tokens after ours (its overflowing parts are not taken).
+  mutating func append(_ other: PipelineEncoding) {
     if hasOffsets && other.hasOffsets {
       offsets += other.offsets
       byteOffsets += other.byteOffsets
@@ -49,10 +50,9 @@ public struct PipelineEncoding: Sendable, Equatable {
     }
     ids += other.ids
     tokens += other.tokens
-    typeIds += repeatElement(typeId, count: other.ids.count)
+    typeIds += other.typeIds
     specialTokensMask += other.specialTokensMask
     attentionMask += other.attentionMask
-    overflowing += other.overflowing
   }
 
   /// A token found in the text, at `bytes` of it.
@@ -76,6 +76,10 @@ public struct PipelineTokenizer: Tokenizer {
   public var postProcessor: PostProcessor?
   public var decoder: Decoder?
   public private(set) var addedTokens: [AddedToken]
+  /// Applied by `encoding(of:)` and `encodeBatch` (HF's `enable_truncation`).
+  public var truncation: Truncation?
+  /// Applied by `encoding(of:)` and `encodeBatch` (HF's `enable_padding`).
+  public var padding: Padding?
   private var rawMatcher = AddedTokenMatcher([])
   /// Added tokens with `normalized: true`, matched by their normalized content in normalized text.
   private var normalizedMatcher = AddedTokenMatcher([])
@@ -112,41 +116,62 @@ public struct PipelineTokenizer: Tokenizer {
 
   // MARK: Encoding
 
-  /// Encodes `text` (and `pair`, the second sequence of a pair task), with each token's offsets.
-  public func encoding(of text: String, pair: String? = nil, addSpecialTokens: Bool = true) -> PipelineEncoding {
+  /// Encodes `text` (and `pair`, the second sequence of a pair task), with each token's
+  /// offsets; `truncation` and `padding` apply. Errors: a truncation the sequences cannot meet.
+  public func encoding(of text: String, pair: String? = nil, addSpecialTokens: Bool = true) throws(TokenizerError) -> PipelineEncoding {
     var cache = WordCache(preTokenizer)
-    return encoding(of: text, pair: pair, addSpecialTokens: addSpecialTokens, offsets: true, cache: &cache)
+    let out = try encoding(of: text, pair: pair, addSpecialTokens: addSpecialTokens, offsets: true, cache: &cache)
+    guard let padding else { return out }
+    return out.padded(to: padding.length(for: [out]), padding)
   }
 
+  /// One encoding before padding; without `offsets` (the ids-only path) nothing is truncated.
   private func encoding(
     of text: String, pair: String?, addSpecialTokens: Bool, offsets: Bool, cache: inout WordCache
-  ) -> PipelineEncoding {
+  ) throws(TokenizerError) -> PipelineEncoding {
     var a = encodeSequence(text, cache: &cache, offsets: offsets)
-    var b = pair.map { encodeSequence($0, cache: &cache, offsets: offsets) }
+    var b = pair.map { p in
+      var b = encodeSequence(p, cache: &cache, offsets: offsets)
+      b.typeIds = Array(repeating: 1, count: b.ids.count)
+      return b
+    }
+    if offsets, let truncation {
+      let added = addSpecialTokens ? postProcessor?.addedTokenCount(pair: pair != nil) ?? 0 : 0
+      guard truncation.maxLength >= added else {
+        throw .truncation("the maximum length \(truncation.maxLength) is less than the \(added) special tokens added; raise it")
+      }
+      try truncation.truncate(&a, &b, maxLength: truncation.maxLength - added)
+    }
     if offsets, let addPrefixSpace = postProcessor?.offsetTrimming {
       a = a.trimmingOffsets(addPrefixSpace, text: text)
       if let pair { b = b?.trimmingOffsets(addPrefixSpace, text: pair) }
     }
-    if addSpecialTokens, let postProcessor { return postProcessor.process(a, b) }
-    var out = a
-    if let b { out.append(b, typeId: 1) }
-    return out
+    if let postProcessor { return postProcessor.process(a, b, addSpecialTokens: addSpecialTokens) }
+    return PipelineEncoding.merge([a] + (b.map { [$0] } ?? []))
   }
 
-  /// Encodes many texts on `threads` threads; the result does not depend on the thread count.
-  public func encodeBatch(_ texts: [String], addSpecialTokens: Bool = true, threads: Int = 2) -> [PipelineEncoding] {
+  /// Encodes many texts on `threads` threads, then pads them together (`padding`); the result
+  /// does not depend on the thread count. Errors: the first text truncation fails on.
+  public func encodeBatch(_ texts: [String], addSpecialTokens: Bool = true, threads: Int = 2) throws(TokenizerError) -> [PipelineEncoding] {
     let threads = max(1, min(threads, texts.count))
-    let results = UnsafeMutableBufferPointer<PipelineEncoding>.allocate(capacity: texts.count)
-    results.initialize(repeating: PipelineEncoding())
+    let results = UnsafeMutableBufferPointer<Result<PipelineEncoding, TokenizerError>>.allocate(capacity: texts.count)
+    results.initialize(repeating: .success(PipelineEncoding()))
     defer { results.deallocate() }
     let shared = SendablePointer(results.baseAddress!)
     DispatchQueue.concurrentPerform(iterations: threads) { t in
       var cache = WordCache(preTokenizer)
       for i in (texts.count * t / threads)..<(texts.count * (t + 1) / threads) {
-        shared.pointer[i] = encoding(of: texts[i], pair: nil, addSpecialTokens: addSpecialTokens, offsets: true, cache: &cache)
+        shared.pointer[i] = Result { () throws(TokenizerError) in
+          try encoding(of: texts[i], pair: nil, addSpecialTokens: addSpecialTokens, offsets: true, cache: &cache)
+        }
       }
     }
-    return Array(results)
+    var encodings: [PipelineEncoding] = []
+    encodings.reserveCapacity(texts.count)
+    for result in results { encodings.append(try result.get()) }
+    guard let padding else { return encodings }
+    let length = padding.length(for: encodings)
+    return encodings.map { $0.padded(to: length, padding) }
   }
 
   /// One sequence through added tokens, normalizer, pre-tokenizer and model; with `offsets`,
@@ -296,15 +321,17 @@ public struct PipelineTokenizer: Tokenizer {
 
   public var vocabSize: Int { max(model.vocab.size, (addedTokens.map(\.id).max() ?? -1) + 1) }
 
+  /// The ids of the whole text with the post-processor's tokens; unlike `encoding(of:)`, no
+  /// truncation or padding (generation and data preparation want every token).
   public func encode(_ text: String) throws -> [Int] { ids(text, addSpecialTokens: true) }
 
   /// Encodes without the post-processor's template tokens; added tokens are matched.
   public func encodeOrdinary(_ text: String) -> [Int] { ids(text, addSpecialTokens: false) }
 
-  /// The ids alone (no offsets: the fast path).
+  /// The ids of the whole text (no offsets, truncation or padding: the fast path).
   private func ids(_ text: String, addSpecialTokens: Bool) -> [Int] {
     var cache = WordCache(preTokenizer)
-    return encoding(of: text, pair: nil, addSpecialTokens: addSpecialTokens, offsets: false, cache: &cache).ids
+    return (try? encoding(of: text, pair: nil, addSpecialTokens: addSpecialTokens, offsets: false, cache: &cache).ids) ?? []
   }
 
   /// Decodes with HF's default: special tokens left out.

@@ -9,48 +9,73 @@ public indirect enum PostProcessor: Sendable, Equatable {
   case byteLevel(ByteLevelOptions)
   case sequence([PostProcessor])
 
-  /// Combines the encoded sequence `a` (and `b` for a pair) with the special tokens.
-  public func process(_ a: PipelineEncoding, _ b: PipelineEncoding?) -> PipelineEncoding {
+  /// Combines the encoded sequence `a` (and `b` for a pair) with the special tokens (none
+  /// when `addSpecialTokens` is false; a template still sets the type ids). Overflowing
+  /// parts are combined as HF does.
+  public func process(_ a: PipelineEncoding, _ b: PipelineEncoding?, addSpecialTokens: Bool = true) -> PipelineEncoding {
+    PipelineEncoding.merge(processEncodings([a] + (b.map { [$0] } ?? []), addSpecialTokens: addSpecialTokens))
+  }
+
+  /// HF's `process_encodings`: the encodings to merge, in order. A sequence of processors
+  /// passes the list from one to the next.
+  private func processEncodings(_ encodings: [PipelineEncoding], addSpecialTokens: Bool) -> [PipelineEncoding] {
     switch self {
     case .template(let single, let pair, let specials):
-      var out = PipelineEncoding()
-      for piece in b == nil ? single : pair {
+      var out: [PipelineEncoding] = []
+      for piece in encodings.count >= 2 ? pair : single {
         switch piece {
         case .sequence(let second, let typeId):
-          out.append(second ? (b ?? PipelineEncoding()) : a, typeId: typeId)
+          guard var encoding = second ? (encodings.count >= 2 ? encodings[1] : nil) : encodings.first else { continue }
+          encoding.typeIds = Array(repeating: typeId, count: encoding.ids.count)
+          out.append(encoding)
         case .special(let name, let typeId):
-          if let token = specials.first(where: { $0.name == name }) {
-            out.append(PipelineEncoding(special: token.ids, tokens: token.tokens), typeId: typeId)
+          if addSpecialTokens, let token = specials.first(where: { $0.name == name }) {
+            var encoding = PipelineEncoding(special: token.ids, tokens: token.tokens)
+            encoding.typeIds = Array(repeating: typeId, count: token.ids.count)
+            out.append(encoding)
           }
         }
       }
       return out
+    case .bert, .roberta:
+      guard addSpecialTokens, let template = templateEquivalent else { return encodings }
+      return template.processEncodings(encodings, addSpecialTokens: true)
+    case .byteLevel:
+      return encodings
+    case .sequence(let steps):
+      return steps.reduce(encodings) { $1.processEncodings($0, addSpecialTokens: addSpecialTokens) }
+    }
+  }
+
+  /// BERT's and RoBERTa's processors as templates.
+  private var templateEquivalent: PostProcessor? {
+    switch self {
     case .bert(let sep, let cls):
-      return PostProcessor.template(
+      return .template(
         single: [.special(cls.name, 0), .sequence(false, 0), .special(sep.name, 0)],
         pair: [.special(cls.name, 0), .sequence(false, 0), .special(sep.name, 0), .sequence(true, 1), .special(sep.name, 1)],
-        specialTokens: [cls, sep]
-      ).process(a, b)
+        specialTokens: [cls, sep])
     case .roberta(let sep, let cls, _, _):
-      return PostProcessor.template(
+      return .template(
         single: [.special(cls.name, 0), .sequence(false, 0), .special(sep.name, 0)],
         pair: [.special(cls.name, 0), .sequence(false, 0), .special(sep.name, 0), .special(sep.name, 0),
                .sequence(true, 0), .special(sep.name, 0)],
-        specialTokens: [cls, sep]
-      ).process(a, b)
-    case .byteLevel:
-      var out = a
-      if let b { out.append(b, typeId: 1) }
-      return out
-    case .sequence(let steps):
-      // Each processor sees the result of the previous one as a single sequence.
-      var out = a
-      var second = b
-      for step in steps {
-        out = step.process(out, second)
-        second = nil
+        specialTokens: [cls, sep])
+    default: return nil
+    }
+  }
+
+  /// How many tokens the processor adds to one sequence or a pair (what truncation leaves room for).
+  func addedTokenCount(pair: Bool) -> Int {
+    switch self {
+    case .template(let single, let pairTemplate, let specials):
+      return (pair ? pairTemplate : single).reduce(0) { count, piece in
+        guard case .special(let name, _) = piece else { return count }
+        return count + (specials.first { $0.name == name }?.ids.count ?? 0)
       }
-      return out
+    case .bert, .roberta: return templateEquivalent!.addedTokenCount(pair: pair)
+    case .byteLevel: return 0
+    case .sequence(let steps): return steps.reduce(0) { $0 + $1.addedTokenCount(pair: pair) }
     }
   }
 }
@@ -75,6 +100,7 @@ extension PipelineEncoding {
   func trimmingOffsets(_ addPrefixSpace: Bool, text: String) -> PipelineEncoding {
     guard hasOffsets else { return self }
     var out = self
+    out.overflowing = overflowing.map { $0.trimmingOffsets(addPrefixSpace, text: text) }
     let space = ByteLevel.characters[0x20]
     for (i, token) in tokens.enumerated() {
       let scalars = token.unicodeScalars

@@ -22,9 +22,6 @@ extension PipelineTokenizer {
   /// Builds the tokenizer a `tokenizer.json` document describes.
   public init(json value: JSONValue) throws(TokenizerError) {
     let json = JSONField(value)
-    for key in ["truncation", "padding"] where try json.optional(key) != nil {
-      throw try json.at(key).error("truncation and padding are not supported; set it to null")
-    }
     let model = try subwordModel(json: try json.at("model"))
     // An added token takes its own id: one the model gives another token, one two added tokens
     // share, or one far beyond the vocabulary is an error (HF keeps one of them silently).
@@ -50,12 +47,14 @@ extension PipelineTokenizer {
       postProcessor: try json.optional("post_processor").map { (f: JSONField) throws(TokenizerError) in try PostProcessor(json: f) },
       decoder: try json.optional("decoder").map { (f: JSONField) throws(TokenizerError) in try Decoder(json: f) },
       addedTokens: added)
+    truncation = try json.optional("truncation").map { (f: JSONField) throws(TokenizerError) in try Truncation(json: f) }
+    padding = try json.optional("padding").map { (f: JSONField) throws(TokenizerError) in try Padding(json: f) }
   }
 
   /// The tokenizer as a `tokenizer.json` document, members in HF's order.
   public var json: JSONValue {
     .members([
-      "version": "1.0", "truncation": .null, "padding": .null, "added_tokens": .array(addedTokens.map(\.json)),
+      "version": "1.0", "truncation": truncation?.json ?? .null, "padding": padding?.json ?? .null, "added_tokens": .array(addedTokens.map(\.json)),
       "normalizer": normalizer?.json ?? .null, "pre_tokenizer": preTokenizer?.json ?? .null,
       "post_processor": postProcessor?.json ?? .null, "decoder": decoder?.json ?? .null, "model": model.json,
     ])

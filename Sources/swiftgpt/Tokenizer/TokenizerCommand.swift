@@ -97,7 +97,7 @@ struct Encode: ParsableCommand {
     var spans: (characters: [Range<Int>], bytes: [Range<Int>])?
     if offsets {
       if let pipeline {
-        let encoding = pipeline.encoding(of: text)
+        let encoding = try pipeline.encoding(of: text)
         spans = (encoding.offsets, encoding.byteOffsets)
       } else if let bpe = tokenizer as? any BytePairTokenizer {
         spans = bpe.offsets(of: encoded, in: text)
