@@ -94,13 +94,18 @@ for i, pre in enumerate([
 # 7. Offsets through normalizers that change lengths, and normalized added tokens (offsets only).
 offset_texts = texts + ["ㄱㅏ ㄴㅣ ᄒᆞᆫ 한국 ﬃ ㎏ ㈜ ①", "e\u0301 a\u0308\u0323 \u1e0b\u0323 Å Ω", "  ABC  DEF  ", "漢字abc中文 x", "Hello\u00a0World\u200b!"]
 bpe_vocab = {c: i for i, c in enumerate(sorted(set("".join(offset_texts).lower())))}
-def offsets_only(name, tok, added=None):
+def offsets_only(name, tok, added=None, pair=None):
     if added: tok.add_tokens(added)
     rows = []
     for t in offset_texts:
         e = tok.encode(t)
         rows.append({"text": t, "ids": e.ids, "tokens": e.tokens, "offsets": e.offsets})
-    out.append({"name": name, "tokenizer": json.loads(tok.to_str()), "rows": rows})
+    entry = {"name": name, "tokenizer": json.loads(tok.to_str()), "rows": rows}
+    if pair:
+        e = tok.encode(pair[0], pair[1])
+        entry["pair"] = {"a": pair[0], "b": pair[1], "ids": e.ids, "type_ids": e.type_ids, "offsets": e.offsets,
+                         "special_tokens_mask": e.special_tokens_mask}
+    out.append(entry)
 for name, norm, pre in [
     ("off_nfkc_lower", N.Sequence([N.NFKC(), N.Lowercase()]), P.Whitespace()),
     ("off_nfd_strip", N.Sequence([N.NFD(), N.StripAccents(), N.Strip()]), P.WhitespaceSplit()),
@@ -114,14 +119,16 @@ for name, norm, pre in [
     for extra in ["▁", "<J>", "[UNK]"]:
         vocab.setdefault(extra, len(vocab))
     if "bytelevel" in name:
-        vocab = {c: i for i, c in enumerate(P.ByteLevel.alphabet())}
+        vocab = {c: i for i, c in enumerate(["<s>", "</s>"] + P.ByteLevel.alphabet())}
         tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-        tok.post_processor = PP.ByteLevel(trim_offsets=True)
+        # A sequence: offsets trimmed, then the pair template (not the single one) applies.
+        tok.post_processor = PP.Sequence([PP.ByteLevel(trim_offsets=True),
+                                          PP.TemplateProcessing(single="<s> $A", pair="<s> $A </s> $B:1", special_tokens=[("<s>", 0), ("</s>", 1)])])
     else:
         tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token="[UNK]", fuse_unk=True))
     tok.normalizer = norm
     tok.pre_tokenizer = pre
-    offsets_only(name, tok)
+    offsets_only(name, tok, pair=("Hi there", " 한 국") if "bytelevel" in name else None)
 tok = Tokenizer(models.WordPiece(vocab={"[UNK]": 0, "a": 1, "##b": 2, "b": 3}, unk_token="[UNK]"))
 tok.normalizer = N.Sequence([N.NFKC(), N.Lowercase()])
 tok.pre_tokenizer = P.Whitespace()

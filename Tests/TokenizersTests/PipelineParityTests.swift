@@ -161,6 +161,12 @@ struct PipelineComponentTests {
       #expect(encoding.offsets == Self.offsets(row["offsets"]), "\(name): offsets of \(text.debugDescription) \(encoding.tokens)")
       #expect(encoding.byteOffsets == byteRanges(encoding.offsets, in: text), "\(name): byte offsets of \(text.debugDescription)")
     }
+    if let pair = entry["pair"], case .string(let a)? = pair["a"], case .string(let b)? = pair["b"] {
+      let encoding = try tokenizer.encoding(of: a, pair: b)
+      #expect(encoding.ids == Self.ints(pair["ids"]), "\(name): pair")
+      #expect(encoding.typeIds == Self.ints(pair["type_ids"]), "\(name): pair type ids")
+      #expect(encoding.offsets == Self.offsets(pair["offsets"]), "\(name): pair offsets")
+    }
   }
 
   @Test(arguments: 5..<17)
