@@ -24,10 +24,14 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
     .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
   targets: [
     .target(name: "FileSupport"),
-    .target(name: "Tokenizers", dependencies: ["FileSupport"], swiftSettings: optimized),
+    .target(
+      name: "Tokenizers", dependencies: ["FileSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      // The schema the SentencePiece reader is generated from (sentencepiece_model.pb.swift).
+      exclude: ["SentencePiece/sentencepiece_model.proto"], swiftSettings: optimized),
     .target(name: "TensorEngine", swiftSettings: kernels),
     .target(name: "Models", dependencies: ["FileSupport", "TensorEngine"], swiftSettings: kernels),
     .target(name: "Inference", dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers"], swiftSettings: kernels),

@@ -1,0 +1,396 @@
+import FileSupport
+import Foundation
+import SwiftProtobuf
+
+/// A SentencePiece model (a `.model` file, the protobuf `ModelProto`): Unigram or BPE, with
+/// its normalizer, user-defined and control symbols and byte fallback. It encodes and decodes
+/// exactly as the `sentencepiece` library does, and writes `.model` files that library loads.
+public struct SentencePieceTokenizer: Tokenizer {
+  public enum Kind: Sendable { case unigram, bpe }
+
+  /// What a piece is (SentencePiece's `ModelProto.SentencePiece.Type`).
+  public enum PieceType: Int, Sendable {
+    case normal = 1, unknown, control, userDefined, unused, byte
+  }
+
+  public struct Piece: Sendable, Equatable {
+    public var text: String
+    /// Log probability (Unigram) or merge priority (BPE).
+    public var score: Float
+    public var type: PieceType
+    public init(_ text: String, score: Float, type: PieceType = .normal) {
+      self.text = text
+      self.score = score
+      self.type = type
+    }
+  }
+
+  public let kind: Kind
+  public let pieces: [Piece]
+  /// Unknown characters become their UTF-8 bytes as `<0xXX>` pieces instead of the unknown piece.
+  public let byteFallback: Bool
+  public let unknownId: Int
+  let normalizer: SentencePieceNormalizer
+  private let denormalizer: SentencePieceNormalizer?
+  /// The file as read (or built), so that writing it keeps every field.
+  private let proto: Sentencepiece_ModelProto
+  /// Normal, user-defined and unused pieces (the model's vocabulary) by their bytes.
+  private let vocabulary: ByteStringTable
+  private let vocabularyIds: [Int]
+  /// Control, unknown and byte pieces, looked up first (SentencePiece's reserved ids).
+  private let reserved: [ExactString: Int]
+  private let longestPiece: Int
+  private let minScore: Float
+  private let maxScore: Float
+  private let unknownSurface: String
+  /// The id of each byte's `<0xXX>` piece, when byte fallback is on.
+  private let byteIds: [Int]
+
+  /// Reads a `.model` file.
+  public init(file path: String) throws(TokenizerError) {
+    let data = try fileAccess(TokenizerError.file) { () throws(FileError) in try readFile(path) }
+    do {
+      try self.init(proto: try Sentencepiece_ModelProto(serializedBytes: data))
+    } catch let error as TokenizerError {
+      throw .file(.malformed(path: path, line: 0, reason: error.description))
+    } catch {
+      throw .file(.malformed(path: path, line: 0, reason: "not a SentencePiece model (\(error))"))
+    }
+  }
+
+  init(proto: Sentencepiece_ModelProto) throws(TokenizerError) {
+    let spec = proto.trainerSpec
+    switch spec.modelType {
+    case .unigram: kind = .unigram
+    case .bpe: kind = .bpe
+    case .word, .char:
+      throw .invalidJSON(field: "trainer_spec.model_type", reason: "\(spec.modelType) models are not supported (Unigram and BPE are)")
+    }
+    self.proto = proto
+    byteFallback = spec.byteFallback
+    unknownSurface = spec.unkSurface
+    var pieces: [Piece] = []
+    var reserved: [ExactString: Int] = [:]
+    var unknown: Int?
+    var userDefined: [String] = []
+    var byteIds = [Int](repeating: -1, count: 256)
+    var vocabulary = ByteStringTable(capacity: 1024)
+    var vocabularyIds: [Int] = []
+    for (id, p) in proto.pieces.enumerated() {
+      guard let type = PieceType(rawValue: p.type.rawValue) else {
+        throw .invalidJSON(field: "pieces[\(id)].type", reason: "unknown piece type \(p.type.rawValue)")
+      }
+      guard !p.piece.isEmpty else { throw .invalidJSON(field: "pieces[\(id)]", reason: "a piece cannot be empty") }
+      pieces.append(Piece(p.piece, score: p.score, type: type))
+      switch type {
+      case .normal, .userDefined, .unused:
+        var bytes = Array(p.piece.utf8)
+        let (index, inserted) = bytes.withUnsafeMutableBufferPointer { vocabulary.findOrInsert($0.baseAddress!, $0.count) }
+        guard inserted else { throw .invalidJSON(field: "pieces[\(id)]", reason: "\(p.piece.debugDescription) appears twice") }
+        precondition(index == vocabularyIds.count)
+        vocabularyIds.append(id)
+        if type == .userDefined { userDefined.append(p.piece) }
+      case .unknown, .control, .byte:
+        guard reserved.updateValue(id, forKey: ExactString(p.piece)) == nil else {
+          throw .invalidJSON(field: "pieces[\(id)]", reason: "\(p.piece.debugDescription) appears twice")
+        }
+        if type == .unknown { unknown = id }
+        if type == .byte {
+          guard spec.byteFallback, let b = pieceByte(p.piece) else {
+            throw .invalidJSON(field: "pieces[\(id)]", reason: "byte piece \(p.piece.debugDescription) in a model without byte fallback")
+          }
+          byteIds[Int(b)] = id
+        }
+      }
+    }
+    guard let unknown else { throw .invalidJSON(field: "pieces", reason: "the model has no unknown piece") }
+    if spec.byteFallback, let missing = byteIds.firstIndex(of: -1) {
+      throw .invalidJSON(field: "pieces", reason: "byte fallback without the piece \(byteFallbackToken(UInt8(missing)))")
+    }
+    self.pieces = pieces
+    self.vocabulary = vocabulary
+    self.vocabularyIds = vocabularyIds
+    self.reserved = reserved
+    self.byteIds = byteIds
+    unknownId = unknown
+    longestPiece = proto.pieces.map { $0.piece.utf8.count }.max() ?? 1
+    let normalScores = pieces.filter { $0.type == .normal }.map(\.score)
+    minScore = normalScores.min() ?? .greatestFiniteMagnitude
+    maxScore = max(normalScores.max() ?? 0, .leastNormalMagnitude)
+    func normalizer(_ n: Sentencepiece_NormalizerSpec) throws(TokenizerError) -> SentencePieceNormalizer {
+      try SentencePieceNormalizer(
+        charsMap: Array(n.precompiledCharsmap), addDummyPrefix: n.addDummyPrefix,
+        removeExtraWhitespaces: n.removeExtraWhitespaces, escapeWhitespaces: n.escapeWhitespaces,
+        treatWhitespaceAsSuffix: spec.treatWhitespaceAsSuffix)
+    }
+    var main = try normalizer(proto.normalizerSpec)
+    main.userDefined = PieceMatcher(userDefined)
+    self.normalizer = main
+    denormalizer = proto.hasDenormalizerSpec && !proto.denormalizerSpec.precompiledCharsmap.isEmpty
+      ? try normalizer(proto.denormalizerSpec) : nil
+  }
+
+  // MARK: Encoding
+
+  /// The id of a piece (SentencePiece's `PieceToId`: reserved pieces first, unknown if none).
+  public func id(of piece: String) -> Int {
+    if let id = reserved[ExactString(piece)] { return id }
+    var bytes = Array(piece.utf8)
+    return bytes.withUnsafeMutableBufferPointer { b in
+      b.isEmpty ? nil : vocabulary.find(b.baseAddress!, b.count).map { vocabularyIds[$0] }
+    } ?? unknownId
+  }
+
+  /// The pieces of `text` with their ids, as `SentencePieceProcessor.encode(out_type=str)`.
+  public func encodePieces(_ text: String) -> [(piece: String, id: Int)] {
+    let normalized = normalizer.normalize(text)
+    guard !normalized.isEmpty else { return [] }
+    let segments = kind == .unigram ? viterbi(normalized) : mergePairs(normalized)
+    // Unknown pieces become bytes (byte fallback) or one piece per run of unknowns.
+    var out: [(String, Int)] = []
+    var previousUnknown = false
+    for (range, id) in segments {
+      let bytes = normalized[range]
+      let isUnknown = pieces[id].type == .unknown
+      if isUnknown && byteFallback {
+        for b in bytes { out.append((pieces[byteIds[Int(b)]].text, byteIds[Int(b)])) }
+      } else if isUnknown && previousUnknown {
+        out[out.count - 1].0 += String(decoding: bytes, as: UTF8.self)
+      } else {
+        out.append((String(decoding: bytes, as: UTF8.self), id))
+      }
+      previousUnknown = isUnknown
+    }
+    return out
+  }
+
+  public func encode(_ text: String) throws -> [Int] { encodePieces(text).map(\.id) }
+
+  public func encodeOrdinary(_ text: String) throws -> [Int] { encodePieces(text).map(\.id) }
+
+  /// The id of the vocabulary piece `normalized[range]`, if any.
+  private func vocabularyId(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
+    vocabulary.find(b.baseAddress! + range.lowerBound, range.count).map { vocabularyIds[$0] }
+  }
+
+  /// SentencePiece's Unigram `EncodeOptimized`: the best-scoring segmentation over UTF-8
+  /// positions, scores summed in single precision as the library does; a character no piece
+  /// starts with is an unknown piece scored `min score − 10`; user-defined pieces always win.
+  private func viterbi(_ normalized: [UInt8]) -> [(Range<Int>, Int)] {
+    let n = normalized.count
+    var bestScore = [Float](repeating: 0, count: n + 1)
+    var bestStart = [Int](repeating: -1, count: n + 1)
+    var bestId = [Int](repeating: -1, count: n + 1)
+    let unknownScore = minScore - 10
+    normalized.withUnsafeBufferPointer { b in
+      var start = 0
+      while start < n {
+        let base = bestScore[start]
+        let width = min(utf8Length(b[start]), n - start)
+        var hasSingle = false
+        for end in (start + 1)...min(n, start + longestPiece) {
+          guard let id = vocabularyId(b, start..<end), pieces[id].type != .unused else { continue }
+          let length = end - start
+          // As in C++: a user-defined piece's score is a double, so the sum is one too.
+          let score = pieces[id].type == .userDefined ? Double(Float(length) * maxScore) - 0.1 : Double(pieces[id].score)
+          let candidate = score + Double(base)
+          if bestStart[end] == -1 || candidate > Double(bestScore[end]) {
+            bestScore[end] = Float(candidate)
+            bestStart[end] = start
+            bestId[end] = id
+          }
+          if length == width { hasSingle = true }
+        }
+        if !hasSingle {
+          let candidate = unknownScore + base
+          if bestStart[start + width] == -1 || candidate > bestScore[start + width] {
+            bestScore[start + width] = candidate
+            bestStart[start + width] = start
+            bestId[start + width] = unknownId
+          }
+        }
+        start += width
+      }
+    }
+    var out: [(Range<Int>, Int)] = []
+    var end = n
+    while end > 0 {
+      out.append((bestStart[end]..<end, bestId[end]))
+      end = bestStart[end]
+    }
+    return out.reversed()
+  }
+
+  /// SentencePiece's BPE: characters (user-defined pieces whole and frozen), then the
+  /// adjacent pair whose join is the best-scoring piece is merged, leftmost first, until none
+  /// is a piece. A symbol that is no piece is unknown.
+  private func mergePairs(_ normalized: [UInt8]) -> [(Range<Int>, Int)] {
+    var symbols: [(range: Range<Int>, frozen: Bool)] = []
+    var i = 0
+    while i < normalized.count {
+      if let matcher = normalizer.userDefined, let m = matcher.longestMatch(normalized, at: i) {
+        symbols.append((i..<(i + m), true))
+        i += m
+      } else {
+        let w = min(utf8Length(normalized[i]), normalized.count - i)
+        symbols.append((i..<(i + w), false))
+        i += w
+      }
+    }
+    // Unused pieces are merged through and then split back into the two symbols they joined.
+    var unusedJoins: [Range<Int>: (Range<Int>, Range<Int>)] = [:]
+    normalized.withUnsafeBufferPointer { b in
+      func join(_ k: Int) -> (score: Float, id: Int)? {
+        guard !symbols[k].frozen && !symbols[k + 1].frozen,
+              let id = vocabularyId(b, symbols[k].range.lowerBound..<symbols[k + 1].range.upperBound) else { return nil }
+        return (pieces[id].score, id)
+      }
+      var scores = (0..<max(symbols.count - 1, 0)).map(join)
+      while true {
+        var best = -1
+        for k in scores.indices {
+          if let s = scores[k], best < 0 || s.score > scores[best]!.score { best = k }
+        }
+        guard best >= 0 else { break }
+        let (left, right) = (symbols[best].range, symbols[best + 1].range)
+        if pieces[scores[best]!.id].type == .unused { unusedJoins[left.lowerBound..<right.upperBound] = (left, right) }
+        symbols[best].range = left.lowerBound..<right.upperBound
+        symbols.remove(at: best + 1)
+        scores.remove(at: best)
+        if best > 0 { scores[best - 1] = join(best - 1) }
+        if best < scores.count { scores[best] = join(best) }
+      }
+    }
+    var out: [(Range<Int>, Int)] = []
+    func resegment(_ range: Range<Int>) {
+      let id = id(of: String(decoding: normalized[range], as: UTF8.self))
+      if pieces[id].type == .unused, let (a, b) = unusedJoins[range] {
+        resegment(a)
+        resegment(b)
+      } else {
+        out.append((range, id))
+      }
+    }
+    for s in symbols { resegment(s.range) }
+    return out
+  }
+
+  // MARK: Decoding
+
+  /// Decodes as `SentencePieceProcessor.decode`: `▁` is a space (the first one dropped when the
+  /// model adds or removes spaces), control pieces are invisible, the unknown piece is
+  /// ` ⁇ `, byte pieces are joined into UTF-8 (a byte that is no character is U+FFFD).
+  public func decode(_ ids: [Int]) throws -> String {
+    var text: [UInt8] = []
+    var bytes: [UInt8] = []
+    var expectLeadingSpace = true
+    var leadingSpaceSeen = false
+    let dropsLeadingSpace = proto.normalizerSpec.addDummyPrefix || proto.normalizerSpec.removeExtraWhitespaces
+    func flushBytes() {
+      var k = 0
+      while k < bytes.count {
+        let width = validUTF8Length(bytes, at: k)
+        if width == 0 {
+          text += Array("\u{FFFD}".utf8)
+          k += 1
+        } else {
+          text += bytes[k..<(k + width)]
+          k += width
+        }
+      }
+      bytes.removeAll()
+    }
+    for id in ids {
+      guard id >= 0 && id < pieces.count else { throw TokenizerError.invalidTokenID(id) }
+      let piece = pieces[id]
+      if piece.type == .byte {
+        bytes.append(pieceByte(piece.text)!)
+        continue
+      }
+      flushBytes()
+      if leadingSpaceSeen || !text.isEmpty { expectLeadingSpace = false }
+      leadingSpaceSeen = false
+      switch piece.type {
+      case .control: continue
+      case .unknown: text += Array(unknownSurface.utf8)
+      default:
+        var surface = Array(piece.text.utf8)[...]
+        if expectLeadingSpace && dropsLeadingSpace && surface.starts(with: SentencePieceNormalizer.space) {
+          surface = surface.dropFirst(SentencePieceNormalizer.space.count)
+          leadingSpaceSeen = !proto.normalizerSpec.removeExtraWhitespaces
+        }
+        text += replacingSpaceSymbol(surface)
+      }
+    }
+    flushBytes()
+    let decoded = String(decoding: text, as: UTF8.self)
+    guard let denormalizer else { return decoded }
+    return String(decoding: denormalizer.normalize(decoded), as: UTF8.self)
+  }
+
+  private func replacingSpaceSymbol(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count)
+    var k = bytes.startIndex
+    while k < bytes.endIndex {
+      if bytes[k...].starts(with: SentencePieceNormalizer.space) {
+        out.append(0x20)
+        k += 3
+      } else {
+        out.append(bytes[k])
+        k += 1
+      }
+    }
+    return out
+  }
+
+  // MARK: Tokenizer
+
+  public var vocabSize: Int { pieces.count }
+
+  public func tokenBytes(_ id: Int) -> [UInt8]? {
+    guard id >= 0 && id < pieces.count else { return nil }
+    let piece = pieces[id]
+    switch piece.type {
+    case .byte: return [pieceByte(piece.text)!]
+    case .control: return []
+    case .unknown: return Array(unknownSurface.utf8)
+    default: return replacingSpaceSymbol(Array(piece.text.utf8)[...])
+    }
+  }
+
+  /// The control pieces (`<s>`, `</s>`, …), which text never encodes to.
+  public var specialTokens: SpecialTokens {
+    (try? SpecialTokens(Dictionary(pieces.enumerated().filter { $0.element.type == .control }.map { ($0.element.text, $0.offset) }) { a, _ in a }))
+      ?? SpecialTokens()
+  }
+
+  // MARK: Writing
+
+  /// The model as `.model` bytes (every field read is kept).
+  public var serialized: [UInt8] { (try? proto.serializedBytes()) ?? [] }
+
+  /// Writes the `.model` file atomically.
+  public func save(to path: String) throws(TokenizerError) {
+    let bytes = serialized
+    try fileAccess(TokenizerError.file) { () throws(FileError) in try writeAtomically(Data(bytes), to: path) }
+  }
+}
+
+/// The byte of a `<0xXX>` piece.
+func pieceByte(_ piece: String) -> UInt8? {
+  let b = Array(piece.utf8)
+  guard b.count == 6, b[0] == UInt8(ascii: "<"), b[1] == UInt8(ascii: "0"), b[2] == UInt8(ascii: "x"), b[5] == UInt8(ascii: ">")
+  else { return nil }
+  return UInt8(String(decoding: b[3..<5], as: UTF8.self), radix: 16)
+}
+
+/// The length of the valid UTF-8 character at `k`, or 0 if it is not one.
+func validUTF8Length(_ bytes: [UInt8], at k: Int) -> Int {
+  let lead = bytes[k]
+  if lead < 0x80 { return 1 }
+  let n = lead >= 0xC2 && lead < 0xE0 ? 2 : lead >= 0xE0 && lead < 0xF0 ? 3 : lead >= 0xF0 && lead < 0xF5 ? 4 : 0
+  guard n > 0, k + n <= bytes.count else { return 0 }
+  let scalar = String(decoding: bytes[k..<(k + n)], as: UTF8.self).unicodeScalars
+  return scalar.count == 1 && scalar.first != "\u{FFFD}" ? n : 0
+}

@@ -1,0 +1,54 @@
+"""Trains small SentencePiece models with the `sentencepiece` package on the repo's fixture
+corpora (Korean + English) and records how it encodes and decodes, for the Swift parity tests
+(Tests/Fixtures/sentencepiece/). Reference only; not part of the product.
+
+    pip install sentencepiece   # 0.2.x
+    python3 scripts/sentencepiece_fixtures.py
+"""
+import io, json, os
+import sentencepiece as spm
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+fx = os.path.join(root, "Tests", "Fixtures")
+outdir = os.path.join(fx, "sentencepiece")
+os.makedirs(outdir, exist_ok=True)
+ko = open(os.path.join(fx, "ko_constitution.txt"), encoding="utf-8").read().splitlines()
+en = open(os.path.join(fx, "en_austen_40k.txt"), encoding="utf-8").read().splitlines()
+corpus = [l for l in ko + en if l.strip()]
+
+texts = [
+    "", " ", "Hello, world!", "  leading and   inner   trailing  ", "I don't know... it's 12345 dollars?!",
+    "대한민국은 민주공화국이다.", "제1조 ① 대한민국의 주권은 국민에게 있고, 모든 권력은 국민으로부터 나온다.",
+    "ＡＢＣ ｶﾀｶﾅ ﬁ Ⅻ ①② Straße ΣΑΣ İ café café", "tab\there\nnew line\r\n  spaces\u3000wide",
+    "emoji 😀👍🏽 and 漢字 中文 ㄱㅏ", "<sep> user <sep>defined<sep>", "<s> control </s>", "\u200b zero\u00a0width",
+    "a" * 60, "xyzzy qwerty ꙮ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "\x00\x01 bytes \x7f",
+] + corpus[3:60:3]
+
+configs = [
+    ("unigram_bytefallback", dict(model_type="unigram", vocab_size=1500, byte_fallback=True, user_defined_symbols=["<sep>"])),
+    ("bpe_bytefallback", dict(model_type="bpe", vocab_size=1200, byte_fallback=True, user_defined_symbols=["<sep>"])),
+    ("unigram_identity", dict(model_type="unigram", vocab_size=800, normalization_rule_name="identity",
+                              remove_extra_whitespaces=False, character_coverage=0.98)),
+    ("bpe_nfkc_unk", dict(model_type="bpe", vocab_size=900, normalization_rule_name="nfkc", add_dummy_prefix=False,
+                          character_coverage=0.98, control_symbols=["<ctl>"])),
+]
+records = []
+for name, cfg in configs:
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(corpus), model_writer=model, num_threads=1,
+                                   minloglevel=2, **cfg)
+    data = model.getvalue()
+    open(os.path.join(outdir, name + ".model"), "wb").write(data)
+    sp = spm.SentencePieceProcessor(model_proto=data)
+    rows = []
+    for t in texts:
+        ids = sp.encode(t)
+        rows.append({"text": t, "ids": ids, "pieces": sp.encode(t, out_type=str), "decoded": sp.decode(ids)})
+    # Decoding id sequences that are no encoding: lone byte pieces, control and unknown ids.
+    byte_ids = [sp.piece_to_id(p) for p in ["<0xEA>", "<0xB0>", "<0x80>", "<0x41>"]]
+    odd = [[0, 1, 2] + list(range(3, 40)), [sp.piece_to_id("▁Hello")] + byte_ids, list(range(sp.get_piece_size() - 30, sp.get_piece_size()))]
+    records.append({"name": name, "rows": rows, "decode": [{"ids": i, "decoded": sp.decode(i)} for i in odd],
+                    "vocab_size": sp.get_piece_size()})
+with open(os.path.join(outdir, "sentencepiece.json"), "w", encoding="utf-8") as f:
+    json.dump(records, f, ensure_ascii=False)
+print("wrote", len(records), "models", sentencepiece_version := spm.__version__)
