@@ -156,7 +156,7 @@ struct CLITests {
     try FileManager.default.createDirectory(atPath: directory + "/data", withIntermediateDirectories: true)
     let r = try swiftgpt(["tokenizer", "encode", "--tokenizer", "data", "--text", "x"], in: directory)
     #expect(r.status == 1 && r.err == "Error: cannot read data: unknown tokenizer format "
-      + "(expected .model, .json, .tiktoken or a folder with tokenizer.json)\n", "\(r.err)")
+      + "(expected .model (minbpe or SentencePiece), .json, .tiktoken or a folder with tokenizer.json)\n", "\(r.err)")
   }
 
   @Test func badFileDoesNotReplaceExistingOutput() throws {
