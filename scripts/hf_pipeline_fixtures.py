@@ -195,3 +195,16 @@ for k in range(3):
 with open(os.path.join(fx, "hf_truncation.json"), "w", encoding="utf-8") as f:
     json.dump(cases, f, ensure_ascii=False, separators=(",", ":"))
 print("wrote", len(cases), "truncation and padding cases")
+
+# Unigram training (Tests/Fixtures/hf_unigram.json): HF's UnigramTrainer with NFKC + Metaspace on
+# nine lines in ten of the corpus; the tenth lines are held out for the likelihood check.
+train_lines = [l + "\n" for i, l in enumerate(corpus) if i % 10 != 9]
+held_out = [l for i, l in enumerate(corpus) if i % 10 == 9 and l.strip()]
+t = Tokenizer(models.Unigram())
+t.normalizer = N.NFKC()
+t.pre_tokenizer = P.Metaspace()
+t.decoder = D.Metaspace()
+t.train_from_iterator(train_lines, T.UnigramTrainer(vocab_size=1500, special_tokens=["<unk>"], unk_token="<unk>", show_progress=False))
+with open(os.path.join(fx, "hf_unigram.json"), "w", encoding="utf-8") as f:
+    json.dump({"vocab_size": 1500, "tokenizer": json.loads(t.to_str()), "held_out": held_out}, f, ensure_ascii=False)
+print("wrote unigram training fixture")

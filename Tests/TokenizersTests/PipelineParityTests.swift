@@ -359,3 +359,59 @@ struct TruncationPaddingTests {
     }
   }
 }
+
+/// HF's `UnigramTrainer` against ours on the same lines (Tests/Fixtures/hf_unigram.json, made
+/// by `scripts/hf_pipeline_fixtures.py`): EM order and floating point differ, so what is
+/// checked is what a user sees — the pieces shared and the held-out text's likelihood.
+@Suite("HF UnigramTrainer parity (Tests/Fixtures/hf_unigram.json)")
+struct UnigramTrainerTests {
+  static let fixture: JSONValue = try! JSONValue(
+    parsing: String(contentsOf: fixturesDirectory.appendingPathComponent("hf_unigram.json"), encoding: .utf8))
+
+  /// The fixture corpora's lines as Python's `splitlines()` gives them.
+  static let lines: [String] = ["ko_constitution.txt", "en_austen_40k.txt"].flatMap { name -> [String] in
+    let text = try! String(contentsOf: fixturesDirectory.appendingPathComponent(name), encoding: .utf8)
+    var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+    if text.hasSuffix("\n") { lines.removeLast() }
+    return lines
+  }
+
+  static func base() -> PipelineTokenizer {
+    PipelineTokenizer(normalizer: .nfkc, preTokenizer: .metaspace(MetaspaceOptions()), model: PipelineBPE.empty,
+                      decoder: .metaspace(MetaspaceOptions()))
+  }
+
+  /// The log probability the model gives the held-out lines: the scores of their pieces.
+  static func logLikelihood(_ tokenizer: PipelineTokenizer, _ texts: [String]) throws -> Double {
+    let model = try #require(tokenizer.model as? UnigramModel)
+    return try texts.reduce(0.0) { sum, text in sum + (try tokenizer.encode(text)).reduce(0.0) { $0 + model.scores[$1] } }
+  }
+
+  @Test func sharesPiecesAndLikelihoodWithHF() throws {
+    let train = Self.lines.enumerated().filter { $0.offset % 10 != 9 }.map { $0.element + "\n" }
+    guard case .array(let heldOut)? = Self.fixture["held_out"], let hfJSON = Self.fixture["tokenizer"] else {
+      Issue.record("bad fixture")
+      return
+    }
+    let texts = heldOut.compactMap { if case .string(let s) = $0 { s } else { nil } }
+    let hf = try PipelineTokenizer(json: hfJSON)
+    let trainer = UnigramTrainer(vocabSize: 1500, specialTokens: ["<unk>"], unknownToken: "<unk>")
+    let ours = try trainer.train(Self.base(), on: train, threads: 1)
+    #expect(try trainer.train(Self.base(), on: train, threads: 2).json == ours.json, "the same on any thread count")
+    #expect(ours.vocabSize == 1500)
+    #expect(ours.id(of: "<unk>") == 0 && (ours.model as? UnigramModel)?.unknownId == 0)
+    let shared = Set(hf.model.vocab.entries.map(\.token)).intersection(ours.model.vocab.entries.map(\.token))
+    #expect(Double(shared.count) / Double(hf.model.vocab.count) >= 0.95, "\(shared.count) of \(hf.model.vocab.count) pieces shared")
+    let (mine, theirs) = (try Self.logLikelihood(ours, texts), try Self.logLikelihood(hf, texts))
+    #expect(abs(mine - theirs) / abs(theirs) <= 0.01, "held-out log likelihood \(mine), HF \(theirs)")
+    // It encodes and decodes text it never saw.
+    let text = "대한민국의 모든 국민은 행복하다. Elizabeth smiled."
+    #expect(try ours.decode(ours.encode(text)) == text)
+  }
+
+  @Test func refusesAVocabularySmallerThanTheAlphabet() throws {
+    #expect(throws: TokenizerError.self) {
+      try UnigramTrainer(vocabSize: 20, unknownToken: "<unk>").train(Self.base(), on: Self.lines)
+    }
+  }
+}

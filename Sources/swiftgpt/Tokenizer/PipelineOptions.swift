@@ -8,16 +8,22 @@ struct PipelineOptions: ParsableArguments {
   @Option(help: "tokenizer.json whose normalizer, pre-tokenizer, post-processor and decoder to use (--pipeline hf).")
   var config: String?
 
-  @Option(help: "Normalizers, comma-separated: nfc, nfd, nfkc, nfkd, lowercase, strip, strip-accents (--pipeline hf).")
-  var normalizer: String = ""
+  @Option(help: """
+    Normalizers, comma-separated: nfc, nfd, nfkc, nfkd, lowercase, strip, strip-accents (--pipeline hf; \
+    default: none, nfkc for unigram).
+    """)
+  var normalizer: String?
 
   @Option(help: """
     Pre-tokenizers, comma-separated: whitespace-split, whitespace, punctuation, digits, byte-level, \
-    metaspace, bert (--pipeline hf).
+    metaspace, bert (--pipeline hf; default: whitespace-split,punctuation, metaspace for unigram).
     """)
-  var preTokenizer: String = "whitespace-split,punctuation"
+  var preTokenizer: String?
 
-  @Option(help: "Model to train: bpe or wordpiece (HF's WordPieceTrainer: BPE with '##', then WordPiece) (--pipeline hf).")
+  @Option(help: """
+    Model to train: bpe, wordpiece (HF's WordPieceTrainer: BPE with '##', then WordPiece) or unigram \
+    (HF's UnigramTrainer, as SentencePiece) (--pipeline hf).
+    """)
   var model: String = "bpe"
 
   @Option(help: "Prefix of word-continuing tokens, e.g. '##' (--pipeline hf; '' for none).")
@@ -32,6 +38,20 @@ struct PipelineOptions: ParsableArguments {
   @Option(help: "Keep at most this many characters in the alphabet (--pipeline hf).")
   var limitAlphabet: Int?
 
+  @Option(help: "Unigram: the unknown token (first id; '' for none).")
+  var unkToken = "<unk>"
+
+  @Option(help: "Unigram: the share of pieces each pruning round keeps.")
+  var shrinkingFactor = 0.75
+
+  @Option(help: "Unigram: the longest piece, in characters.")
+  var maxPieceLength = 16
+
+  @Option(help: "Unigram: EM rounds between prunings.")
+  var subIterations = 2
+
+  var isUnigram: Bool { model == "unigram" }
+
   /// The untrained pipeline: components from --config or from the flags. The decoder follows
   /// the pre-tokenizer (byte-level, metaspace) or the prefix / suffix (WordPiece, BPE).
   func base() throws -> PipelineTokenizer {
@@ -41,7 +61,7 @@ struct PipelineOptions: ParsableArguments {
       return tokenizer
     }
     var normalizers: [Normalizer] = []
-    for name in list(normalizer) {
+    for name in list(normalizer ?? (isUnigram ? "nfkc" : "")) {
       switch name {
       case "nfc": normalizers.append(.nfc)
       case "nfd": normalizers.append(.nfd)
@@ -55,7 +75,7 @@ struct PipelineOptions: ParsableArguments {
     }
     var preTokenizers: [PreTokenizer] = []
     var decoder: Decoder?
-    for name in list(preTokenizer) {
+    for name in list(preTokenizer ?? (isUnigram ? "metaspace" : "whitespace-split,punctuation")) {
       switch name {
       case "whitespace-split": preTokenizers.append(.whitespaceSplit)
       case "whitespace": preTokenizers.append(.whitespace)
@@ -73,7 +93,7 @@ struct PipelineOptions: ParsableArguments {
           "unknown pre-tokenizer '\(name)'; known: whitespace-split, whitespace, punctuation, digits, byte-level, metaspace, bert")
       }
     }
-    if decoder == nil, !prefix.isEmpty { decoder = .wordPiece(prefix: prefix, cleanup: true) }
+    if decoder == nil, !prefix.isEmpty, !isUnigram { decoder = .wordPiece(prefix: prefix, cleanup: true) }
     if decoder == nil, let suffix { decoder = .bpe(suffix: suffix) }
     return PipelineTokenizer(
       normalizer: normalizers.isEmpty ? nil : normalizers.count == 1 ? normalizers[0] : .sequence(normalizers),
@@ -89,6 +109,14 @@ struct PipelineOptions: ParsableArguments {
       vocabSize: vocabSize, minFrequency: minFrequency, specialTokens: specialTokens, limitAlphabet: limitAlphabet,
       initialAlphabet: byteLevel ? PreTokenizer.byteLevelAlphabet : [],
       continuingSubwordPrefix: prefix.isEmpty || byteLevel ? nil : prefix, endOfWordSuffix: suffix)
+  }
+
+  /// The Unigram trainer for `base` (a byte-level pipeline keeps the 256 byte characters).
+  func unigramTrainer(vocabSize: Int, specialTokens: [String], for base: PipelineTokenizer) -> UnigramTrainer {
+    UnigramTrainer(
+      vocabSize: vocabSize, specialTokens: specialTokens, unknownToken: unkToken.isEmpty ? nil : unkToken,
+      shrinkingFactor: shrinkingFactor, maxPieceLength: maxPieceLength, subIterations: subIterations,
+      initialAlphabet: base.preTokenizer?.isByteLevel ?? false ? PreTokenizer.byteLevelAlphabet : [])
   }
 
   private func list(_ text: String) -> [String] {

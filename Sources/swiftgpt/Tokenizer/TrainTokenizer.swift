@@ -6,7 +6,7 @@ import Tokenizers
 struct TrainTokenizer: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train",
-    abstract: "Train a BPE tokenizer: minbpe byte-level (default), HF-style pipeline (--pipeline hf) or char (--char).",
+    abstract: "Train a tokenizer: minbpe byte-level BPE (default), HF-style pipeline (--pipeline hf: BPE, WordPiece, Unigram) or char (--char).",
     discussion: """
       minbpe (--pipeline bpe): the vocabulary size counts the 256 byte tokens, the merges and the \
       special tokens; special tokens get the last ids. Ties between equally frequent pairs go to \
@@ -14,7 +14,8 @@ struct TrainTokenizer: ParsableCommand {
 
       HF (--pipeline hf): HF tokenizers' BpeTrainer on a normalizer + pre-tokenizer pipeline \
       (default: whitespace-split,punctuation with '##' continuation tokens and a WordPiece \
-      decoder; --pre-tokenizer byte-level for GPT-2 style). The vocabulary size counts special \
+      decoder; --pre-tokenizer byte-level for GPT-2 style), or with --model unigram HF's \
+      UnigramTrainer (NFKC and Metaspace by default, as SentencePiece). The vocabulary size counts special \
       tokens (first ids), the alphabet and the merges. Input files are read line by line as HF \
       does. Writes tokenizer.json (--output NAME.json) or the folder PreTrainedTokenizerFast loads.
 
@@ -64,7 +65,11 @@ struct TrainTokenizer: ParsableCommand {
     }
     guard ["bpe", "hf"].contains(pipeline) else { throw ValidationError("--pipeline must be bpe or hf") }
     if char && pipeline == "hf" { throw ValidationError("--char and --pipeline hf do not go together") }
-    guard ["bpe", "wordpiece"].contains(hf.model) else { throw ValidationError("--model must be bpe or wordpiece") }
+    guard ["bpe", "wordpiece", "unigram"].contains(hf.model) else { throw ValidationError("--model must be bpe, wordpiece or unigram") }
+    if hf.isUnigram {
+      guard hf.shrinkingFactor > 0 && hf.shrinkingFactor < 1 else { throw ValidationError("--shrinking-factor must be between 0 and 1") }
+      try requireAtLeast(1, ["--max-piece-length": hf.maxPieceLength, "--sub-iterations": hf.subIterations])
+    }
     if let limit = hf.limitAlphabet, limit < 1 { throw ValidationError("--limit-alphabet must be ≥ 1, got \(limit)") }
     // Unknown component names are reported with this command's usage (without --config, building
     // the pipeline reads no file).
@@ -123,11 +128,17 @@ struct TrainTokenizer: ParsableCommand {
       bytes += text.utf8.count
       lines += linesWithEndings(text)
     }
-    var bar = ProgressBar(total: vocabSize!, label: "merging", unit: "merges")
-    let tokenizer = hf.model == "wordpiece"
-      ? try trainer.trainWordPiece(base, on: lines, threads: threads) { bar.update($0) }
-      : try trainer.train(base, on: lines, threads: threads) { bar.update($0) }
-    bar.finish()
+    let tokenizer: PipelineTokenizer
+    if hf.isUnigram {
+      let unigram = hf.unigramTrainer(vocabSize: vocabSize!, specialTokens: special, for: base)
+      tokenizer = try unigram.train(base, on: lines, threads: threads) { Terminal.error("EM round: \($0) pieces") }
+    } else {
+      var bar = ProgressBar(total: vocabSize!, label: "merging", unit: "merges")
+      tokenizer = hf.model == "wordpiece"
+        ? try trainer.trainWordPiece(base, on: lines, threads: threads) { bar.update($0) }
+        : try trainer.train(base, on: lines, threads: threads) { bar.update($0) }
+      bar.finish()
+    }
     let trained = Terminal.now()
     if output.hasSuffix(".json") {
       try tokenizer.save(to: output)
