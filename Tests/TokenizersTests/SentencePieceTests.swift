@@ -57,6 +57,25 @@ struct SentencePieceTests {
     #expect(try reread.encode(text) == tokenizer.encode(text))
   }
 
+  /// A Unigram pipeline trained here, written as a `.model` (NFKC as precompiled rules): read
+  /// back with SentencePiece's rules it encodes as the pipeline does. (Text that starts with a
+  /// space differs: SentencePiece always adds its dummy prefix, HF's Metaspace only before a
+  /// non-space.) Tests/BlackBox/sentencepiece_blackbox.py checks the same with `sentencepiece`.
+  @Test func aTrainedUnigramPipelineWritesAModelThatEncodesTheSame() throws {
+    let lines = UnigramTrainerTests.lines
+    let pipeline = try UnigramTrainer(vocabSize: 800, unknownToken: "<unk>").train(UnigramTrainerTests.base(), on: lines)
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftgpt-unigram-\(UUID()).model").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    try SentencePieceTokenizer(unigram: pipeline).save(to: path)
+    let model = try SentencePieceTokenizer(file: path)
+    #expect(model.vocabSize == 800 && model.unknownId == 0)
+    let texts = lines.filter { !$0.isEmpty && !$0.hasPrefix(" ") } + ["ＡＢＣ ﬁ ㄱㅏ ①② Ⅻ café e\u{301} ㈜ ㎏ 😀", "tab\there  two  spaces"]
+    for text in texts { #expect(try model.encode(text) == pipeline.encode(text), "\(text.debugDescription)") }
+    var bpe = pipeline
+    bpe.model = PipelineBPE.empty
+    #expect(throws: TokenizerError.self) { try SentencePieceTokenizer(unigram: bpe) }
+  }
+
   @Test func aFileThatIsNoModelIsAnError() throws {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftgpt-bad-\(UUID()).model").path
     defer { try? FileManager.default.removeItem(atPath: path) }

@@ -15,7 +15,8 @@ struct TrainTokenizer: ParsableCommand {
       HF (--pipeline hf): HF tokenizers' BpeTrainer on a normalizer + pre-tokenizer pipeline \
       (default: whitespace-split,punctuation with '##' continuation tokens and a WordPiece \
       decoder; --pre-tokenizer byte-level for GPT-2 style), or with --model unigram HF's \
-      UnigramTrainer (NFKC and Metaspace by default, as SentencePiece). The vocabulary size counts special \
+      UnigramTrainer (NFKC and Metaspace by default, as SentencePiece; --output NAME.model \
+      writes a SentencePiece model). The vocabulary size counts special \
       tokens (first ids), the alphabet and the merges. Input files are read line by line as HF \
       does. Writes tokenizer.json (--output NAME.json) or the folder PreTrainedTokenizerFast loads.
 
@@ -142,14 +143,17 @@ struct TrainTokenizer: ParsableCommand {
     let trained = Terminal.now()
     if output.hasSuffix(".json") {
       try tokenizer.save(to: output)
+    } else if output.hasSuffix(".model") {
+      guard hf.isUnigram else { throw ValidationError("a .model output (SentencePiece) needs --model unigram") }
+      try SentencePieceTokenizer(unigram: tokenizer).save(to: output)
     } else {
       try tokenizer.saveFolder(to: output)
     }
     Terminal.error(String(
       format: "read %.1f MB and trained %d tokens in %.2fs", Double(bytes) / 1e6, tokenizer.vocabSize, trained - start))
     if tokenizer.vocabSize < vocabSize! {
-      Terminal.error("note: the corpus ran out of pairs; the vocabulary has \(tokenizer.vocabSize) tokens, not \(vocabSize!)")
+      Terminal.error("note: the corpus is too small for the vocabulary; it has \(tokenizer.vocabSize) tokens, not \(vocabSize!)")
     }
-    Terminal.error("wrote \(output.hasSuffix(".json") ? output : output + "/tokenizer.json, tokenizer_config.json, special_tokens_map.json")")
+    Terminal.error("wrote \(output.hasSuffix(".json") || output.hasSuffix(".model") ? output : output + "/tokenizer.json, tokenizer_config.json, special_tokens_map.json")")
   }
 }
