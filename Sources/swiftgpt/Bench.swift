@@ -39,7 +39,7 @@ struct EncodeBench: ParsableCommand {
     abstract: "Time encodeOrdinary over a file split into documents or chunks.")
 
   @Option(help: "Built-in encoding.") var encoding = "cl100k_base"
-  @Option(help: "A HF tokenizer.json to time instead of a built-in encoding (encode without special tokens).")
+  @Option(help: "A tokenizer to time instead of a built-in encoding: a HF tokenizer.json (encodeBatch, with offsets, no special tokens) or a SentencePiece .model.")
   var tokenizer: String?
   @Option(name: .customLong("input"), help: "UTF-8 text file.") var file: String
   @Option(help: "docs (split on blank lines) or chunks (consecutive docs regrouped to ~64 KB).")
@@ -47,14 +47,26 @@ struct EncodeBench: ParsableCommand {
   @Option(help: "Repetitions.") var repeats = 5
   @Option(help: "Threads (encodeOrdinaryBatch).") var threads = 1
   @Option(help: "Write all ids as little-endian uint32 to this file.") var idsOut: String?
+  @Option(help: "HF pipeline: write every token's character offsets as little-endian uint32 start, end pairs.")
+  var offsetsOut: String?
 
   func validate() throws { try requireAtLeast(1, ["--repeats": repeats, "--threads": threads]) }
 
   func run() throws {
     let encode: ([String]) throws -> [[Int]]
+    var offsets: [Range<Int>] = []
     if let tokenizer {
-      let pipeline = try PipelineTokenizer(file: tokenizer)
-      encode = { try pipeline.encodeBatch($0, addSpecialTokens: false, threads: threads).map(\.ids) }
+      let loaded = try loadTokenizer(tokenizer)
+      if let pipeline = loaded as? PipelineTokenizer {
+        // encodeBatch gives each token's offsets, as HF's encode_batch does.
+        encode = { units in
+          let encodings = try pipeline.encodeBatch(units, addSpecialTokens: false, threads: threads)
+          offsets = encodings.flatMap(\.offsets)
+          return encodings.map(\.ids)
+        }
+      } else {
+        encode = { try $0.map(loaded.encodeOrdinary) }
+      }
     } else {
       let enc = try Encoding.named(encoding)
       encode = { threads == 1 ? $0.map(enc.encodeOrdinary) : enc.encodeOrdinaryBatch($0, threads: threads) }
@@ -74,6 +86,10 @@ struct EncodeBench: ParsableCommand {
         Data(buffer.map { UInt32($0).littleEndian }.withUnsafeBytes { Array($0) })
       }
       try data.write(to: URL(fileURLWithPath: idsOut), options: .atomic)
+    }
+    if let offsetsOut {
+      let values = offsets.flatMap { [UInt32($0.lowerBound).littleEndian, UInt32($0.upperBound).littleEndian] }
+      try values.withUnsafeBytes { Data($0) }.write(to: URL(fileURLWithPath: offsetsOut), options: .atomic)
     }
     print(try timingJSON(times, bytes: bytes, extra: ["units": units.count, "bytes": bytes, "tokens": all.count]))
   }
@@ -140,13 +156,14 @@ struct TrainBench: ParsableCommand {
   /// Times HF-pipeline training on the file's lines (HF's `train(files)` reads lines too).
   private func runPipeline(_ text: String) throws {
     let base = try hf.base()
-    let trainer = hf.trainer(vocabSize: vocabSize, specialTokens: special, for: base)
     let lines = linesWithEndings(text)
     var times: [Double] = []
     var trained: PipelineTokenizer?
     for _ in 0..<repeats {
       let start = Terminal.now()
-      trained = try trainer.train(base, on: lines, threads: threads)
+      trained = hf.isUnigram
+        ? try hf.unigramTrainer(vocabSize: vocabSize, specialTokens: special, for: base).train(base, on: lines, threads: threads)
+        : try hf.trainer(vocabSize: vocabSize, specialTokens: special, for: base).train(base, on: lines, threads: threads)
       times.append(Terminal.now() - start)
     }
     if let output { try trained!.save(to: output) }

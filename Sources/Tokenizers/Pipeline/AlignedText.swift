@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Normalized text that remembers where each scalar came from (HF's `NormalizedString`): for
 /// each scalar, the byte range of the original text it was made from. Token offsets are found
@@ -25,9 +26,10 @@ struct AlignedText {
   }
 
   var text: String {
-    var view = String.UnicodeScalarView()
-    view.append(contentsOf: scalars)
-    return String(view)
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(scalars.count)
+    for s in scalars { UTF8.encode(s) { bytes.append($0) } }
+    return String(decoding: bytes, as: UTF8.self)
   }
 
   /// The original byte range of each byte of the text (a scalar's bytes share its range).
@@ -124,11 +126,10 @@ struct AlignedText {
   /// marks are put in canonical order, and for the composed forms a starter absorbs the marks
   /// it composes with (one change less for each).
   mutating func unicodeNormalize(compatibility: Bool, compose: Bool) {
-    var unicode = UnicodeTables()
     var items: [(ccc: UInt8, scalar: Unicode.Scalar, change: Int)] = []
     items.reserveCapacity(scalars.count)
     for s in scalars {
-      for (k, d) in unicode.decomposition(s, compatibility: compatibility).enumerated() {
+      for (k, d) in UnicodeTables.decomposition(s, compatibility: compatibility).enumerated() {
         items.append((d.properties.canonicalCombiningClass.rawValue, d, k == 0 ? 0 : 1))
       }
     }
@@ -148,12 +149,12 @@ struct AlignedText {
       i = j
     }
     let decomposed = items.map { ($0.scalar, $0.change) }
-    transform(compose ? Self.recompose(decomposed, &unicode) : decomposed)
+    transform(compose ? Self.recompose(decomposed) : decomposed)
   }
 
   /// The canonical composition of decomposed text, as `unicode-normalization`'s
   /// `Recompositions` iterator does it, carrying each scalar's change.
-  private static func recompose(_ input: [(Unicode.Scalar, Int)], _ unicode: inout UnicodeTables) -> [(Unicode.Scalar, Int)] {
+  private static func recompose(_ input: [(Unicode.Scalar, Int)]) -> [(Unicode.Scalar, Int)] {
     var out: [(Unicode.Scalar, Int)] = []
     out.reserveCapacity(input.count)
     var composee: (Unicode.Scalar, Int)?
@@ -179,7 +180,7 @@ struct AlignedText {
         }
         continue
       }
-      if let composed = unicode.compose(k.0, ch) {
+      if let composed = UnicodeTables.compose(k.0, ch) {
         composee = (composed, k.1 + change - 1)
       } else if lastClass == nil && cls == 0 {
         out.append(k)
@@ -195,22 +196,22 @@ struct AlignedText {
 }
 
 /// Single-scalar decompositions and pairwise compositions, from Foundation's normalization of
-/// one or two scalars (Hangul by its arithmetic), memoised for one normalization.
-private struct UnicodeTables {
-  private var decompositions: [UInt32: [Unicode.Scalar]] = [:]
-  private var compositions: [UInt64: Unicode.Scalar?] = [:]
+/// one or two scalars (Hangul by its arithmetic), memoised for the process.
+private enum UnicodeTables {
+  private static let decompositions = Mutex<[UInt32: [Unicode.Scalar]]>([:])
+  private static let compositions = Mutex<[UInt64: Unicode.Scalar?]>([:])
 
-  mutating func decomposition(_ s: Unicode.Scalar, compatibility: Bool) -> [Unicode.Scalar] {
+  static func decomposition(_ s: Unicode.Scalar, compatibility: Bool) -> [Unicode.Scalar] {
     if s.value < 0xA0 { return [s] }
     let key = s.value | (compatibility ? 1 << 31 : 0)
-    if let d = decompositions[key] { return d }
+    if let d = decompositions.withLock({ $0[key] }) { return d }
     let one = String(s)
     let d = Array((compatibility ? one.decomposedStringWithCompatibilityMapping : one.decomposedStringWithCanonicalMapping).unicodeScalars)
-    decompositions[key] = d
+    decompositions.withLock { $0[key] = d }
     return d
   }
 
-  mutating func compose(_ a: Unicode.Scalar, _ b: Unicode.Scalar) -> Unicode.Scalar? {
+  static func compose(_ a: Unicode.Scalar, _ b: Unicode.Scalar) -> Unicode.Scalar? {
     let (l, v) = (a.value, b.value)
     // Hangul: L + V → LV, LV + T → LVT.
     if (0x1100...0x1112).contains(l) && (0x1161...0x1175).contains(v) {
@@ -221,10 +222,10 @@ private struct UnicodeTables {
     }
     if v < 0x300 { return nil }
     let key = UInt64(l) << 32 | UInt64(v)
-    if let c = compositions[key] { return c }
+    if let c = compositions.withLock({ $0[key] }) { return c }
     let composed = (String(a) + String(b)).precomposedStringWithCanonicalMapping.unicodeScalars
     let c = composed.count == 1 ? composed.first : nil
-    compositions[key] = c
+    compositions.withLock { $0[key] = c }
     return c
   }
 }
@@ -264,7 +265,11 @@ extension Normalizer {
       if strip ?? lower { Normalizer.sequence([.nfd, .stripAccents]).align(&text) }
       if lower { Normalizer.lowercase.align(&text) }
     case .sequence(let steps):
-      for step in steps { step.align(&text) }
+      // A step that leaves the text as it is (NFKC on most text) keeps the alignment.
+      for step in steps {
+        let before = text.text
+        if !step.normalize(before).utf8.elementsEqual(before.utf8) { step.align(&text) }
+      }
     }
   }
 }

@@ -325,17 +325,23 @@ private func splitWordRuns(_ piece: PreToken, into out: inout [PreToken]) {
 extension PreToken {
   /// Every `scalar` replaced by `replacement`, whose bytes come from where the scalar's did.
   mutating func replaceScalar(_ scalar: Unicode.Scalar, with replacement: Unicode.Scalar) {
-    guard text.unicodeScalars.contains(scalar) else { return }
-    if let from = origins {
-      var new: [Int32] = []
-      var i = 0
-      for s in text.unicodeScalars {
-        new += repeatElement(from[i], count: UTF8.width(s == scalar ? replacement : s))
-        i += UTF8.width(s)
-      }
-      origins = new
+    guard scalar.isASCII else {
+      // (Every caller replaces the space.)
+      text = text.replacingScalar(scalar, with: replacement)
+      return
     }
-    text = text.replacingScalar(scalar, with: replacement)
+    let byte = UInt8(scalar.value)
+    guard text.utf8.contains(byte) else { return }
+    let bytes = Array(String(replacement).utf8)
+    var out: [UInt8] = []
+    out.reserveCapacity(text.utf8.count + 8)
+    var newOrigins: [Int32] = []
+    for (i, b) in text.utf8.enumerated() {
+      if b == byte { out += bytes } else { out.append(b) }
+      if let from = origins { newOrigins += repeatElement(from[i], count: b == byte ? bytes.count : 1) }
+    }
+    text = String(decoding: out, as: UTF8.self)
+    if origins != nil { origins = newOrigins }
   }
 
   /// `prefix` in front, its bytes coming from where the first byte did (HF `prepend`).
@@ -348,6 +354,11 @@ extension PreToken {
 extension String {
   /// The string with every `scalar` replaced by `replacement`.
   func replacingScalar(_ scalar: Unicode.Scalar, with replacement: Unicode.Scalar) -> String {
+    if scalar.isASCII {
+      var token = PreToken(self, atOrigin: false, origins: nil)
+      token.replaceScalar(scalar, with: replacement)
+      return token.text
+    }
     guard unicodeScalars.contains(scalar) else { return self }
     var view = String.UnicodeScalarView()
     for s in unicodeScalars { view.append(s == scalar ? replacement : s) }

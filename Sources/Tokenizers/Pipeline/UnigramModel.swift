@@ -9,82 +9,88 @@ public struct UnigramModel: SubwordModel {
   public let unknownId: Int?
   public let byteFallback: Bool
   private let minScore: Double
-  private let maxPieceLength: Int  // in scalars
+  /// The pieces as a trie of their bytes, valued by id.
+  private let trie: DoubleArray
 
   public init(pieces: [(String, Double)], unknownId: Int?, byteFallback: Bool = false) throws(TokenizerError) {
     var vocab = Vocabulary()
+    var table = ByteStringTable(capacity: pieces.count)
     for (k, (piece, _)) in pieces.enumerated() {
-      guard vocab.id(piece) == nil else {
-        throw .invalidJSON(field: "model.vocab[\(k)]", reason: "piece '\(piece)' appears twice")
-      }
+      var bytes = Array(piece.utf8)
+      guard !bytes.isEmpty, bytes.withUnsafeMutableBufferPointer({ table.findOrInsert($0.baseAddress!, $0.count).inserted })
+      else { throw .invalidJSON(field: "model.vocab[\(k)]", reason: "piece '\(piece)' is empty or appears twice") }
       vocab.add(piece)
     }
     if let unknownId, !(0..<pieces.count).contains(unknownId) {
       throw .invalidJSON(field: "model.unk_id", reason: "\(unknownId) is not a piece id")
     }
     self.vocab = vocab
+    trie = DoubleArray(pieces.enumerated().map { (Array($0.element.0.utf8), UInt32($0.offset)) })
     scores = pieces.map(\.1)
     self.unknownId = unknownId
     self.byteFallback = byteFallback
     minScore = scores.min() ?? 0
-    maxPieceLength = pieces.map { $0.0.unicodeScalars.count }.max() ?? 1
   }
 
+  /// HF's `encode_optimized` over the word's UTF-8: for each character start, every piece
+  /// that starts there (walking the trie); the best total score wins, the first found among equals.
   public func tokenize(_ word: String, into ids: inout [Int], tokens: inout [String], spans: inout [Range<Int>]) {
-    let scalars = Array(word.unicodeScalars)
-    let n = scalars.count
-    guard n > 0 else { return }
-    // best[i]: best score of a segmentation of scalars[..<i], the start and id of its last piece.
-    var best = [(score: Double, start: Int, id: Int)](repeating: (0, -1, -1), count: n + 1)
-    let unknownScore = minScore - 10
-    for start in 0..<n where start == 0 || best[start].start >= 0 {
-      let base = best[start].score
-      var hasSingle = false
-      var view = String.UnicodeScalarView()
-      for end in (start + 1)...min(n, start + maxPieceLength) {
-        view.append(scalars[end - 1])
-        guard let id = vocab.id(String(view)) else { continue }
-        let score = base + scores[id]
-        if best[end].start < 0 || score > best[end].score { best[end] = (score, start, id) }
-        if end == start + 1 { hasSingle = true }
+    var word = word
+    word.withUTF8 { b in
+      let n = b.count
+      guard n > 0 else { return }
+      // best[i]: the best score of b[..<i], the start and id of its last piece.
+      var best = [(score: Double, start: Int, id: Int)](repeating: (0, -1, -1), count: n + 1)
+      let unknownScore = minScore - 10
+      var start = 0
+      while start < n {
+        let width = min(utf8Length(b[start]), n - start)
+        if start == 0 || best[start].start >= 0 {
+          let base = best[start].score
+          var hasSingle = false
+          trie.forEachPrefix(b, from: start) { length, id in
+            let score = base + scores[id]
+            if best[start + length].start < 0 || score > best[start + length].score { best[start + length] = (score, start, id) }
+            if length == width { hasSingle = true }
+            return true
+          }
+          if !hasSingle, let unknownId {
+            let score = base + unknownScore
+            if best[start + width].start < 0 || score > best[start + width].score { best[start + width] = (score, start, unknownId) }
+          }
+        }
+        start += width
       }
-      if !hasSingle, let unknownId {
-        let score = base + unknownScore
-        if best[start + 1].start < 0 || score > best[start + 1].score { best[start + 1] = (score, start, unknownId) }
+      guard best[n].start >= 0 else { return }  // no unknown piece and an uncovered character
+      // Walk back, fusing runs of unknowns into one piece.
+      var pieces: [(span: Range<Int>, id: Int?)] = []
+      var end = n
+      while end > 0 {
+        let node = best[end]
+        if node.id == unknownId, let last = pieces.last, last.id == nil {
+          pieces[pieces.count - 1].span = node.start..<last.span.upperBound
+        } else {
+          pieces.append((node.start..<end, node.id == unknownId ? nil : node.id))
+        }
+        end = node.start
       }
-    }
-    guard best[n].start >= 0 else { return }  // no unknown piece and an uncovered character
-    // Walk back, fusing runs of unknowns into one piece.
-    var byteStart = [0]  // of each scalar, and the end
-    for s in scalars { byteStart.append(byteStart.last! + UTF8.width(s)) }
-    var pieces: [(text: String, id: Int?, span: Range<Int>)] = []
-    var end = n
-    while end > 0 {
-      let node = best[end]
-      let text = String(String.UnicodeScalarView(scalars[node.start..<end]))
-      if node.id == unknownId, let last = pieces.last, last.id == nil {
-        pieces[pieces.count - 1].text = text + last.text
-        pieces[pieces.count - 1].span = byteStart[node.start]..<last.span.upperBound
-      } else {
-        pieces.append((text, node.id == unknownId ? nil : node.id, byteStart[node.start]..<byteStart[end]))
-      }
-      end = node.start
-    }
-    for (text, id, span) in pieces.reversed() {
-      if let id = id ?? vocab.id(text) {
-        ids.append(id)
-        tokens.append(text)
-        spans.append(span)
-      } else if byteFallback, let bytes = byteIds(text) {
-        ids.append(contentsOf: bytes)
-        for b in bytes {
-          tokens.append(vocab.tokens[b]!)
+      for (span, id) in pieces.reversed() {
+        let text = String(decoding: UnsafeBufferPointer(rebasing: b[span]), as: UTF8.self)
+        if let id {
+          ids.append(id)
+          tokens.append(vocab.tokens[id]!)
+          spans.append(span)
+        } else if byteFallback, let bytes = byteIds(text) {
+          ids.append(contentsOf: bytes)
+          for b in bytes {
+            tokens.append(vocab.tokens[b]!)
+            spans.append(span)
+          }
+        } else if let unknownId {
+          ids.append(unknownId)
+          tokens.append(text)
           spans.append(span)
         }
-      } else if let unknownId {
-        ids.append(unknownId)
-        tokens.append(text)
-        spans.append(span)
       }
     }
   }

@@ -3,8 +3,8 @@
 /// whitespace handling: leading, trailing and repeated spaces removed, a space added in front
 /// (`add_dummy_prefix`), spaces written as `▁` (`escape_whitespaces`).
 struct SentencePieceNormalizer: Sendable {
-  /// The trie's units and the `\0`-separated replacement strings (nil: no rules, identity).
-  private let trie: [UInt32]?
+  /// The rules' trie and the `\0`-separated replacement strings (nil: no rules, identity).
+  private let trie: DoubleArray?
   private let replacements: [UInt8]
   let addDummyPrefix: Bool
   let removeExtraWhitespaces: Bool
@@ -32,9 +32,9 @@ struct SentencePieceNormalizer: Sendable {
     guard charsMap.count > 4 else { throw Self.broken("it is shorter than its header") }
     let size = Int(charsMap[0]) | Int(charsMap[1]) << 8 | Int(charsMap[2]) << 16 | Int(charsMap[3]) << 24
     guard size % 4 == 0, size > 0, 4 + size < charsMap.count else { throw Self.broken("its trie size \(size) does not fit") }
-    trie = stride(from: 4, to: 4 + size, by: 4).map { i in
+    trie = DoubleArray(units: stride(from: 4, to: 4 + size, by: 4).map { i in
       UInt32(charsMap[i]) | UInt32(charsMap[i + 1]) << 8 | UInt32(charsMap[i + 2]) << 16 | UInt32(charsMap[i + 3]) << 24
-    }
+    })
     replacements = Array(charsMap[(4 + size)...])
   }
 
@@ -48,9 +48,9 @@ struct SentencePieceNormalizer: Sendable {
     var i = 0
     if removeExtraWhitespaces {
       while i < input.count {
-        let (piece, consumed) = prefix(input, at: i)
-        guard piece.elementsEqual(" ".utf8) else { break }
-        i += consumed
+        let p = prefix(input, at: i)
+        guard p.bytes(input, replacements).elementsEqual(" ".utf8) else { break }
+        i += p.consumed
       }
     }
     guard i < input.count else { return [] }
@@ -60,14 +60,14 @@ struct SentencePieceNormalizer: Sendable {
     if !treatWhitespaceAsSuffix && addDummyPrefix { out += space }
     var previousIsSpace = removeExtraWhitespaces
     while i < input.count {
-      let (piece, consumed) = prefix(input, at: i)
-      var bytes = piece[...]
+      let p = prefix(input, at: i)
+      var bytes = p.bytes(input, replacements)
       while previousIsSpace, bytes.first == 0x20 { bytes = bytes.dropFirst() }
       if !bytes.isEmpty {
         for b in bytes { if b == 0x20 && escapeWhitespaces { out += Self.space } else { out.append(b) } }
         previousIsSpace = bytes.last == 0x20
       }
-      i += consumed
+      i += p.consumed
       if !removeExtraWhitespaces { previousIsSpace = false }
     }
     if removeExtraWhitespaces {
@@ -77,37 +77,40 @@ struct SentencePieceNormalizer: Sendable {
     return out
   }
 
-  /// What the text at `i` becomes and how many bytes that takes: a user-defined symbol as it
-  /// is, else the longest rule, else one character.
-  private func prefix(_ input: [UInt8], at i: Int) -> (piece: [UInt8], consumed: Int) {
-    if let userDefined, let n = userDefined.longestMatch(input, at: i) { return (Array(input[i..<(i + n)]), n) }
+  /// What the text at `i` becomes: `range` of the input (kept) or of the replacements, and how
+  /// many input bytes that takes.
+  private struct Prefix {
+    var range: Range<Int>
+    var replaced: Bool
+    var consumed: Int
+
+    func bytes(_ input: [UInt8], _ replacements: [UInt8]) -> ArraySlice<UInt8> {
+      replaced ? replacements[range] : input[range]
+    }
+  }
+
+  /// A user-defined symbol as it is, else the longest rule, else one character.
+  private func prefix(_ input: [UInt8], at i: Int) -> Prefix {
+    if let userDefined, let n = userDefined.longestMatch(input, at: i) { return Prefix(range: i..<(i + n), replaced: false, consumed: n) }
     if let (length, value) = longestRule(input, at: i) {
       var end = value
       while end < replacements.count && replacements[end] != 0 { end += 1 }
-      return (Array(replacements[value..<end]), length)
+      return Prefix(range: value..<end, replaced: true, consumed: length)
     }
     let n = min(utf8Length(input[i]), input.count - i)
-    return (Array(input[i..<(i + n)]), n)
+    return Prefix(range: i..<(i + n), replaced: false, consumed: n)
   }
 
-  /// darts-clone's `commonPrefixSearch`: the longest key starting at `i` among the first 32
-  /// found (as SentencePiece keeps them), with its value.
+  /// The longest rule at `i` among the first 32 found (as SentencePiece keeps them), with its value.
   private func longestRule(_ input: [UInt8], at i: Int) -> (length: Int, value: Int)? {
     guard let trie else { return nil }
-    func offset(_ unit: UInt32) -> Int { Int((unit >> 10) << ((unit & (1 << 9)) >> 6)) }
     var best: (Int, Int)?
     var found = 0
-    var node = offset(trie[0])
-    for k in i..<input.count {
-      node ^= Int(input[k])
-      guard node < trie.count else { break }
-      let unit = trie[node]
-      guard unit & ((1 << 31) | 0xFF) == UInt32(input[k]) else { break }
-      node ^= offset(unit)
-      if (unit >> 8) & 1 == 1 {
-        guard node < trie.count else { break }
-        if found < 32 { best = (k - i + 1, Int(trie[node] & ((1 << 31) - 1))) }
+    input.withUnsafeBufferPointer { b in
+      trie.forEachPrefix(b, from: i) { length, value in
+        best = (length, value)
         found += 1
+        return found < 32
       }
     }
     return best

@@ -37,6 +37,8 @@ public struct SentencePieceTokenizer: Tokenizer {
   /// Normal, user-defined and unused pieces (the model's vocabulary) by their bytes.
   private let vocabulary: ByteStringTable
   private let vocabularyIds: [Int]
+  /// The same pieces as a trie (Unigram's Viterbi walks it from each position).
+  private let trie: DoubleArray
   /// Control, unknown and byte pieces, looked up first (SentencePiece's reserved ids).
   private let reserved: [ExactString: Int]
   private let longestPiece: Int
@@ -110,6 +112,8 @@ public struct SentencePieceTokenizer: Tokenizer {
     self.pieces = pieces
     self.vocabulary = vocabulary
     self.vocabularyIds = vocabularyIds
+    trie = DoubleArray(vocabularyIds.map { (Array(proto.pieces[$0].piece.utf8), UInt32($0)) }
+      .sorted { $0.0.lexicographicallyPrecedes($1.0) })
     self.reserved = reserved
     self.byteIds = byteIds
     unknownId = unknown
@@ -188,18 +192,18 @@ public struct SentencePieceTokenizer: Tokenizer {
         let base = bestScore[start]
         let width = min(utf8Length(b[start]), n - start)
         var hasSingle = false
-        for end in (start + 1)...min(n, start + longestPiece) {
-          guard let id = vocabularyId(b, start..<end), pieces[id].type != .unused else { continue }
-          let length = end - start
-          // As in C++: a user-defined piece's score is a double, so the sum is one too.
-          let score = pieces[id].type == .userDefined ? Double(Float(length) * maxScore) - 0.1 : Double(pieces[id].score)
-          let candidate = score + Double(base)
-          if bestStart[end] == -1 || candidate > Double(bestScore[end]) {
-            bestScore[end] = Float(candidate)
+        trie.forEachPrefix(b, from: start) { length, id in
+          guard pieces[id].type != .unused else { return true }
+          let end = start + length
+          let score = pieces[id].type == .userDefined ? Float(Double(Float(length) * maxScore) - 0.1) : pieces[id].score
+          let candidate = score + base
+          if bestStart[end] == -1 || candidate > bestScore[end] {
+            bestScore[end] = candidate
             bestStart[end] = start
             bestId[end] = id
           }
           if length == width { hasSingle = true }
+          return true
         }
         if !hasSingle {
           let candidate = unknownScore + base

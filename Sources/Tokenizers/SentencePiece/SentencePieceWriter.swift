@@ -106,7 +106,7 @@ func nfkcCharsMap() -> [UInt8] {
     }()
     entries.append((Array(key.utf8), offset))
   }
-  let units = doubleArray(entries)
+  let units = DoubleArray(entries).units
   var blob: [UInt8] = []
   func append(_ v: UInt32) { for k in 0..<4 { blob.append(UInt8(truncatingIfNeeded: v >> (8 * k))) } }
   append(UInt32(units.count * 4))
@@ -114,83 +114,3 @@ func nfkcCharsMap() -> [UInt8] {
   return blob + pool
 }
 
-/// A darts-clone double array for byte-string keys (no 0 bytes) with values below 2³¹, as
-/// `commonPrefixSearch` reads it: each node's children at `base ^ label`, its value in the unit
-/// at `base ^ 0`, every base used once.
-func doubleArray(_ entries: [([UInt8], UInt32)]) -> [UInt32] {
-  struct Node {
-    var children: [(label: UInt8, node: Int)] = []
-    var value: UInt32?
-  }
-  var nodes = [Node()]
-  for (key, value) in entries {
-    var n = 0
-    for b in key {
-      if let child = nodes[n].children.first(where: { $0.label == b })?.node {
-        n = child
-      } else {
-        nodes.append(Node())
-        nodes[n].children.append((b, nodes.count - 1))
-        n = nodes.count - 1
-      }
-    }
-    nodes[n].value = value
-  }
-  var units = [UInt32](repeating: 0, count: 1024)
-  var used = [Bool](repeating: false, count: 1024)
-  var usedBases = Set<Int>()
-  used[0] = true
-  var position = [Int](repeating: 0, count: nodes.count)
-  var queue = [0]
-  var firstFree = 1
-  var head = 0
-  while head < queue.count {
-    let n = queue[head]
-    head += 1
-    var labels = nodes[n].children.map { Int($0.label) }
-    if nodes[n].value != nil { labels.insert(0, at: 0) }
-    guard let first = labels.first else { continue }
-    while firstFree < used.count && used[firstFree] { firstFree += 1 }
-    var free = firstFree
-    var base = 0
-    while true {
-      if free >= used.count {
-        used += repeatElement(false, count: used.count)
-        units += repeatElement(0, count: units.count)
-      }
-      if !used[free] {
-        base = free ^ first
-        let fits = !usedBases.contains(base) && labels.allSatisfy { l in
-          let q = base ^ l
-          return q != 0 && (q >= used.count || !used[q])
-        }
-        if fits { break }
-      }
-      free += 1
-    }
-    while (base | 0xFF) >= used.count {
-      used += repeatElement(false, count: used.count)
-      units += repeatElement(0, count: units.count)
-    }
-    usedBases.insert(base)
-    for l in labels { used[base ^ l] = true }
-    let p = position[n]
-    let offset = UInt32(p ^ base)
-    precondition(offset < 1 << 21, "the normalization rules are too many for one double array")
-    units[p] = (units[p] & ((1 << 31) | (1 << 8) | 0xFF)) | offset << 10
-    if let value = nodes[n].value {
-      units[p] |= 1 << 8
-      units[base] = value | (1 << 31)
-    }
-    for (label, child) in nodes[n].children {
-      let q = base ^ Int(label)
-      units[q] = (units[q] & ~0xFF) | UInt32(label)
-      position[child] = q
-      queue.append(child)
-    }
-  }
-  // SentencePiece reads whole blocks of 256 units.
-  var end = units.count
-  while end > 256 && !used[end - 256..<end].contains(true) { end -= 256 }
-  return Array(units[0..<end])
-}
