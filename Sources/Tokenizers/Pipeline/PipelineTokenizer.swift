@@ -255,10 +255,12 @@ public struct PipelineTokenizer: Tokenizer {
         cache.scanner!.scan(b)
         for r in cache.scanner!.ranges {
           cache.encode(b.baseAddress! + r.lowerBound, r.count, with: model, into: &out, spans: place != nil) { $0 }
-          if place != nil {
-            origins.removeAll(keepingCapacity: true)
-            for i in r { origins.append(Int32(i)) }
-            addOffsets()
+          // The model sees the word's own bytes: its spans are bytes of the piece.
+          if let place {
+            for span in cache.spans {
+              let first = r.lowerBound + min(span.lowerBound, r.count - 1)
+              out.byteOffsets.append(place.original(first: first, last: r.lowerBound + min(max(span.upperBound - 1, span.lowerBound), r.count - 1)))
+            }
           }
         }
       }
