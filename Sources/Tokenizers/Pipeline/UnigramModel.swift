@@ -25,7 +25,7 @@ public struct UnigramModel: SubwordModel {
       throw .invalidJSON(field: "model.unk_id", reason: "\(unknownId) is not a piece id")
     }
     self.vocab = vocab
-    trie = DoubleArray(pieces.enumerated().map { (Array($0.element.0.utf8), UInt32($0.offset)) })
+    trie = try DoubleArray(pieces.enumerated().map { (Array($0.element.0.utf8), UInt32($0.offset)) })
     scores = pieces.map(\.1)
     self.unknownId = unknownId
     self.byteFallback = byteFallback

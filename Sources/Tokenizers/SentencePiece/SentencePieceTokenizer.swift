@@ -112,7 +112,7 @@ public struct SentencePieceTokenizer: Tokenizer {
     self.pieces = pieces
     self.vocabulary = vocabulary
     self.vocabularyIds = vocabularyIds
-    trie = DoubleArray(vocabularyIds.map { (Array(proto.pieces[$0].piece.utf8), UInt32($0)) }
+    trie = try DoubleArray(vocabularyIds.map { (Array(proto.pieces[$0].piece.utf8), UInt32($0)) }
       .sorted { $0.0.lexicographicallyPrecedes($1.0) })
     self.reserved = reserved
     self.byteIds = byteIds

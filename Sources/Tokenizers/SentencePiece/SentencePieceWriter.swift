@@ -20,7 +20,7 @@ extension SentencePieceTokenizer {
       normalizer.name = "identity"
     case .nfkc?:
       normalizer.name = "nfkc"
-      normalizer.precompiledCharsmap = Data(nfkcCharsMap())
+      normalizer.precompiledCharsmap = Data(try nfkcCharsMap())
     default:
       throw .invalidJSON(field: "normalizer", reason: "SentencePiece models are written with NFKC or no normalizer")
     }
@@ -60,7 +60,7 @@ extension SentencePieceTokenizer {
 /// The NFKC rules as SentencePiece's precompiled charsmap: every character NFKC changes, the
 /// canonical decompositions that compose, and the Hangul jamo sequences that make a syllable,
 /// each mapped to its NFKC form.
-func nfkcCharsMap() -> [UInt8] {
+func nfkcCharsMap() throws(TokenizerError) -> [UInt8] {
   var keys: [String: String] = [:]
   func add(_ key: String) {
     let value = Normalizer.nfkc.normalize(key)
@@ -106,7 +106,7 @@ func nfkcCharsMap() -> [UInt8] {
     }()
     entries.append((Array(key.utf8), offset))
   }
-  let units = DoubleArray(entries).units
+  let units = try DoubleArray(entries).units
   var blob: [UInt8] = []
   func append(_ v: UInt32) { for k in 0..<4 { blob.append(UInt8(truncatingIfNeeded: v >> (8 * k))) } }
   append(UInt32(units.count * 4))
