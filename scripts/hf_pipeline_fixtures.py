@@ -34,10 +34,13 @@ def record(name, tok, pair=None):
         rows.append(row)
     entry = {"name": name, "tokenizer": json.loads(tok.to_str()), "rows": rows}
     if pair:
-        e = tok.encode(pair[0], pair[1])
-        entry["pair"] = {"a": pair[0], "b": pair[1], "ids": e.ids, "type_ids": e.type_ids, "offsets": e.offsets,
-                         "special_tokens_mask": e.special_tokens_mask}
+        entry["pair"] = pair_record(tok, pair)
     out.append(entry)
+
+def pair_record(tok, pair):
+    e = tok.encode(pair[0], pair[1])
+    return {"a": pair[0], "b": pair[1], "ids": e.ids, "type_ids": e.type_ids, "offsets": e.offsets,
+            "special_tokens_mask": e.special_tokens_mask}
 
 # 1. byte-level BPE (GPT-2 style)
 t = Tokenizer(models.BPE())
@@ -102,9 +105,7 @@ def offsets_only(name, tok, added=None, pair=None):
         rows.append({"text": t, "ids": e.ids, "tokens": e.tokens, "offsets": e.offsets})
     entry = {"name": name, "tokenizer": json.loads(tok.to_str()), "rows": rows}
     if pair:
-        e = tok.encode(pair[0], pair[1])
-        entry["pair"] = {"a": pair[0], "b": pair[1], "ids": e.ids, "type_ids": e.type_ids, "offsets": e.offsets,
-                         "special_tokens_mask": e.special_tokens_mask}
+        entry["pair"] = pair_record(tok, pair)
     out.append(entry)
 for name, norm, pre in [
     ("off_nfkc_lower", N.Sequence([N.NFKC(), N.Lowercase()]), P.Whitespace()),

@@ -109,6 +109,16 @@ struct PipelineComponentTests {
     return items.map { ints($0).count == 2 ? ints($0)[0]..<ints($0)[1] : -1..<(-1) }
   }
 
+  /// The entry's pair, if it has one: ids, type ids, offsets and special-tokens mask as HF's.
+  static func checkPair(_ entry: JSONValue, _ tokenizer: PipelineTokenizer, _ name: String) throws {
+    guard let pair = entry["pair"], case .string(let a)? = pair["a"], case .string(let b)? = pair["b"] else { return }
+    let encoding = try tokenizer.encoding(of: a, pair: b)
+    #expect(encoding.ids == ints(pair["ids"]), "\(name): pair")
+    #expect(encoding.typeIds == ints(pair["type_ids"]), "\(name): pair type ids")
+    #expect(encoding.offsets == offsets(pair["offsets"]), "\(name): pair offsets")
+    #expect(encoding.specialTokensMask == ints(pair["special_tokens_mask"]), "\(name): pair special tokens mask")
+  }
+
   static func rows(_ entry: JSONValue) -> [JSONValue] {
     guard case .array(let rows)? = entry["rows"] else { return [] }
     return rows
@@ -138,13 +148,7 @@ struct PipelineComponentTests {
               == row["decoded_keep_special"].flatMap { if case .string(let s) = $0 { s } else { nil } })
       if let pre = Self.strings(row["pre_tokens"]) { #expect(tokenizer.preTokenize(text) == pre, "\(name): \(text.debugDescription)") }
     }
-    if let pair = entry["pair"], case .string(let a)? = pair["a"], case .string(let b)? = pair["b"] {
-      let encoding = try tokenizer.encoding(of: a, pair: b)
-      #expect(encoding.ids == Self.ints(pair["ids"]), "\(name): pair")
-      #expect(encoding.typeIds == Self.ints(pair["type_ids"]), "\(name): pair type ids")
-      #expect(encoding.offsets == Self.offsets(pair["offsets"]), "\(name): pair offsets")
-      #expect(encoding.specialTokensMask == Self.ints(pair["special_tokens_mask"]), "\(name): pair special tokens mask")
-    }
+    try Self.checkPair(entry, tokenizer, name)
   }
 
   /// Offsets through length-changing normalizers (NFKC, NFD, NFKD, strip, replace, BERT's,
@@ -161,12 +165,7 @@ struct PipelineComponentTests {
       #expect(encoding.offsets == Self.offsets(row["offsets"]), "\(name): offsets of \(text.debugDescription) \(encoding.tokens)")
       #expect(encoding.byteOffsets == byteRanges(encoding.offsets, in: text), "\(name): byte offsets of \(text.debugDescription)")
     }
-    if let pair = entry["pair"], case .string(let a)? = pair["a"], case .string(let b)? = pair["b"] {
-      let encoding = try tokenizer.encoding(of: a, pair: b)
-      #expect(encoding.ids == Self.ints(pair["ids"]), "\(name): pair")
-      #expect(encoding.typeIds == Self.ints(pair["type_ids"]), "\(name): pair type ids")
-      #expect(encoding.offsets == Self.offsets(pair["offsets"]), "\(name): pair offsets")
-    }
+    try Self.checkPair(entry, tokenizer, name)
   }
 
   @Test(arguments: 5..<17)
