@@ -125,10 +125,34 @@ struct AlignedText {
   /// each scalar decomposes (its first part replaces it, the rest are inserted), combining
   /// marks are put in canonical order, and for the composed forms a starter absorbs the marks
   /// it composes with (one change less for each).
+  ///
+  /// Text is cut before each scalar that no normalization touches and that nothing composes with
+  /// (ASCII, Latin-1 controls; for the composed forms Hangul syllables and CJK ideographs too):
+  /// the pieces normalize independently, so only those around other scalars do any work.
   mutating func unicodeNormalize(compatibility: Bool, compose: Bool) {
+    func isInert(_ s: Unicode.Scalar) -> Bool {
+      s.value < 0xA0 || (compose && ((0xAC00...0xD7A3).contains(s.value) || (0x4E00...0x9FFF).contains(s.value)))
+    }
+    var dest: [(Unicode.Scalar, Int)] = []
+    dest.reserveCapacity(scalars.count)
+    var start = 0
+    while start < scalars.count {
+      var end = start + 1
+      while end < scalars.count && !isInert(scalars[end]) { end += 1 }
+      if end - start == 1 && isInert(scalars[start]) {
+        dest.append((scalars[start], 0))
+      } else {
+        dest += Self.normalized(scalars[start..<end], compatibility: compatibility, compose: compose)
+      }
+      start = end
+    }
+    transform(dest)
+  }
+
+  /// One piece's normalization with each scalar's change.
+  private static func normalized(_ piece: ArraySlice<Unicode.Scalar>, compatibility: Bool, compose: Bool) -> [(Unicode.Scalar, Int)] {
     var items: [(ccc: UInt8, scalar: Unicode.Scalar, change: Int)] = []
-    items.reserveCapacity(scalars.count)
-    for s in scalars {
+    for s in piece {
       for (k, d) in UnicodeTables.decomposition(s, compatibility: compatibility).enumerated() {
         items.append((d.properties.canonicalCombiningClass.rawValue, d, k == 0 ? 0 : 1))
       }
@@ -149,7 +173,7 @@ struct AlignedText {
       i = j
     }
     let decomposed = items.map { ($0.scalar, $0.change) }
-    transform(compose ? Self.recompose(decomposed) : decomposed)
+    return compose ? recompose(decomposed) : decomposed
   }
 
   /// The canonical composition of decomposed text, as `unicode-normalization`'s

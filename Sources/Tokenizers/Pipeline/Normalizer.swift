@@ -21,12 +21,12 @@ public indirect enum Normalizer: Sendable, Equatable {
   /// The normalized text.
   public func normalize(_ text: String) -> String {
     switch self {
-    case .nfc: return text.utf8.allSatisfy { $0 < 0x80 } ? text : text.precomposedStringWithCanonicalMapping
+    case .nfc: return composedFormIsItself(text) ? text : text.precomposedStringWithCanonicalMapping
     case .nfd: return text.utf8.allSatisfy { $0 < 0x80 } ? text : text.decomposedStringWithCanonicalMapping
     case .nfkc:
       // Foundation's NFKC leaves Hangul jamo from compatibility decompositions (ㄱㅏ) uncomposed;
       // the canonical composition after it finishes the job (가, as Unicode and HF have it).
-      return text.utf8.allSatisfy { $0 < 0x80 } ? text
+      return composedFormIsItself(text) ? text
         : text.precomposedStringWithCompatibilityMapping.precomposedStringWithCanonicalMapping
     case .nfkd: return text.utf8.allSatisfy { $0 < 0x80 } ? text : text.decomposedStringWithCompatibilityMapping
     case .lowercase: return lowercased(text)
@@ -63,6 +63,16 @@ public indirect enum Normalizer: Sendable, Equatable {
     case .sequence(let steps):
       return steps.reduce(text) { $1.normalize($0) }
     }
+  }
+}
+
+/// Whether NFC and NFKC leave `text` as it is, known without normalizing: every scalar is ASCII,
+/// Latin-1 below U+00A0, a Hangul syllable or a CJK unified ideograph (none of them decomposes,
+/// and none composes with another of them).
+@inline(__always)
+func composedFormIsItself(_ text: String) -> Bool {
+  text.unicodeScalars.allSatisfy { s in
+    s.value < 0xA0 || (0xAC00...0xD7A3).contains(s.value) || (0x4E00...0x9FFF).contains(s.value)
   }
 }
 
