@@ -255,6 +255,30 @@ private enum UnicodeTables {
 }
 
 extension Normalizer {
+  /// Whether normalizing `text` keeps every byte where it is: each step leaves the text as it
+  /// is or maps each scalar to one of the same UTF-8 width (lowercasing ASCII, say), so the
+  /// alignment is the identity and need not be built.
+  func keepsBytesInPlace(_ text: String) -> Bool {
+    switch self {
+    case .sequence(let steps):
+      var current = text
+      for step in steps {
+        guard step.keepsBytesInPlace(current) else { return false }
+        current = step.normalize(current)
+      }
+      return true
+    case .lowercase:
+      return text.unicodeScalars.allSatisfy { s in
+        s.value < 0x80 || !s.properties.changesWhenLowercased || {
+          let lower = s.properties.lowercaseMapping.unicodeScalars
+          return lower.count == 1 && UTF8.width(lower.first!) == UTF8.width(s)
+        }()
+      }
+    default:
+      return normalize(text).utf8.elementsEqual(text.utf8)
+    }
+  }
+
   /// Normalizes `text` keeping the alignment (same result as `normalize`).
   func align(_ text: inout AlignedText) {
     switch self {

@@ -191,7 +191,7 @@ public struct PipelineTokenizer: Tokenizer {
       var place: TextPlace?
       if offsets {
         var aligned: [Range<Int>]?
-        if let normalizer, !normalized.utf8.elementsEqual(section.utf8) {
+        if let normalizer, !normalized.utf8.elementsEqual(section.utf8), !normalizer.keepsBytesInPlace(section) {
           var a = AlignedText(section)
           normalizer.align(&a)
           // Should Foundation's normalization and the aligned one ever differ, every byte
