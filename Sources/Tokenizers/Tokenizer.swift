@@ -25,20 +25,15 @@ extension BytePairTokenizer {
   /// another; a token holding part of a character counts as that whole character, as
   /// tiktoken's `decode_with_offsets` does.
   public func offsets(of ids: [Int], in text: String) -> (characters: [Range<Int>], bytes: [Range<Int>]) {
-    var characterOf: [Int] = []  // of each byte
-    characterOf.reserveCapacity(text.utf8.count)
-    var k = -1
-    for b in text.utf8 {
-      if b & 0xC0 != 0x80 { k += 1 }
-      characterOf.append(k)
-    }
+    let characterOf = characterIndices(text)
+    let characterCount = characterOf.last.map { $0 + 1 } ?? 0
     var bytes: [Range<Int>] = []
     var characters: [Range<Int>] = []
     var position = 0
     for id in ids {
       let span = position..<min(position + (tokenBytes(id)?.count ?? 0), characterOf.count)
       bytes.append(span)
-      characters.append(span.isEmpty ? k + 1..<k + 1 : characterOf[span.lowerBound]..<(characterOf[span.upperBound - 1] + 1))
+      characters.append(span.isEmpty ? characterCount..<characterCount : characterOf[span.lowerBound]..<(characterOf[span.upperBound - 1] + 1))
       position = span.upperBound
     }
     return (characters, bytes)

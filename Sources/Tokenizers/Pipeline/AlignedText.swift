@@ -42,9 +42,9 @@ struct AlignedText {
 
   /// HF's `NormalizedString::transform`: the text becomes `dest`. A scalar with change 0
   /// replaces the next original scalar, -n also removes the n after it, +1 is inserted and
-  /// shares the range of the scalar before it. `skip` scalars are removed first.
-  mutating func transform(_ dest: [(Unicode.Scalar, Int)], skip: Int = 0) {
-    var next = skip
+  /// shares the range of the scalar before it.
+  mutating func transform(_ dest: [(Unicode.Scalar, Int)]) {
+    var next = 0
     var newSources: [Range<Int>] = []
     newSources.reserveCapacity(dest.count)
     for (_, change) in dest {
@@ -130,9 +130,7 @@ struct AlignedText {
   /// (ASCII, Latin-1 controls; for the composed forms Hangul syllables and CJK ideographs too):
   /// the pieces normalize independently, so only those around other scalars do any work.
   mutating func unicodeNormalize(compatibility: Bool, compose: Bool) {
-    func isInert(_ s: Unicode.Scalar) -> Bool {
-      s.value < 0xA0 || (compose && ((0xAC00...0xD7A3).contains(s.value) || (0x4E00...0x9FFF).contains(s.value)))
-    }
+    func isInert(_ s: Unicode.Scalar) -> Bool { s.value < 0xA0 || (compose && composedFormKeeps(s)) }
     var dest: [(Unicode.Scalar, Int)] = []
     dest.reserveCapacity(scalars.count)
     var start = 0
@@ -286,30 +284,14 @@ extension Normalizer {
     case .nfd: text.unicodeNormalize(compatibility: false, compose: false)
     case .nfkc: text.unicodeNormalize(compatibility: true, compose: true)
     case .nfkd: text.unicodeNormalize(compatibility: true, compose: false)
-    case .lowercase:
-      text.mapScalars { s, out in
-        if s.value < 0x80 || !s.properties.changesWhenLowercased {
-          out.append(s.value >= 0x41 && s.value <= 0x5A ? Unicode.Scalar(s.value + 32)! : s)
-        } else {
-          out.append(contentsOf: s.properties.lowercaseMapping.unicodeScalars)
-        }
-      }
+    case .lowercase: text.mapScalars { s, out in appendLowercase(s, to: &out) }
     case .strip(let left, let right): text.strip(left: left, right: right)
     case .replace(let pattern, let content): text.replace(pattern, with: content)
     case .prepend(let prefix): text.prepend(prefix)
     case .stripAccents:
       text.mapScalars { s, out in if s.properties.generalCategory != .nonspacingMark { out.append(s) } }
     case .bert(let clean, let chinese, let strip, let lower):
-      text.mapScalars { s, out in
-        if clean {
-          if s.value == 0 || s.value == 0xFFFD || isControl(s) { return }
-          if s.properties.isWhitespace {
-            out.append(" ")
-            return
-          }
-        }
-        if chinese && isChineseCharacter(s) { out += [" ", s, " "] } else { out.append(s) }
-      }
+      text.mapScalars { s, out in appendBERTCleaned(s, clean: clean, chinese: chinese, to: &out) }
       if strip ?? lower { Normalizer.sequence([.nfd, .stripAccents]).align(&text) }
       if lower { Normalizer.lowercase.align(&text) }
     case .sequence(let steps):

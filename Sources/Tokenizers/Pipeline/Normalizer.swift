@@ -44,19 +44,7 @@ public indirect enum Normalizer: Sendable, Equatable {
       return String(view)
     case .bert(let clean, let chinese, let strip, let lower):
       var view = String.UnicodeScalarView()
-      for s in text.unicodeScalars {
-        if clean {
-          if s.value == 0 || s.value == 0xFFFD || isControl(s) { continue }
-          if s.properties.isWhitespace { view.append(" "); continue }
-        }
-        if chinese && isChineseCharacter(s) {
-          view.append(" ")
-          view.append(s)
-          view.append(" ")
-        } else {
-          view.append(s)
-        }
-      }
+      for s in text.unicodeScalars { appendBERTCleaned(s, clean: clean, chinese: chinese, to: &view) }
       var result = String(view)
       if strip ?? lower { result = Normalizer.sequence([.nfd, .stripAccents]).normalize(result) }
       return lower ? lowercased(result) : result
@@ -70,27 +58,47 @@ public indirect enum Normalizer: Sendable, Equatable {
 /// Latin-1 below U+00A0, a Hangul syllable or a CJK unified ideograph (none of them decomposes,
 /// and none composes with another of them).
 @inline(__always)
-func composedFormIsItself(_ text: String) -> Bool {
-  text.unicodeScalars.allSatisfy { s in
-    s.value < 0xA0 || (0xAC00...0xD7A3).contains(s.value) || (0x4E00...0x9FFF).contains(s.value)
-  }
+func composedFormIsItself(_ text: String) -> Bool { text.unicodeScalars.allSatisfy(composedFormKeeps) }
+
+/// A scalar NFC and NFKC leave as it is and that composes with nothing (see `composedFormIsItself`).
+@inline(__always)
+func composedFormKeeps(_ s: Unicode.Scalar) -> Bool {
+  s.value < 0xA0 || (0xAC00...0xD7A3).contains(s.value) || (0x4E00...0x9FFF).contains(s.value)
 }
 
 /// Rust's `char::to_lowercase` applied to each scalar on its own.
 func lowercased(_ text: String) -> String {
   if text.utf8.allSatisfy({ $0 < 0x80 }) { return text.lowercased() }
-  var out = ""
-  out.reserveCapacity(text.utf8.count)
-  for s in text.unicodeScalars {
-    if s.value < 0x80 {
-      out.unicodeScalars.append(s.value >= 0x41 && s.value <= 0x5A ? Unicode.Scalar(s.value + 32)! : s)
-    } else if !s.properties.changesWhenLowercased {
-      out.unicodeScalars.append(s)
-    } else {
-      out += s.properties.lowercaseMapping
+  var out = String.UnicodeScalarView()
+  for s in text.unicodeScalars { appendLowercase(s, to: &out) }
+  return String(out)
+}
+
+/// `s` lowercased as Rust's `char::to_lowercase` does (one scalar or more).
+@inline(__always)
+func appendLowercase<C: RangeReplaceableCollection>(_ s: Unicode.Scalar, to out: inout C) where C.Element == Unicode.Scalar {
+  if s.value < 0x80 {
+    out.append(s.value >= 0x41 && s.value <= 0x5A ? Unicode.Scalar(s.value + 32)! : s)
+  } else if !s.properties.changesWhenLowercased {
+    out.append(s)
+  } else {
+    out.append(contentsOf: s.properties.lowercaseMapping.unicodeScalars)
+  }
+}
+
+/// BERT's cleaning of one scalar: NUL, U+FFFD and control characters dropped, whitespace a
+/// space (`clean`); a CJK ideograph padded with spaces (`chinese`).
+func appendBERTCleaned<C: RangeReplaceableCollection>(
+  _ s: Unicode.Scalar, clean: Bool, chinese: Bool, to out: inout C
+) where C.Element == Unicode.Scalar {
+  if clean {
+    if s.value == 0 || s.value == 0xFFFD || isControl(s) { return }
+    if s.properties.isWhitespace {
+      out.append(" ")
+      return
     }
   }
-  return out
+  if chinese && isChineseCharacter(s) { out.append(contentsOf: [" ", s, " "]) } else { out.append(s) }
 }
 
 /// BERT's control characters: Cc/Cf/Cn/Co except tab, newline and carriage return.

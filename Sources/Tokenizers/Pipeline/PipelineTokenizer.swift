@@ -227,12 +227,13 @@ public struct PipelineTokenizer: Tokenizer {
   ) {
     var text = text
     var origins: [Int32] = []  // for each byte of the word the model sees, its byte in `text`
-    func addOffsets() {
+    /// The last word's tokens' spans in the original text; `pieceByte` takes a byte of the
+    /// `count` the model saw to its byte in `text`.
+    func addOffsets(count: Int, _ pieceByte: (Int) -> Int) {
       guard let place else { return }
-      let last = origins.count - 1
       for span in cache.spans {
-        let first = min(span.lowerBound, last)
-        out.byteOffsets.append(place.original(first: Int(origins[first]), last: Int(origins[min(max(span.upperBound - 1, first), last)])))
+        let first = min(span.lowerBound, count - 1)
+        out.byteOffsets.append(place.original(first: pieceByte(first), last: pieceByte(min(max(span.upperBound - 1, first), count - 1))))
       }
     }
     if let options = preTokenizer?.byteLevelSplit {
@@ -246,7 +247,7 @@ public struct PipelineTokenizer: Tokenizer {
             for i in s..<e {
               origins.append(contentsOf: repeatElement(Int32(max(i - shift, 0)), count: ByteLevel.characterWidths[Int(b[i])]))
             }
-            addOffsets()
+            addOffsets(count: origins.count) { Int(origins[$0]) }
           }
         }
       }
@@ -255,13 +256,8 @@ public struct PipelineTokenizer: Tokenizer {
         cache.scanner!.scan(b)
         for r in cache.scanner!.ranges {
           cache.encode(b.baseAddress! + r.lowerBound, r.count, with: model, into: &out, spans: place != nil) { $0 }
-          // The model sees the word's own bytes: its spans are bytes of the piece.
-          if let place {
-            for span in cache.spans {
-              let first = r.lowerBound + min(span.lowerBound, r.count - 1)
-              out.byteOffsets.append(place.original(first: first, last: r.lowerBound + min(max(span.upperBound - 1, span.lowerBound), r.count - 1)))
-            }
-          }
+          // The model sees the word's own bytes.
+          addOffsets(count: r.count) { r.lowerBound + $0 }
         }
       }
     } else {
@@ -270,10 +266,7 @@ public struct PipelineTokenizer: Tokenizer {
           guard let p = b.baseAddress else { return }
           cache.encode(p, b.count, with: model, into: &out, spans: place != nil) { $0 }
         }
-        if let from = word.origins {
-          origins = from
-          addOffsets()
-        }
+        if let from = word.origins { addOffsets(count: from.count) { Int(from[$0]) } }
       }
     }
   }
@@ -366,7 +359,7 @@ struct WordCache {
   private var cachedSpans: [Range<Int>] = []
   private var start: [Int] = [0]
   var scanner: WordScanner?
-  /// The spans of the last word's tokens (the range of its scalars each stands for), when asked.
+  /// The spans of the last word's tokens (the range of its bytes each stands for), when asked.
   private(set) var spans: [Range<Int>] = []
 
   init(_ preTokenizer: PreTokenizer?) { scanner = preTokenizer.flatMap(WordScanner.init) }
@@ -449,17 +442,24 @@ func byteOffsets(_ offsets: [Range<Int>], in text: String) -> [Range<Int>] {
 /// length; a start past the end is left as it is.
 func characterOffsets(_ offsets: [Range<Int>], in text: String) -> [Range<Int>] {
   guard !offsets.isEmpty else { return [] }
-  var characterOf: [Int32] = []
+  let characterOf = characterIndices(text)
+  let n = characterOf.count
+  let characters = n == 0 ? 0 : characterOf[n - 1] + 1
+  return offsets.map { r in
+    guard r.lowerBound < n else { return r }
+    let end = r.upperBound < n ? characterOf[r.upperBound] : characters
+    return characterOf[r.lowerBound]..<max(end, characterOf[r.lowerBound])
+  }
+}
+
+/// For each byte of `text`, the index of the character (Unicode scalar) it belongs to.
+func characterIndices(_ text: String) -> [Int] {
+  var characterOf: [Int] = []
   characterOf.reserveCapacity(text.utf8.count)
-  var k: Int32 = -1
+  var k = -1
   for b in text.utf8 {
     if b & 0xC0 != 0x80 { k += 1 }
     characterOf.append(k)
   }
-  let n = characterOf.count
-  return offsets.map { r in
-    guard r.lowerBound < n else { return r }
-    let end = r.upperBound < n ? Int(characterOf[r.upperBound]) : Int(k) + 1
-    return Int(characterOf[r.lowerBound])..<max(end, Int(characterOf[r.lowerBound]))
-  }
+  return characterOf
 }

@@ -112,7 +112,7 @@ public indirect enum PreTokenizer: Sendable, Equatable {
         var origins: [Int32]?
         if let from = p.origins {
           origins = []
-          for (b, i) in zip(word.utf8, r) { origins! += repeatElement(from[i], count: UTF8.width(ByteLevel.characters[Int(b)])) }
+          for (b, i) in zip(word.utf8, r) { origins! += repeatElement(from[i], count: ByteLevel.characterWidths[Int(b)]) }
         }
         out.append(PreToken(text, atOrigin: piece.atOrigin && k == 0, origins: origins))
       }
@@ -325,20 +325,21 @@ private func splitWordRuns(_ piece: PreToken, into out: inout [PreToken]) {
 extension PreToken {
   /// Every `scalar` replaced by `replacement`, whose bytes come from where the scalar's did.
   mutating func replaceScalar(_ scalar: Unicode.Scalar, with replacement: Unicode.Scalar) {
-    guard scalar.isASCII else {
-      // (Every caller replaces the space.)
-      text = text.replacingScalar(scalar, with: replacement)
-      return
-    }
-    let byte = UInt8(scalar.value)
-    guard text.utf8.contains(byte) else { return }
+    // In valid UTF-8 a scalar's bytes never match inside another scalar.
+    let target = Array(String(scalar).utf8)
     let bytes = Array(String(replacement).utf8)
+    let old = Array(text.utf8)
+    guard old.contains(target[0]) else { return }
     var out: [UInt8] = []
-    out.reserveCapacity(text.utf8.count + 8)
+    out.reserveCapacity(old.count + 8)
     var newOrigins: [Int32] = []
-    for (i, b) in text.utf8.enumerated() {
-      if b == byte { out += bytes } else { out.append(b) }
-      if let from = origins { newOrigins += repeatElement(from[i], count: b == byte ? bytes.count : 1) }
+    var i = 0
+    while i < old.count {
+      let matches = old[i] == target[0] && old[i...].starts(with: target)
+      let run = matches ? target.count : 1
+      if matches { out += bytes } else { out.append(old[i]) }
+      if let from = origins { newOrigins += repeatElement(from[i], count: matches ? bytes.count : 1) }
+      i += run
     }
     text = String(decoding: out, as: UTF8.self)
     if origins != nil { origins = newOrigins }
@@ -354,15 +355,9 @@ extension PreToken {
 extension String {
   /// The string with every `scalar` replaced by `replacement`.
   func replacingScalar(_ scalar: Unicode.Scalar, with replacement: Unicode.Scalar) -> String {
-    if scalar.isASCII {
-      var token = PreToken(self, atOrigin: false, origins: nil)
-      token.replaceScalar(scalar, with: replacement)
-      return token.text
-    }
-    guard unicodeScalars.contains(scalar) else { return self }
-    var view = String.UnicodeScalarView()
-    for s in unicodeScalars { view.append(s == scalar ? replacement : s) }
-    return String(view)
+    var token = PreToken(self, atOrigin: false, origins: nil)
+    token.replaceScalar(scalar, with: replacement)
+    return token.text
   }
 }
 

@@ -14,11 +14,10 @@ public struct UnigramModel: SubwordModel {
 
   public init(pieces: [(String, Double)], unknownId: Int?, byteFallback: Bool = false) throws(TokenizerError) {
     var vocab = Vocabulary()
-    var table = ByteStringTable(capacity: pieces.count)
     for (k, (piece, _)) in pieces.enumerated() {
-      var bytes = Array(piece.utf8)
-      guard !bytes.isEmpty, bytes.withUnsafeMutableBufferPointer({ table.findOrInsert($0.baseAddress!, $0.count).inserted })
-      else { throw .invalidJSON(field: "model.vocab[\(k)]", reason: "piece '\(piece)' is empty or appears twice") }
+      guard !piece.isEmpty, vocab.id(piece) == nil else {
+        throw .invalidJSON(field: "model.vocab[\(k)]", reason: "piece '\(piece)' is empty or appears twice")
+      }
       vocab.add(piece)
     }
     if let unknownId, !(0..<pieces.count).contains(unknownId) {
