@@ -15,7 +15,7 @@ let kernels: [SwiftSetting] = optimized + [.unsafeFlags(["-Ounchecked"])]
 let package = Package(
   name: "SwiftGPT",
   products: [
-    .library(name: "SwiftGPT", targets: ["FileSupport", "Tokenizers", "TensorEngine", "Models", "Inference", "Training"]),
+    .library(name: "SwiftGPT", targets: ["FileSupport", "Tokenizers", "CUDA", "TensorEngine", "Models", "Inference", "Training"]),
     .executable(name: "swiftgpt", targets: ["swiftgpt"]),
   ],
   dependencies: [
@@ -32,7 +32,10 @@ let package = Package(
       name: "Tokenizers", dependencies: ["FileSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
       // The schema the SentencePiece reader is generated from (sentencepiece_model.pb.swift).
       exclude: ["SentencePiece/sentencepiece_model.proto"], swiftSettings: optimized),
-    .target(name: "TensorEngine", swiftSettings: kernels),
+    // The GPU backend: CUDA's libraries are opened at run time (nothing CUDA is needed to build),
+    // and the kernels' CUDA C is compiled into the binary (`PackageResources`) for NVRTC.
+    .target(name: "CUDA", dependencies: ["FileSupport"], resources: [.embedInCode("Kernels")], swiftSettings: optimized),
+    .target(name: "TensorEngine", dependencies: ["CUDA"], swiftSettings: kernels),
     .target(name: "Models", dependencies: ["FileSupport", "TensorEngine"], swiftSettings: kernels),
     .target(name: "Inference", dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers"], swiftSettings: kernels),
     .target(
@@ -49,11 +52,12 @@ let package = Package(
     .executableTarget(
       name: "swiftgpt",
       dependencies: [
-        "FileSupport", "Tokenizers", "TensorEngine", "Models", "Inference", "Training", "Server",
+        "FileSupport", "Tokenizers", "CUDA", "TensorEngine", "Models", "Inference", "Training", "Server",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: optimized),
     .testTarget(name: "TokenizersTests", dependencies: ["FileSupport", "Tokenizers"], swiftSettings: optimized),
+    .testTarget(name: "CUDATests", dependencies: ["CUDA"], exclude: ["Fixtures"], swiftSettings: optimized),
     .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine"], swiftSettings: optimized),
     .testTarget(name: "ModelsTests", dependencies: ["FileSupport", "Models", "Inference", "Training", "Tokenizers"],
                 swiftSettings: optimized),

@@ -15,7 +15,7 @@ struct SwiftGPT: ParsableCommand {
     version: "0.1.0",
     subcommands: [
       Demo.self, PrepareCommand.self, TrainCommand.self, SampleCommand.self, FinetuneCommand.self, PredictCommand.self,
-      ChatCommand.self, ServeCommand.self, LoRACommand.self, TokenizerCommand.self, Bench.self,
+      ChatCommand.self, ServeCommand.self, LoRACommand.self, TokenizerCommand.self, Bench.self, DoctorCommand.self,
     ])
 
   static func main() {

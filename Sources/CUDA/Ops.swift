@@ -1,0 +1,214 @@
+/// The tensor engine's ops on a GPU: one function per op, its shapes in the comment, launching
+/// the kernels of `KernelLibrary` and cuBLAS. Buffers hold `Float`s unless named otherwise;
+/// `add`/`accumulate` flags say whether a gradient adds to what its buffer holds.
+public final class CUDAOps: @unchecked Sendable {
+  public let device: CUDADevice
+  public let kernels: KernelLibrary
+  public let blas: CuBLAS
+
+  public init(kernels: KernelLibrary, blas: CuBLAS) {
+    device = kernels.device
+    self.kernels = kernels
+    self.blas = blas
+  }
+
+  /// Grid of the two-stage sums: fixed, so a sum's order never depends on the device.
+  static let sumBlocks = 256
+
+  // MARK: Element-wise
+
+  /// out[n] = a[n] + b[i mod inner] (b broadcast over a's leading axes).
+  public func add(_ out: DeviceBuffer, _ a: DeviceBuffer, _ b: DeviceBuffer, count n: Int, inner: Int) throws(CUDAError) {
+    try kernels.launch("add_broadcast", threads: n, [.buffer(out), .buffer(a), .buffer(b), .long(n), .int(inner)])
+  }
+
+  /// dst[n] (+)= src[n].
+  public func accumulate(_ dst: DeviceBuffer, _ src: DeviceBuffer, count n: Int, add: Bool) throws(CUDAError) {
+    try kernels.launch("accumulate", threads: n, [.buffer(dst), .buffer(src), .long(n), .int(add ? 1 : 0)])
+  }
+
+  /// out[cols] (+)= Σ_rows x[rows, cols], in the CPU engine's chunk order (bias gradients).
+  public func columnSums(_ out: DeviceBuffer, _ x: DeviceBuffer, rows: Int, cols: Int, accumulate: Bool) throws(CUDAError) {
+    let chunks = min(rows, 16)
+    let partial = try device.allocate(Float.self, count: max(1, chunks) * cols)
+    if chunks > 0 {
+      try kernels.launch("column_sum_partials", grid: ((cols + 255) / 256, chunks), block: 256,
+                         [.buffer(partial), .buffer(x), .int(rows), .int(cols), .int(chunks)])
+    }
+    try kernels.launch("add_partials", threads: cols, [.buffer(out), .buffer(partial), .int(chunks), .int(cols), .int(accumulate ? 1 : 0)])
+  }
+
+  /// out[n] = gelu(x[n]) (GPT-2's tanh approximation).
+  public func gelu(_ out: DeviceBuffer, _ x: DeviceBuffer, count n: Int) throws(CUDAError) {
+    try kernels.launch("gelu_forward", threads: n, [.buffer(out), .buffer(x), .long(n)])
+  }
+
+  /// dx[n] (+)= dout[n] · gelu'(x[n]).
+  public func geluBackward(_ dx: DeviceBuffer, _ x: DeviceBuffer, _ dout: DeviceBuffer, count n: Int, add: Bool) throws(CUDAError) {
+    try kernels.launch("gelu_backward", threads: n, [.buffer(dx), .buffer(x), .buffer(dout), .long(n), .int(add ? 1 : 0)])
+  }
+
+  /// One AdamW step over `count` parameters starting `offset` elements into p, g, m, v (the
+  /// engine's `adamwUpdate` arguments).
+  public func adamw(parameters p: DeviceBuffer, gradients g: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, offset: Int,
+                    count: Int, beta1: Float, beta2: Float, eps: Float, stepSize: Float, bc2Sqrt: Float,
+                    decayFactor: Float) throws(CUDAError) {
+    let o = 4 * offset
+    try kernels.launch("adamw_update", threads: count,
+                       [.buffer(p, offset: o), .buffer(g, offset: o), .buffer(m, offset: o), .buffer(v, offset: o), .long(count),
+                        .float(beta1), .float(beta2), .float(eps), .float(stepSize), .float(bc2Sqrt), .float(decayFactor)])
+  }
+
+  /// Σ x[n]², summed in a fixed order (the gradient norm before clipping).
+  public func sumOfSquares(_ x: DeviceBuffer, count n: Int) throws(CUDAError) -> Float {
+    let partial = try device.allocate(Float.self, count: Self.sumBlocks)
+    let total = try device.allocate(Float.self, count: 1)
+    try kernels.launch("sum_squares_partials", grid: (Self.sumBlocks, 1), block: 256, [.buffer(partial), .buffer(x), .long(n)])
+    try kernels.launch("sum_partials", grid: (1, 1), block: 256, [.buffer(total), .buffer(partial), .int(Self.sumBlocks)])
+    return try total.values(Float.self, count: 1)[0]
+  }
+
+  /// x[n] *= s.
+  public func scale(_ x: DeviceBuffer, by s: Float, count n: Int) throws(CUDAError) {
+    try kernels.launch("scale_in_place", threads: n, [.buffer(x), .float(s), .long(n)])
+  }
+
+  // MARK: Embedding
+
+  /// out[n, C] = table[ids[n], :]. ids: n `Int32`s on the device.
+  public func embedding(_ out: DeviceBuffer, ids: DeviceBuffer, table: DeviceBuffer, count n: Int, channels c: Int) throws(CUDAError) {
+    try kernels.launch("embedding_forward", threads: n * c, [.buffer(out), .buffer(ids), .buffer(table), .int(n), .int(c)])
+  }
+
+  /// dtable[V, C] += dout[n, C] gathered by `ids` (host values), each row's positions added in order.
+  public func embeddingBackward(_ dtable: DeviceBuffer, dout: DeviceBuffer, ids: [Int32], channels c: Int) throws(CUDAError) {
+    var positions: [Int32: [Int32]] = [:]
+    for (i, id) in ids.enumerated() { positions[id, default: []].append(Int32(i)) }
+    let groupIDs = positions.keys.sorted()
+    var starts: [Int32] = [0], flat: [Int32] = []
+    for id in groupIDs { flat += positions[id]!; starts.append(Int32(flat.count)) }
+    guard !groupIDs.isEmpty else { return }
+    let (g, s, p) = (try device.upload(groupIDs), try device.upload(starts), try device.upload(flat))
+    try kernels.launch("embedding_backward", grid: ((c + 255) / 256, groupIDs.count), block: 256,
+                       [.buffer(dtable), .buffer(dout), .buffer(g), .buffer(s), .buffer(p), .int(c)])
+  }
+
+  // MARK: LayerNorm
+
+  /// out[rows, C] = LayerNorm(x) · w + b, stats[rows, 2] = (mean, rstd). b may be nil.
+  public func layerNorm(_ out: DeviceBuffer, stats: DeviceBuffer, x: DeviceBuffer, weight: DeviceBuffer, bias: DeviceBuffer?,
+                        rows: Int, channels c: Int, eps: Float) throws(CUDAError) {
+    try kernels.launch("layernorm_forward", grid: ((rows + 3) / 4, 1), block: 128,
+                       [.buffer(out), .buffer(stats), .buffer(x), .buffer(weight), bias.map { .buffer($0) } ?? .null,
+                        .int(rows), .int(c), .float(eps)])
+  }
+
+  /// LayerNorm's gradients: dx (+)= …, dweight += Σ x̂·dout, dbias += Σ dout (each optional).
+  public func layerNormBackward(dx: (buffer: DeviceBuffer, add: Bool)?, dweight: DeviceBuffer?, dbias: DeviceBuffer?,
+                                dout: DeviceBuffer, x: DeviceBuffer, weight: DeviceBuffer, stats: DeviceBuffer,
+                                rows: Int, channels c: Int) throws(CUDAError) {
+    if let dbias { try columnSums(dbias, dout, rows: rows, cols: c, accumulate: true) }
+    if let dweight, rows > 0 {
+      let chunks = min(rows, 16)
+      let partial = try device.allocate(Float.self, count: chunks * c)
+      try kernels.launch("layernorm_weight_partials", grid: ((c + 255) / 256, chunks), block: 256,
+                         [.buffer(partial), .buffer(dout), .buffer(x), .buffer(stats), .int(rows), .int(c), .int(chunks)])
+      try kernels.launch("add_partials", threads: c, [.buffer(dweight), .buffer(partial), .int(chunks), .int(c), .int(1)])
+    }
+    if let dx {
+      try kernels.launch("layernorm_backward_input", grid: ((rows + 3) / 4, 1), block: 128,
+                         [.buffer(dx.buffer), .buffer(dout), .buffer(x), .buffer(weight), .buffer(stats), .int(rows), .int(c),
+                          .int(dx.add ? 1 : 0)])
+    }
+  }
+
+  // MARK: Attention
+
+  /// What causal self-attention keeps for its backward pass: q, k, v [B, NH, T, hs] and the
+  /// probabilities [B, NH, T, T].
+  public struct AttentionState {
+    public let q, k, v, att: DeviceBuffer
+    public let batch, t, heads, headSize: Int
+  }
+
+  /// y[B, T, C] = causal softmax(q·kᵀ/√hs)·v per head, from qkv [B, T, 3C] (the engine's
+  /// `causalSelfAttention`).
+  public func causalSelfAttention(_ y: DeviceBuffer, qkv: DeviceBuffer, batch b: Int, t: Int, heads nh: Int,
+                                  channels c: Int) throws(CUDAError) -> AttentionState {
+    let hs = c / nh, n = b * nh * t * hs, rows = b * nh * t
+    let (q, k, v) = (try device.allocate(Float.self, count: n), try device.allocate(Float.self, count: n),
+                     try device.allocate(Float.self, count: n))
+    try kernels.launch("attention_split_heads", threads: n,
+                       [.buffer(q), .buffer(k), .buffer(v), .buffer(qkv), .int(b), .int(t), .int(nh), .int(hs)])
+    let scores = try device.allocate(Float.self, count: rows * t)
+    // scores[bh] = q[bh] · k[bh]ᵀ   [T, hs]·[hs, T]
+    try blas.gemm(transA: false, transB: true, m: t, n: t, k: hs, a: q, lda: hs, b: k, ldb: hs, c: scores, ldc: t,
+                  accumulate: false, batch: (b * nh, (t * hs, t * hs, t * t)))
+    let att = try device.allocate(Float.self, count: rows * t)
+    try kernels.launch("causal_softmax_forward", grid: ((rows + 3) / 4, 1), block: 128,
+                       [.buffer(att), .buffer(scores), .int(rows), .int(t), .float(1 / Float(hs).squareRoot())])
+    // yh[bh] = att[bh] · v[bh]   [T, T]·[T, hs]; scores' buffer is reused for it
+    try blas.gemm(transA: false, transB: false, m: t, n: hs, k: t, a: att, lda: t, b: v, ldb: hs, c: scores, ldc: hs,
+                  accumulate: false, batch: (b * nh, (t * t, t * hs, t * hs)))
+    try kernels.launch("attention_move_heads", threads: n, [.buffer(y), .buffer(scores), .int(b), .int(t), .int(nh), .int(hs), .int(0)])
+    return AttentionState(q: q, k: k, v: v, att: att, batch: b, t: t, heads: nh, headSize: hs)
+  }
+
+  /// dqkv[B, T, 3C] (+)= the gradient of `causalSelfAttention` for dy [B, T, C].
+  public func causalSelfAttentionBackward(_ dqkv: DeviceBuffer, add: Bool, dy: DeviceBuffer, state s: AttentionState) throws(CUDAError) {
+    let (b, t, nh, hs) = (s.batch, s.t, s.heads, s.headSize)
+    let n = b * nh * t * hs, rows = b * nh * t, bh = b * nh
+    let dyh = try device.allocate(Float.self, count: n)
+    try kernels.launch("attention_move_heads", threads: n, [.buffer(dyh), .buffer(dy), .int(b), .int(t), .int(nh), .int(hs), .int(1)])
+    // datt = dyh · vᵀ   [T, hs]·[hs, T];  dv = attᵀ · dyh   [T, T]ᵀ·[T, hs]
+    let datt = try device.allocate(Float.self, count: rows * t)
+    try blas.gemm(transA: false, transB: true, m: t, n: t, k: hs, a: dyh, lda: hs, b: s.v, ldb: hs, c: datt, ldc: t,
+                  accumulate: false, batch: (bh, (t * hs, t * hs, t * t)))
+    let (dq, dk, dv) = (try device.allocate(Float.self, count: n), try device.allocate(Float.self, count: n),
+                        try device.allocate(Float.self, count: n))
+    try blas.gemm(transA: true, transB: false, m: t, n: hs, k: t, a: s.att, lda: t, b: dyh, ldb: hs, c: dv, ldc: hs,
+                  accumulate: false, batch: (bh, (t * t, t * hs, t * hs)))
+    // dscores = softmax backward (scaled); dq = dscores · k; dk = dscoresᵀ · q
+    let dscores = try device.allocate(Float.self, count: rows * t)
+    try kernels.launch("causal_softmax_backward", grid: ((rows + 3) / 4, 1), block: 128,
+                       [.buffer(dscores), .buffer(s.att), .buffer(datt), .int(rows), .int(t), .float(1 / Float(hs).squareRoot())])
+    try blas.gemm(transA: false, transB: false, m: t, n: hs, k: t, a: dscores, lda: t, b: s.k, ldb: hs, c: dq, ldc: hs,
+                  accumulate: false, batch: (bh, (t * t, t * hs, t * hs)))
+    try blas.gemm(transA: true, transB: false, m: t, n: hs, k: t, a: dscores, lda: t, b: s.q, ldb: hs, c: dk, ldc: hs,
+                  accumulate: false, batch: (bh, (t * t, t * hs, t * hs)))
+    try kernels.launch("attention_merge_head_grads", threads: n,
+                       [.buffer(dqkv), .buffer(dq), .buffer(dk), .buffer(dv), .int(b), .int(t), .int(nh), .int(hs), .int(add ? 1 : 0)])
+  }
+
+  // MARK: Cross-entropy
+
+  /// What cross-entropy keeps for its backward pass: each row's log-sum-exp, and the targets.
+  public struct CrossEntropyState {
+    public let lse, targets: DeviceBuffer
+    public let rows, vocabulary, counted: Int
+    public let ignoreIndex: Int32
+  }
+
+  /// loss[1] = mean over counted rows of -log softmax(logits[rows, V])[target] (the engine's
+  /// `crossEntropy`; rows whose target is `ignoreIndex` count for nothing).
+  public func crossEntropy(_ loss: DeviceBuffer, logits: DeviceBuffer, targets: [Int32], vocabulary v: Int,
+                           ignoreIndex: Int32 = -100) throws(CUDAError) -> CrossEntropyState {
+    let rows = targets.count
+    let (t, lse, losses) = (try device.upload(targets), try device.allocate(Float.self, count: rows),
+                            try device.allocate(Float.self, count: rows))
+    try kernels.launch("cross_entropy_forward", grid: (rows, 1), block: 256,
+                       [.buffer(losses), .buffer(lse), .buffer(logits), .buffer(t), .int(v), .int(Int(ignoreIndex))])
+    try kernels.launch("cross_entropy_mean", grid: (1, 1), block: 256,
+                       [.buffer(loss), .buffer(losses), .buffer(t), .int(rows), .int(Int(ignoreIndex))])
+    return CrossEntropyState(lse: lse, targets: t, rows: rows, vocabulary: v,
+                             counted: targets.count { $0 != ignoreIndex }, ignoreIndex: ignoreIndex)
+  }
+
+  /// dlogits[rows, V] (+)= gradient · (softmax - onehot) / counted rows.
+  public func crossEntropyBackward(_ dlogits: DeviceBuffer, add: Bool, logits: DeviceBuffer, gradient: Float,
+                                   state s: CrossEntropyState) throws(CUDAError) {
+    try kernels.launch("cross_entropy_backward", grid: (s.rows, 1), block: 256,
+                       [.buffer(dlogits), .buffer(logits), .buffer(s.lse), .buffer(s.targets), .int(s.vocabulary),
+                        .float(gradient / Float(max(s.counted, 1))), .int(Int(s.ignoreIndex)), .int(add ? 1 : 0)])
+  }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+
+@testable import CUDA
+
+/// A temporary folder tree, removed at the end of the test.
+private final class TemporaryTree {
+  let root = NSTemporaryDirectory() + "swiftgpt-cuda-\(UUID().uuidString)"
+  init() { try! FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true) }
+  deinit { try? FileManager.default.removeItem(atPath: root) }
+  func file(_ path: String, _ text: String = "not a library") {
+    let full = root + "/" + path
+    try! FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try! text.write(toFile: full, atomically: true, encoding: .utf8)
+  }
+}
+
+/// NVRTC when this machine has it (`pip install nvidia-cuda-nvrtc`), else nil with the reason printed.
+private let nvrtc: NVRTC? = {
+  do { return try NVRTC.load() } catch {
+    print("NVRTC tests skipped: \(error)")
+    return nil
+  }
+}()
+
+@Suite struct LibrarySearchTests {
+  @Test func overrideFirstThenSonameThenWheelsThenToolkit() {
+    let tree = TemporaryTree()
+    tree.file("custom/libnvrtc.so.13")
+    tree.file("venv/lib/python3.12/site-packages/nvidia/cu13/lib/libnvrtc.so.13")
+    tree.file("home/.local/lib/python3.11/site-packages/nvidia/cuda_nvrtc/lib/libnvrtc.so.12")
+    tree.file("usr/local/cuda/lib64/libnvrtc.so.12")
+    tree.file("usr/local/cuda/lib64/libcublas.so.13")
+    let search = LibrarySearch(
+      environment: ["SWIFTGPT_CUDA_LIBS": tree.root + "/missing:" + tree.root + "/custom", "VIRTUAL_ENV": tree.root + "/venv",
+                    "HOME": tree.root + "/home"],
+      root: tree.root)
+    #expect(search.candidates(for: .nvrtc) == [
+      tree.root + "/custom/libnvrtc.so.13", "libnvrtc.so.13", "libnvrtc.so.12",
+      tree.root + "/venv/lib/python3.12/site-packages/nvidia/cu13/lib/libnvrtc.so.13",
+      tree.root + "/home/.local/lib/python3.11/site-packages/nvidia/cuda_nvrtc/lib/libnvrtc.so.12",
+      tree.root + "/usr/local/cuda/lib64/libnvrtc.so.12",
+    ])
+    // The driver is never in a wheel or a toolkit folder: only its soname is offered.
+    #expect(search.candidates(for: .driver) == ["libcuda.so.1"])
+    #expect(search.candidates(for: .cublas) == ["libcublas.so.13", "libcublas.so.12", tree.root + "/usr/local/cuda/lib64/libcublas.so.13"])
+  }
+
+  @Test func aMissingLibrarySaysWhatWasTriedAndWhatToInstall() {
+    let tree = TemporaryTree()
+    tree.file("custom/libcuda.so.1")  // not an ELF file: dlopen refuses it
+    let search = LibrarySearch(environment: ["SWIFTGPT_CUDA_LIBS": tree.root + "/custom"], root: tree.root)
+    #expect(throws: CUDAError.self) { try SharedLibrary.open(.driver, search: search) }
+    do {
+      _ = try SharedLibrary.open(.driver, search: search)
+    } catch {
+      let message = error.description
+      #expect(message.hasPrefix("libcuda.so.1: not found ("))
+      #expect(message.contains(tree.root + "/custom/libcuda.so.1"))
+      #expect(message.hasSuffix("install the NVIDIA driver (it provides libcuda.so.1)"))
+      #expect(!message.contains("\n"))
+    }
+  }
+
+  @Test func errorsAreOneLineNamingTheCall() {
+    #expect(CUDAError.driver(call: "cuMemAlloc_v2(64 bytes)", code: 2, name: "CUDA_ERROR_OUT_OF_MEMORY", message: "out of memory")
+      .description == "cuMemAlloc_v2(64 bytes) failed: out of GPU memory (CUDA_ERROR_OUT_OF_MEMORY)")
+    #expect(CUDAError.driver(call: "cuInit", code: 999, name: "CUDA_ERROR_UNKNOWN", message: "unknown error").description
+      == "cuInit failed: CUDA_ERROR_UNKNOWN (999): unknown error")
+    #expect(CUDAError.cublas(call: "cublasCreate_v2", status: 3).description == "cublasCreate_v2 failed with status 3 (out of GPU memory)")
+  }
+
+  @Test func cacheFolderFollowsXDG() {
+    #expect(KernelLibrary.defaultCacheFolder(environment: ["XDG_CACHE_HOME": "/c", "HOME": "/h"]) == "/c/swiftgpt/cuda")
+    #expect(KernelLibrary.defaultCacheFolder(environment: ["HOME": "/h"]) == "/h/.cache/swiftgpt/cuda")
+    #expect(KernelLibrary.defaultCacheFolder(environment: [:]) == nil)
+    #expect(fnv1a("") == "cbf29ce484222325")
+    #expect(fnv1a("a") == "af63dc4c8601ec8c")
+  }
+}
+
+@Suite struct KernelCompilationTests {
+  /// Every kernel compiles under NVRTC for Ampere and Hopper, and each one is in the CUBIN.
+  @Test(arguments: ["sm_80", "sm_90"])
+  func everyKernelCompiles(architecture: String) throws {
+    guard let nvrtc else { return }
+    let (image, cached) = try KernelLibrary.cubin(nvrtc: nvrtc, architecture: architecture, cacheFolder: nil)
+    #expect(!cached)
+    #expect(image.starts(with: [0x7f, 0x45, 0x4c, 0x46]))  // an ELF file
+    let names = KernelLibrary.kernelNames
+    #expect(names.count == 23)
+    for name in names { #expect(image.firstRange(of: Array(name.utf8)) != nil, "\(name) is not in the \(architecture) CUBIN") }
+  }
+
+  @Test func compiledKernelsAreCachedByArchitectureAndSource() throws {
+    guard let nvrtc else { return }
+    let tree = TemporaryTree()
+    let first = try KernelLibrary.cubin(nvrtc: nvrtc, architecture: "sm_90", cacheFolder: tree.root + "/cache")
+    let second = try KernelLibrary.cubin(nvrtc: nvrtc, architecture: "sm_90", cacheFolder: tree.root + "/cache")
+    #expect(!first.cached && second.cached && first.image == second.image)
+    #expect(try FileManager.default.contentsOfDirectory(atPath: tree.root + "/cache").count == 1)
+  }
+
+  @Test func aCompileErrorIsOneLineWithTheCompilersMessage() throws {
+    guard let nvrtc else { return }
+    #expect(throws: CUDAError.self) {
+      try nvrtc.compile("extern \"C\" __global__ void k(float* x) { x[0] = undefined_name; }", name: "bad.cu", architecture: "sm_90")
+    }
+    do {
+      _ = try nvrtc.compile("extern \"C\" __global__ void k(float* x) { x[0] = undefined_name; }", name: "bad.cu", architecture: "sm_90")
+    } catch {
+      #expect(error.description.hasPrefix("nvrtcCompileProgram(bad.cu, sm_90) failed: NVRTC_ERROR_COMPILATION (6): bad.cu(1)"))
+      #expect(error.description.contains("identifier \"undefined_name\" is undefined"))
+      #expect(!error.description.contains("\n"))
+    }
+  }
+}
+
+/// Builds `Fixtures/fake_libcuda.c` into `folder/libcuda.so.1` with the C compiler at hand, or
+/// returns false (printing why) when there is none.
+private func buildFakeDriver(in folder: String, defines: [String] = []) -> Bool {
+  let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fake_libcuda.c").path
+  for compiler in ["/usr/bin/cc", "/usr/bin/clang", "/usr/bin/gcc"] where FileManager.default.isExecutableFile(atPath: compiler) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: compiler)
+    process.arguments = ["-shared", "-fPIC", "-O1", "-o", folder + "/libcuda.so.1", source] + defines
+    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    guard (try? process.run()) != nil else { continue }
+    process.waitUntilExit()
+    if process.terminationStatus == 0 { return true }
+  }
+  print("fake driver tests skipped: no C compiler found")
+  return false
+}
+
+@Suite struct DriverBindingTests {
+  @Test func aFakeDriverIsOpenedAndEveryArgumentTypeReachesTheKernel() throws {
+    let tree = TemporaryTree()
+    guard buildFakeDriver(in: tree.root + "/driver") else { return }
+    let device = try CUDADevice(search: LibrarySearch(environment: ["SWIFTGPT_CUDA_LIBS": tree.root + "/driver"], root: tree.root))
+    #expect(device.name == "Fake H200")
+    #expect(device.architecture == "sm_90")
+    #expect(device.multiprocessors == 132 && device.totalMemory == 141 << 30)
+    #expect(device.driverVersion == (13, 0))
+    #expect(device.driverPath == tree.root + "/driver/libcuda.so.1")
+    #expect(try device.memoryInfo().free == 140 << 30)
+
+    let buffer = try device.upload([Float](repeating: -1, count: 16))
+    let kernel = try device.load(module: [0]).kernel("probe")
+    try device.launch(kernel, grid: (3, 1, 1), block: (128, 1, 1), sharedBytes: 48,
+                      [.buffer(buffer, offset: 8), .int(-7), .long(5_000_000_000), .float(0.25), .null])
+    let got = try buffer.values(Float.self, count: 9)
+    #expect(got == [-1, -1, -7, 5_000_000_000, 0.25, 1, 3, 128, 48])
+    #expect(try device.allocate(Float.self, count: 4).values(Float.self, count: 4) == [0, 0, 0, 0])  // zero-filled
+  }
+
+  @Test func driverErrorsNameTheCallAndTheCause() throws {
+    let tree = TemporaryTree()
+    guard buildFakeDriver(in: tree.root + "/driver") else { return }
+    let device = try CUDADevice(search: LibrarySearch(environment: ["SWIFTGPT_CUDA_LIBS": tree.root + "/driver"], root: tree.root))
+    #expect(throws: CUDAError.driver(call: "cuModuleGetFunction(missing)", code: 500, name: "CUDA_ERROR_NOT_FOUND",
+                                     message: "named symbol not found")) {
+      try device.load(module: [0]).kernel("missing")
+    }
+    do {
+      _ = try device.allocate(Float.self, count: 1 << 39)
+      Issue.record("a 2 TiB allocation succeeded")
+    } catch {
+      #expect(error.description == "cuMemAlloc_v2(2199023255552 bytes) failed: out of GPU memory (CUDA_ERROR_OUT_OF_MEMORY)")
+    }
+  }
+
+  @Test func aDriverWithoutAGPUSaysSo() throws {
+    let tree = TemporaryTree()
+    guard buildFakeDriver(in: tree.root + "/empty", defines: ["-DNO_DEVICE"]) else { return }
+    #expect(throws: CUDAError.noDevice("the driver (\(tree.root)/empty/libcuda.so.1) reports no CUDA device")) {
+      try CUDADevice(search: LibrarySearch(environment: ["SWIFTGPT_CUDA_LIBS": tree.root + "/empty"], root: tree.root))
+    }
+  }
+}
