@@ -57,7 +57,7 @@ let package = Package(
       ],
       swiftSettings: optimized),
     .testTarget(name: "TokenizersTests", dependencies: ["FileSupport", "Tokenizers"], swiftSettings: optimized),
-    .testTarget(name: "CUDATests", dependencies: ["CUDA"], exclude: ["Fixtures"], swiftSettings: optimized),
+    .testTarget(name: "CUDATests", dependencies: ["CUDA", "TensorEngine"], exclude: ["Fixtures"], swiftSettings: optimized),
     .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine"], swiftSettings: optimized),
     .testTarget(name: "ModelsTests", dependencies: ["FileSupport", "Models", "Inference", "Training", "Tokenizers"],
                 swiftSettings: optimized),

@@ -23,9 +23,10 @@ public final class KernelLibrary: @unchecked Sendable {
 
   /// The names of every `extern "C" __global__` kernel in the sources.
   public static var kernelNames: [String] {
-    program.split(separator: "\n").compactMap { line -> String? in
-      guard line.hasPrefix("extern \"C\" __global__ void ") else { return nil }
-      return String(line.dropFirst(28).prefix { $0 != "(" })
+    let declaration = "extern \"C\" __global__ void "
+    return program.split(separator: "\n").compactMap { line -> String? in
+      guard line.hasPrefix(declaration) else { return nil }
+      return String(line.dropFirst(declaration.count).prefix { $0 != "(" })
     }
   }
 

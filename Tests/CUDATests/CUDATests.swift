@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import CUDA
+import TensorEngine
 
 /// A temporary folder tree, removed at the end of the test.
 private final class TemporaryTree {
@@ -89,6 +90,7 @@ private let nvrtc: NVRTC? = {
     #expect(image.starts(with: [0x7f, 0x45, 0x4c, 0x46]))  // an ELF file
     let names = KernelLibrary.kernelNames
     #expect(names.count == 23)
+    #expect(names.prefix(3) == ["column_sum_partials", "add_partials", "add_broadcast"])
     for name in names { #expect(image.firstRange(of: Array(name.utf8)) != nil, "\(name) is not in the \(architecture) CUBIN") }
   }
 
@@ -116,33 +118,57 @@ private let nvrtc: NVRTC? = {
   }
 }
 
-/// Builds `Fixtures/fake_libcuda.c` into `folder/libcuda.so.1` with the C compiler at hand, or
-/// returns false (printing why) when there is none.
-private func buildFakeDriver(in folder: String, defines: [String] = []) -> Bool {
-  let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fake_libcuda.c").path
-  for compiler in ["/usr/bin/cc", "/usr/bin/clang", "/usr/bin/gcc"] where FileManager.default.isExecutableFile(atPath: compiler) {
+/// Builds `Fixtures/fake_cuda.cpp` (the driver, runtime and cuBLAS on the CPU, the kernels run by
+/// `emulator.h`) into `folder` under the CUDA sonames, or returns false (printing why) when there
+/// is no C++ compiler.
+private func buildFakeCUDA(in folder: String, defines: [String] = []) -> Bool {
+  let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures").path
+  try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+  try? KernelLibrary.program.write(toFile: folder + "/program.cu", atomically: true, encoding: .utf8)
+  try? KernelLibrary.kernelNames.map { "KERNEL(\($0))\n" }.joined()
+    .write(toFile: folder + "/kernel_table.inc", atomically: true, encoding: .utf8)
+  let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
+  let compilers = ["c++", "g++", "clang++"].flatMap { name in path.split(separator: ":").map { "\($0)/\(name)" } }
+  for compiler in compilers where FileManager.default.isExecutableFile(atPath: compiler) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: compiler)
-    process.arguments = ["-shared", "-fPIC", "-O1", "-o", folder + "/libcuda.so.1", source] + defines
-    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    process.arguments = ["-std=c++17", "-shared", "-fPIC", "-O1", "-I", folder, "-I", fixtures,
+                         "-o", folder + "/libcuda.so.1", fixtures + "/fake_cuda.cpp"] + defines
+    let errors = Pipe()
+    process.standardError = errors
     guard (try? process.run()) != nil else { continue }
+    let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     process.waitUntilExit()
-    if process.terminationStatus == 0 { return true }
+    guard process.terminationStatus == 0 else {
+      Issue.record("\(compiler) cannot build the fake CUDA libraries: \(message.split(separator: "\n").first { $0.contains("error") } ?? "")")
+      return false
+    }
+    for name in ["libcudart.so.13", "libcublasLt.so.13", "libcublas.so.13"] {
+      try? FileManager.default.copyItem(atPath: folder + "/libcuda.so.1", toPath: folder + "/" + name)
+    }
+    return true
   }
-  print("fake driver tests skipped: no C compiler found")
+  print("fake CUDA tests skipped: no C++ compiler found")
   return false
 }
 
+/// The fake CUDA libraries with a GPU, built once for every test that uses them (the folder is
+/// left in the temporary directory), or nil without a C++ compiler.
+private let fakeCUDA: LibrarySearch? = {
+  let folder = NSTemporaryDirectory() + "swiftgpt-fake-cuda-\(UUID().uuidString)"
+  guard buildFakeCUDA(in: folder) else { return nil }
+  return LibrarySearch(environment: ["SWIFTGPT_CUDA_LIBS": folder], root: folder)
+}()
+
 @Suite struct DriverBindingTests {
   @Test func aFakeDriverIsOpenedAndEveryArgumentTypeReachesTheKernel() throws {
-    let tree = TemporaryTree()
-    guard buildFakeDriver(in: tree.root + "/driver") else { return }
-    let device = try CUDADevice(search: LibrarySearch(environment: ["SWIFTGPT_CUDA_LIBS": tree.root + "/driver"], root: tree.root))
+    guard let search = fakeCUDA else { return }
+    let device = try CUDADevice(search: search)
     #expect(device.name == "Fake H200")
     #expect(device.architecture == "sm_90")
     #expect(device.multiprocessors == 132 && device.totalMemory == 141 << 30)
     #expect(device.driverVersion == (13, 0))
-    #expect(device.driverPath == tree.root + "/driver/libcuda.so.1")
+    #expect(device.driverPath == search.environment["SWIFTGPT_CUDA_LIBS"]! + "/libcuda.so.1")
     #expect(try device.memoryInfo().free == 140 << 30)
 
     let buffer = try device.upload([Float](repeating: -1, count: 16))
@@ -155,9 +181,8 @@ private func buildFakeDriver(in folder: String, defines: [String] = []) -> Bool 
   }
 
   @Test func driverErrorsNameTheCallAndTheCause() throws {
-    let tree = TemporaryTree()
-    guard buildFakeDriver(in: tree.root + "/driver") else { return }
-    let device = try CUDADevice(search: LibrarySearch(environment: ["SWIFTGPT_CUDA_LIBS": tree.root + "/driver"], root: tree.root))
+    guard let search = fakeCUDA else { return }
+    let device = try CUDADevice(search: search)
     #expect(throws: CUDAError.driver(call: "cuModuleGetFunction(missing)", code: 500, name: "CUDA_ERROR_NOT_FOUND",
                                      message: "named symbol not found")) {
       try device.load(module: [0]).kernel("missing")
@@ -172,9 +197,23 @@ private func buildFakeDriver(in folder: String, defines: [String] = []) -> Bool 
 
   @Test func aDriverWithoutAGPUSaysSo() throws {
     let tree = TemporaryTree()
-    guard buildFakeDriver(in: tree.root + "/empty", defines: ["-DNO_DEVICE"]) else { return }
+    guard buildFakeCUDA(in: tree.root + "/empty", defines: ["-DNO_DEVICE"]) else { return }
     #expect(throws: CUDAError.noDevice("the driver (\(tree.root)/empty/libcuda.so.1) reports no CUDA device")) {
       try CUDADevice(search: LibrarySearch(environment: ["SWIFTGPT_CUDA_LIBS": tree.root + "/empty"], root: tree.root))
     }
+  }
+}
+
+@Suite struct EmulatedGPUTests {
+  /// The whole GPU path on the CPU: the kernels (run by the emulator), their launch wrappers and
+  /// the parity check `swiftgpt doctor --check` runs on a real GPU, against the CPU engine.
+  @Test func everyOpMatchesTheCPUEngine() throws {
+    guard let nvrtc, let search = fakeCUDA else { return }
+    let device = try CUDADevice(search: search)
+    let ops = CUDAOps(kernels: try KernelLibrary(device: device, nvrtc: nvrtc, cacheFolder: nil),
+                      blas: try CuBLAS(device: device, search: search))
+    let results = try CUDAParity.run(ops)
+    #expect(results.count == 25)
+    for r in results { #expect(r.passed, "\(r.name): \(r.relativeError) > \(r.tolerance)") }
   }
 }
