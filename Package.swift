@@ -47,7 +47,7 @@ let package = Package(
       // The playground's pages, compiled into the binary (`PackageResources`).
       resources: [.embedInCode("Playground")],
       swiftSettings: optimized),
-    .target(name: "Training", dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers", "Inference"],
+    .target(name: "Training", dependencies: ["FileSupport", "CUDA", "TensorEngine", "Models", "Tokenizers", "Inference"],
             swiftSettings: kernels),
     .executableTarget(
       name: "swiftgpt",
@@ -57,7 +57,7 @@ let package = Package(
       ],
       swiftSettings: optimized),
     .testTarget(name: "TokenizersTests", dependencies: ["FileSupport", "Tokenizers"], swiftSettings: optimized),
-    .testTarget(name: "CUDATests", dependencies: ["CUDA", "TensorEngine"], exclude: ["Fixtures"], swiftSettings: optimized),
+    .testTarget(name: "CUDATests", dependencies: ["CUDA", "TensorEngine", "Models", "Training"], exclude: ["Fixtures"], swiftSettings: optimized),
     .testTarget(name: "TensorEngineTests", dependencies: ["TensorEngine"], swiftSettings: optimized),
     .testTarget(name: "ModelsTests", dependencies: ["FileSupport", "Models", "Inference", "Training", "Tokenizers"],
                 swiftSettings: optimized),

@@ -42,13 +42,13 @@ public final class CuBLAS: @unchecked Sendable {
   }
 
   /// Row-major C[M, N] (+)= op(A)[M, K] · op(B)[K, N] for `batch.count` matrices `batch.strides`
-  /// elements apart, the buffers starting `offsets` elements in: the CPU engine's `sgemm`.
-  public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: DeviceBuffer, lda: Int, b: DeviceBuffer,
-                   ldb: Int, c: DeviceBuffer, ldc: Int, accumulate: Bool, offsets: (a: Int, b: Int, c: Int) = (0, 0, 0),
+  /// elements apart: the CPU engine's `sgemm`.
+  public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: any DeviceMemory, lda: Int, b: any DeviceMemory,
+                   ldb: Int, c: any DeviceMemory, ldc: Int, accumulate: Bool,
                    batch: (count: Int, strides: (a: Int, b: Int, c: Int)) = (1, (0, 0, 0))) throws(CUDAError) {
     try device.makeCurrent()
     var alpha: Float = 1, beta: Float = accumulate ? 1 : 0
-    let (pa, pb, pc) = (a.address + UInt64(4 * offsets.a), b.address + UInt64(4 * offsets.b), c.address + UInt64(4 * offsets.c))
+    let (pa, pb, pc) = (a.pointer.address, b.pointer.address, c.pointer.address)
     // Column-major Cᵀ[N, M] = op(B)ᵀ · op(A)ᵀ: B comes first, the sizes swap.
     let (opB, opA) = (Int32(transB ? 1 : 0), Int32(transA ? 1 : 0))
     let status: Int32

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One NVIDIA GPU through the driver API: its primary context (shared with cuBLAS), memory and
 /// kernel launches. Every call makes the context current first, so it may come from any thread.
 public final class CUDADevice: @unchecked Sendable {
@@ -69,20 +71,47 @@ public final class CUDADevice: @unchecked Sendable {
     try driver.check("cuCtxSynchronize", driver.cuCtxSynchronize())
   }
 
-  /// Device memory for `count` values of `T`, zero-filled.
-  public func allocate<T: BitwiseCopyable>(_ type: T.Type, count: Int) throws(CUDAError) -> DeviceBuffer {
+  /// Device memory for `count` values of `T`, zero-filled unless `zeroed` is false. Released
+  /// buffers are kept for reuse by size (`cuMemFree` waits for the device); they are freed when
+  /// an allocation would not fit otherwise.
+  public func allocate<T: BitwiseCopyable>(_ type: T.Type, count: Int, zeroed: Bool = true) throws(CUDAError) -> DeviceBuffer {
     try makeCurrent()
-    let bytes = max(1, count) * MemoryLayout<T>.stride
-    var address: UInt64 = 0
-    try driver.check("cuMemAlloc_v2(\(bytes) bytes)", driver.cuMemAlloc(&address, bytes))
+    let bytes = (max(1, count) * MemoryLayout<T>.stride + 255) / 256 * 256
+    var address: UInt64 = pool.withLock { $0[bytes]?.popLast() } ?? 0
+    if address == 0 {
+      var result = driver.cuMemAlloc(&address, bytes)
+      if result == 2 {
+        releasePool()
+        result = driver.cuMemAlloc(&address, bytes)
+      }
+      try driver.check("cuMemAlloc_v2(\(bytes) bytes)", result)
+    }
     let buffer = DeviceBuffer(device: self, address: address, bytes: bytes)
-    try driver.check("cuMemsetD8_v2", driver.cuMemsetD8(address, 0, bytes))
+    if zeroed { try driver.check("cuMemsetD8_v2", driver.cuMemsetD8(address, 0, bytes)) }
     return buffer
+  }
+
+  /// Freed buffers by size in bytes, for reuse.
+  private let pool = Mutex<[Int: [UInt64]]>([:])
+
+  func recycle(_ address: UInt64, bytes: Int) { pool.withLock { $0[bytes, default: []].append(address) } }
+
+  private func releasePool() {
+    let addresses = pool.withLock { p in defer { p = [:] }; return p.values.flatMap { $0 } }
+    for address in addresses { _ = driver.cuMemFree(address) }
+  }
+
+  /// Sets `count` 4-byte elements of `memory` to zero.
+  public func zero(_ memory: any DeviceMemory, count: Int) throws(CUDAError) {
+    try makeCurrent()
+    let p = memory.pointer
+    precondition(4 * (p.offset + count) <= p.buffer.bytes, "zeroing past the end of a device buffer")
+    try driver.check("cuMemsetD8_v2", driver.cuMemsetD8(p.address, 0, 4 * count))
   }
 
   /// A new device buffer holding `values`.
   public func upload<T: BitwiseCopyable>(_ values: [T]) throws(CUDAError) -> DeviceBuffer {
-    let buffer = try allocate(T.self, count: values.count)
+    let buffer = try allocate(T.self, count: values.count, zeroed: false)
     try buffer.copy(from: values)
     return buffer
   }
@@ -108,7 +137,7 @@ public final class CUDADevice: @unchecked Sendable {
     for (i, argument) in arguments.enumerated() {
       let slot = slots + 8 * i
       switch argument {
-      case .buffer(let b, let offset): slot.storeBytes(of: b.address + UInt64(offset), as: UInt64.self)
+      case .pointer(let p): slot.storeBytes(of: p.address, as: UInt64.self)
       case .int(let v): slot.storeBytes(of: Int32(v), as: Int32.self)
       case .long(let v): slot.storeBytes(of: Int64(v), as: Int64.self)
       case .null: slot.storeBytes(of: UInt64(0), as: UInt64.self)
@@ -126,8 +155,8 @@ public final class CUDADevice: @unchecked Sendable {
 
 /// One argument of a kernel launch, in the C type the kernel declares.
 public enum KernelArgument {
-  /// A device pointer (`float*`, `int*`, ...), `offset` bytes into a buffer.
-  case buffer(DeviceBuffer, offset: Int = 0)
+  /// A device pointer (`float*`, `int*`, ...).
+  case pointer(DevicePointer)
   /// A null pointer (an optional input left out).
   case null
   /// An `int`.
@@ -136,10 +165,38 @@ public enum KernelArgument {
   case long(Int)
   /// A `float`.
   case float(Float)
+
+  /// The start of `memory` as a pointer argument.
+  public static func buffer(_ memory: any DeviceMemory) -> KernelArgument { .pointer(memory.pointer) }
 }
 
-/// A block of device memory, freed when released.
-public final class DeviceBuffer: @unchecked Sendable {
+/// Device memory an op reads or writes: a whole buffer, or a place inside one.
+public protocol DeviceMemory {
+  /// Where it starts.
+  var pointer: DevicePointer { get }
+}
+
+/// A place in device memory: `offset` 4-byte elements (`Float`s, `Int32`s) into a buffer, as a
+/// parameter sits inside the flat parameter buffer.
+public struct DevicePointer: DeviceMemory, @unchecked Sendable {
+  public let buffer: DeviceBuffer
+  public let offset: Int
+
+  /// Copies and kernels check their own bounds; a pointer may be made past a buffer's end.
+  public init(_ buffer: DeviceBuffer, offset: Int = 0) {
+    self.buffer = buffer
+    self.offset = offset
+  }
+
+  public var pointer: DevicePointer { self }
+  /// The device address.
+  public var address: UInt64 { buffer.address + UInt64(4 * offset) }
+  /// The pointer `n` elements further on.
+  public func advanced(by n: Int) -> DevicePointer { DevicePointer(buffer, offset: offset + n) }
+}
+
+/// A block of device memory, given back to its device's pool when released.
+public final class DeviceBuffer: DeviceMemory, @unchecked Sendable {
   public let device: CUDADevice
   /// The device address, and the size in bytes.
   public let address: UInt64
@@ -151,27 +208,43 @@ public final class DeviceBuffer: @unchecked Sendable {
     self.bytes = bytes
   }
 
-  deinit {
-    _ = device.driver.cuCtxSetCurrent(device.context)
-    _ = device.driver.cuMemFree(address)
+  deinit { device.recycle(address, bytes: bytes) }
+
+  public var pointer: DevicePointer { DevicePointer(self) }
+}
+
+extension DeviceMemory {
+  /// Copies `bytes` bytes from host memory to here (synchronous).
+  public func copy(from host: UnsafeRawPointer, bytes: Int) throws(CUDAError) {
+    let p = pointer, device = p.buffer.device
+    precondition(4 * p.offset + bytes <= p.buffer.bytes, "copy of \(bytes) bytes past the end of a device buffer")
+    try device.makeCurrent()
+    try device.driver.check("cuMemcpyHtoD_v2", device.driver.cuMemcpyHtoD(p.address, host, bytes))
   }
 
-  /// Copies `values` to the start of the buffer (synchronous).
+  /// Copies `bytes` bytes from here to host memory (synchronous: waits for the work before it).
+  public func copy(to host: UnsafeMutableRawPointer, bytes: Int) throws(CUDAError) {
+    let p = pointer, device = p.buffer.device
+    precondition(4 * p.offset + bytes <= p.buffer.bytes, "copy of \(bytes) bytes past the end of a device buffer")
+    try device.makeCurrent()
+    try device.driver.check("cuMemcpyDtoH_v2", device.driver.cuMemcpyDtoH(host, p.address, bytes))
+  }
+
+  /// Copies `values` here.
   public func copy<T: BitwiseCopyable>(from values: [T]) throws(CUDAError) {
-    let size = values.count * MemoryLayout<T>.stride
-    precondition(size <= bytes, "copy of \(size) bytes into a buffer of \(bytes)")
-    try device.makeCurrent()
-    let result = values.withUnsafeBytes { device.driver.cuMemcpyHtoD(address, $0.baseAddress!, size) }
-    try device.driver.check("cuMemcpyHtoD_v2", result)
+    let copied = values.withUnsafeBytes { raw in
+      Result { () throws(CUDAError) in if let base = raw.baseAddress { try copy(from: base, bytes: raw.count) } }
+    }
+    try copied.get()
   }
 
-  /// The first `count` values of type `T` (synchronous: waits for the work before it).
+  /// The first `count` values of type `T` here.
   public func values<T: BitwiseCopyable>(_ type: T.Type, count: Int) throws(CUDAError) -> [T] {
-    precondition(count * MemoryLayout<T>.stride <= bytes, "read of \(count) values from a buffer of \(bytes) bytes")
-    try device.makeCurrent()
     var out = [T](unsafeUninitializedCapacity: count) { _, n in n = count }
-    let result = out.withUnsafeMutableBytes { device.driver.cuMemcpyDtoH($0.baseAddress!, address, count * MemoryLayout<T>.stride) }
-    try device.driver.check("cuMemcpyDtoH_v2", result)
+    let copied = out.withUnsafeMutableBytes { raw in
+      Result { () throws(CUDAError) in if let base = raw.baseAddress { try copy(to: base, bytes: raw.count) } }
+    }
+    try copied.get()
     return out
   }
 }

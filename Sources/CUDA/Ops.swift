@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The tensor engine's ops on a GPU: one function per op, its shapes in the comment, launching
 /// the kernels of `KernelLibrary` and cuBLAS. Buffers hold `Float`s unless named otherwise;
 /// `add`/`accumulate` flags say whether a gradient adds to what its buffer holds.
@@ -12,23 +14,39 @@ public final class CUDAOps: @unchecked Sendable {
     self.blas = blas
   }
 
+  /// The first GPU failure, kept as CUDA keeps its own errors: ops called after it do nothing,
+  /// and whoever drives the ops (the trainer, after each step) reports it.
+  private let firstFailure = Mutex<CUDAError?>(nil)
+
+  /// The failure that stopped GPU work, if any.
+  public var failure: CUDAError? { firstFailure.withLock { $0 } }
+
+  /// Runs `body` unless an earlier call failed, keeping its failure.
+  public func run(_ body: () throws(CUDAError) -> Void) {
+    guard failure == nil else { return }
+    do { try body() } catch { firstFailure.withLock { if $0 == nil { $0 = error } } }
+  }
+
+  /// Throws the failure that stopped GPU work, if any.
+  public func checkFailure() throws(CUDAError) { if let failure { throw failure } }
+
   /// Grid of the two-stage sums: fixed, so a sum's order never depends on the device.
   static let sumBlocks = 256
 
   // MARK: Element-wise
 
   /// out[n] = a[n] + b[i mod inner] (b broadcast over a's leading axes).
-  public func add(_ out: DeviceBuffer, _ a: DeviceBuffer, _ b: DeviceBuffer, count n: Int, inner: Int) throws(CUDAError) {
+  public func add(_ out: any DeviceMemory, _ a: any DeviceMemory, _ b: any DeviceMemory, count n: Int, inner: Int) throws(CUDAError) {
     try kernels.launch("add_broadcast", threads: n, [.buffer(out), .buffer(a), .buffer(b), .long(n), .int(inner)])
   }
 
   /// dst[n] (+)= src[n].
-  public func accumulate(_ dst: DeviceBuffer, _ src: DeviceBuffer, count n: Int, add: Bool) throws(CUDAError) {
+  public func accumulate(_ dst: any DeviceMemory, _ src: any DeviceMemory, count n: Int, add: Bool) throws(CUDAError) {
     try kernels.launch("accumulate", threads: n, [.buffer(dst), .buffer(src), .long(n), .int(add ? 1 : 0)])
   }
 
   /// out[cols] (+)= Σ_rows x[rows, cols], in the CPU engine's chunk order (bias gradients).
-  public func columnSums(_ out: DeviceBuffer, _ x: DeviceBuffer, rows: Int, cols: Int, accumulate: Bool) throws(CUDAError) {
+  public func columnSums(_ out: any DeviceMemory, _ x: any DeviceMemory, rows: Int, cols: Int, accumulate: Bool) throws(CUDAError) {
     let chunks = min(rows, 16)
     let partial = try device.allocate(Float.self, count: max(1, chunks) * cols)
     if chunks > 0 {
@@ -39,28 +57,38 @@ public final class CUDAOps: @unchecked Sendable {
   }
 
   /// out[n] = gelu(x[n]) (GPT-2's tanh approximation).
-  public func gelu(_ out: DeviceBuffer, _ x: DeviceBuffer, count n: Int) throws(CUDAError) {
+  public func gelu(_ out: any DeviceMemory, _ x: any DeviceMemory, count n: Int) throws(CUDAError) {
     try kernels.launch("gelu_forward", threads: n, [.buffer(out), .buffer(x), .long(n)])
   }
 
   /// dx[n] (+)= dout[n] · gelu'(x[n]).
-  public func geluBackward(_ dx: DeviceBuffer, _ x: DeviceBuffer, _ dout: DeviceBuffer, count n: Int, add: Bool) throws(CUDAError) {
+  public func geluBackward(_ dx: any DeviceMemory, _ x: any DeviceMemory, _ dout: any DeviceMemory, count n: Int, add: Bool) throws(CUDAError) {
     try kernels.launch("gelu_backward", threads: n, [.buffer(dx), .buffer(x), .buffer(dout), .long(n), .int(add ? 1 : 0)])
+  }
+
+  /// out[n] (+)= a[n] · b[n].
+  public func multiply(_ out: any DeviceMemory, _ a: any DeviceMemory, _ b: any DeviceMemory, count n: Int, add: Bool) throws(CUDAError) {
+    try kernels.launch("multiply", threads: n, [.buffer(out), .buffer(a), .buffer(b), .long(n), .int(add ? 1 : 0)])
+  }
+
+  /// out[n] (+)= x[n] · s.
+  public func scale(_ out: any DeviceMemory, _ x: any DeviceMemory, by s: Float, count n: Int, add: Bool) throws(CUDAError) {
+    try kernels.launch("scale_into", threads: n, [.buffer(out), .buffer(x), .float(s), .long(n), .int(add ? 1 : 0)])
   }
 
   /// One AdamW step over `count` parameters starting `offset` elements into p, g, m, v (the
   /// engine's `adamwUpdate` arguments).
-  public func adamw(parameters p: DeviceBuffer, gradients g: DeviceBuffer, m: DeviceBuffer, v: DeviceBuffer, offset: Int,
+  public func adamw(parameters p: any DeviceMemory, gradients g: any DeviceMemory, m: any DeviceMemory, v: any DeviceMemory, offset: Int,
                     count: Int, beta1: Float, beta2: Float, eps: Float, stepSize: Float, bc2Sqrt: Float,
                     decayFactor: Float) throws(CUDAError) {
-    let o = 4 * offset
     try kernels.launch("adamw_update", threads: count,
-                       [.buffer(p, offset: o), .buffer(g, offset: o), .buffer(m, offset: o), .buffer(v, offset: o), .long(count),
+                       [.pointer(p.pointer.advanced(by: offset)), .pointer(g.pointer.advanced(by: offset)),
+                        .pointer(m.pointer.advanced(by: offset)), .pointer(v.pointer.advanced(by: offset)), .long(count),
                         .float(beta1), .float(beta2), .float(eps), .float(stepSize), .float(bc2Sqrt), .float(decayFactor)])
   }
 
   /// Σ x[n]², summed in a fixed order (the gradient norm before clipping).
-  public func sumOfSquares(_ x: DeviceBuffer, count n: Int) throws(CUDAError) -> Float {
+  public func sumOfSquares(_ x: any DeviceMemory, count n: Int) throws(CUDAError) -> Float {
     let partial = try device.allocate(Float.self, count: Self.sumBlocks)
     let total = try device.allocate(Float.self, count: 1)
     try kernels.launch("sum_squares_partials", grid: (Self.sumBlocks, 1), block: 256, [.buffer(partial), .buffer(x), .long(n)])
@@ -69,19 +97,19 @@ public final class CUDAOps: @unchecked Sendable {
   }
 
   /// x[n] *= s.
-  public func scale(_ x: DeviceBuffer, by s: Float, count n: Int) throws(CUDAError) {
+  public func scale(_ x: any DeviceMemory, by s: Float, count n: Int) throws(CUDAError) {
     try kernels.launch("scale_in_place", threads: n, [.buffer(x), .float(s), .long(n)])
   }
 
   // MARK: Embedding
 
   /// out[n, C] = table[ids[n], :]. ids: n `Int32`s on the device.
-  public func embedding(_ out: DeviceBuffer, ids: DeviceBuffer, table: DeviceBuffer, count n: Int, channels c: Int) throws(CUDAError) {
+  public func embedding(_ out: any DeviceMemory, ids: any DeviceMemory, table: any DeviceMemory, count n: Int, channels c: Int) throws(CUDAError) {
     try kernels.launch("embedding_forward", threads: n * c, [.buffer(out), .buffer(ids), .buffer(table), .int(n), .int(c)])
   }
 
   /// dtable[V, C] += dout[n, C] gathered by `ids` (host values), each row's positions added in order.
-  public func embeddingBackward(_ dtable: DeviceBuffer, dout: DeviceBuffer, ids: [Int32], channels c: Int) throws(CUDAError) {
+  public func embeddingBackward(_ dtable: any DeviceMemory, dout: any DeviceMemory, ids: [Int32], channels c: Int) throws(CUDAError) {
     var positions: [Int32: [Int32]] = [:]
     for (i, id) in ids.enumerated() { positions[id, default: []].append(Int32(i)) }
     let groupIDs = positions.keys.sorted()
@@ -96,7 +124,7 @@ public final class CUDAOps: @unchecked Sendable {
   // MARK: LayerNorm
 
   /// out[rows, C] = LayerNorm(x) · w + b, stats[rows, 2] = (mean, rstd). b may be nil.
-  public func layerNorm(_ out: DeviceBuffer, stats: DeviceBuffer, x: DeviceBuffer, weight: DeviceBuffer, bias: DeviceBuffer?,
+  public func layerNorm(_ out: any DeviceMemory, stats: any DeviceMemory, x: any DeviceMemory, weight: any DeviceMemory, bias: (any DeviceMemory)?,
                         rows: Int, channels c: Int, eps: Float) throws(CUDAError) {
     try kernels.launch("layernorm_forward", grid: ((rows + 3) / 4, 1), block: 128,
                        [.buffer(out), .buffer(stats), .buffer(x), .buffer(weight), bias.map { .buffer($0) } ?? .null,
@@ -104,8 +132,8 @@ public final class CUDAOps: @unchecked Sendable {
   }
 
   /// LayerNorm's gradients: dx (+)= …, dweight += Σ x̂·dout, dbias += Σ dout (each optional).
-  public func layerNormBackward(dx: (buffer: DeviceBuffer, add: Bool)?, dweight: DeviceBuffer?, dbias: DeviceBuffer?,
-                                dout: DeviceBuffer, x: DeviceBuffer, weight: DeviceBuffer, stats: DeviceBuffer,
+  public func layerNormBackward(dx: (buffer: any DeviceMemory, add: Bool)?, dweight: (any DeviceMemory)?, dbias: (any DeviceMemory)?,
+                                dout: any DeviceMemory, x: any DeviceMemory, weight: any DeviceMemory, stats: any DeviceMemory,
                                 rows: Int, channels c: Int) throws(CUDAError) {
     if let dbias { try columnSums(dbias, dout, rows: rows, cols: c, accumulate: true) }
     if let dweight, rows > 0 {
@@ -133,7 +161,7 @@ public final class CUDAOps: @unchecked Sendable {
 
   /// y[B, T, C] = causal softmax(q·kᵀ/√hs)·v per head, from qkv [B, T, 3C] (the engine's
   /// `causalSelfAttention`).
-  public func causalSelfAttention(_ y: DeviceBuffer, qkv: DeviceBuffer, batch b: Int, t: Int, heads nh: Int,
+  public func causalSelfAttention(_ y: any DeviceMemory, qkv: any DeviceMemory, batch b: Int, t: Int, heads nh: Int,
                                   channels c: Int) throws(CUDAError) -> AttentionState {
     let hs = c / nh, n = b * nh * t * hs, rows = b * nh * t
     let (q, k, v) = (try device.allocate(Float.self, count: n), try device.allocate(Float.self, count: n),
@@ -155,7 +183,7 @@ public final class CUDAOps: @unchecked Sendable {
   }
 
   /// dqkv[B, T, 3C] (+)= the gradient of `causalSelfAttention` for dy [B, T, C].
-  public func causalSelfAttentionBackward(_ dqkv: DeviceBuffer, add: Bool, dy: DeviceBuffer, state s: AttentionState) throws(CUDAError) {
+  public func causalSelfAttentionBackward(_ dqkv: any DeviceMemory, add: Bool, dy: any DeviceMemory, state s: AttentionState) throws(CUDAError) {
     let (b, t, nh, hs) = (s.batch, s.t, s.heads, s.headSize)
     let n = b * nh * t * hs, rows = b * nh * t, bh = b * nh
     let dyh = try device.allocate(Float.self, count: n)
@@ -191,7 +219,7 @@ public final class CUDAOps: @unchecked Sendable {
 
   /// loss[1] = mean over counted rows of -log softmax(logits[rows, V])[target] (the engine's
   /// `crossEntropy`; rows whose target is `ignoreIndex` count for nothing).
-  public func crossEntropy(_ loss: DeviceBuffer, logits: DeviceBuffer, targets: [Int32], vocabulary v: Int,
+  public func crossEntropy(_ loss: any DeviceMemory, logits: any DeviceMemory, targets: [Int32], vocabulary v: Int,
                            ignoreIndex: Int32 = -100) throws(CUDAError) -> CrossEntropyState {
     let rows = targets.count
     let (t, lse, losses) = (try device.upload(targets), try device.allocate(Float.self, count: rows),
@@ -204,11 +232,11 @@ public final class CUDAOps: @unchecked Sendable {
                              counted: targets.count { $0 != ignoreIndex }, ignoreIndex: ignoreIndex)
   }
 
-  /// dlogits[rows, V] (+)= gradient · (softmax - onehot) / counted rows.
-  public func crossEntropyBackward(_ dlogits: DeviceBuffer, add: Bool, logits: DeviceBuffer, gradient: Float,
+  /// dlogits[rows, V] (+)= dloss[0] · (softmax - onehot) / counted rows.
+  public func crossEntropyBackward(_ dlogits: any DeviceMemory, add: Bool, logits: any DeviceMemory, dloss: any DeviceMemory,
                                    state s: CrossEntropyState) throws(CUDAError) {
     try kernels.launch("cross_entropy_backward", grid: (s.rows, 1), block: 256,
-                       [.buffer(dlogits), .buffer(logits), .buffer(s.lse), .buffer(s.targets), .int(s.vocabulary),
-                        .float(gradient / Float(max(s.counted, 1))), .int(Int(s.ignoreIndex)), .int(add ? 1 : 0)])
+                       [.buffer(dlogits), .buffer(logits), .buffer(s.lse), .buffer(s.targets), .buffer(dloss),
+                        .float(Float(max(s.counted, 1))), .int(s.vocabulary), .int(Int(s.ignoreIndex)), .int(add ? 1 : 0)])
   }
 }

@@ -27,7 +27,7 @@ extension GPT {
     full.bias = true
     let zeros = Storage(count: 4 * config.nEmbd)
     let tensors = GPT.layout(full).map { spec -> (name: String, shape: [Int], data: UnsafePointer<Float>) in
-      if let t = parameters[spec.name] { return (spec.name, spec.shape, UnsafePointer(t.data)) }
+      if let values = parameters.hostValues(of: spec.name) { return (spec.name, spec.shape, UnsafePointer(values)) }
       return (spec.name, spec.shape, UnsafePointer(zeros.base))
     }
     try withExtendedLifetime(zeros) { () throws(ModelError) in

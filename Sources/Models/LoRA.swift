@@ -120,7 +120,7 @@ public final class LoRAAdapter {
     try fileAccess(ModelError.file) { () throws(FileError) in try createFolder(folder) }
     try Safetensors.write(
       folder + "/adapter_model.safetensors",
-      tensors: zip(parameters.entries, parameters.tensors).map { (LoRAAdapter.prefix + $0.name, $0.shape, UnsafePointer($1.data)) },
+      tensors: parameters.entries.map { (LoRAAdapter.prefix + $0.name, $0.shape, UnsafePointer(parameters.values.base + $0.offset)) },
       metadata: ["format": "pt"])
     let config: [String: Any] = [
       "peft_type": "LORA", "task_type": "CAUSAL_LM", "base_model_name_or_path": baseModel, "r": self.config.rank,

@@ -160,17 +160,19 @@ extension ParameterSet {
   /// Copies every parameter from `lookup(name)` (`path` names the source in errors), trying the
   /// name without "transformer." too.
   private func copy(from path: String, _ lookup: (String) -> Safetensors.Entry?) throws(ModelError) {
-    for (entry, tensor) in zip(entries, self.tensors) {
+    precondition(device.gpu == nil, "parameters are loaded on the CPU, then placed on a GPU")
+    for entry in entries {
       let short = entry.name.hasPrefix("transformer.") ? String(entry.name.dropFirst("transformer.".count)) : entry.name
       guard let found = lookup(entry.name) ?? lookup(short) else { throw .missingTensor(name: entry.name, path: path) }
       guard found.shape == entry.shape else { throw .shapeMismatch(name: entry.name, expected: entry.shape, found: found.shape) }
-      found.values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: entry.count) }
+      found.values.withUnsafeBufferPointer { (values.base + entry.offset).update(from: $0.baseAddress!, count: entry.count) }
     }
   }
 
-  /// Writes every parameter (F32) to a safetensors file, atomically.
+  /// Writes every parameter (F32) to a safetensors file, atomically, from `values` (brought up
+  /// to date with `copyToHost()` for parameters on a GPU).
   public func save(safetensors path: String, metadata: [String: String] = ["format": "pt"]) throws(ModelError) {
-    try Safetensors.write(path, tensors: zip(entries, tensors).map { ($0.name, $0.shape, UnsafePointer($1.data)) },
+    try Safetensors.write(path, tensors: entries.map { ($0.name, $0.shape, UnsafePointer(values.base + $0.offset)) },
                           metadata: metadata)
   }
 }

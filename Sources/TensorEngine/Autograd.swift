@@ -1,3 +1,5 @@
+import CUDA
+
 /// The operation that produced a tensor: its inputs and how to push the output gradient to them.
 struct Node {
   let inputs: [Tensor]
@@ -17,12 +19,13 @@ public func withoutGrad<R>(_ body: () throws -> R) rethrows -> R {
 
 extension Tensor {
   /// Makes the output of an op: records `backward` when grad mode is on and an input needs grad.
+  /// The output lives on `device` (the CPU unless a GPU op says otherwise).
   static func result(
-    _ shape: [Int], inputs: [Tensor], zeroed: Bool = false,
+    _ shape: [Int], inputs: [Tensor], zeroed: Bool = false, on device: Device = .cpu,
     backward: @escaping (_ output: Tensor) -> Void
   ) -> Tensor {
     let needsGrad = GradMode.isEnabled && inputs.contains { $0.requiresGrad }
-    let out = Tensor(shape: shape, storage: Storage(count: shape.reduce(1, *), zeroed: zeroed),
+    let out = Tensor(shape: shape, storage: Storage(count: shape.reduce(1, *), zeroed: zeroed, on: device),
                      requiresGrad: needsGrad)
     if needsGrad { out.node = Node(inputs: inputs, backward: backward) }
     return out
@@ -44,7 +47,12 @@ extension Tensor {
         stack.append((input, false))
       }
     }
-    gradData[0] += 1
+    if let gpu {
+      let seed = gradPointer
+      gpu.run { () throws(CUDAError) in try seed.copy(from: [try seed.values(Float.self, count: 1)[0] + 1]) }
+    } else {
+      gradData[0] += 1
+    }
     for t in order.reversed() {
       guard let node = t.node else { continue }
       t.gradIsSpent = t !== self

@@ -3,20 +3,33 @@ import Synchronization
 /// A 64-byte-aligned buffer of `Float`s. Large buffers go back to a pool when released, so a
 /// training loop that allocates the same activation shapes every step does not fault fresh pages
 /// in each time.
+///
+/// A GPU tensor's storage holds device memory instead (`gpu`; see `Device`).
 public final class Storage: @unchecked Sendable {
   /// Number of floats.
   public let count: Int
-  /// The first float. Valid while the storage is alive.
+  /// The first float in host memory. Valid while the storage is alive; not for GPU storage.
   public let base: UnsafeMutablePointer<Float>
+  /// The device memory of a GPU storage, nil on the CPU.
+  public let gpu: GPUMemory?
 
   /// Allocates `count` floats, set to zero when `zeroed`, otherwise uninitialised.
   public init(count: Int, zeroed: Bool = true) {
     self.count = count
     base = BufferPool.shared.take(count)
+    gpu = nil
     if zeroed { base.update(repeating: 0, count: count) }
   }
 
-  deinit { BufferPool.shared.give(base, count) }
+  /// Storage in GPU memory.
+  init(gpu: GPUMemory, count: Int) {
+    self.count = count
+    self.gpu = gpu
+    // Never dereferenced: an address no mapping holds, so a CPU op handed GPU storage faults.
+    base = UnsafeMutablePointer(bitPattern: 64)!
+  }
+
+  deinit { if gpu == nil { BufferPool.shared.give(base, count) } }
 }
 
 /// Size-keyed free lists for buffers of at least `minimumPooled` floats, capped in total size.

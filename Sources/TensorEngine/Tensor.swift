@@ -1,3 +1,5 @@
+import CUDA
+
 /// A dense, row-major `Float` tensor with an optional gradient and a link to the operation that
 /// produced it (reverse-mode autograd).
 ///
@@ -46,18 +48,22 @@ public final class Tensor {
   /// Pointer to the first element. Valid while the tensor is alive.
   @inlinable public var data: UnsafeMutablePointer<Float> { storage.base + offset }
 
-  /// The values, copied out in row-major order.
-  public var scalars: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+  /// The values, copied out in row-major order (from the GPU too; NaN after a GPU failure).
+  public var scalars: [Float] {
+    if let gpu { return download(devicePointer, count: count, ops: gpu) }
+    return Array(UnsafeBufferPointer(start: data, count: count))
+  }
 
   /// The single value of a one-element tensor.
   public var item: Float {
     precondition(count == 1, "item needs a one-element tensor, not shape \(shape)")
-    return data[0]
+    return gpu == nil ? data[0] : scalars[0]
   }
 
   /// The accumulated gradient, or nil before any has flowed here.
   public var grad: [Float]? {
     guard let g = gradStorage else { return nil }
+    if let gpu = g.gpu { return download(DevicePointer(gpu.buffer, offset: gradOffset), count: count, ops: gpu.ops) }
     return Array(UnsafeBufferPointer(start: g.base + gradOffset, count: count))
   }
 

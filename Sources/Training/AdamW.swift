@@ -1,3 +1,4 @@
+import CUDA
 import TensorEngine
 
 /// AdamW exactly as PyTorch's `torch.optim.AdamW` (non-fused, non-amsgrad): decoupled weight
@@ -13,9 +14,12 @@ public struct AdamW: Optimizer {
   public var weightDecay: Float
   /// Number of steps taken.
   public private(set) var t = 0
-  /// First and second moment estimates, laid out like the parameters.
+  /// First and second moment estimates, laid out like the parameters, in host memory (a copy
+  /// brought up to date by `copyToHost()` while the parameters live on a GPU).
   public let m: Storage
   public let v: Storage
+  /// The moments on the parameters' GPU, from the first step there.
+  private var gpuMoments: (m: Storage, v: Storage)?
 
   public init(parameters: ParameterSet, beta1: Float = 0.9, beta2: Float = 0.999, eps: Float = 1e-8,
               weightDecay: Float = 0.01) {
@@ -31,6 +35,15 @@ public struct AdamW: Optimizer {
   /// Restores the step count (after loading `m` and `v` from a checkpoint).
   public mutating func restore(step: Int) { t = step }
 
+  /// Brings `m` and `v` up to date with the GPU's moments (before saving).
+  public func copyToHost() {
+    guard let (gm, gv) = gpuMoments, let ops = parameters.device.gpu else { return }
+    ops.run { () throws(CUDAError) in
+      try gm.gpu!.buffer.copy(to: m.base, bytes: 4 * m.count)
+      try gv.gpu!.buffer.copy(to: v.base, bytes: 4 * v.count)
+    }
+  }
+
   public mutating func step(lr: Float) {
     t += 1
     // Scalars in double precision, as PyTorch computes them in Python floats.
@@ -40,6 +53,27 @@ public struct AdamW: Optimizer {
     let invBC2 = Float(biasCorrection2Sqrt)
     let decayFactor = Float(1 - Double(lr) * Double(weightDecay))
     let (b1, b2, eps) = (beta1, beta2, eps)
+    if let ops = parameters.device.gpu, let (values, grads) = parameters.gpu {
+      if gpuMoments == nil {
+        let (hostM, hostV) = (self.m, self.v)
+        let moments = (m: Storage(count: hostM.count, zeroed: false, on: parameters.device),
+                       v: Storage(count: hostV.count, zeroed: false, on: parameters.device))
+        ops.run { () throws(CUDAError) in
+          try moments.m.gpu!.buffer.copy(from: hostM.base, bytes: 4 * hostM.count)
+          try moments.v.gpu!.buffer.copy(from: hostV.base, bytes: 4 * hostV.count)
+        }
+        gpuMoments = moments
+      }
+      let (gm, gv) = gpuMoments!
+      for entry in parameters.entries {
+        ops.run { () throws(CUDAError) in
+          try ops.adamw(parameters: values.gpu!.buffer, gradients: grads.gpu!.buffer, m: gm.gpu!.buffer, v: gv.gpu!.buffer,
+                        offset: entry.offset, count: entry.count, beta1: b1, beta2: b2, eps: eps, stepSize: stepSize,
+                        bc2Sqrt: invBC2, decayFactor: entry.decay && weightDecay != 0 ? decayFactor : 1)
+        }
+      }
+      return
+    }
     let (p, g, m, v) = (UncheckedSendable(parameters.values.base), UncheckedSendable(parameters.grads.base),
                         UncheckedSendable(self.m.base), UncheckedSendable(self.v.base))
     let segments = self.segments

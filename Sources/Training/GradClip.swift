@@ -1,3 +1,4 @@
+import CUDA
 import TensorEngine
 
 /// Scales all gradients so their global L2 norm is at most `maxNorm` (PyTorch's
@@ -16,6 +17,10 @@ public func clipGradNorm(_ sets: [ParameterSet], maxNorm: Float) -> Float {
   let coefficient = maxNorm / (norm + 1e-6)
   if coefficient < 1 {
     for parameters in sets {
+      if let ops = parameters.device.gpu, let (_, grads) = parameters.gpu {
+        ops.run { () throws(CUDAError) in try ops.scale(grads.gpu!.buffer, by: coefficient, count: parameters.count) }
+        continue
+      }
       let g = UncheckedSendable(parameters.grads.base)
       Parallel.forRows(parameters.count, costPerRow: Parallel.memoryBoundCost) { range in
         for j in range { g.value[j] *= coefficient }
@@ -32,6 +37,13 @@ public func gradNorm(_ sets: [ParameterSet]) -> Float {
   let chunk = 4096
   var total: Double = 0
   for parameters in sets {
+    if let ops = parameters.device.gpu, let (_, grads) = parameters.gpu {
+      // The GPU sums the squares in a fixed order of its own.
+      var squares: Float = .nan
+      ops.run { () throws(CUDAError) in squares = try ops.sumOfSquares(grads.gpu!.buffer, count: parameters.count) }
+      total += Double(squares)
+      continue
+    }
     let (g, n) = (UncheckedSendable(parameters.grads.base), parameters.count)
     let chunks = (n + chunk - 1) / chunk
     let sums = Storage(count: chunks, zeroed: false)

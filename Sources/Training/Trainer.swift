@@ -26,23 +26,30 @@ public final class Trainer {
   private let dropoutRNG: DropoutRNG
   /// Training time spent before this process (restored on resume).
   private var elapsedBefore = 0.0
+  /// Where the model trains.
+  public let device: Device
 
-  /// A run from step 0.
-  public init(model: any LanguageModel, train: TokenDataset, val: TokenDataset?, options: TrainingOptions) throws(TrainingError) {
-    try Self.check(options, for: model)
-    (self.model, self.train, self.val, self.options) = (model, train, val, options)
+  /// A run from step 0, on `device` (the model's parameters move there).
+  public init(model: any LanguageModel, train: TokenDataset, val: TokenDataset?, options: TrainingOptions,
+              device: Device = .cpu) throws(TrainingError) {
+    try Self.check(options, for: model, on: device)
+    (self.model, self.train, self.val, self.options, self.device) = (model, train, val, options, device)
     if options.decaySteps == nil { self.options.decaySteps = options.maxSteps }
     update = OptimizerStep([AdamW(parameters: model.parameters, beta1: options.beta1, beta2: options.beta2,
                                   weightDecay: options.weightDecay)], gradClip: options.gradClip)
     batchRNG = RandomGenerator(seed: options.seed)
     dropoutRNG = DropoutRNG(seed: options.seed &+ 0x5EED)
     try checkVocabulary()
+    model.parameters.place(on: device)
   }
 
   /// Continues the run saved in checkpoint `folder` exactly where it stopped: same weights,
   /// optimizer moments, step, random streams and log. `maxSteps`, when given, extends the run;
   /// the learning rate keeps its decay horizon (`decaySteps`), so steps past it run at the floor.
-  public init(resumingFrom folder: String, train: TokenDataset, val: TokenDataset?, maxSteps: Int? = nil) throws {
+  /// A run saved on one device resumes on any other.
+  public init(resumingFrom folder: String, train: TokenDataset, val: TokenDataset?, maxSteps: Int? = nil,
+              device: Device = .cpu) throws {
+    self.device = device
     recoverInterruptedWrite(folder)
     let state = try CheckpointState(folder: folder)
     model = try ModelFolder.load(folder)
@@ -51,7 +58,7 @@ public final class Trainer {
     // Checkpoints from before `decaySteps` decayed over their own max steps.
     if options.decaySteps == nil { options.decaySteps = options.maxSteps }
     if let maxSteps { options.maxSteps = maxSteps }
-    try Self.check(options, for: model)
+    try Self.check(options, for: model, on: device)
     var optimizer = AdamW(parameters: model.parameters, beta1: options.beta1, beta2: options.beta2, weightDecay: options.weightDecay)
     let (moments, _) = try Safetensors.read(folder + "/optimizer.safetensors")
     guard let m = moments["exp_avg"], let v = moments["exp_avg_sq"],
@@ -71,12 +78,14 @@ public final class Trainer {
     resumes = state.resumes + [state.step]
     log = readLog(folder + "/log.csv").filter { $0.step <= step }
     try checkVocabulary()
+    model.parameters.place(on: device)
   }
 
   /// The options' own checks, and that a step's activations fit in memory.
-  private static func check(_ options: TrainingOptions, for model: any LanguageModel) throws(TrainingError) {
+  private static func check(_ options: TrainingOptions, for model: any LanguageModel, on device: Device) throws(TrainingError) {
     try options.validate(contextLength: model.contextLength)
-    try model.checkActivationMemory(batch: options.batchSize, length: options.blockSize, knobs: "--batch-size or --block-size")
+    try model.checkActivationMemory(batch: options.batchSize, length: options.blockSize, knobs: "--batch-size or --block-size",
+                                    device: device)
   }
 
   private func checkVocabulary() throws(TrainingError) {
@@ -104,6 +113,7 @@ public final class Trainer {
       }
       return total / Float(o.gradAccum)
     }
+    try device.gpu?.checkFailure()
     step += 1
     return (loss, lr, update.gradNorm)
   }
@@ -120,13 +130,18 @@ public final class Trainer {
       }
       return total / Float(options.evalSteps)
     }
-    return (try mean(train, seed: options.seed &+ 1), try val.map { try mean($0, seed: options.seed &+ 2) })
+    let losses = (try mean(train, seed: options.seed &+ 1), try val.map { try mean($0, seed: options.seed &+ 2) })
+    try device.gpu?.checkFailure()
+    return losses
   }
 
   /// Writes a checkpoint folder atomically (built beside it, then renamed into place): the model
   /// (`config.json`, `model.safetensors`), `optimizer.safetensors`, `trainer_state.json`,
   /// `log.csv`, and `files` (for example the tokenizer).
   public func saveCheckpoint(to folder: String, files: [String: Data] = [:], elapsed: Double) throws {
+    model.parameters.copyToHost()
+    optimizer.copyToHost()
+    try device.gpu?.checkFailure()
     try writeFolderAtomically(folder, replaceable: { isModelFolderEntry($0) || files[$0] != nil }) { temporary in
       try ModelFolder.save(model, to: temporary)
       try Safetensors.write(temporary + "/optimizer.safetensors", tensors: [

@@ -44,10 +44,12 @@ extern "C" __global__ void cross_entropy_mean(float* out, const float* losses, c
 }
 
 // dlogits[r, :] (+)= g·(softmax(logits[r, :]) - onehot(target)), 0 for ignored rows, where g is the
-// upstream gradient over the number of rows counted. logits, dlogits [rows, V].
+// loss's gradient dloss[0] over the number of rows counted. logits, dlogits [rows, V].
 extern "C" __global__ void cross_entropy_backward(float* dlogits, const float* logits, const float* lse,
-                                                  const int* targets, int v, float g, int ignore, int add) {
+                                                  const int* targets, const float* dloss, float counted, int v,
+                                                  int ignore, int add) {
   const int r = blockIdx.x;
+  const float g = dloss[0] / counted;
   const float* row = logits + (long)r * v;
   float* drow = dlogits + (long)r * v;
   const int target = targets[r];

@@ -12,6 +12,18 @@ extern "C" __global__ void accumulate(float* dst, const float* src, long n, int 
   if (i < n) dst[i] = add ? dst[i] + src[i] : src[i];
 }
 
+// out (+)= a · b, n elements (dropout's mask, forward and backward).
+extern "C" __global__ void multiply(float* out, const float* a, const float* b, long n, int add) {
+  const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = add ? out[i] + a[i] * b[i] : a[i] * b[i];
+}
+
+// out (+)= x · s, n elements.
+extern "C" __global__ void scale_into(float* out, const float* x, float s, long n, int add) {
+  const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = add ? out[i] + x[i] * s : x[i] * s;
+}
+
 // x *= s, n elements (gradient clipping).
 extern "C" __global__ void scale_in_place(float* x, float s, long n) {
   const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;

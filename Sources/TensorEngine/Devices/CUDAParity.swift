@@ -168,7 +168,7 @@ private struct Checker {
     let state = try ops.crossEntropy(gloss, logits: glogits, targets: targets, vocabulary: v)
     loss.backward()
     let dlogits = try device.allocate(Float.self, count: rows * v)
-    try ops.crossEntropyBackward(dlogits, add: false, logits: glogits, gradient: 1, state: state)
+    try ops.crossEntropyBackward(dlogits, add: false, logits: glogits, dloss: try device.upload([Float(1)]), state: state)
     try compare("cross-entropy", gloss, loss.scalars)
     try compare("cross-entropy dlogits", dlogits, logits.grad!)
   }

@@ -3,6 +3,7 @@
 public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
   precondition(b.shape.count <= a.shape.count && Array(a.shape.suffix(b.shape.count)) == b.shape,
                "add: shape \(b.shape) does not broadcast to \(a.shape)")
+  if let gpu = sharedGPU("add", a, b) { return gpuAdd(a, b, gpu) }
   let inner = b.count, outer = a.count / max(inner, 1)
   let out = Tensor.result(a.shape, inputs: [a, b]) { out in
     let g = out.gradData
@@ -41,6 +42,7 @@ public func mul(_ a: Tensor, _ b: Tensor) -> Tensor {
 
 /// x · s for a constant s.
 public func scale(_ x: Tensor, _ s: Float) -> Tensor {
+  if let gpu = x.gpu { return gpuScale(x, s, gpu) }
   let n = x.count
   let out = Tensor.result(x.shape, inputs: [x]) { out in
     let (g, d) = (out.gradData, x.gradData)
@@ -73,6 +75,7 @@ func passGradient(of out: Tensor, to x: Tensor) {
     out.gradStorage = nil
     return
   }
+  if let gpu = x.gpu { return gpuPassGradient(of: out, to: x, gpu) }
   passGradient(out.gradData, to: x)
 }
 

@@ -12,6 +12,7 @@ public func causalSelfAttention(_ qkv: Tensor, heads: Int) -> Tensor {
                "attention: qkv must be [B, T, 3C] with C divisible by \(heads) heads, got \(qkv.shape)")
   let (b, t, c3) = (qkv.shape[0], qkv.shape[1], qkv.shape[2])
   let c = c3 / 3, hs = c / heads
+  if let gpu = qkv.gpu { return gpuCausalSelfAttention(qkv, heads: heads, gpu) }
   let scale = 1 / Float(hs).squareRoot()
   let panels = AttentionPanels(t: t, hs: hs)
   let att = Storage(count: b * heads * t * t, zeroed: false)

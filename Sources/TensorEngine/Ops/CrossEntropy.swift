@@ -13,6 +13,7 @@ public func crossEntropy(_ logits: Tensor, targets: [Int32], ignoreIndex: Int32 
   for t in targets where t != ignoreIndex {
     precondition(t >= 0 && Int(t) < v, "target \(t) is outside the vocabulary 0..<\(v)")
   }
+  if let gpu = logits.gpu { return gpuCrossEntropy(logits, targets: targets, ignoreIndex: ignoreIndex, gpu) }
   let counted = targets.reduce(0) { $0 + ($1 == ignoreIndex ? 0 : 1) }
   let lse = Storage(count: rows, zeroed: false)
   let out = Tensor.result([1], inputs: [logits]) { out in

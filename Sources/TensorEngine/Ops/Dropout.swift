@@ -5,6 +5,7 @@ public func dropout(_ x: Tensor, p: Float, rng: inout RandomGenerator) -> Tensor
   if p == 0 { return x }
   let n = x.count
   let keep = 1 / (1 - p)
+  if let gpu = x.gpu { return gpuDropout(x, mask: (0..<n).map { _ in rng.nextUniform() < p ? 0 : keep }, gpu) }
   let mask = Storage(count: n, zeroed: false)
   for i in 0..<n { mask.base[i] = rng.nextUniform() < p ? 0 : keep }
   let out = Tensor.result(x.shape, inputs: [x]) { out in

@@ -2,6 +2,7 @@
 ///
 /// Computed as x·σ(2u), which is the same function, with the vectorised exp.
 public func gelu(_ x: Tensor) -> Tensor {
+  if let gpu = x.gpu { return gpuGELU(x, gpu) }
   let n = x.count
   let out = Tensor.result(x.shape, inputs: [x]) { out in
     let (dx, add) = x.gradDestination()

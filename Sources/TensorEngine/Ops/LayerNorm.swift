@@ -4,6 +4,7 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor?, eps: Float = 1
   let c = x.size(-1)
   precondition(weight.shape == [c] && (bias == nil || bias!.shape == [c]),
                "layerNorm: weight/bias must be [\(c)] for input \(x.shape)")
+  if let gpu = sharedGPU("layerNorm", x, weight, bias) { return gpuLayerNorm(x, weight: weight, bias: bias, eps: eps, gpu) }
   let rows = x.count / c
   let stats = Storage(count: 2 * rows, zeroed: false)  // mean, rstd per row
   let inputs = bias.map { [x, weight, $0] } ?? [x, weight]

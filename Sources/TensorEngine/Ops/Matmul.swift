@@ -13,6 +13,10 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) -> Tensor
   // With a shared 2-D `b`, the batch axes of `a` fold into its rows.
   let batches = shared ? 1 : a.shape.dropLast(2).reduce(1, *)
   let m = shared ? a.count / k : a.size(-2)
+  if let gpu = sharedGPU("matmul", a, b) {
+    return gpuMatmul(a, b, transposeB: transposeB, batches: batches, m: m, n: n, k: k,
+                     outShape: Array(a.shape.dropLast()) + [n], gpu)
+  }
   let out = Tensor.result(Array(a.shape.dropLast()) + [n], inputs: [a, b]) { out in
     let dc = out.gradData
     let (da, addA) = a.requiresGrad ? a.gradDestination() : (a.data, false)

@@ -2,8 +2,11 @@
 // CUDATests into libcuda.so.1, libcudart.so.13, libcublasLt.so.13 and libcublas.so.13:
 // "device memory" is host memory, kernels run in emulator.h, products are plain loops. With
 // -DNO_DEVICE, cuInit reports CUDA_ERROR_NO_DEVICE (and the kernels are left out). The test writes the kernels' program to
-// program.cu and their names, as KERNEL(name) lines, to kernel_table.inc beside this build.
+// program.cu and their names to kernel_table.inc beside this build: KERNEL(name), or PLAIN_KERNEL(name) for a kernel
+// with no barrier or shuffle, which runs as a plain loop.
 #include "emulator.h"
+
+#include <mutex>
 
 #ifndef NO_DEVICE
 #include "program.cu"
@@ -28,6 +31,7 @@ void* const context = (void*)0x1234;
 
 struct Kernel { const char* name; void (*launch)(dim3, dim3, void**); };
 #define KERNEL(f) {#f, [](dim3 g, dim3 b, void** p) { emulator::launch(f, g, b, p); }},
+#define PLAIN_KERNEL(f) {#f, [](dim3 g, dim3 b, void** p) { emulator::launch_plain(f, g, b, p); }},
 const Kernel kernels[] = {
 #ifndef NO_DEVICE
 #include "kernel_table.inc"
@@ -74,6 +78,8 @@ int cuModuleGetFunction(void** f, void*, const char* name) {
 int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz, unsigned shared,
                    void*, void** params, void**) {
   if (by != 1 || bz != 1 || bx > 1024) return 1;  // the emulator runs one-dimensional blocks
+  static std::mutex one_launch_at_a_time;           // the emulator's state is global
+  std::lock_guard<std::mutex> lock(one_launch_at_a_time);
   last_shared = shared;
   static_cast<const Kernel*>(f)->launch({gx, gy, gz}, {bx, by, bz}, params);
   return 0;
