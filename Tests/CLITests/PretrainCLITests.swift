@@ -17,7 +17,7 @@ struct PretrainCLITests {
     let trained = try swiftgpt(["train", "--max-steps", "20"] + common)
     #expect(trained.status == 0, "\(trained.err)")
     #expect(trained.out.contains("step    20: train"), "\(trained.out)")
-    #expect(trained.out.contains("(cosine), 1 thread\n"), "said '1 threads': \(trained.out)")
+    #expect(trained.out.contains("(cosine), on 1 thread of the CPU\n"), "said '1 threads': \(trained.out)")
     // A resumed run keeps its model and options: flags other than --max-steps were silently ignored.
     let ignored = try swiftgpt(["train", "--resume", "--max-steps", "30"] + common)
     #expect(ignored.status == 64 && ignored.err.hasPrefix("Error: --resume continues the run with its own model and options; "

@@ -39,6 +39,7 @@ struct TrainCommand: ParsableCommand {
   var dashboard: Int? = nil
 
   @OptionGroup var threads: ThreadsOption
+  @OptionGroup var device: DeviceOption
 
   func validate() throws {
     if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
@@ -67,7 +68,7 @@ struct TrainCommand: ParsableCommand {
         try model.make(vocabSize: meta.vocabSize, endOfText: meta.endOfText, seed: training.seed ?? TrainingOptions().seed)
       },
       options: { made in try training.options(blockSize: made.contextLength ?? model.blockSize ?? 64) })
-    let outcome = try runTraining(data: dataFolder, out: out, start: start, dashboardPort: dashboard)
+    let outcome = try runTraining(data: dataFolder, out: out, start: start, device: try device.resolve(), dashboardPort: dashboard)
     if outcome == .interrupted { throw ExitCode(130) }
   }
 }
@@ -177,8 +178,9 @@ enum TrainingStart {
 
 /// Trains (or resumes) on the dataset in `data`, printing evaluations and a live progress line;
 /// with `dashboardPort`, also on a live dashboard, which stays up after the run until Ctrl-C.
-func runTraining(data: String, out: String, start: TrainingStart, quiet: Bool = false, dashboardPort: Int? = nil) throws
-  -> Trainer.Outcome
+/// `device` says where it trains (and how to name it).
+func runTraining(data: String, out: String, start: TrainingStart, device: (device: Device, description: String) = (.cpu, "the CPU"),
+                 quiet: Bool = false, dashboardPort: Int? = nil) throws -> Trainer.Outcome
 {
   let dataset = try PreparedDataset(folder: data)
   let meta = dataset.meta
@@ -194,19 +196,20 @@ func runTraining(data: String, out: String, start: TrainingStart, quiet: Bool = 
   switch start {
   case .resume(let maxSteps):
     try checkSameTokenizer(data: data, meta, files, run: out + "/latest")
-    trainer = try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: maxSteps)
+    trainer = try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: maxSteps, device: device.device)
     print("resuming \(out)/latest at step \(trainer.step) of \(trainer.options.maxSteps)")
   case .new(let makeModel, let makeOptions):
     let languageModel = try makeModel(meta)
-    trainer = try Trainer(model: languageModel, train: train, val: val, options: try makeOptions(languageModel))
+    trainer = try Trainer(model: languageModel, train: train, val: val, options: try makeOptions(languageModel),
+                          device: device.device)
   }
   let o = trainer.options
   if !quiet {
     print(String(format: "model: %@, %.2fM parameters; data: %@ (%d train / %d val tokens, vocab %d)",
                  describe(trainer.model), Double(trainer.model.parameters.count) / 1e6, data, train.count, val?.count ?? 0, meta.vocabSize))
     print("training: \(o.maxSteps) steps × \(o.batchSize)×\(o.blockSize) tokens" + (o.gradAccum > 1 ? " × \(o.gradAccum) micro-batches" : "")
-      + String(format: ", lr %g → %g (%@), %d thread%@", o.learningRate, o.minLearningRate, o.decay.rawValue, Parallel.threads,
-                      Parallel.threads == 1 ? "" : "s"))
+      + String(format: ", lr %g → %g (%@), on %@", o.learningRate, o.minLearningRate, o.decay.rawValue,
+               device.device.gpu == nil ? "\(Parallel.threads) thread\(Parallel.threads == 1 ? "" : "s") of the CPU" : device.description))
   }
   var live: (dashboard: TrainingDashboard, server: WebServer)?
   if let dashboardPort {
@@ -258,6 +261,10 @@ func runTraining(data: String, out: String, start: TrainingStart, quiet: Bool = 
 /// newline), sampled as nanoGPT's `sample.py` does (temperature 0.8, top-k 200), seeded by the
 /// step so that runs compare.
 private func dashboardSample(_ model: any LanguageModel, _ tokenizer: any Tokenizer, _ meta: DatasetMeta, step: Int) -> String {
+  // Generation runs on the CPU: a model training on a GPU comes home for the sample.
+  let device = model.parameters.device
+  model.parameters.place(on: .cpu)
+  defer { model.parameters.place(on: device) }
   let prompt = meta.endOfText.map { [Int32($0)] } ?? (try? tokenizer.encode("\n").map(Int32.init)).flatMap { $0.isEmpty ? nil : $0 } ?? [0]
   var rng = RandomGenerator(seed: UInt64(step))
   let text = try? model.generateText(prompt: prompt, tokenizer: tokenizer, maxNewTokens: 64,
