@@ -5,7 +5,10 @@
 #   1. the GPU, the driver and where the CUDA libraries are (nvidia-smi, swiftgpt doctor);
 #   2. the exported names SwiftGPT looks up, checked with nm in the libraries found;
 #   3. every CUDA op against the CPU engine, forward and backward (swiftgpt doctor --check);
-#   4. PyTorch's side of the benchmarks on the same GPU (.gpu/gpu_anchors.py), when time allows.
+#   4. 50 training steps of gpt-micro on the embedded corpus on the GPU against the CPU (losses
+#      within 1e-5), twice on the GPU (the same bits), and a CPU run resumed on the GPU;
+#   5. GPT-2 124M training-step speed (bench gpt --device cuda), then PyTorch's side of the
+#      benchmarks on the same GPU (.gpu/gpu_anchors.py), when time allows.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/gpu_check}"
@@ -14,9 +17,13 @@ exec > >(tee "$OUT/gpu_check.log") 2>&1
 status=0
 step() { echo; echo "== $*"; }
 
-bin="${TMPDIR:-/tmp}/swiftgpt-gpu"
-gunzip -c .gpu/swiftgpt.gz > "$bin" 2>/dev/null && chmod +x "$bin" \
-  || { echo "no .gpu/swiftgpt.gz: run scripts/build_gpu_binary.sh first (and carry .gpu)"; exit 1; }
+# SWIFTGPT_BIN=path runs another binary (a dry run here: SWIFTGPT_CUDA_LIBS at the test suite's
+# fake CUDA, SKIP_BENCH=1 SKIP_ANCHORS=1).
+bin="${SWIFTGPT_BIN:-${TMPDIR:-/tmp}/swiftgpt-gpu}"
+if [ -z "${SWIFTGPT_BIN:-}" ]; then
+  gunzip -c .gpu/swiftgpt.gz > "$bin" 2>/dev/null && chmod +x "$bin" \
+    || { echo "no .gpu/swiftgpt.gz: run scripts/build_gpu_binary.sh first (and carry .gpu)"; exit 1; }
+fi
 
 step "GPU"
 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader || status=1
@@ -52,12 +59,42 @@ driver=$(ldconfig -p | awk '/libcuda\.so\.1 /{print $NF; exit}')
 step "swiftgpt doctor --check (each CUDA op against the CPU engine, FP32)"
 timeout 300 "$bin" doctor --check | tee "$OUT/parity.txt" || status=1
 
+# compare A B TOLERANCE: the training losses of two runs' log.csv, step by step (0 = the same bits).
+compare() {
+  python3 - "$@" <<'PY' || status=1
+import csv, sys
+a, b, tol = sys.argv[1], sys.argv[2], float(sys.argv[3])
+rows = lambda p: {r["step"]: float(r["loss"]) for r in csv.DictReader(open(p)) if r["step"] != "0"}
+ra, rb = rows(a), rows(b)
+worst = max(abs(ra[s] - rb[s]) / abs(ra[s]) for s in ra)
+ok = ra.keys() == rb.keys() and worst <= tol
+print(f"{'ok  ' if ok else 'FAIL'} {len(ra)} steps, largest relative difference {worst:.2e} (tolerance {tol:g}): {a} vs {b}")
+sys.exit(0 if ok else 1)
+PY
+}
+runs="$OUT/runs"; rm -rf "$runs"
+train() { timeout 240 "$bin" train --max-steps 50 --eval-every 25 --eval-steps 2 --seed 7 "$@" > /dev/null || status=1; }
+step "training: 50 steps, CPU against GPU (FP32)"
+train --out "$runs/cpu" --device cpu
+train --out "$runs/gpu" --device cuda
+train --out "$runs/gpu2" --device cuda
+compare "$runs/cpu/log.csv" "$runs/gpu/log.csv" 1e-5
+compare "$runs/gpu/log.csv" "$runs/gpu2/log.csv" 0
+step "a CPU run resumed on the GPU"
+train --out "$runs/moved" --device cpu --max-steps 25
+timeout 240 "$bin" train --out "$runs/moved" --resume --max-steps 50 --device cuda > /dev/null || status=1
+compare "$runs/cpu/log.csv" "$runs/moved/log.csv" 1e-5
+
+[ "${SKIP_BENCH:-0}" = 1 ] || step "GPT-2 124M training step (B=16, T=1024, FP32)"
+[ "${SKIP_BENCH:-0}" = 1 ] || timeout 300 "$bin" bench gpt --device cuda --n-layer 12 --n-head 12 --n-embd 768 --vocab-size 50304 --block-size 1024 \
+  --batch-size 16 --bias --steps 10 --warmup 2 | tee "$OUT/bench_gpt2.json" || status=1
+
 if [ -f .gpu/gpu_anchors.py ] && [ "${SKIP_ANCHORS:-0}" != 1 ]; then
   step "PyTorch anchors (eager)"
   OUT="$OUT" timeout 240 python3 .gpu/gpu_anchors.py eager || echo "anchors did not finish"
 fi
 
 step "summary"
-grep -E "^GPU:|GPU results match" "$OUT/gpu_check.log" | sed 's/^/  /'
+grep -E "^GPU:|GPU results match|^ok  |^FAIL|tokens_per_s" "$OUT/gpu_check.log" | sed 's/^/  /'
 echo "  exit status $status"
 exit $status

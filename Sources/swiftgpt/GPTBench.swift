@@ -30,6 +30,7 @@ struct GPTBench: ParsableCommand {
   @Option(help: "Timed steps.") var steps = 10
   @Option(help: "Untimed warm-up steps.") var warmup = 2
   @Option(help: "Threads.") var threads = 1
+  @Option(help: "Where to compute: cpu, cuda or auto (default: cpu).") var device: DeviceChoice = .cpu
 
   func validate() throws {
     try requireAtLeast(1, ["--n-layer": layers, "--vocab-size": vocab, "--steps": steps, "--threads": threads])
@@ -42,7 +43,9 @@ struct GPTBench: ParsableCommand {
     let config = GPTConfig(vocabSize: vocab, blockSize: block, nLayer: layers, nHead: heads, nEmbd: embd,
                            dropout: 0, bias: bias)
     let model = try GPT(config: config)
-    try model.checkActivationMemory(batch: batch, length: block, knobs: "--batch-size or --block-size")
+    let (device, where_) = try DeviceOption(device: device).resolve()
+    try model.checkActivationMemory(batch: batch, length: block, knobs: "--batch-size or --block-size", device: device)
+    model.parameters.place(on: device)
     var optimizer = AdamW(parameters: model.parameters, weightDecay: 0.1)
     var rng = RandomGenerator(seed: 1)
     let n = batch * block
@@ -58,8 +61,9 @@ struct GPTBench: ParsableCommand {
       l.backward()
       clipGradNorm(model.parameters, maxNorm: 1)
       optimizer.step(lr: 1e-4)
-      if step >= warmup { times.append(Terminal.now() - start) }
+      if step >= warmup { times.append(Terminal.now() - start) }  // `item` and the norm waited for the GPU
     }
+    try device.gpu?.checkFailure()
     let sorted = times.sorted()
     // nanoGPT's estimate: 6·N (N without wpe) + 12·L·T·C per token, forward and backward.
     let flopsPerToken = 6 * (model.parameterCount - block * embd) + 12 * layers * block * embd
@@ -67,7 +71,7 @@ struct GPTBench: ParsableCommand {
       "median_ms": sorted[sorted.count / 2] * 1e3, "best_ms": sorted[0] * 1e3,
       "tokens_per_s": Double(n) / sorted[sorted.count / 2],
       "gflops": Double(flopsPerToken * n) / sorted[sorted.count / 2] / 1e9,
-      "parameters": model.parameterCount, "loss": loss, "threads": threads,
+      "parameters": model.parameterCount, "loss": loss, "threads": threads, "device": where_,
     ]
     print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
   }

@@ -12,6 +12,10 @@ struct DeviceOption: ParsableArguments {
   @Option(help: "Where to compute: cpu, cuda or auto (a usable GPU when found, else the CPU).")
   var device: DeviceChoice = .auto
 
+  init() {}
+
+  init(device: DeviceChoice) { self.device = device }
+
   /// The device to use, and a line saying which; `cuda` without a usable GPU is an error that
   /// says what is missing.
   func resolve() throws -> (device: Device, description: String) {
