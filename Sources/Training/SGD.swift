@@ -1,7 +1,7 @@
 import TensorEngine
 
 /// Stochastic gradient descent as PyTorch's `torch.optim.SGD` (no dampening, no Nesterov):
-/// `g += wd·p` (decaying parameters only), `buf = momentum·buf + g`, `p -= lr·buf`.
+/// `g += wd·p` (decaying parameters only), `buf = momentum·buf + g`, `p -= lr·buf`. CPU only.
 public struct SGD: Optimizer {
   public let parameters: ParameterSet
   public var momentum: Float
@@ -18,6 +18,7 @@ public struct SGD: Optimizer {
   }
 
   public mutating func step(lr: Float) {
+    guard parameters.device.gpu == nil else { fatalError("SGD runs on the CPU only: use AdamW for parameters on a GPU") }
     let (p, g, buf) = (parameters.values.base, parameters.grads.base, buffer.base)
     for entry in parameters.entries {
       let wd = entry.decay ? weightDecay : 0
