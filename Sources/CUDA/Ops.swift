@@ -96,6 +96,16 @@ public final class CUDAOps: @unchecked Sendable {
     return try total.values(Float.self, count: 1)[0]
   }
 
+  /// out[0] = Σ x[n], by one block in a fixed order (small tensors: a loss's terms).
+  public func sum(_ out: any DeviceMemory, _ x: any DeviceMemory, count n: Int) throws(CUDAError) {
+    try kernels.launch("sum_partials", grid: (1, 1), block: 256, [.buffer(out), .buffer(x), .int(n)])
+  }
+
+  /// dst[n] (+)= s[0].
+  public func spread(_ dst: any DeviceMemory, scalar s: any DeviceMemory, count n: Int, add: Bool) throws(CUDAError) {
+    try kernels.launch("spread_scalar", threads: n, [.buffer(dst), .buffer(s), .long(n), .int(add ? 1 : 0)])
+  }
+
   /// x[n] *= s.
   public func scale(_ x: any DeviceMemory, by s: Float, count n: Int) throws(CUDAError) {
     try kernels.launch("scale_in_place", threads: n, [.buffer(x), .float(s), .long(n)])
@@ -175,10 +185,11 @@ public final class CUDAOps: @unchecked Sendable {
     let att = try device.allocate(Float.self, count: rows * t)
     try kernels.launch("causal_softmax_forward", grid: ((rows + 3) / 4, 1), block: 128,
                        [.buffer(att), .buffer(scores), .int(rows), .int(t), .float(1 / Float(hs).squareRoot())])
-    // yh[bh] = att[bh] · v[bh]   [T, T]·[T, hs]; scores' buffer is reused for it
-    try blas.gemm(transA: false, transB: false, m: t, n: hs, k: t, a: att, lda: t, b: v, ldb: hs, c: scores, ldc: hs,
+    // yh[bh] = att[bh] · v[bh]   [T, T]·[T, hs]
+    let yh = try device.allocate(Float.self, count: n, zeroed: false)
+    try blas.gemm(transA: false, transB: false, m: t, n: hs, k: t, a: att, lda: t, b: v, ldb: hs, c: yh, ldc: hs,
                   accumulate: false, batch: (b * nh, (t * t, t * hs, t * hs)))
-    try kernels.launch("attention_move_heads", threads: n, [.buffer(y), .buffer(scores), .int(b), .int(t), .int(nh), .int(hs), .int(0)])
+    try kernels.launch("attention_move_heads", threads: n, [.buffer(y), .buffer(yh), .int(b), .int(t), .int(nh), .int(hs), .int(0)])
     return AttentionState(q: q, k: k, v: v, att: att, batch: b, t: t, heads: nh, headSize: hs)
   }
 

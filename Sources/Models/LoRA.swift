@@ -51,7 +51,15 @@ public final class LoRAAdapter {
   public let parameters: ParameterSet
   /// alpha / r (alpha / √r with rsLoRA).
   public let scale: Float
-  private var byLayer: [String: (a: Tensor, b: Tensor)] = [:]
+  /// The covered layers (looked up in `parameters` on each use: the tensors change when the
+  /// adapters move to another device).
+  private var layers: Set<String> = []
+
+  /// A and B of `layer`, or nil when it has no adapter.
+  private func weights(_ layer: String) -> (a: Tensor, b: Tensor)? {
+    guard layers.contains(layer) else { return nil }
+    return (parameters[layer + ".lora_A.weight"]!, parameters[layer + ".lora_B.weight"]!)
+  }
 
   /// Fresh adapters for `model` (A random from `seed`, B zero).
   public convenience init(config: LoRAConfig, for model: GPT, seed: UInt64 = 1337) throws(ModelError) {
@@ -75,7 +83,7 @@ public final class LoRAAdapter {
     }
     parameters = ParameterSet(specs)
     for layer in layers {
-      byLayer[layer] = (parameters[layer + ".lora_A.weight"]!, parameters[layer + ".lora_B.weight"]!)
+      self.layers.insert(layer)
     }
   }
 
@@ -84,7 +92,7 @@ public final class LoRAAdapter {
 
   /// (alpha/r) · dropout(x) · Aᵀ · Bᵀ for the layer `prefix`, or nil if it has no adapter.
   func delta(_ x: Tensor, layer prefix: String, rng: DropoutRNG?) -> Tensor? {
-    guard let (a, b) = byLayer[prefix] else { return nil }
+    guard let (a, b) = weights(prefix) else { return nil }
     var input = x
     if let rng, config.dropout > 0 { input = dropout(x, p: config.dropout, rng: &rng.generator) }
     return TensorEngine.scale(matmul(matmul(input, a, transposeB: true), b, transposeB: true), scale)
@@ -98,7 +106,8 @@ public final class LoRAAdapter {
   public func unmerge(from model: GPT) { apply(to: model, sign: -1) }
 
   private func apply(to model: GPT, sign: Float) {
-    for (layer, (a, b)) in byLayer {
+    for layer in layers {
+      let (a, b) = weights(layer)!
       let w = model.parameters[layer + ".weight"]!
       let (inputs, outputs, r) = (w.shape[0], w.shape[1], config.rank)
       // W[in, out] += (sign · scale · A)ᵀ[in, r] · Bᵀ[r, out]

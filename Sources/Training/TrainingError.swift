@@ -8,6 +8,8 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
   case invalidData(String)
   case invalidOption(String)
   case incompatibleCheckpoint(String)
+  /// The GPU failed (the CUDA error's own line).
+  case device(String)
 
   public var description: String {
     switch self {
@@ -15,6 +17,7 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case .invalidData(let why): "invalid data: \(why)"
     case .invalidOption(let why): "invalid option: \(why)"
     case .incompatibleCheckpoint(let why): "cannot resume: \(why)"
+    case .device(let why): why
     }
   }
 }

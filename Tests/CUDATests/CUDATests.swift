@@ -91,7 +91,7 @@ private let nvrtc: NVRTC? = {
     #expect(!cached)
     #expect(image.starts(with: [0x7f, 0x45, 0x4c, 0x46]))  // an ELF file
     let names = KernelLibrary.kernelNames
-    #expect(names.count == 25)
+    #expect(names.count == 26)
     #expect(names.prefix(3) == ["column_sum_partials", "add_partials", "add_broadcast"])
     for name in names { #expect(image.firstRange(of: Array(name.utf8)) != nil, "\(name) is not in the \(architecture) CUBIN") }
   }
@@ -242,7 +242,7 @@ private let emulatedGPU: CUDAOps? = {
   @Test func everyOpMatchesTheCPUEngine() throws {
     guard let ops = emulatedGPU else { return }
     let results = try CUDAParity.run(ops)
-    #expect(results.count == 25)
+    #expect(results.count == 27)
     for r in results { #expect(r.passed, "\(r.name): \(r.relativeError) > \(r.tolerance)") }
   }
 }
@@ -319,5 +319,66 @@ private let emulatedGPU: CUDAOps? = {
     let (a, b) = (straight.model.parameters, third.model.parameters)
     #expect(relativeDifference(Array(UnsafeBufferPointer(start: b.values.base, count: b.count)),
                                Array(UnsafeBufferPointer(start: a.values.base, count: a.count))) < 1e-4)
+  }
+}
+
+/// Fine-tuning on the GPU (emulated): SFT with LoRA and GPT-1 task heads, against the CPU.
+@Suite struct GPUFineTuningTests {
+  func gpt(vocab: Int) throws -> GPT {
+    try GPT(config: GPTConfig(vocabSize: vocab, blockSize: 32, nLayer: 2, nHead: 2, nEmbd: 32, dropout: 0.1), seed: 7)
+  }
+
+  /// The per-step losses on the CPU and on the emulated GPU agree within `tolerance` relative.
+  func expectSameLosses(_ cpu: [Float], _ gpu: [Float], tolerance: Float = 1e-5) {
+    #expect(cpu.count == gpu.count && !cpu.isEmpty)
+    for (a, b) in zip(cpu, gpu) { #expect(abs(a - b) <= tolerance * abs(a), "loss \(a) on the CPU, \(b) on the GPU") }
+  }
+
+  @Test func sftWithLoRAMatchesTheCPU() throws {
+    guard let gpu = emulatedGPU else { return }
+    let tree = TemporaryTree()
+    let path = tree.root + "/chat.jsonl"
+    try (0..<12).map { k in #"[{"role": "user", "content": "q\#(k % 4)"}, {"role": "assistant", "content": "a\#(k % 4)a"}]"# }
+      .joined(separator: "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    let data = try InstructionDataset(reading: path, template: .chat)
+    let encode: (String) -> [Int] = { $0.unicodeScalars.map { Int($0.value) % 100 } }
+    var options = FineTuneOptions()
+    (options.epochs, options.batchSize, options.lr) = (2, 4, 3e-3)
+    var losses: [[Float]] = []
+    var adapters: [[Float]] = []
+    for device in [Device.cpu, .cuda(gpu)] {
+      let (model, tokens) = try InstructionTuning.prepare(try gpt(vocab: 100), existing: nil, template: .chat)
+      var run: [Float] = []
+      try InstructionTuning.fineTune(model, data: data, tokens: tokens, options: options, lora: LoRAConfig(rank: 4, alpha: 8),
+                                     device: device, encode: encode, progress: { run.append($0.loss) })
+      losses.append(run)
+      #expect(model.parameters.device.gpu == nil && model.adapter!.parameters.device.gpu == nil)  // back on the CPU
+      adapters.append(model.adapter!.parameters.tensors.flatMap(\.scalars))
+    }
+    expectSameLosses(losses[0], losses[1])
+    let largest = adapters[0].map(abs).max()!
+    #expect(zip(adapters[0], adapters[1]).map { abs($0 - $1) }.max()! <= 1e-4 * largest)
+  }
+
+  @Test(arguments: [FineTuneTask.classify, .similar])
+  func aTaskHeadTrainsAsOnTheCPU(task: FineTuneTask) throws {
+    guard let gpu = emulatedGPU else { return }
+    var rng = RandomGenerator(seed: 3)
+    let examples = (0..<16).map { k -> TaskExample in
+      let a = (0..<6).map { _ in String(UnicodeScalar(97 + UInt8(rng.next() % 25))) }.joined()
+      return task == .classify ? TaskExample(texts: [a], label: k % 2) : TaskExample(texts: [a, String(a.reversed())], score: Float(k % 5))
+    }
+    let data = TaskDataset(task: task, examples: examples, labels: task == .classify ? ["no", "yes"] : [])
+    let encode: (String) -> [Int] = { $0.unicodeScalars.map { Int($0.value) - 97 } }
+    var options = FineTuneOptions()
+    (options.epochs, options.batchSize, options.lr) = (1, 8, 3e-3)
+    var losses: [[Float]] = []
+    for device in [Device.cpu, .cuda(gpu)] {
+      let model = try TaskModel(base: try gpt(vocab: 26), task: task, labels: data.labels, lmCoefficient: 0.5)
+      var run: [Float] = []
+      try model.fineTune(train: data, options: options, device: device, encode: encode) { run.append($0.loss) }
+      losses.append(run)
+    }
+    expectSameLosses(losses[0], losses[1])
   }
 }

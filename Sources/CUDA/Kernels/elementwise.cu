@@ -24,6 +24,12 @@ extern "C" __global__ void scale_into(float* out, const float* x, float s, long 
   if (i < n) out[i] = add ? out[i] + x[i] * s : x[i] * s;
 }
 
+// dst (+)= s[0] for every element: a scalar gradient spread over a sum's inputs. dst [n], s [1].
+extern "C" __global__ void spread_scalar(float* dst, const float* s, long n, int add) {
+  const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) dst[i] = add ? dst[i] + s[0] : s[0];
+}
+
 // x *= s, n elements (gradient clipping).
 extern "C" __global__ void scale_in_place(float* x, float s, long n) {
   const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;

@@ -95,7 +95,7 @@ public final class TaskModel {
     case .classify, .entail:
       taskLoss = crossEntropy(scores, targets: examples.map { Int32($0.label) })
     case .similar:
-      let target = Tensor(shape: [examples.count, 1], scalars: examples.map { -$0.score })
+      let target = Tensor(shape: [examples.count, 1], scalars: examples.map { -$0.score }, on: scores.device)
       let diff = add(scores, target)
       taskLoss = mean(mul(diff, diff))
     case .choice:

@@ -146,8 +146,14 @@ private struct Checker {
     try compare("embedding dtable", dtable, table.grad!, tolerance: 0)  // the same additions in the same order
   }
 
+  /// Two shapes: one whose sequence is shorter than a head (the head-sized buffers are then
+  /// larger than the T×T ones).
   mutating func attention() throws(CUDAError) {
-    let (b, t, c, heads) = (2, 67, 128, 4)
+    try attention(batch: 2, t: 67, channels: 128, heads: 4, name: "causal self-attention")
+    try attention(batch: 3, t: 5, channels: 64, heads: 2, name: "attention, T < head size")
+  }
+
+  mutating func attention(batch b: Int, t: Int, channels c: Int, heads: Int, name: String) throws(CUDAError) {
     let (qkv, gqkv) = try input([b, t, 3 * c])
     let out = causalSelfAttention(qkv, heads: heads)
     let gout = try device.allocate(Float.self, count: b * t * c)
@@ -155,8 +161,8 @@ private struct Checker {
     let dout = try backward(out)
     let dqkv = try device.allocate(Float.self, count: b * t * 3 * c)
     try ops.causalSelfAttentionBackward(dqkv, add: false, dy: dout, state: state)
-    try compare("causal self-attention", gout, out.scalars)
-    try compare("causal self-attention dqkv", dqkv, qkv.grad!)
+    try compare(name, gout, out.scalars)
+    try compare("\(name) dqkv", dqkv, qkv.grad!)
   }
 
   mutating func crossEntropy() throws(CUDAError) {

@@ -65,6 +65,34 @@ func gpuScale(_ x: Tensor, _ s: Float, _ gpu: CUDAOps) -> Tensor {
   return out
 }
 
+/// a · b, element-wise (same shapes).
+func gpuMul(_ a: Tensor, _ b: Tensor, _ gpu: CUDAOps) -> Tensor {
+  let n = a.count
+  let out = Tensor.result(a.shape, inputs: [a, b], on: a.device) { out in
+    let g = out.gradPointer
+    if a.requiresGrad {
+      let d = a.gradPointer
+      gpu.run { () throws(CUDAError) in try gpu.multiply(d, g, b.devicePointer, count: n, add: true) }
+    }
+    if b.requiresGrad {
+      let d = b.gradPointer
+      gpu.run { () throws(CUDAError) in try gpu.multiply(d, g, a.devicePointer, count: n, add: true) }
+    }
+  }
+  gpu.run { () throws(CUDAError) in try gpu.multiply(out.devicePointer, a.devicePointer, b.devicePointer, count: n, add: false) }
+  return out
+}
+
+/// Σ of all elements, as a one-element tensor.
+func gpuSum(_ x: Tensor, _ gpu: CUDAOps) -> Tensor {
+  let out = Tensor.result([1], inputs: [x], on: x.device) { out in
+    let (g, d) = (out.gradPointer, x.gradPointer)
+    gpu.run { () throws(CUDAError) in try gpu.spread(d, scalar: g, count: x.count, add: true) }
+  }
+  gpu.run { () throws(CUDAError) in try gpu.sum(out.devicePointer, x.devicePointer, count: x.count) }
+  return out
+}
+
 /// a [..., M, K] · b [K, N] (or b [..., K, N] per batch; [N, K] with `transposeB`), as `matmul`.
 func gpuMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool, batches: Int, m: Int, n: Int, k: Int, outShape: [Int],
                _ gpu: CUDAOps) -> Tensor {

@@ -30,6 +30,7 @@ public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
 /// Elementwise a · b (same shapes).
 public func mul(_ a: Tensor, _ b: Tensor) -> Tensor {
   precondition(a.shape == b.shape, "mul: shapes differ, \(a.shape) and \(b.shape)")
+  if let gpu = sharedGPU("mul", a, b) { return gpuMul(a, b, gpu) }
   let n = a.count
   let out = Tensor.result(a.shape, inputs: [a, b]) { out in
     let g = out.gradData
@@ -55,6 +56,7 @@ public func scale(_ x: Tensor, _ s: Float) -> Tensor {
 
 /// Σ of all elements, as a one-element tensor.
 public func sum(_ x: Tensor) -> Tensor {
+  if let gpu = x.gpu { return gpuSum(x, gpu) }
   let out = Tensor.result([1], inputs: [x]) { out in
     let g = out.gradData[0], d = x.gradData
     for i in 0..<x.count { d[i] += g }

@@ -80,12 +80,20 @@ extension FineTuner {
   /// Epochs of shuffled mini-batches over `count` examples: `loss(indices, dropoutRNG)` gives
   /// the batch's loss and its task / LM parts. Stops early when `shouldStop()` turns true
   /// (Ctrl-C), and with an error when the loss stops being finite (the weights would be NaN).
+  /// Runs on `device` (the model and `sets` move there, and back to the CPU at the end).
   /// Unfreezes `model` at the end.
   static func train(
-    _ model: GPT, sets: [ParameterSet], count: Int, options: FineTuneOptions, progress: (FineTuneProgress) -> Void,
-    shouldStop: () -> Bool, loss: ([Int], DropoutRNG) -> (total: Tensor, task: Float, lm: Float)
+    _ model: GPT, sets: [ParameterSet], count: Int, options: FineTuneOptions, device: Device,
+    progress: (FineTuneProgress) -> Void, shouldStop: () -> Bool,
+    loss: ([Int], DropoutRNG) -> (total: Tensor, task: Float, lm: Float)
   ) throws(TrainingError) -> FineTuneSummary {
-    defer { model.parameters.isTrainable = true }
+    let placed = [model.parameters] + sets
+    for set in placed { set.place(on: device) }
+    defer {
+      for set in placed { set.place(on: .cpu) }
+      model.parameters.isTrainable = true
+    }
+    func checkDevice() throws(TrainingError) { if let failure = device.gpu?.failure { throw .device(failure.description) } }
     let stepsPerEpoch = (count + options.batchSize - 1) / options.batchSize
     let total = min(options.maxSteps ?? Int.max, stepsPerEpoch * options.epochs)
     var tuner = FineTuner(training: sets, options: options, totalSteps: total)
@@ -103,12 +111,15 @@ extension FineTuner {
           parts = (result.task, result.lm)
           return result.total
         }
+        try checkDevice()
         guard value.isFinite else { throw .invalidData("the loss became \(value) at step \(tuner.step); lower --lr") }
         progress(FineTuneProgress(step: tuner.step, totalSteps: total, loss: value, taskLoss: parts.task, lmLoss: parts.lm,
                                   epoch: epoch))
       }
     }
     // The last update is never followed by a loss: check the weights it left.
+    for set in sets { set.copyToHost() }
+    try checkDevice()
     if let name = sets.lazy.compactMap({ $0.firstNonFinite() }).first {
       throw .invalidData("parameter \(name) became non-finite at step \(tuner.step); lower --lr")
     }

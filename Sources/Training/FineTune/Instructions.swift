@@ -22,11 +22,11 @@ public enum InstructionTuning {
   }
 
   /// Trains `model` on `data` (LoRA adapters only, with `lora`) until the last step or until
-  /// `shouldStop()` turns true.
+  /// `shouldStop()` turns true. Runs on `device`; the model is back on the CPU when it returns.
   @discardableResult
   public static func fineTune(
     _ model: GPT, data: InstructionDataset, tokens: InstructionTokens, options: FineTuneOptions, lora: LoRAConfig? = nil,
-    encode: (String) throws -> [Int], progress: (FineTuneProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }
+    device: Device = .cpu, encode: (String) throws -> [Int], progress: (FineTuneProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }
   ) throws -> FineTuneSummary {
     try options.validate()
     let maxLength = min(options.maxLength ?? model.config.blockSize, model.config.blockSize)
@@ -36,9 +36,9 @@ public enum InstructionTuning {
       throw TrainingError.invalidData("no example keeps a response token within \(maxLength) tokens; raise --max-length")
     }
     try model.checkActivationMemory(batch: min(options.batchSize, encoded.count), length: encoded.map(\.ids.count).max()!,
-                                    knobs: "--batch-size or --max-length")
+                                    knobs: "--batch-size or --max-length", device: device)
     let sets = try FineTuner.trainableSets(model, lora: lora, seed: options.seed)
-    return try FineTuner.train(model, sets: sets, count: encoded.count, options: options, progress: progress,
+    return try FineTuner.train(model, sets: sets, count: encoded.count, options: options, device: device, progress: progress,
                                shouldStop: shouldStop) { picked, rng in
       let (ids, targets, length) = padRows(picked.map { encoded[$0] })
       let loss = model.forward(ids, batch: picked.count, length: length, targets: targets, rng: rng).loss!

@@ -43,6 +43,7 @@ struct FinetuneCommand: ParsableCommand {
   @Option(help: "Random seed.") var seed: UInt64 = 1337
   @OptionGroup(title: "LoRA") var lora: LoRAOptions
   @OptionGroup var threads: ThreadsOption
+  @OptionGroup var device: DeviceOption
 
   func validate() throws {
     guard FineTuneTask(rawValue: task) != nil || task == "sft" else {
@@ -76,6 +77,8 @@ struct FinetuneCommand: ParsableCommand {
     defer { dropped.report() }
     let encode: (String) throws -> [Int] = { try encodeText($0, with: tokenizer, dropped: dropped) }
     let files = try source.tokenizerFiles(override: self.tokenizer)
+    let (device, where_) = try self.device.resolve()
+    if device.gpu != nil { print("fine-tuning on \(where_)") }
     var bar = ProgressBar(total: 1, label: "fine-tuning", unit: "steps")
     let start = Terminal.now()
     func report(_ p: FineTuneProgress) {
@@ -89,7 +92,7 @@ struct FinetuneCommand: ParsableCommand {
       let (model, tokens) = try InstructionTuning.prepare(
         base, existing: try source.instructionTokens(), template: data.template, seed: seed)
       result = try InstructionTuning.fineTune(
-        model, data: data, tokens: tokens, options: options, lora: lora.config, encode: encode, progress: report,
+        model, data: data, tokens: tokens, options: options, lora: lora.config, device: device, encode: encode, progress: report,
         shouldStop: { Interrupt.requested })
       bar.finish()
       summary(result, total: model.parameterCount, seconds: Terminal.now() - start)
@@ -105,7 +108,7 @@ struct FinetuneCommand: ParsableCommand {
       let trainData = try TaskDataset(reading: train, task: task)
       let evalData = try eval.map { try TaskDataset(reading: $0, task: task, labels: trainData.labels) }
       let model = try TaskModel(base: base, task: task, labels: trainData.labels, lmCoefficient: lmCoef, seed: seed)
-      result = try model.fineTune(train: trainData, options: options, lora: lora.config, encode: encode,
+      result = try model.fineTune(train: trainData, options: options, lora: lora.config, device: device, encode: encode,
                                   progress: report, shouldStop: { Interrupt.requested })
       bar.finish()
       summary(result, total: model.gpt.parameterCount + model.head.count, seconds: Terminal.now() - start)

@@ -6,6 +6,8 @@
 // with no barrier or shuffle, which runs as a plain loop.
 #include "emulator.h"
 
+#include <dlfcn.h>
+#include <map>
 #include <mutex>
 
 #ifndef NO_DEVICE
@@ -29,6 +31,25 @@ static void probe(float* out, int n, long big, float s, const float* maybe_null)
 namespace {
 void* const context = (void*)0x1234;
 
+// Every allocation is followed by 64 guard bytes, checked after each kernel and product: a write
+// past the end of a buffer aborts naming the launch (the GPU would corrupt memory silently).
+constexpr size_t guard_bytes = 64;
+constexpr unsigned char guard_value = 0xAB;
+std::mutex allocations_mutex;
+std::map<uint64_t, size_t> allocations;
+
+void check_guards(const char* after) {
+  std::lock_guard<std::mutex> lock(allocations_mutex);
+  for (auto& [address, size] : allocations) {
+    const unsigned char* guard = (const unsigned char*)address + size;
+    for (size_t i = 0; i < guard_bytes; i++)
+      if (guard[i] != guard_value) {
+        fprintf(stderr, "fake CUDA: %s wrote past the end of a %zu-byte buffer\n", after, size);
+        abort();
+      }
+  }
+}
+
 struct Kernel { const char* name; void (*launch)(dim3, dim3, void**); };
 #define KERNEL(f) {#f, [](dim3 g, dim3 b, void** p) { emulator::launch(f, g, b, p); }},
 #define PLAIN_KERNEL(f) {#f, [](dim3 g, dim3 b, void** p) { emulator::launch_plain(f, g, b, p); }},
@@ -41,6 +62,8 @@ const Kernel kernels[] = {
 }  // namespace
 
 extern "C" {
+void fake_cuda_check_guards(const char* after) { check_guards(after); }
+
 int cuInit(unsigned flags) {
 #ifdef NO_DEVICE
   return 100;
@@ -62,14 +85,24 @@ int cuCtxSetCurrent(void* c) { return c == context ? 0 : 201; }  // CUDA_ERROR_I
 int cuCtxSynchronize(void) { return 0; }
 int cuMemAlloc_v2(uint64_t* p, size_t n) {
   if (n > ((size_t)1 << 40)) return 2;  // CUDA_ERROR_OUT_OF_MEMORY
-  *p = (uint64_t)malloc(n);
+  unsigned char* memory = (unsigned char*)malloc(n + guard_bytes);
+  memset(memory + n, guard_value, guard_bytes);
+  *p = (uint64_t)memory;
+  std::lock_guard<std::mutex> lock(allocations_mutex);
+  allocations[*p] = n;
   return 0;
 }
-int cuMemFree_v2(uint64_t p) { free((void*)p); return 0; }
+int cuMemFree_v2(uint64_t p) {
+  check_guards("a kernel");
+  std::lock_guard<std::mutex> lock(allocations_mutex);
+  allocations.erase(p);
+  free((void*)p);
+  return 0;
+}
 int cuMemGetInfo_v2(size_t* free_bytes, size_t* total) { *free_bytes = (size_t)140 << 30; *total = (size_t)141 << 30; return 0; }
-int cuMemcpyHtoD_v2(uint64_t d, const void* s, size_t n) { memcpy((void*)d, s, n); return 0; }
+int cuMemcpyHtoD_v2(uint64_t d, const void* s, size_t n) { memcpy((void*)d, s, n); check_guards("cuMemcpyHtoD"); return 0; }
 int cuMemcpyDtoH_v2(void* d, uint64_t s, size_t n) { memcpy(d, (void*)s, n); return 0; }
-int cuMemsetD8_v2(uint64_t d, unsigned char v, size_t n) { memset((void*)d, v, n); return 0; }
+int cuMemsetD8_v2(uint64_t d, unsigned char v, size_t n) { memset((void*)d, v, n); check_guards("cuMemsetD8"); return 0; }
 int cuModuleLoadData(void** m, const void* image) { *m = (void*)image; return 0; }
 int cuModuleGetFunction(void** f, void*, const char* name) {
   for (const Kernel& k : kernels) if (strcmp(k.name, name) == 0) { *f = (void*)&k; return 0; }
@@ -82,6 +115,7 @@ int cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, 
   std::lock_guard<std::mutex> lock(one_launch_at_a_time);
   last_shared = shared;
   static_cast<const Kernel*>(f)->launch({gx, gy, gz}, {bx, by, bz}, params);
+  check_guards(static_cast<const Kernel*>(f)->name);
   return 0;
 }
 int cuGetErrorName(int e, const char** s) {
@@ -111,6 +145,9 @@ int cublasSgemmStridedBatched(void*, int ta, int tb, int m, int n, int k, const 
         float* out = c + p * sc + i + (long)j * ldc;
         *out = *alpha * acc + (*beta == 0.0f ? 0.0f : *beta * *out);
       }
+  // The library is loaded once per soname: the driver's copy holds the allocations.
+  auto driver_check = (void (*)(const char*))dlsym(RTLD_DEFAULT, "fake_cuda_check_guards");
+  driver_check("cublasSgemmStridedBatched");
   return 0;
 }
 int cublasSgemm_v2(void* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* a, int lda,
