@@ -184,7 +184,7 @@ public final class CUDAOps: @unchecked Sendable {
                   accumulate: false, batch: (b * nh, (t * hs, t * hs, t * t)))
     let att = try device.allocate(Float.self, count: rows * t)
     try kernels.launch("causal_softmax_forward", grid: ((rows + 3) / 4, 1), block: 128,
-                       [.buffer(att), .buffer(scores), .int(rows), .int(t), .float(1 / Float(hs).squareRoot())])
+                       [.buffer(att), .buffer(scores), .int(rows), .int(t), .int(0), .float(1 / Float(hs).squareRoot())])
     // yh[bh] = att[bh] · v[bh]   [T, T]·[T, hs]
     let yh = try device.allocate(Float.self, count: n, zeroed: false)
     try blas.gemm(transA: false, transB: false, m: t, n: hs, k: t, a: att, lda: t, b: v, ldb: hs, c: yh, ldc: hs,
@@ -217,6 +217,24 @@ public final class CUDAOps: @unchecked Sendable {
                   accumulate: false, batch: (bh, (t * t, t * hs, t * hs)))
     try kernels.launch("attention_merge_head_grads", threads: n,
                        [.buffer(dqkv), .buffer(dq), .buffer(dk), .buffer(dv), .int(b), .int(t), .int(nh), .int(hs), .int(add ? 1 : 0)])
+  }
+
+  /// Decoding: y[T, C] = causal attention of T new tokens (qkv [T, 3C]) over a key/value cache
+  /// ([capacity, C] each) that holds `past` tokens; the new keys and values are stored first.
+  public func cachedAttention(_ y: any DeviceMemory, qkv: any DeviceMemory, keys: any DeviceMemory, values: any DeviceMemory,
+                              past: Int, t: Int, heads nh: Int, channels c: Int) throws(CUDAError) {
+    let hs = c / nh, length = past + t
+    try kernels.launch("kv_cache_store", threads: t * c, [.buffer(keys), .buffer(values), .buffer(qkv), .int(t), .int(c), .int(past)])
+    // scores[h] = q_h · K_hᵀ   [T, hs]·[hs, L], each head's columns read in place (strides 3C and C)
+    let scores = try device.allocate(Float.self, count: nh * t * length, zeroed: false)
+    try blas.gemm(transA: false, transB: true, m: t, n: length, k: hs, a: qkv, lda: 3 * c, b: keys, ldb: c, c: scores,
+                  ldc: length, accumulate: false, batch: (nh, (hs, hs, t * length)))
+    let att = try device.allocate(Float.self, count: nh * t * length, zeroed: false)
+    try kernels.launch("causal_softmax_forward", grid: ((nh * t + 3) / 4, 1), block: 128,
+                       [.buffer(att), .buffer(scores), .int(nh * t), .int(t), .int(past), .float(1 / Float(hs).squareRoot())])
+    // y_h = att_h · V_h   [T, L]·[L, hs], written into y's columns of head h
+    try blas.gemm(transA: false, transB: false, m: t, n: hs, k: length, a: att, lda: length, b: values, ldb: c, c: y, ldc: c,
+                  accumulate: false, batch: (nh, (t * length, hs, hs)))
   }
 
   // MARK: Cross-entropy

@@ -91,7 +91,7 @@ private let nvrtc: NVRTC? = {
     #expect(!cached)
     #expect(image.starts(with: [0x7f, 0x45, 0x4c, 0x46]))  // an ELF file
     let names = KernelLibrary.kernelNames
-    #expect(names.count == 26)
+    #expect(names.count == 27)
     #expect(names.prefix(3) == ["column_sum_partials", "add_partials", "add_broadcast"])
     for name in names { #expect(image.firstRange(of: Array(name.utf8)) != nil, "\(name) is not in the \(architecture) CUBIN") }
   }
@@ -380,5 +380,34 @@ private let emulatedGPU: CUDAOps? = {
       losses.append(run)
     }
     expectSameLosses(losses[0], losses[1])
+  }
+}
+
+/// Generation on the GPU (emulated): the KV-cache decoder with its cache on the device.
+@Suite struct GPUGenerationTests {
+  @Test func greedyDecodingMatchesTheCPU() throws {
+    guard let gpu = emulatedGPU else { return }
+    let config = GPTConfig(vocabSize: 50, blockSize: 40, nLayer: 2, nHead: 4, nEmbd: 32)
+    var runs: [(tokens: [Int32], logits: [[Float]])] = []
+    for device in [Device.cpu, .cuda(gpu)] {
+      let model = try GPT(config: config, seed: 11)
+      model.parameters.place(on: device)
+      var decoder = model.makeDecoder(precision: .float32)
+      var logits = decoder.append([3, 14, 15, 9, 26, 5])  // a prompt of 6, then one token at a time
+      var run: (tokens: [Int32], logits: [[Float]]) = ([], [logits])
+      for _ in 0..<20 {
+        let next = Int32(logits.indices.max { logits[$0] < logits[$1] }!)
+        run.tokens.append(next)
+        logits = decoder.append([next])
+        run.logits.append(logits)
+      }
+      runs.append(run)
+    }
+    try gpu.checkFailure()
+    #expect(runs[0].tokens == runs[1].tokens)
+    for (a, b) in zip(runs[0].logits, runs[1].logits) {
+      let largest = a.map(abs).max()!
+      #expect(zip(a, b).map { abs($0 - $1) }.max()! <= 1e-5 * largest)
+    }
   }
 }

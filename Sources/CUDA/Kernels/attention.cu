@@ -39,12 +39,14 @@ extern "C" __global__ void attention_move_heads(float* dst, const float* src, in
   if (to_heads) dst[e] = src[flat]; else dst[flat] = src[e];
 }
 
-// att[r, j] = softmax(scale · scores[r, 0..i])[j] for j ≤ i and 0 beyond, where row r is query
-// i = r mod T. scores, att [rows, T] (rows = B·NH·T); one warp per row, 4 rows per block.
-extern "C" __global__ void causal_softmax_forward(float* att, const float* scores, int rows, int t, float scale) {
+// att[r, j] = softmax(scale · scores[r, 0..past+i])[j] for j ≤ past + i and 0 beyond, where row r
+// is new query i = r mod T after `past` cached tokens (0 in training). scores, att [rows, past + T]
+// (rows = B·NH·T); one warp per row, 4 rows per block.
+extern "C" __global__ void causal_softmax_forward(float* att, const float* scores, int rows, int t, int past, float scale) {
   const int r = blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (r >= rows) return;
-  const int visible = r % t + 1;
+  const int visible = past + r % t + 1;
+  t += past;  // the row length
   const float* s = scores + (long)r * t;
   float top = NEG_INF;
   for (int j = lane; j < visible; j += 32) top = fmaxf(top, s[j]);
@@ -69,4 +71,14 @@ extern "C" __global__ void causal_softmax_backward(float* dscores, const float* 
   dot = warp_sum(dot);
   float* ds = dscores + (long)r * t;
   for (int j = lane; j < t; j += 32) ds[j] = j < visible ? scale * a[j] * (da[j] - dot) : 0.0f;
+}
+
+// keys[past + i, :] = k_i and values[past + i, :] = v_i for the new tokens' qkv [T, 3C] (a decoder's
+// cache, [capacity, C]). One thread per element of the new keys.
+extern "C" __global__ void kv_cache_store(float* keys, float* values, const float* qkv, int t, int c, int past) {
+  const long e = (long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (e >= (long)t * c) return;
+  const long i = e / c, j = e % c;
+  keys[(past + i) * c + j] = qkv[i * 3 * c + c + j];
+  values[(past + i) * c + j] = qkv[i * 3 * c + 2 * c + j];
 }

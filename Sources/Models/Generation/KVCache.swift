@@ -6,6 +6,7 @@ import TensorEngine
 ///
 /// With `.bfloat16`, single-token steps read bfloat16 copies of the weight matrices (half the
 /// memory traffic; products still accumulate in Float32). Prompts use the Float32 weights.
+/// A model whose parameters live on a GPU decodes there, with its cache there, in Float32.
 final class GPTDecoder: TokenDecoder {
   let model: GPT
   /// Per layer: keys and values [blockSize, C] of the tokens fed so far.
@@ -17,7 +18,8 @@ final class GPTDecoder: TokenDecoder {
   init(model: GPT, precision: WeightPrecision) {
     self.model = model
     var reduced: [String: BFloat16Matrix] = [:]
-    if precision == .bfloat16 {
+    let device = model.parameters.device
+    if precision == .bfloat16, device.gpu == nil {
       let head = model.config.tieWeights ? "transformer.wte.weight" : "lm_head.weight"
       for (entry, tensor) in zip(model.parameters.entries, model.parameters.tensors)
       where entry.shape.count == 2 && (entry.name.contains(".h.") || entry.name == head) {
@@ -26,8 +28,8 @@ final class GPTDecoder: TokenDecoder {
     }
     self.reduced = reduced
     let size = model.config.blockSize * model.config.nEmbd
-    keys = (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false) }
-    values = (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false) }
+    keys = (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false, on: device) }
+    values = (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false, on: device) }
   }
 
   func reset() { count = 0 }
@@ -42,7 +44,7 @@ final class GPTDecoder: TokenDecoder {
                                 reduced: t == 1 ? reduced : [:],
                                 attention: attend)
       count += t
-      let last = slice(x, axis: 0, (t - 1)..<t)
+      let last = embedding(x, ids: [Int32(t - 1)], shape: [1])  // the last row, [1, C]
       let headName = model.config.tieWeights ? "transformer.wte.weight" : "lm_head.weight"
       guard t == 1, let head = reduced[headName] else { return matmul(last, model.head, transposeB: true).scalars }
       var logits = [Float](repeating: 0, count: model.config.vocabSize)

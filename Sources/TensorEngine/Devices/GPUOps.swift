@@ -211,3 +211,14 @@ func gpuDropout(_ x: Tensor, mask: [Float], _ gpu: CUDAOps) -> Tensor {
   }
   return out
 }
+
+/// Causal attention of t new tokens over a key/value cache on the GPU (as `cachedAttention`).
+func gpuCachedAttention(_ qkv: Tensor, keys: Storage, values: Storage, past: Int, heads: Int, _ gpu: CUDAOps) -> Tensor {
+  let (t, c) = (qkv.shape[0], qkv.shape[1] / 3)
+  let out = Tensor(shape: [t, c], storage: Storage(count: t * c, zeroed: false, on: qkv.device))
+  gpu.run { () throws(CUDAError) in
+    try gpu.cachedAttention(out.devicePointer, qkv: qkv.devicePointer, keys: keys.gpu!.buffer, values: values.gpu!.buffer,
+                            past: past, t: t, heads: heads, channels: c)
+  }
+  return out
+}

@@ -1,7 +1,9 @@
 /// Causal attention of `t` new tokens over a key/value cache, for decoding: qkv [t, 3C] → y [t, C].
 /// The new keys and values are stored first, at rows `past..<past+t` of `keys` and `values`
 /// ([capacity, C]); token i then attends to rows `0...past+i`. No gradients.
+/// On a GPU, `keys` and `values` must live there too.
 public func cachedAttention(_ qkv: Tensor, keys: Storage, values: Storage, past: Int, heads: Int) -> Tensor {
+  if let gpu = qkv.gpu { return gpuCachedAttention(qkv, keys: keys, values: values, past: past, heads: heads, gpu) }
   let (t, c) = (qkv.shape[0], qkv.shape[1] / 3)
   for i in 0..<t { store(qkv.data + i * 3 * c, c: c, keys: keys.base, values: values.base, at: past + i) }
   let out = Tensor.zeros([t, c])

@@ -24,6 +24,7 @@ struct ChatCommand: ParsableCommand {
   @Option(help: "Tokenizer (default: the model's).") var tokenizer: String?
   @OptionGroup var draw: SamplingFlags
   @OptionGroup var threads: ThreadsOption
+  @OptionGroup var device: DeviceOption
 
   func validate() throws { try draw.check() }
 
@@ -36,6 +37,7 @@ struct ChatCommand: ParsableCommand {
     let model = try folder.loadGPT()
     if let adapterFolder = adapter ?? folder.adapterFolder { try LoRAAdapter(peftFolder: adapterFolder, for: model).merge(into: model) }
     let tokenizer = try folder.tokenizer(override: self.tokenizer, vocabSize: model.vocabSize)
+    let device = try self.device.place([model.parameters])
     var rng = RandomGenerator(seed: draw.seed)
     let start: [ChatMessage] = system.map { [ChatMessage(role: "system", content: $0)] } ?? []
     var history = start
@@ -65,6 +67,7 @@ struct ChatCommand: ParsableCommand {
       let (reply, _) = try model.generateText(
         prompt: prompt, tokenizer: tokenizer, maxNewTokens: draw.maxNewTokens, sampling: draw.sampling,
         stopTokens: [tokens.end], precision: draw.precision, rng: &rng, onText: Terminal.write)
+      try device.gpu?.checkFailure()
       Terminal.write("\n")
       history.append(ChatMessage(role: "assistant", content: reply))
     }

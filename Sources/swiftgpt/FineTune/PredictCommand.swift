@@ -21,6 +21,7 @@ struct PredictCommand: ParsableCommand {
   @Option(help: "A labelled data file to predict and score.") var input: String?
   @Option(help: "Tokenizer (default: the model's).") var tokenizer: String?
   @OptionGroup var threads: ThreadsOption
+  @OptionGroup var device: DeviceOption
 
   func validate() throws {
     guard text.isEmpty != (input == nil) else { throw ValidationError("give either --text (repeated as needed) or --input") }
@@ -31,6 +32,7 @@ struct PredictCommand: ParsableCommand {
     let folder = ModelDirectory(checkpoint)
     let model = try TaskModel(folder: folder.path)
     let tokenizer = try folder.tokenizer(override: self.tokenizer, vocabSize: model.gpt.vocabSize)
+    let device = try self.device.place([model.gpt.parameters, model.head] + (model.gpt.adapter.map { [$0.parameters] } ?? []))
     let dropped = DroppedCharacters()
     defer { dropped.report() }
     let encode: (String) throws -> [Int] = { try encodeText($0, with: tokenizer, dropped: dropped) }
@@ -45,6 +47,7 @@ struct PredictCommand: ParsableCommand {
     if let input {
       let data = try TaskDataset(reading: input, task: model.task, labels: model.task == .classify || model.task == .entail ? model.labels : nil)
       let predictions = try model.predictions(data, maxLength: maxLength, encode: encode)
+      try device.gpu?.checkFailure()
       Terminal.write(predictions.map { line($0) + "\n" }.joined())
       Terminal.error("\(model.metrics(predictions, for: data))")
       return
@@ -58,6 +61,8 @@ struct PredictCommand: ParsableCommand {
       throw CLIError("\(model.task == .entail ? "an" : "a") \(model.task.rawValue) model takes \(model.task == .choice ? "a context and at least two choices" : "\(needed.lowerBound) --text"), got \(text.count)")
     }
     let sequences = try model.sequences(TaskExample(texts: text), maxLength: maxLength, encode: encode)
-    Terminal.write(line(model.predict([sequences])[0]) + "\n")
+    let prediction = model.predict([sequences])[0]
+    try device.gpu?.checkFailure()
+    Terminal.write(line(prediction) + "\n")
   }
 }

@@ -20,6 +20,7 @@ struct SampleCommand: ParsableCommand {
   var tokenizer: String?
 
   @OptionGroup var threads: ThreadsOption
+  @OptionGroup var device: DeviceOption
 
   func validate() throws {
     try generation.check()
@@ -30,7 +31,9 @@ struct SampleCommand: ParsableCommand {
     let folder = ModelDirectory(checkpoint)
     let model = try folder.loadModel()
     let tokenizer = try folder.tokenizer(override: tokenizer, vocabSize: model.vocabSize)
+    let device = try self.device.place([model.parameters])
     try generation.generate(model: model, tokenizer: tokenizer)
+    try device.gpu?.checkFailure()
   }
 }
 

@@ -16,6 +16,14 @@ struct DeviceOption: ParsableArguments {
 
   init(device: DeviceChoice) { self.device = device }
 
+  /// Moves `sets` (a model's parameters, its adapters, a task head) to the chosen device and
+  /// returns it: what `sample`, `chat` and `predict` run on.
+  func place(_ sets: [ParameterSet]) throws -> Device {
+    let (chosen, _) = try resolve()
+    for set in sets { set.place(on: chosen) }
+    return chosen
+  }
+
   /// The device to use, and a line saying which; `cuda` without a usable GPU is an error that
   /// says what is missing.
   func resolve() throws -> (device: Device, description: String) {
