@@ -6,7 +6,8 @@
 #   2. the exported names SwiftGPT looks up, checked with nm in the libraries found;
 #   3. every CUDA op against the CPU engine, forward and backward (swiftgpt doctor --check);
 #   4. 50 training steps of gpt-micro on the embedded corpus on the GPU against the CPU (losses
-#      within 1e-5), twice on the GPU (the same bits), and a CPU run resumed on the GPU;
+#      within 1e-5), twice on the GPU (the same bits), and a CPU run resumed on the GPU; greedy
+#      samples from it on both devices (the same text); SFT with LoRA on both (the same adapters);
 #   5. GPT-2 124M training-step speed (bench gpt --device cuda), then PyTorch's side of the
 #      benchmarks on the same GPU (.gpu/gpu_anchors.py), when time allows.
 set -uo pipefail
@@ -84,6 +85,42 @@ step "a CPU run resumed on the GPU"
 train --out "$runs/moved" --device cpu --max-steps 25
 timeout 240 "$bin" train --out "$runs/moved" --resume --max-steps 50 --device cuda > /dev/null || status=1
 compare "$runs/cpu/log.csv" "$runs/moved/log.csv" 1e-5
+
+step "greedy generation from the GPU-trained model, CPU against GPU (the same text)"
+for d in cpu cuda; do
+  timeout 120 "$bin" sample --checkpoint "$runs/gpu" --max-new-tokens 64 --temperature 0 --device $d > "$runs/sample_$d.txt" 2>/dev/null || status=1
+done
+if cmp -s "$runs/sample_cpu.txt" "$runs/sample_cuda.txt"; then echo "ok   greedy samples identical"; else echo "FAIL greedy samples differ"; status=1; fi
+
+step "SFT with LoRA, CPU against GPU"
+python3 -c '
+import json
+for k in range(48):
+    print(json.dumps([{"role": "user", "content": "질문 %d" % (k % 6)}, {"role": "assistant", "content": "답 %d입니다" % (k % 6)}], ensure_ascii=False))
+' > "$runs/chat.jsonl"
+for d in cpu cuda; do
+  timeout 240 "$bin" finetune --task sft --checkpoint "$runs/cpu" --train "$runs/chat.jsonl" --lora --epochs 2 --batch-size 8 \
+    --lr 1e-3 --out "$runs/sft_$d" --device $d > "$runs/sft_$d.log" 2>&1 || status=1
+done
+python3 - "$runs/sft_cpu/adapter/adapter_model.safetensors" "$runs/sft_cuda/adapter/adapter_model.safetensors" <<'PY' || status=1
+import json, struct, sys
+def tensors(path):
+    data = open(path, "rb").read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__": continue
+        a, b = t["data_offsets"]
+        out[name] = struct.unpack("<%df" % ((b - a) // 4), data[8 + n + a:8 + n + b])
+    return out
+a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
+largest = max(abs(x) for v in a.values() for x in v)
+worst = max(abs(x - y) for k in a for x, y in zip(a[k], b[k])) / largest
+ok = a.keys() == b.keys() and worst <= 1e-4
+print(f"{'ok  ' if ok else 'FAIL'} LoRA adapters after SFT: largest difference {worst:.2e} of the largest weight (tolerance 1e-4)")
+sys.exit(0 if ok else 1)
+PY
 
 [ "${SKIP_BENCH:-0}" = 1 ] || step "GPT-2 124M training step (B=16, T=1024, FP32)"
 [ "${SKIP_BENCH:-0}" = 1 ] || timeout 300 "$bin" bench gpt --device cuda --n-layer 12 --n-head 12 --n-embd 768 --vocab-size 50304 --block-size 1024 \
