@@ -8,7 +8,7 @@
 #   4. 50 training steps of gpt-micro on the embedded corpus on the GPU against the CPU (losses
 #      within 1e-5), twice on the GPU (the same bits), and a CPU run resumed on the GPU; greedy
 #      samples from it on both devices (the same text); SFT with LoRA on both (the same adapters);
-#   5. GPT-2 124M training-step speed (bench gpt --device cuda), then PyTorch's side of the
+#   5. GPT-2 124M training-step speed in FP32 and TF32 (bench gpt --device cuda), then PyTorch's side of the
 #      benchmarks on the same GPU (.gpu/gpu_anchors.py), when time allows.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -122,9 +122,13 @@ print(f"{'ok  ' if ok else 'FAIL'} LoRA adapters after SFT: largest difference {
 sys.exit(0 if ok else 1)
 PY
 
-[ "${SKIP_BENCH:-0}" = 1 ] || step "GPT-2 124M training step (B=16, T=1024, FP32)"
-[ "${SKIP_BENCH:-0}" = 1 ] || timeout 300 "$bin" bench gpt --device cuda --n-layer 12 --n-head 12 --n-embd 768 --vocab-size 50304 --block-size 1024 \
-  --batch-size 16 --bias --steps 10 --warmup 2 | tee "$OUT/bench_gpt2.json" || status=1
+if [ "${SKIP_BENCH:-0}" != 1 ]; then
+  for precision in fp32 tf32; do
+    step "GPT-2 124M training step (B=16, T=1024, $precision)"
+    timeout 200 "$bin" bench gpt --device cuda --precision $precision --n-layer 12 --n-head 12 --n-embd 768 --vocab-size 50304 \
+      --block-size 1024 --batch-size 16 --bias --steps 10 --warmup 2 | tee "$OUT/bench_gpt2_$precision.json" || status=1
+  done
+fi
 
 if [ -f .gpu/gpu_anchors.py ] && [ "${SKIP_ANCHORS:-0}" != 1 ]; then
   step "PyTorch anchors (eager)"

@@ -31,6 +31,7 @@ struct GPTBench: ParsableCommand {
   @Option(help: "Untimed warm-up steps.") var warmup = 2
   @Option(help: "Threads.") var threads = 1
   @Option(help: "Where to compute: cpu, cuda or auto (default: cpu).") var device: DeviceChoice = .cpu
+  @OptionGroup var precision: PrecisionOption
 
   func validate() throws {
     try requireAtLeast(1, ["--n-layer": layers, "--vocab-size": vocab, "--steps": steps, "--threads": threads])
@@ -44,6 +45,7 @@ struct GPTBench: ParsableCommand {
                            dropout: 0, bias: bias)
     let model = try GPT(config: config)
     let (device, where_) = try DeviceOption(device: device).resolve()
+    try precision.apply(to: device)
     try model.checkActivationMemory(batch: batch, length: block, knobs: "--batch-size or --block-size", device: device)
     model.parameters.place(on: device)
     var optimizer = AdamW(parameters: model.parameters, weightDecay: 0.1)
@@ -72,6 +74,7 @@ struct GPTBench: ParsableCommand {
       "tokens_per_s": Double(n) / sorted[sorted.count / 2],
       "gflops": Double(flopsPerToken * n) / sorted[sorted.count / 2] / 1e9,
       "parameters": model.parameterCount, "loss": loss, "threads": threads, "device": where_,
+      "precision": device.gpu == nil ? "fp32" : precision.precision.rawValue,
     ]
     print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
   }

@@ -44,6 +44,7 @@ struct FinetuneCommand: ParsableCommand {
   @OptionGroup(title: "LoRA") var lora: LoRAOptions
   @OptionGroup var threads: ThreadsOption
   @OptionGroup var device: DeviceOption
+  @OptionGroup var precision: PrecisionOption
 
   func validate() throws {
     guard FineTuneTask(rawValue: task) != nil || task == "sft" else {
@@ -78,6 +79,7 @@ struct FinetuneCommand: ParsableCommand {
     let encode: (String) throws -> [Int] = { try encodeText($0, with: tokenizer, dropped: dropped) }
     let files = try source.tokenizerFiles(override: self.tokenizer)
     let (device, where_) = try self.device.resolve()
+    try precision.apply(to: device)
     if device.gpu != nil { print("fine-tuning on \(where_)") }
     var bar = ProgressBar(total: 1, label: "fine-tuning", unit: "steps")
     let start = Terminal.now()

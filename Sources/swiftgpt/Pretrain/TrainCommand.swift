@@ -40,6 +40,7 @@ struct TrainCommand: ParsableCommand {
 
   @OptionGroup var threads: ThreadsOption
   @OptionGroup var device: DeviceOption
+  @OptionGroup var precision: PrecisionOption
 
   func validate() throws {
     if resume && overwrite { throw ValidationError("--resume and --overwrite exclude each other") }
@@ -68,7 +69,9 @@ struct TrainCommand: ParsableCommand {
         try model.make(vocabSize: meta.vocabSize, endOfText: meta.endOfText, seed: training.seed ?? TrainingOptions().seed)
       },
       options: { made in try training.options(blockSize: made.contextLength ?? model.blockSize ?? 64) })
-    let outcome = try runTraining(data: dataFolder, out: out, start: start, device: try device.resolve(), dashboardPort: dashboard)
+    let device = try self.device.resolve()
+    try precision.apply(to: device.device)
+    let outcome = try runTraining(data: dataFolder, out: out, start: start, device: device, dashboardPort: dashboard)
     if outcome == .interrupted { throw ExitCode(130) }
   }
 }

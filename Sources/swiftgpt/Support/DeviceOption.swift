@@ -38,3 +38,30 @@ struct DeviceOption: ParsableArguments {
     }
   }
 }
+
+/// The arithmetic of the GPU's matrix products.
+enum GPUPrecision: String, ExpressibleByArgument, CaseIterable {
+  /// Float32 throughout: results match the CPU engine's.
+  case fp32
+  /// Products on the tensor cores with inputs rounded to TF32 (10-bit mantissa), sums in Float32
+  /// (sm_80 and newer).
+  case tf32
+}
+
+/// `--precision fp32|tf32` for training on a GPU.
+struct PrecisionOption: ParsableArguments {
+  @Option(help: "On a GPU, the matrix products' arithmetic: fp32 (as the CPU) or tf32 (tensor cores, sm_80 and newer).")
+  var precision: GPUPrecision = .fp32
+
+  /// Sets the products of `device` to this precision; TF32 asked of the CPU is an error.
+  func apply(to device: Device) throws {
+    guard let gpu = device.gpu else {
+      if precision == .tf32 { throw CLIError("--precision tf32 needs a GPU; the CPU computes in FP32 (drop --precision or use --device cuda)") }
+      return
+    }
+    if precision == .tf32 && gpu.device.computeCapability.major < 8 {
+      throw CLIError("--precision tf32 needs compute capability 8.0 or newer; \(gpu.device.name) has \(gpu.device.architecture)")
+    }
+    try gpu.blas.allowTF32(precision == .tf32)
+  }
+}
