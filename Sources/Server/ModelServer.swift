@@ -104,13 +104,14 @@ public final class ModelServer: @unchecked Sendable {
     onLoad(0, 0)
   }
 
-  /// Opens a model folder as `sample` and `chat` do (its adapter merged in).
+  /// Opens a model folder as `sample` and `chat` do (its adapter merged in), on `device`.
   public convenience init(folder: ModelDirectory, tokenizer override: String? = nil, adapter: String? = nil,
-                          modelID: String? = nil, slots: Int = 4, context: Int? = nil) throws {
+                          modelID: String? = nil, slots: Int = 4, context: Int? = nil, device: Device = .cpu) throws {
     let model = try folder.loadModel()
     if let gpt = model as? GPT, let adapterFolder = adapter ?? folder.adapterFolder {
       try LoRAAdapter(peftFolder: adapterFolder, for: gpt).merge(into: gpt)
     }
+    model.parameters.place(on: device)
     let tokenizer = try folder.tokenizer(override: override, vocabSize: model.vocabSize)
     self.init(model: model, tokenizer: tokenizer, chat: try folder.instructionTokens(),
               modelID: modelID ?? folder.name, slots: slots, context: context)

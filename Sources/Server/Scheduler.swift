@@ -6,6 +6,8 @@ import Tokenizers
 /// What the scheduler decodes with: slots, each fed a prompt, then stepped a token at a time.
 protocol SlotDecoder: AnyObject {
   var slots: Int { get }
+  /// Why decoding stopped working (a GPU failure), if it did.
+  var failure: String? { get }
   func reset(slot: Int)
   func prefill(slot: Int, _ tokens: [Int32]) -> [Float]
   func step(_ batch: [(slot: Int, token: Int32)]) -> [[Float]]
@@ -20,6 +22,7 @@ final class SingleSlotDecoder: SlotDecoder {
   init(_ model: any LanguageModel) { decoder = model.makeDecoder(precision: .float32) }
 
   var slots: Int { 1 }
+  var failure: String? { nil }
   func reset(slot: Int) { decoder.reset() }
   func prefill(slot: Int, _ tokens: [Int32]) -> [Float] { decoder.append(tokens) }
   func step(_ batch: [(slot: Int, token: Int32)]) -> [[Float]] { batch.map { decoder.append([$0.token]) } }
@@ -133,6 +136,10 @@ final class Scheduler: @unchecked Sendable {
   /// Samples the next token from `logits`, passes its text on, and says whether the generation
   /// goes on (else it has been finished).
   private func accept(_ logits: [Float], into g: inout Generation) -> Bool {
+    if let failure = decoder.failure {
+      g.pending.continuation.resume(throwing: APIError(.internalServerError, "server_error", failure))
+      return false
+    }
     let job = g.pending.job
     var biased = logits
     for (id, bias) in job.logitBias { biased[id] += bias }

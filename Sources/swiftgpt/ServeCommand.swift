@@ -38,6 +38,7 @@ struct ServeCommand: ParsableCommand {
   @Option(parsing: .upToNextOption, help: "More tokenizer files /tokenize offers, by file name (beside the model's, gpt2 and cl100k_base).")
   var tokenizers: [String] = []
   @OptionGroup var threads: ThreadsOption
+  @OptionGroup var device: DeviceOption
 
   func validate() throws {
     guard checkpoint != nil || runFolder != nil else { throw ValidationError("give --checkpoint DIR (or --run OUT to serve a run)") }
@@ -65,10 +66,12 @@ struct ServeCommand: ParsableCommand {
     let served = ServedModel()
     let web = try WebServer(makeRouter(served, options: options), host: host, port: port, stopOnSignals: true)
     Terminal.write("swiftgpt serve: listening on \(web.url); loading \(folder.path) …\n")
-    let server = try ModelServer(folder: folder, tokenizer: tokenizer, adapter: adapter, modelID: alias, slots: parallel, context: ctx)
+    let (device, where_) = try self.device.resolve()
+    let server = try ModelServer(folder: folder, tokenizer: tokenizer, adapter: adapter, modelID: alias, slots: parallel, context: ctx,
+                                 device: device)
     served.set(server)
     Terminal.write("swiftgpt serve: \(server.modelID) on \(web.url) (OpenAI API at \(web.url)/v1; playground \(web.url)/"
-      + (runFolder == nil ? "" : ", dashboard \(web.url)/dashboard") + ")\n")
+      + (runFolder == nil ? "" : ", dashboard \(web.url)/dashboard") + ")" + (device.gpu == nil ? "" : ", decoding on \(where_)") + "\n")
     try web.wait()
   }
 }

@@ -410,4 +410,29 @@ private let emulatedGPU: CUDAOps? = {
       #expect(zip(a, b).map { abs($0 - $1) }.max()! <= 1e-5 * largest)
     }
   }
+
+  @Test func batchedDecodingOfServerSlotsMatchesTheCPU() throws {
+    guard let gpu = emulatedGPU else { return }
+    let config = GPTConfig(vocabSize: 50, blockSize: 40, nLayer: 2, nHead: 4, nEmbd: 32)
+    var runs: [[[Float]]] = []
+    for device in [Device.cpu, .cuda(gpu)] {
+      let model = try GPT(config: config, seed: 12)
+      model.parameters.place(on: device)
+      let decoder = BatchDecoder(model: model, slots: 3)
+      var logits = [decoder.prefill(slot: 0, [1, 2, 3]), decoder.prefill(slot: 2, [7, 8, 9, 10, 11])]
+      for step in 0..<6 {  // slots 0 and 2 together, slot 1 joining at step 2
+        var batch: [(slot: Int, token: Int32)] = [(0, Int32(step)), (2, Int32(40 - step))]
+        if step == 2 { logits.append(decoder.prefill(slot: 1, [5])) }
+        if step > 2 { batch.append((1, Int32(step + 20))) }
+        logits += decoder.step(batch)
+      }
+      #expect(decoder.failure == nil)
+      runs.append(logits)
+    }
+    #expect(runs[0].count == runs[1].count)
+    for (a, b) in zip(runs[0], runs[1]) {
+      let largest = a.map(abs).max()!
+      #expect(zip(a, b).map { abs($0 - $1) }.max()! <= 1e-5 * largest)
+    }
+  }
 }

@@ -3,7 +3,8 @@ import TensorEngine
 /// Decoding for several sequences at once, a server's slots: each slot has its own key/value
 /// cache, and `step` advances every given slot by one token in one pass over the weights —
 /// matrix products over B rows instead of B matrix–vector products, which is what makes a
-/// batched step cost far less than B single ones.
+/// batched step cost far less than B single ones. A model whose parameters live on a GPU
+/// decodes there, its caches there too.
 public final class BatchDecoder {
   public let model: GPT
   /// Per slot, per layer: keys and values [blockSize, C].
@@ -15,11 +16,14 @@ public final class BatchDecoder {
     self.model = model
     let size = model.config.blockSize * model.config.nEmbd
     func caches() -> [[Storage]] {
-      (0..<slots).map { _ in (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false) } }
+      (0..<slots).map { _ in (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false, on: model.parameters.device) } }
     }
     (keys, values) = (caches(), caches())
     counts = Array(repeating: 0, count: slots)
   }
+
+  /// Why the GPU stopped working, if it did (its logits are then NaN).
+  public var failure: String? { model.parameters.device.gpu?.failure?.description }
 
   /// The number of slots.
   public var slots: Int { counts.count }
@@ -36,7 +40,7 @@ public final class BatchDecoder {
         cachedAttention(qkv, keys: keys[slot][layer], values: values[slot][layer], past: past, heads: model.config.nHead)
       }
       counts[slot] += t
-      return matmul(slice(x, axis: 0, (t - 1)..<t), model.head, transposeB: true).scalars
+      return matmul(embedding(x, ids: [Int32(t - 1)], shape: [1]), model.head, transposeB: true).scalars
     }
   }
 

@@ -222,3 +222,19 @@ func gpuCachedAttention(_ qkv: Tensor, keys: Storage, values: Storage, past: Int
   }
   return out
 }
+
+/// One new token per row over each row's own cache, on the GPU (as `cachedAttention(rows:)`):
+/// the rows' attentions run one after another.
+func gpuCachedAttention(rows qkv: Tensor, caches: [(keys: Storage, values: Storage, past: Int)], heads: Int,
+                        _ gpu: CUDAOps) -> Tensor {
+  let c = qkv.shape[1] / 3
+  let out = Tensor(shape: [caches.count, c], storage: Storage(count: caches.count * c, zeroed: false, on: qkv.device))
+  for (r, cache) in caches.enumerated() {
+    gpu.run { () throws(CUDAError) in
+      try gpu.cachedAttention(out.devicePointer.advanced(by: r * c), qkv: qkv.devicePointer.advanced(by: r * 3 * c),
+                              keys: cache.keys.gpu!.buffer, values: cache.values.gpu!.buffer, past: cache.past, t: 1,
+                              heads: heads, channels: c)
+    }
+  }
+  return out
+}

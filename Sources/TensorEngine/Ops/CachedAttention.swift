@@ -25,6 +25,7 @@ public func cachedAttention(_ qkv: Tensor, keys: Storage, values: Storage, past:
 public func cachedAttention(rows qkv: Tensor, caches: [(keys: Storage, values: Storage, past: Int)], heads: Int) -> Tensor {
   let (b, c) = (qkv.shape[0], qkv.shape[1] / 3)
   precondition(caches.count == b, "one cache per row")
+  if let gpu = qkv.gpu { return gpuCachedAttention(rows: qkv, caches: caches, heads: heads, gpu) }
   for (r, cache) in caches.enumerated() { store(qkv.data + r * 3 * c, c: c, keys: cache.keys.base, values: cache.values.base, at: cache.past) }
   let out = Tensor.zeros([b, c])
   let (qs, ys) = (UncheckedSendable(qkv.data), UncheckedSendable(out.data))
