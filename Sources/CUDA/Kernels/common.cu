@@ -4,39 +4,32 @@
 
 #define NEG_INF __int_as_float(0xff800000)
 
-// The sum and the maximum over the 32 lanes of a warp, in a fixed butterfly order.
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-__device__ __forceinline__ float warp_max(float v) {
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+// Reductions in a fixed order: over the 32 lanes of a warp (a butterfly of shuffles), and over a
+// block of up to 1024 threads (a multiple of 32; each warp's result, then those of the warps).
+struct Sum { __device__ float operator()(float a, float b) const { return a + b; } };
+struct Max { __device__ float operator()(float a, float b) const { return fmaxf(a, b); } };
+
+template <typename Op> __device__ __forceinline__ float warp_reduce(float v) {
+  for (int o = 16; o > 0; o >>= 1) v = Op()(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
 
-// The sum of v over a block of up to 1024 threads (a multiple of 32), given to every thread.
-__device__ float block_sum(float v) {
+template <typename Op> __device__ float block_reduce(float v, float identity) {
   __shared__ float partial[32];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-  v = warp_sum(v);
+  v = warp_reduce<Op>(v);
   if (lane == 0) partial[warp] = v;
   __syncthreads();
-  v = lane < warps ? partial[lane] : 0.0f;
-  v = warp_sum(v);
+  v = warp_reduce<Op>(lane < warps ? partial[lane] : identity);
   __syncthreads();  // partial may be reused by the next call
   return v;
 }
-__device__ float block_max(float v) {
-  __shared__ float partial[32];
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-  v = warp_max(v);
-  if (lane == 0) partial[warp] = v;
-  __syncthreads();
-  v = lane < warps ? partial[lane] : NEG_INF;
-  v = warp_max(v);
-  __syncthreads();
-  return v;
-}
+
+// The sum and the maximum of v over a warp or a block, given to every thread of it.
+__device__ __forceinline__ float warp_sum(float v) { return warp_reduce<Sum>(v); }
+__device__ __forceinline__ float warp_max(float v) { return warp_reduce<Max>(v); }
+__device__ float block_sum(float v) { return block_reduce<Sum>(v, 0.0f); }
+__device__ float block_max(float v) { return block_reduce<Max>(v, NEG_INF); }
 
 // Column sums in chunks, the CPU engine's `sumRows` order: partial[chunk, j] = Σ x[r, j] over the
 // rows of `chunk` (rows·chunk/chunks up to rows·(chunk+1)/chunks), in row order.
