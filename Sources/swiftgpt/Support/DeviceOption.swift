@@ -34,6 +34,10 @@ struct DeviceOption: ParsableArguments {
       return (.cuda(ops), "GPU \(gpu.ordinal) (\(gpu.name), \(gpu.architecture))")
     } catch {
       if device == .cuda { throw CLIError("--device cuda: \(error) (swiftgpt doctor shows what was found)") }
+      // No driver: a machine without an NVIDIA GPU, nothing to say. A driver with something
+      // else missing is worth a line: the user may have expected the GPU.
+      if case .libraryMissing(let library, _) = error, library == CUDALibrary.driver.sonames[0] { return (.cpu, "the CPU") }
+      Terminal.error("note: computing on the CPU, the GPU is not usable: \(error)")
       return (.cpu, "the CPU")
     }
   }
