@@ -73,7 +73,7 @@ public final class ModelServer: @unchecked Sendable {
   let tokenizer: any Tokenizer
   /// The instruction markers of a model from `finetune --task sft`; nil: no chat template.
   let chat: InstructionTokens?
-  private let scheduler: Scheduler
+  let scheduler: Scheduler
   /// What `/metrics` shows (Prometheus text format).
   let metrics = PrometheusCollectorRegistry()
   private let promptTokens, predictedTokens, requests, predictedSeconds: Counter
@@ -125,6 +125,9 @@ public final class ModelServer: @unchecked Sendable {
 
   /// Requests waiting for a slot.
   var waiting: Int { scheduler.waitingCount }
+
+  /// A place for one more request unless `limit` are in flight (see `Scheduler.admit`).
+  func admit(limit: Int) -> AdmissionTicket? { scheduler.admit(limit: limit) }
 
   /// Runs `job`; `onOutput` gets the text as it is decided (never part of a stop string).
   /// Returns when the generation ends.

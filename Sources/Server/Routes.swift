@@ -192,8 +192,8 @@ struct API: Sendable {
 
   /// Runs every prompt `n` times and answers whole or as a stream.
   private func respond(prompts: [[Int32]], fields: SamplingFields, stopTokens: Set<Int32>, chat: Bool) async throws -> Response {
-    let (slots, busy) = server.slots
-    guard busy.count + server.waiting < slots + maxWaiting else {
+    // The place is held until the answer is complete (the stream's end included).
+    guard let ticket = server.admit(limit: server.slots.count + maxWaiting) else {
       throw APIError(.serviceUnavailable, "unavailable_error", "every slot is busy and \(server.waiting) requests wait; try again",
                      retryAfter: 1)
     }
@@ -228,12 +228,22 @@ struct API: Sendable {
     let promptTokens = prompts.reduce(0) { $0 + $1.count }
     if fields.stream == true {
       return stream(jobs, head: head, chat: chat, promptTokens: promptTokens,
-                    includeUsage: fields.stream_options?.include_usage == true)
+                    includeUsage: fields.stream_options?.include_usage == true, ticket: ticket)
     }
     var response = head
     var usage = Usage(prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: 0)
-    for (index, job) in jobs.enumerated() {
-      let result = try await server.generate(job, cancel: CancelFlag()) { _ in }
+    // The choices decode side by side, each in a slot of its own (a slot's tokens do not depend
+    // on the others', so the answer is the same as one after another).
+    let server = self.server
+    let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
+      for (index, job) in jobs.enumerated() {
+        group.addTask { (index, try await server.generate(job, cancel: CancelFlag()) { _ in }) }
+      }
+      var results = [GenerationResult?](repeating: nil, count: jobs.count)
+      for try await (index, result) in group { results[index] = result }
+      return results.map { $0! }
+    }
+    for (index, (job, result)) in zip(jobs, results).enumerated() {
       let logprobs = self.logprobs(result.logprobs, for: job, chat: chat)
       response.choices.append(chat
         ? .init(index: index, message: .init(role: "assistant", content: result.text), finish_reason: result.finishReason,
@@ -243,7 +253,7 @@ struct API: Sendable {
     }
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
     response.usage = usage
-    return try encodeJSON(response)
+    return try withExtendedLifetime(ticket) { try encodeJSON(response) }
   }
 
   /// `logit_bias` by token id; ids must be in the vocabulary and biases in [-100, 100].
@@ -321,12 +331,14 @@ struct API: Sendable {
   /// choice), the usage chunk if asked for, and `data: [DONE]`. A client that goes away stops
   /// its generation after the current token.
   private func stream(_ jobs: [GenerationJob], head: CompletionResponse, chat: Bool, promptTokens: Int,
-                      includeUsage: Bool) -> Response {
+                      includeUsage: Bool, ticket: AdmissionTicket) -> Response {
     var template = head
     if chat { template.object = "chat.completion.chunk" }
     let chunk = template
     let server = self.server
     let body = ResponseBody { writer in
+      // The request keeps its place until the stream ends (or the body is dropped).
+      defer { withExtendedLifetime(ticket) {} }
       func send(_ choices: [CompletionResponse.Choice], usage: Usage? = nil) async throws {
         var event = chunk
         (event.choices, event.usage) = (choices, usage)

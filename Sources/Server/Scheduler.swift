@@ -60,6 +60,23 @@ final class Scheduler: @unchecked Sendable {
   /// Requests waiting for a slot.
   var waitingCount: Int { condition.withLock { waiting.count } }
 
+  /// Requests admitted and not yet answered. Guarded by `condition`.
+  private var admitted = 0
+
+  /// Admits one more request unless `limit` are already in flight, counting it in the same
+  /// step as the check (two requests arriving together cannot both take the last place). The
+  /// request holds its place until the ticket is released.
+  func admit(limit: Int) -> AdmissionTicket? {
+    let granted = condition.withLock { () -> Bool in
+      guard admitted < limit else { return false }
+      admitted += 1
+      return true
+    }
+    return granted ? AdmissionTicket(self) : nil
+  }
+
+  fileprivate func leave() { condition.withLock { admitted -= 1 } }
+
   /// Queues `job`; returns when it has ended.
   func run(_ job: GenerationJob, cancel: CancelFlag, onOutput: @escaping @Sendable (GeneratedPiece) -> Void) async throws
     -> GenerationResult
@@ -72,6 +89,9 @@ final class Scheduler: @unchecked Sendable {
       }
     }
   }
+
+  /// Requests waiting or decoding, what the admission limit counts.
+  var admittedCount: Int { condition.withLock { admitted } }
 
   private struct Pending {
     var job: GenerationJob
@@ -192,4 +212,13 @@ final class Scheduler: @unchecked Sendable {
     let best = top == 0 ? [] : tokensByLogit(logits).prefix(top).map { (id: $0, logprob: logits[$0] - logTotal) }
     return TokenLogprob(id: id, logprob: logits[id] - logTotal, top: Array(best))
   }
+}
+
+/// A request's place among those the server admits: given back when the ticket is released.
+final class AdmissionTicket: Sendable {
+  private let scheduler: Scheduler
+
+  fileprivate init(_ scheduler: Scheduler) { self.scheduler = scheduler }
+
+  deinit { scheduler.leave() }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -238,6 +239,42 @@ struct ServerTests {
       #expect(statuses.contains { $0.0 == .ok }, "one request has the slot")
       #expect(statuses.contains { $0.0 == .serviceUnavailable && $0.1 == "1" }, "\(statuses.map(\.0.code))")
       #expect(statuses.allSatisfy { $0.0 == .ok || $0.0 == .serviceUnavailable })
+    }
+  }
+
+  @Test func admissionChecksAndCountsInOneStep() async throws {
+    let server = try Self.server(slots: 1)
+    // 64 requests arriving at once for 3 places: exactly 3 get one (the check and the count used
+    // to be two steps, and requests arriving together could all pass the check).
+    let tickets = Mutex<[AdmissionTicket?]>([])
+    DispatchQueue.concurrentPerform(iterations: 64) { _ in
+      let ticket = server.admit(limit: 3)
+      tickets.withLock { $0.append(ticket) }
+    }
+    #expect(tickets.withLock { $0.compactMap { $0 }.count } == 3)
+    #expect(server.scheduler.admittedCount == 3)
+    tickets.withLock { $0 = [] }
+    #expect(server.scheduler.admittedCount == 0)
+    // Every answered request gives its place back, streams included.
+    try await Self.app(server).test(.router) { client in
+      _ = try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":4}"#)
+      _ = try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":4,"stream":true}"#)
+      _ = try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":4,"n":0}"#)  // a 400
+    }
+    #expect(server.scheduler.admittedCount == 0)
+  }
+
+  @Test func choicesDecodeSideBySideWithEachItsOwnSeed() async throws {
+    try await Self.app(try Self.server(slots: 4)).test(.router) { client in
+      func texts(_ body: String) async throws -> [String] {
+        let choices = try json(try await post(client, "/v1/completions", body).body)["choices"] as! [[String: Any]]
+        return choices.map { $0["text"] as! String }
+      }
+      let together = try await texts(#"{"prompt":"abc","max_tokens":12,"n":6,"seed":5,"temperature":1}"#)
+      var alone: [String] = []
+      for k in 0..<6 { alone += try await texts(#"{"prompt":"abc","max_tokens":12,"seed":\#(5 + k),"temperature":1}"#) }
+      #expect(together == alone)
+      #expect(Set(alone).count > 1, "the seeds give different texts: \(alone)")
     }
   }
 
