@@ -414,3 +414,42 @@ struct UnigramTrainerTests {
     }
   }
 }
+
+@Suite("numbers in tokenizer.json, read as HF reads them")
+struct TokenizerJSONNumberTests {
+  /// serde_json (what HF reads tokenizer.json with) scales an integer of the digits by one power
+  /// of ten, which is not always the nearest double; the Unigram scores below come from a model
+  /// HF trained on the benchmark corpus.
+  @Test func numbersAreReadAsSerdeJSONReadsThem() throws {
+    func number(_ text: String) -> Double? {
+      switch try? JSONValue(parsing: text) {
+      case .double(let v): v
+      case .int(let v): Double(v)
+      default: nil
+      }
+    }
+    #expect(number("-12.371035820859799") == -12.3710358208598)  // the nearest double is …799
+    #expect(Double("-12.371035820859799")! != -12.3710358208598)
+    #expect(number("-9.820618577460563") == -9.820618577460564)
+    // The last: 20 digits kept, 4 dropped, times 1e4 (the nearest double is …69e23).
+    for (text, value) in [("0.5", 0.5), ("-3", -3.0), ("1e-5", 1e-5), ("2.5E+3", 2500.0), ("123456789012345678901234", 1.2345678901234567e23)] {
+      #expect(number(text) == value, "\(text)")
+    }
+    for bad in ["-", "1.", "1e", "1e+", "--1", "1.5.5"] { #expect(number(bad) == nil, "\(bad)") }
+  }
+
+  /// Two segmentations of `▁1.52226` whose scores tie to an ulp: HF picks `2` + `22`, because
+  /// it read the scores as above (read as the nearest doubles, `22` + `2` wins by an ulp).
+  @Test func unigramNearTiesBreakAsInHF() throws {
+    let json = #"""
+      {"version": "1.0", "truncation": null, "padding": null, "added_tokens": [], "normalizer": null,
+       "pre_tokenizer": {"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true},
+       "post_processor": null, "decoder": null,
+       "model": {"type": "Unigram", "unk_id": 0, "byte_fallback": false, "vocab": [["<unk>", 0.0],
+         ["▁", -3.2496454744266785], ["1.5", -12.642858585306945], ["2", -9.414127123661387],
+         ["22", -12.371035820859799], ["6", -9.820618577460563]]}}
+      """#
+    let tokenizer = try PipelineTokenizer(json: try JSONValue(parsing: json))
+    #expect(try tokenizer.encoding(of: "1.52226").tokens == ["▁", "1.5", "2", "22", "6"])
+  }
+}

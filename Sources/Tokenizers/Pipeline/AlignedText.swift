@@ -253,28 +253,43 @@ private enum UnicodeTables {
 }
 
 extension Normalizer {
-  /// Whether normalizing `text` keeps every byte where it is: each step leaves the text as it
-  /// is or maps each scalar to one of the same UTF-8 width (lowercasing ASCII, say), so the
-  /// alignment is the identity and need not be built.
-  func keepsBytesInPlace(_ text: String) -> Bool {
-    switch self {
-    case .sequence(let steps):
-      var current = text
-      for step in steps {
-        guard step.keepsBytesInPlace(current) else { return false }
-        current = step.normalize(current)
+  /// `text` normalized, with the original byte range of each byte of the result — nil when
+  /// every byte stayed where it was (each step left the text as it is, or mapped each scalar to
+  /// one of the same UTF-8 width, as lowercasing ASCII does). Each step runs once; the alignment
+  /// is built only from the first step that moves bytes.
+  func normalizedWithSources(_ text: String) -> (text: String, sources: [Range<Int>]?) {
+    var steps: [Normalizer] = []
+    func flatten(_ n: Normalizer) { if case .sequence(let inner) = n { inner.forEach(flatten) } else { steps.append(n) } }
+    flatten(self)
+    var current = text
+    var aligned: AlignedText?
+    for step in steps {
+      let next = step.normalize(current)
+      if next.utf8.elementsEqual(current.utf8) { continue }
+      if aligned == nil && step.mapsScalarsInPlace(current, to: next) {
+        current = next
+        continue
       }
-      return true
-    case .lowercase:
-      return text.unicodeScalars.allSatisfy { s in
-        s.value < 0x80 || !s.properties.changesWhenLowercased || {
-          let lower = s.properties.lowercaseMapping.unicodeScalars
-          return lower.count == 1 && UTF8.width(lower.first!) == UTF8.width(s)
-        }()
-      }
-    default:
-      return normalize(text).utf8.elementsEqual(text.utf8)
+      // The steps before kept every byte in place: the current text's own byte ranges are
+      // the original's.
+      if aligned == nil { aligned = AlignedText(current) }
+      step.align(&aligned!)
+      current = next
     }
+    guard let aligned else { return (current, nil) }
+    // Should Foundation's normalization and the aligned one ever differ, every byte comes from
+    // the whole text rather than from a wrong place.
+    return (current, aligned.text.utf8.elementsEqual(current.utf8) ? aligned.byteSources
+                       : Array(repeating: 0..<text.utf8.count, count: current.utf8.count))
+  }
+
+  /// Whether this step turned `text` into `result` scalar for scalar, each of the same UTF-8
+  /// width (lowercasing, when no scalar lowercases into several or into a wider one).
+  private func mapsScalarsInPlace(_ text: String, to result: String) -> Bool {
+    guard case .lowercase = self, text.utf8.count == result.utf8.count,
+      text.unicodeScalars.count == result.unicodeScalars.count
+    else { return false }
+    return zip(text.unicodeScalars, result.unicodeScalars).allSatisfy { UTF8.width($0) == UTF8.width($1) }
   }
 
   /// Normalizes `text` keeping the alignment (same result as `normalize`).

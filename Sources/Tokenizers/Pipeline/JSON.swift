@@ -146,7 +146,7 @@ private struct JSONParser {
     }
     let text = String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self)
     if isInteger, let value = Int(text) { return .int(value) }
-    guard !text.isEmpty, let value = Double(text) else { i = start; throw error("invalid value") }
+    guard let value = serdeDouble(b[start..<i]) else { i = start; throw error("invalid value") }
     return .double(value)
   }
 
@@ -293,3 +293,65 @@ extension JSONValue {
     return text
   }
 }
+
+/// A JSON number read as HF `tokenizers` reads it: serde_json (without its `float_roundtrip`
+/// feature) gathers up to 19 or 20 significant digits into an integer and multiplies or divides
+/// it by one power of ten, which is not always the nearest double (8,007 of the 32,000 scores of
+/// one Unigram model are an ulp off). A Unigram model segments by comparing sums of these
+/// scores, so reading them otherwise breaks near-ties differently than HF does.
+func serdeDouble<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Double? where Bytes.Index == Int {
+  var i = bytes.startIndex
+  func peek() -> UInt8? { i < bytes.endIndex ? bytes[i] : nil }
+  func digit() -> UInt64? { peek().flatMap { $0 >= 0x30 && $0 <= 0x39 ? UInt64($0 - 0x30) : nil } }
+  let negative = peek() == UInt8(ascii: "-")
+  if negative { i += 1 }
+  var significand: UInt64 = 0, exponent = 0, overflowed = false, digits = 0
+  // Integer part, then fraction: digits past what fits in a u64 are dropped (a dropped integer
+  // digit still counts as a power of ten).
+  while let d = digit() {
+    i += 1
+    digits += 1
+    if overflowed || significand > (UInt64.max - d) / 10 { overflowed = true; exponent += 1 } else { significand = significand * 10 + d }
+  }
+  guard digits > 0 else { return nil }
+  if peek() == UInt8(ascii: ".") {
+    i += 1
+    var fraction = 0
+    while let d = digit() {
+      i += 1
+      fraction += 1
+      if overflowed || significand > (UInt64.max - d) / 10 { overflowed = true } else { significand = significand * 10 + d; exponent -= 1 }
+    }
+    guard fraction > 0 else { return nil }
+  }
+  if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
+    i += 1
+    let negativeExponent = peek() == UInt8(ascii: "-")
+    if negativeExponent || peek() == UInt8(ascii: "+") { i += 1 }
+    var value = 0, count = 0
+    while let d = digit() {
+      i += 1
+      count += 1
+      value = min(value * 10 + Int(d), 1 << 30)
+    }
+    guard count > 0 else { return nil }
+    exponent += negativeExponent ? -value : value
+  }
+  guard i == bytes.endIndex else { return nil }
+  // serde_json's f64_from_parts: one multiplication or division by a power of ten.
+  var f = Double(significand)
+  while true {
+    if abs(exponent) < powersOfTen.count {
+      if exponent >= 0 { f *= powersOfTen[exponent] } else { f /= powersOfTen[-exponent] }
+      break
+    }
+    if f == 0 { break }
+    if exponent >= 0 { return nil }  // out of range
+    f /= 1e308
+    exponent += 308
+  }
+  return negative ? -f : f
+}
+
+/// 1e0 … 1e308, each the nearest double (serde_json's `POW10`).
+private let powersOfTen: [Double] = (0...308).map { Double("1e\($0)")! }

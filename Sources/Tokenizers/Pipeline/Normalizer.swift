@@ -69,9 +69,30 @@ func composedFormKeeps(_ s: Unicode.Scalar) -> Bool {
 /// Rust's `char::to_lowercase` applied to each scalar on its own.
 func lowercased(_ text: String) -> String {
   if text.utf8.allSatisfy({ $0 < 0x80 }) { return text.lowercased() }
-  var out = String.UnicodeScalarView()
-  for s in text.unicodeScalars { appendLowercase(s, to: &out) }
-  return String(out)
+  var bytes: [UInt8] = []
+  bytes.reserveCapacity(text.utf8.count)
+  for s in text.unicodeScalars {
+    if s.value < 0x80 {
+      bytes.append(UInt8(s.value) | (s.value >= 0x41 && s.value <= 0x5A ? 0x20 : 0))
+    } else if hasNoCase(s) {
+      UTF8.encode(s) { bytes.append($0) }
+    } else {
+      var lower: [Unicode.Scalar] = []
+      appendLowercase(s, to: &lower)
+      for l in lower { UTF8.encode(l) { bytes.append($0) } }
+    }
+  }
+  return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Scripts without case, known without looking the scalar's properties up (a lookup per
+/// Hangul syllable was the lowercase step's main cost): Hangul syllables and jamo, CJK
+/// ideographs, kana, bopomofo and CJK punctuation.
+@inline(__always)
+func hasNoCase(_ s: Unicode.Scalar) -> Bool {
+  let v = s.value
+  return (0xAC00...0xD7A3).contains(v) || (0x4E00...0x9FFF).contains(v) || (0x3000...0x318F).contains(v)
+    || (0x1100...0x11FF).contains(v)
 }
 
 /// `s` lowercased as Rust's `char::to_lowercase` does (one scalar or more).
@@ -79,7 +100,7 @@ func lowercased(_ text: String) -> String {
 func appendLowercase<C: RangeReplaceableCollection>(_ s: Unicode.Scalar, to out: inout C) where C.Element == Unicode.Scalar {
   if s.value < 0x80 {
     out.append(s.value >= 0x41 && s.value <= 0x5A ? Unicode.Scalar(s.value + 32)! : s)
-  } else if !s.properties.changesWhenLowercased {
+  } else if hasNoCase(s) || !s.properties.changesWhenLowercased {
     out.append(s)
   } else {
     out.append(contentsOf: s.properties.lowercaseMapping.unicodeScalars)

@@ -187,20 +187,15 @@ public struct PipelineTokenizer: Tokenizer {
         out.appendToken(token.id, token.content, bytes: offsets ? range : nil)
         continue
       }
-      let normalized = normalizer?.normalize(section) ?? section
+      let normalized: String
       var place: TextPlace?
-      if offsets {
-        var aligned: [Range<Int>]?
-        if let normalizer, !normalized.utf8.elementsEqual(section.utf8), !normalizer.keepsBytesInPlace(section) {
-          var a = AlignedText(section)
-          normalizer.align(&a)
-          // Should Foundation's normalization and the aligned one ever differ, every byte
-          // comes from the whole section rather than from a wrong place.
-          let sources = a.byteSources
-          aligned = a.text.utf8.elementsEqual(normalized.utf8) ? sources
-            : Array(repeating: 0..<section.utf8.count, count: normalized.utf8.count)
-        }
-        place = TextPlace(normalized: normalized, sources: aligned, base: range.lowerBound)
+      if offsets, let normalizer {
+        let (text, sources) = normalizer.normalizedWithSources(section)
+        normalized = text
+        place = TextPlace(normalized: normalized, sources: sources, base: range.lowerBound)
+      } else {
+        normalized = normalizer?.normalize(section) ?? section
+        if offsets { place = TextPlace(normalized: normalized, sources: nil, base: range.lowerBound) }
       }
       for (piece, pieceRange, token) in normalizedMatcher.split(normalized) {
         place?.pieceStart = pieceRange.lowerBound
