@@ -264,6 +264,19 @@ extension Normalizer {
     var current = text
     var aligned: AlignedText?
     for step in steps {
+      if step.isUnicodeNormalization {
+        // Aligned, a Unicode normalization is worked out piece by piece around the scalars it
+        // may change: no need to normalize the whole text with Foundation first.
+        if step.leavesAsItIs(current) { continue }
+        let fresh = aligned == nil
+        if fresh { aligned = AlignedText(current) }
+        step.align(&aligned!)
+        let next = aligned!.text
+        // Left as it was (NFKC keeps most of `·`, `①` aside), the alignment is still the identity.
+        if fresh && next.utf8.elementsEqual(current.utf8) { aligned = nil }
+        current = next
+        continue
+      }
       let next = step.normalize(current)
       if next.utf8.elementsEqual(current.utf8) { continue }
       if aligned == nil && step.mapsScalarsInPlace(current, to: next) {
@@ -281,6 +294,22 @@ extension Normalizer {
     // the whole text rather than from a wrong place.
     return (current, aligned.text.utf8.elementsEqual(current.utf8) ? aligned.byteSources
                        : Array(repeating: 0..<text.utf8.count, count: current.utf8.count))
+  }
+
+  /// NFC, NFD, NFKC or NFKD.
+  private var isUnicodeNormalization: Bool {
+    switch self {
+    case .nfc, .nfd, .nfkc, .nfkd: true
+    default: false
+    }
+  }
+
+  /// Whether this Unicode normalization is known to leave `text` as it is without running it.
+  private func leavesAsItIs(_ text: String) -> Bool {
+    switch self {
+    case .nfc, .nfkc: composedFormIsItself(text)
+    default: text.utf8.allSatisfy { $0 < 0x80 }
+    }
   }
 
   /// Whether this step turned `text` into `result` scalar for scalar, each of the same UTF-8

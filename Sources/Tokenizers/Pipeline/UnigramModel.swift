@@ -38,57 +38,60 @@ public struct UnigramModel: SubwordModel {
     word.withUTF8 { b in
       let n = b.count
       guard n > 0 else { return }
-      // best[i]: the best score of b[..<i], the start and id of its last piece.
-      var best = [(score: Double, start: Int, id: Int)](repeating: (0, -1, -1), count: n + 1)
-      let unknownScore = minScore - 10
-      var start = 0
-      while start < n {
-        let width = min(utf8Length(b[start]), n - start)
-        if start == 0 || best[start].start >= 0 {
-          let base = best[start].score
-          var hasSingle = false
-          trie.forEachPrefix(b, from: start) { length, id in
-            let score = base + scores[id]
-            if best[start + length].start < 0 || score > best[start + length].score { best[start + length] = (score, start, id) }
-            if length == width { hasSingle = true }
-            return true
+      // best[i]: the best score of b[..<i], the start and id of its last piece (on the stack, not
+      // an array per word).
+      withUnsafeTemporaryAllocation(of: (score: Double, start: Int, id: Int).self, capacity: n + 1) { best in
+        best.initialize(repeating: (0, -1, -1))
+        let unknownScore = minScore - 10
+        var start = 0
+        while start < n {
+          let width = min(utf8Length(b[start]), n - start)
+          if start == 0 || best[start].start >= 0 {
+            let base = best[start].score
+            var hasSingle = false
+            trie.forEachPrefix(b, from: start) { length, id in
+              let score = base + scores[id]
+              if best[start + length].start < 0 || score > best[start + length].score { best[start + length] = (score, start, id) }
+              if length == width { hasSingle = true }
+              return true
+            }
+            if !hasSingle, let unknownId {
+              let score = base + unknownScore
+              if best[start + width].start < 0 || score > best[start + width].score { best[start + width] = (score, start, unknownId) }
+            }
           }
-          if !hasSingle, let unknownId {
-            let score = base + unknownScore
-            if best[start + width].start < 0 || score > best[start + width].score { best[start + width] = (score, start, unknownId) }
+          start += width
+        }
+        guard best[n].start >= 0 else { return }  // no unknown piece and an uncovered character
+        // Walk back, fusing runs of unknowns into one piece.
+        var pieces: [(span: Range<Int>, id: Int?)] = []
+        var end = n
+        while end > 0 {
+          let node = best[end]
+          if node.id == unknownId, let last = pieces.last, last.id == nil {
+            pieces[pieces.count - 1].span = node.start..<last.span.upperBound
+          } else {
+            pieces.append((node.start..<end, node.id == unknownId ? nil : node.id))
           }
+          end = node.start
         }
-        start += width
-      }
-      guard best[n].start >= 0 else { return }  // no unknown piece and an uncovered character
-      // Walk back, fusing runs of unknowns into one piece.
-      var pieces: [(span: Range<Int>, id: Int?)] = []
-      var end = n
-      while end > 0 {
-        let node = best[end]
-        if node.id == unknownId, let last = pieces.last, last.id == nil {
-          pieces[pieces.count - 1].span = node.start..<last.span.upperBound
-        } else {
-          pieces.append((node.start..<end, node.id == unknownId ? nil : node.id))
-        }
-        end = node.start
-      }
-      for (span, id) in pieces.reversed() {
-        let text = String(decoding: UnsafeBufferPointer(rebasing: b[span]), as: UTF8.self)
-        if let id {
-          ids.append(id)
-          tokens.append(vocab.tokens[id]!)
-          spans.append(span)
-        } else if byteFallback, let bytes = byteIds(text) {
-          ids.append(contentsOf: bytes)
-          for b in bytes {
-            tokens.append(vocab.tokens[b]!)
+        for (span, id) in pieces.reversed() {
+          let text = String(decoding: UnsafeBufferPointer(rebasing: b[span]), as: UTF8.self)
+          if let id {
+            ids.append(id)
+            tokens.append(vocab.tokens[id]!)
+            spans.append(span)
+          } else if byteFallback, let bytes = byteIds(text) {
+            ids.append(contentsOf: bytes)
+            for b in bytes {
+              tokens.append(vocab.tokens[b]!)
+              spans.append(span)
+            }
+          } else if let unknownId {
+            ids.append(unknownId)
+            tokens.append(text)
             spans.append(span)
           }
-        } else if let unknownId {
-          ids.append(unknownId)
-          tokens.append(text)
-          spans.append(span)
         }
       }
     }
