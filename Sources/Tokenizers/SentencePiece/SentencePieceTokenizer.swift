@@ -147,30 +147,42 @@ public struct SentencePieceTokenizer: Tokenizer {
 
   /// The pieces of `text` with their ids, as `SentencePieceProcessor.encode(out_type=str)`.
   public func encodePieces(_ text: String) -> [(piece: String, id: Int)] {
-    let normalized = normalizer.normalize(text)
-    guard !normalized.isEmpty else { return [] }
-    let segments = kind == .unigram ? viterbi(normalized) : mergePairs(normalized)
-    // Unknown pieces become bytes (byte fallback) or one piece per run of unknowns.
     var out: [(String, Int)] = []
-    var previousUnknown = false
-    for (range, id) in segments {
-      let bytes = normalized[range]
-      let isUnknown = pieces[id].type == .unknown
-      if isUnknown && byteFallback {
-        for b in bytes { out.append((pieces[byteIds[Int(b)]].text, byteIds[Int(b)])) }
-      } else if isUnknown && previousUnknown {
-        out[out.count - 1].0 += String(decoding: bytes, as: UTF8.self)
-      } else {
-        out.append((String(decoding: bytes, as: UTF8.self), id))
-      }
-      previousUnknown = isUnknown
+    forEachPiece(text) { piece, id, continuesUnknown in
+      if continuesUnknown { out[out.count - 1].0 += piece() } else { out.append((piece(), id)) }
     }
     return out
   }
 
-  public func encode(_ text: String) throws -> [Int] { encodePieces(text).map(\.id) }
+  /// The ids of `encodePieces`, without making each piece's string.
+  private func encodeIds(_ text: String) -> [Int] {
+    var out: [Int] = []
+    forEachPiece(text) { _, id, continuesUnknown in if !continuesUnknown { out.append(id) } }
+    return out
+  }
 
-  public func encodeOrdinary(_ text: String) throws -> [Int] { encodePieces(text).map(\.id) }
+  /// Calls `body` with each piece of `text`'s segmentation: its text (made only when asked),
+  /// its id, and whether it continues a run of unknown pieces (which makes one piece). With byte
+  /// fallback an unknown piece comes as its bytes' `<0xXX>` pieces instead.
+  private func forEachPiece(_ text: String, _ body: (() -> String, Int, Bool) -> Void) {
+    let normalized = normalizer.normalize(text)
+    guard !normalized.isEmpty else { return }
+    var previousUnknown = false
+    for (range, id) in kind == .unigram ? viterbi(normalized) : mergePairs(normalized) {
+      let bytes = normalized[range]
+      let isUnknown = pieces[id].type == .unknown
+      if isUnknown && byteFallback {
+        for b in bytes { body({ self.pieces[self.byteIds[Int(b)]].text }, byteIds[Int(b)], false) }
+      } else {
+        body({ String(decoding: bytes, as: UTF8.self) }, id, isUnknown && previousUnknown)
+      }
+      previousUnknown = isUnknown
+    }
+  }
+
+  public func encode(_ text: String) throws -> [Int] { encodeIds(text) }
+
+  public func encodeOrdinary(_ text: String) throws -> [Int] { encodeIds(text) }
 
   /// The id of the vocabulary piece `normalized[range]`, if any.
   private func vocabularyId(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int? {
