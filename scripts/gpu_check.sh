@@ -8,7 +8,8 @@
 #   4. 50 training steps of gpt-micro on the embedded corpus on the GPU against the CPU (losses
 #      within 1e-5), twice on the GPU (the same bits), and a CPU run resumed on the GPU; greedy
 #      samples from it on both devices (the same text); SFT with LoRA on both (the same adapters);
-#   5. GPT-2 124M training-step speed in FP32 and TF32 (bench gpt --device cuda), then PyTorch's side of the
+#   5. GPT-2 124M training-step speed in FP32 and TF32 (bench gpt --device cuda) and KV-cache
+#      decoding (bench decode --device cuda), then PyTorch's side of the
 #      benchmarks on the same GPU (.gpu/gpu_anchors.py), when time allows.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -128,6 +129,9 @@ if [ "${SKIP_BENCH:-0}" != 1 ]; then
     timeout 200 "$bin" bench gpt --device cuda --precision $precision --n-layer 12 --n-head 12 --n-embd 768 --vocab-size 50304 \
       --block-size 1024 --batch-size 16 --bias --steps 10 --warmup 2 | tee "$OUT/bench_gpt2_$precision.json" || status=1
   done
+  step "GPT-2 124M shape, KV-cache decoding of 1 and 8 rows (FP32)"
+  timeout 120 "$bin" bench decode --device cuda --n-layer 12 --n-head 12 --n-embd 768 --vocab-size 50257 --block-size 1024 \
+    --rows 1 8 --prompt 16 --steps 128 --rounds 1 | tee "$OUT/bench_decode_gpt2.json" || status=1
 fi
 
 if [ -f .gpu/gpu_anchors.py ] && [ "${SKIP_ANCHORS:-0}" != 1 ]; then

@@ -187,6 +187,7 @@ struct DecodeBench: ParsableCommand {
   @Option(help: "Timed steps per round.") var steps = 64
   @Option(help: "Rounds (the row counts alternate; medians are reported).") var rounds = 3
   @Option(help: "Threads.") var threads = 2
+  @Option(help: "Where to compute: cpu, cuda or auto (default: cpu).") var device: DeviceChoice = .cpu
 
   func validate() throws {
     try requireAtLeast(1, ["--n-layer": layers, "--n-head": heads, "--n-embd": embd, "--vocab-size": vocab, "--block-size": block,
@@ -204,6 +205,8 @@ struct DecodeBench: ParsableCommand {
       model = try GPT(config: GPTConfig(vocabSize: vocab, blockSize: block, nLayer: layers, nHead: heads, nEmbd: embd), seed: 1)
     }
     guard prompt + steps < model.config.blockSize else { throw CLIError("--prompt + --steps must be below the context, \(model.config.blockSize)") }
+    let (device, where_) = try DeviceOption(device: device).resolve()
+    model.parameters.place(on: device)
     var times: [Int: [Double]] = [:]
     for _ in 0..<rounds {
       for count in rows {
@@ -220,13 +223,15 @@ struct DecodeBench: ParsableCommand {
           let logits = decoder.step(next.indices.map { (slot: $0, token: next[$0]) })
           next = logits.map { row in Int32(row.indices.max { row[$0] < row[$1] }!) }
         }
-        times[count, default: []].append((Terminal.now() - start) / Double(steps))
+        times[count, default: []].append((Terminal.now() - start) / Double(steps))  // each step read its logits back
       }
     }
+    try device.gpu?.checkFailure()
     let single = times[1].map { $0.sorted()[$0.count / 2] }
     for count in rows {
       let step = times[count]!.sorted()[times[count]!.count / 2]
-      var object: [String: Any] = ["rows": count, "step_ms": step * 1e3, "tokens_per_s": Double(count) / step, "threads": threads]
+      var object: [String: Any] = ["rows": count, "step_ms": step * 1e3, "tokens_per_s": Double(count) / step, "threads": threads,
+                                   "device": where_]
       if let single { object["vs_one_row"] = Double(count) * single / step }
       print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
     }
