@@ -42,16 +42,24 @@ public final class CUDAOps: @unchecked Sendable {
 
   /// dst[n] (+)= src[n].
   public func accumulate(_ dst: any DeviceMemory, _ src: any DeviceMemory, count n: Int, add: Bool) throws(CUDAError) {
-    try kernels.launch("accumulate", threads: n, [.buffer(dst), .buffer(src), .long(n), .int(add ? 1 : 0)])
+    try scale(dst, src, by: 1, count: n, add: add)
   }
 
   /// out[cols] (+)= Σ_rows x[rows, cols], in the CPU engine's chunk order (bias gradients).
   public func columnSums(_ out: any DeviceMemory, _ x: any DeviceMemory, rows: Int, cols: Int, accumulate: Bool) throws(CUDAError) {
+    try sumInChunks(into: out, rows: rows, cols: cols, accumulate: accumulate, "column_sum_partials", [.buffer(x)])
+  }
+
+  /// out[cols] (+)= the sum over rows of a term of each row, as the CPU engine's `sumRows` adds
+  /// it: the kernel `partials(partial, arguments…, rows, cols, chunks)` sums the rows of each of
+  /// at most 16 chunks into partial[chunks, cols], then the chunks are added in order.
+  private func sumInChunks(into out: any DeviceMemory, rows: Int, cols: Int, accumulate: Bool, _ partials: String,
+                           _ arguments: [KernelArgument]) throws(CUDAError) {
     let chunks = min(rows, 16)
-    let partial = try device.allocate(Float.self, count: max(1, chunks) * cols)
+    let partial = try device.allocate(Float.self, count: max(1, chunks) * cols, zeroed: false)
     if chunks > 0 {
-      try kernels.launch("column_sum_partials", grid: ((cols + 255) / 256, chunks), block: 256,
-                         [.buffer(partial), .buffer(x), .int(rows), .int(cols), .int(chunks)])
+      try kernels.launch(partials, grid: ((cols + 255) / 256, chunks), block: 256,
+                         [.buffer(partial)] + arguments + [.int(rows), .int(cols), .int(chunks)])
     }
     try kernels.launch("add_partials", threads: cols, [.buffer(out), .buffer(partial), .int(chunks), .int(cols), .int(accumulate ? 1 : 0)])
   }
@@ -89,8 +97,8 @@ public final class CUDAOps: @unchecked Sendable {
 
   /// Σ x[n]², summed in a fixed order (the gradient norm before clipping).
   public func sumOfSquares(_ x: any DeviceMemory, count n: Int) throws(CUDAError) -> Float {
-    let partial = try device.allocate(Float.self, count: Self.sumBlocks)
-    let total = try device.allocate(Float.self, count: 1)
+    let partial = try device.allocate(Float.self, count: Self.sumBlocks, zeroed: false)
+    let total = try device.allocate(Float.self, count: 1, zeroed: false)
     try kernels.launch("sum_squares_partials", grid: (Self.sumBlocks, 1), block: 256, [.buffer(partial), .buffer(x), .long(n)])
     try kernels.launch("sum_partials", grid: (1, 1), block: 256, [.buffer(total), .buffer(partial), .int(Self.sumBlocks)])
     return try total.values(Float.self, count: 1)[0]
@@ -108,7 +116,7 @@ public final class CUDAOps: @unchecked Sendable {
 
   /// x[n] *= s.
   public func scale(_ x: any DeviceMemory, by s: Float, count n: Int) throws(CUDAError) {
-    try kernels.launch("scale_in_place", threads: n, [.buffer(x), .float(s), .long(n)])
+    try scale(x, x, by: s, count: n, add: false)
   }
 
   // MARK: Embedding
@@ -146,12 +154,9 @@ public final class CUDAOps: @unchecked Sendable {
                                 dout: any DeviceMemory, x: any DeviceMemory, weight: any DeviceMemory, stats: any DeviceMemory,
                                 rows: Int, channels c: Int) throws(CUDAError) {
     if let dbias { try columnSums(dbias, dout, rows: rows, cols: c, accumulate: true) }
-    if let dweight, rows > 0 {
-      let chunks = min(rows, 16)
-      let partial = try device.allocate(Float.self, count: chunks * c)
-      try kernels.launch("layernorm_weight_partials", grid: ((c + 255) / 256, chunks), block: 256,
-                         [.buffer(partial), .buffer(dout), .buffer(x), .buffer(stats), .int(rows), .int(c), .int(chunks)])
-      try kernels.launch("add_partials", threads: c, [.buffer(dweight), .buffer(partial), .int(chunks), .int(c), .int(1)])
+    if let dweight {
+      try sumInChunks(into: dweight, rows: rows, cols: c, accumulate: true, "layernorm_weight_partials",
+                      [.buffer(dout), .buffer(x), .buffer(stats)])
     }
     if let dx {
       try kernels.launch("layernorm_backward_input", grid: ((rows + 3) / 4, 1), block: 128,
@@ -174,15 +179,15 @@ public final class CUDAOps: @unchecked Sendable {
   public func causalSelfAttention(_ y: any DeviceMemory, qkv: any DeviceMemory, batch b: Int, t: Int, heads nh: Int,
                                   channels c: Int) throws(CUDAError) -> AttentionState {
     let hs = c / nh, n = b * nh * t * hs, rows = b * nh * t
-    let (q, k, v) = (try device.allocate(Float.self, count: n), try device.allocate(Float.self, count: n),
-                     try device.allocate(Float.self, count: n))
+    let (q, k, v) = (try device.allocate(Float.self, count: n, zeroed: false), try device.allocate(Float.self, count: n, zeroed: false),
+                     try device.allocate(Float.self, count: n, zeroed: false))
     try kernels.launch("attention_split_heads", threads: n,
                        [.buffer(q), .buffer(k), .buffer(v), .buffer(qkv), .int(b), .int(t), .int(nh), .int(hs)])
-    let scores = try device.allocate(Float.self, count: rows * t)
+    let scores = try device.allocate(Float.self, count: rows * t, zeroed: false)
     // scores[bh] = q[bh] · k[bh]ᵀ   [T, hs]·[hs, T]
     try blas.gemm(transA: false, transB: true, m: t, n: t, k: hs, a: q, lda: hs, b: k, ldb: hs, c: scores, ldc: t,
                   accumulate: false, batch: (b * nh, (t * hs, t * hs, t * t)))
-    let att = try device.allocate(Float.self, count: rows * t)
+    let att = try device.allocate(Float.self, count: rows * t, zeroed: false)
     try kernels.launch("causal_softmax_forward", grid: ((rows + 3) / 4, 1), block: 128,
                        [.buffer(att), .buffer(scores), .int(rows), .int(t), .int(0), .float(1 / Float(hs).squareRoot())])
     // yh[bh] = att[bh] · v[bh]   [T, T]·[T, hs]
@@ -197,18 +202,18 @@ public final class CUDAOps: @unchecked Sendable {
   public func causalSelfAttentionBackward(_ dqkv: any DeviceMemory, add: Bool, dy: any DeviceMemory, state s: AttentionState) throws(CUDAError) {
     let (b, t, nh, hs) = (s.batch, s.t, s.heads, s.headSize)
     let n = b * nh * t * hs, rows = b * nh * t, bh = b * nh
-    let dyh = try device.allocate(Float.self, count: n)
+    let dyh = try device.allocate(Float.self, count: n, zeroed: false)
     try kernels.launch("attention_move_heads", threads: n, [.buffer(dyh), .buffer(dy), .int(b), .int(t), .int(nh), .int(hs), .int(1)])
     // datt = dyh · vᵀ   [T, hs]·[hs, T];  dv = attᵀ · dyh   [T, T]ᵀ·[T, hs]
-    let datt = try device.allocate(Float.self, count: rows * t)
+    let datt = try device.allocate(Float.self, count: rows * t, zeroed: false)
     try blas.gemm(transA: false, transB: true, m: t, n: t, k: hs, a: dyh, lda: hs, b: s.v, ldb: hs, c: datt, ldc: t,
                   accumulate: false, batch: (bh, (t * hs, t * hs, t * t)))
-    let (dq, dk, dv) = (try device.allocate(Float.self, count: n), try device.allocate(Float.self, count: n),
-                        try device.allocate(Float.self, count: n))
+    let (dq, dk, dv) = (try device.allocate(Float.self, count: n, zeroed: false), try device.allocate(Float.self, count: n, zeroed: false),
+                        try device.allocate(Float.self, count: n, zeroed: false))
     try blas.gemm(transA: true, transB: false, m: t, n: hs, k: t, a: s.att, lda: t, b: dyh, ldb: hs, c: dv, ldc: hs,
                   accumulate: false, batch: (bh, (t * t, t * hs, t * hs)))
     // dscores = softmax backward (scaled); dq = dscores · k; dk = dscoresᵀ · q
-    let dscores = try device.allocate(Float.self, count: rows * t)
+    let dscores = try device.allocate(Float.self, count: rows * t, zeroed: false)
     try kernels.launch("causal_softmax_backward", grid: ((rows + 3) / 4, 1), block: 128,
                        [.buffer(dscores), .buffer(s.att), .buffer(datt), .int(rows), .int(t), .float(1 / Float(hs).squareRoot())])
     try blas.gemm(transA: false, transB: false, m: t, n: hs, k: t, a: dscores, lda: t, b: s.k, ldb: hs, c: dq, ldc: hs,
@@ -251,8 +256,8 @@ public final class CUDAOps: @unchecked Sendable {
   public func crossEntropy(_ loss: any DeviceMemory, logits: any DeviceMemory, targets: [Int32], vocabulary v: Int,
                            ignoreIndex: Int32 = -100) throws(CUDAError) -> CrossEntropyState {
     let rows = targets.count
-    let (t, lse, losses) = (try device.upload(targets), try device.allocate(Float.self, count: rows),
-                            try device.allocate(Float.self, count: rows))
+    let (t, lse, losses) = (try device.upload(targets), try device.allocate(Float.self, count: rows, zeroed: false),
+                            try device.allocate(Float.self, count: rows, zeroed: false))
     try kernels.launch("cross_entropy_forward", grid: (rows, 1), block: 256,
                        [.buffer(losses), .buffer(lse), .buffer(logits), .buffer(t), .int(v), .int(Int(ignoreIndex))])
     try kernels.launch("cross_entropy_mean", grid: (1, 1), block: 256,

@@ -57,9 +57,11 @@ public final class ParameterSet {
   }
 
   /// Moves the parameters to `device`: the tensors become views of a copy of the values there
-  /// (with zero gradients). Moving back to the CPU copies the values home first.
+  /// (with zero gradients). Moving back to the CPU copies the values home first. Nothing happens
+  /// when they are there already.
   public func place(on device: Device) {
     if case .cpu = device {
+      guard gpu != nil else { return }
       copyToHost()
       gpu = nil
       tensors = Self.views(entries, values: values, grads: grads, requiresGrad: isTrainable)

@@ -6,19 +6,13 @@ extern "C" __global__ void add_broadcast(float* out, const float* a, const float
   if (i < n) out[i] = a[i] + b[i % inner];
 }
 
-// dst (+)= src, n elements (a gradient passed on unchanged).
-extern "C" __global__ void accumulate(float* dst, const float* src, long n, int add) {
-  const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) dst[i] = add ? dst[i] + src[i] : src[i];
-}
-
 // out (+)= a · b, n elements (dropout's mask, forward and backward).
 extern "C" __global__ void multiply(float* out, const float* a, const float* b, long n, int add) {
   const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) out[i] = add ? out[i] + a[i] * b[i] : a[i] * b[i];
 }
 
-// out (+)= x · s, n elements.
+// out (+)= x · s, n elements (out may be x). With s = 1 it passes a gradient on unchanged.
 extern "C" __global__ void scale_into(float* out, const float* x, float s, long n, int add) {
   const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) out[i] = add ? out[i] + x[i] * s : x[i] * s;
@@ -28,12 +22,6 @@ extern "C" __global__ void scale_into(float* out, const float* x, float s, long 
 extern "C" __global__ void spread_scalar(float* dst, const float* s, long n, int add) {
   const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
   if (i < n) dst[i] = add ? dst[i] + s[0] : s[0];
-}
-
-// x *= s, n elements (gradient clipping).
-extern "C" __global__ void scale_in_place(float* x, float s, long n) {
-  const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
-  if (i < n) x[i] *= s;
 }
 
 // GELU with GPT-2's tanh approximation, as x·σ(2u), u = √(2/π)(x + 0.044715x³): the CPU engine's form.

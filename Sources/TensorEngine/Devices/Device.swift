@@ -91,7 +91,7 @@ extension Tensor {
   }
 }
 
-/// Copies `count` floats between host and GPU memory, keeping a failure as the ops' failure.
+/// `count` floats copied from the GPU, keeping a failure as the ops' failure (NaNs then).
 func download(_ source: DevicePointer, count: Int, ops: CUDAOps) -> [Float] {
   var values = [Float](repeating: .nan, count: count)
   ops.run { () throws(CUDAError) in values = try source.values(Float.self, count: count) }

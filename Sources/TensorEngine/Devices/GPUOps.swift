@@ -33,13 +33,10 @@ func gpuEmbedding(_ table: Tensor, ids: [Int32], shape: [Int], _ gpu: CUDAOps) -
 func gpuAdd(_ a: Tensor, _ b: Tensor, _ gpu: CUDAOps) -> Tensor {
   let inner = b.count, n = a.count
   let out = Tensor.result(a.shape, inputs: [a, b], on: a.device) { out in
-    let g = out.gradPointer
     if b.requiresGrad {
-      let (db, add) = b.gradPointerDestination()
-      gpu.run { () throws(CUDAError) in
-        if inner == n { try gpu.accumulate(db, g, count: n, add: add) } else {
-          try gpu.columnSums(db, g, rows: n / max(inner, 1), cols: inner, accumulate: add)
-        }
+      if inner == n { gpuPassGradient(of: out, to: b, gpu) } else {
+        let (g, (db, add)) = (out.gradPointer, b.gradPointerDestination())
+        gpu.run { () throws(CUDAError) in try gpu.columnSums(db, g, rows: n / max(inner, 1), cols: inner, accumulate: add) }
       }
     }
     if a.requiresGrad { passGradient(of: out, to: a) }

@@ -117,8 +117,8 @@ extension FineTuner {
                                   epoch: epoch))
       }
     }
-    // The last update is never followed by a loss: check the weights it left.
-    for set in sets { set.copyToHost() }
+    // The last update is never followed by a loss: check the weights it left (home on the CPU).
+    for set in placed { set.place(on: .cpu) }
     try checkDevice()
     if let name = sets.lazy.compactMap({ $0.firstNonFinite() }).first {
       throw .invalidData("parameter \(name) became non-finite at step \(tuner.step); lower --lr")
