@@ -69,20 +69,9 @@ func composedFormKeeps(_ s: Unicode.Scalar) -> Bool {
 /// Rust's `char::to_lowercase` applied to each scalar on its own.
 func lowercased(_ text: String) -> String {
   if text.utf8.allSatisfy({ $0 < 0x80 }) { return text.lowercased() }
-  var bytes: [UInt8] = []
-  bytes.reserveCapacity(text.utf8.count)
-  for s in text.unicodeScalars {
-    if s.value < 0x80 {
-      bytes.append(UInt8(s.value) | (s.value >= 0x41 && s.value <= 0x5A ? 0x20 : 0))
-    } else if hasNoCase(s) {
-      UTF8.encode(s) { bytes.append($0) }
-    } else {
-      var lower: [Unicode.Scalar] = []
-      appendLowercase(s, to: &lower)
-      for l in lower { UTF8.encode(l) { bytes.append($0) } }
-    }
-  }
-  return String(decoding: bytes, as: UTF8.self)
+  var out = String.UnicodeScalarView()
+  for s in text.unicodeScalars { appendLowercase(s, to: &out) }
+  return String(out)
 }
 
 /// Scripts without case, known without looking the scalar's properties up (a lookup per
