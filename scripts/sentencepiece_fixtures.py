@@ -51,4 +51,30 @@ for name, cfg in configs:
                     "vocab_size": sp.get_piece_size()})
 with open(os.path.join(outdir, "sentencepiece.json"), "w", encoding="utf-8") as f:
     json.dump(records, f, ensure_ascii=False)
+
+# The library's Unigram arithmetic, pinned on a model made by hand: "a" + "b" (-2.0038) and
+# "ab" (-2.003) are a near tie that float sums at a path score of about -5e4 break towards
+# "a" "b" and exact sums towards "ab"; past -1e5 the library rebases its scores, so 100,001 x's
+# reach "ab" at 0 and 150,001 at -5e4 again. The user-defined "cd" scores (2 - 1) * 0.1 and
+# beats "c" + "d" (-0.02); the older library's `length * max_score - 0.1` (-0.12) would not.
+from sentencepiece import sentencepiece_model_pb2 as pb
+m = pb.ModelProto()
+m.trainer_spec.model_type = pb.TrainerSpec.UNIGRAM
+m.normalizer_spec.name = "identity"
+m.normalizer_spec.add_dummy_prefix = False
+m.normalizer_spec.remove_extra_whitespaces = False
+kind = pb.ModelProto.SentencePiece
+for piece, score, type_ in [("<unk>", 0, kind.UNKNOWN), ("x", -1.0, kind.NORMAL), ("a", -1.0019, kind.NORMAL),
+                            ("b", -1.0019, kind.NORMAL), ("ab", -2.003, kind.NORMAL), ("c", -0.01, kind.NORMAL),
+                            ("d", -0.01, kind.NORMAL), ("cd", 0, kind.USER_DEFINED)]:
+    p = m.pieces.add(); p.piece = piece; p.score = score; p.type = type_
+data = m.SerializeToString()
+open(os.path.join(outdir, "float_ties.model"), "wb").write(data)
+sp = spm.SentencePieceProcessor(model_proto=data)
+cases = []
+for xs, tail in [(0, "ab"), (50000, "ab"), (100001, "ab"), (150001, "ab"), (1, "cdx"), (0, "abcd")]:
+    pieces = sp.encode("x" * xs + tail, out_type=str)
+    cases.append({"xs": xs, "tail": tail, "count": len(pieces), "last": pieces[-4:]})
+with open(os.path.join(outdir, "float_ties.json"), "w", encoding="utf-8") as f:
+    json.dump(cases, f)
 print("wrote", len(records), "models", sentencepiece_version := spm.__version__)

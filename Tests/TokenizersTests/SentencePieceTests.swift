@@ -43,6 +43,27 @@ struct SentencePieceTests {
     for d in record.decode { #expect(try tokenizer.decode(d.ids) == d.decoded, "\(name): decode \(d.ids)") }
   }
 
+  struct TieCase: Decodable {
+    let xs: Int
+    let tail: String
+    let count: Int
+    let last: [String]
+  }
+
+  /// The library's own Unigram arithmetic (float sums, rebased past ±1e5, the user-defined
+  /// bonus), on a hand-made model whose near ties exact sums break the other way
+  /// (`float_ties.json`, recorded from the `sentencepiece` package).
+  @Test func nearTiesBreakAsTheLibraryBreaksThem() throws {
+    let tokenizer = try SentencePieceTokenizer(file: Self.directory.appendingPathComponent("float_ties.model").path)
+    let cases = try JSONDecoder().decode(
+      [TieCase].self, from: Data(contentsOf: Self.directory.appendingPathComponent("float_ties.json")))
+    #expect(cases.count == 6)
+    for c in cases {
+      let pieces = tokenizer.encodePieces(String(repeating: "x", count: c.xs) + c.tail).map(\.piece)
+      #expect(pieces.count == c.count && Array(pieces.suffix(4)) == c.last, "\(c.xs) x's + \(c.tail)")
+    }
+  }
+
   @Test func writtenModelReadsBackTheSame() throws {
     let path = Self.directory.appendingPathComponent("bpe_bytefallback.model").path
     let tokenizer = try SentencePieceTokenizer(file: path)

@@ -43,7 +43,6 @@ public struct SentencePieceTokenizer: Tokenizer {
   private let reserved: [ExactString: Int]
   private let longestPiece: Int
   private let minScore: Float
-  private let maxScore: Float
   private let unknownSurface: String
   /// The id of each byte's `<0xXX>` piece, when byte fallback is on.
   private let byteIds: [Int]
@@ -118,9 +117,7 @@ public struct SentencePieceTokenizer: Tokenizer {
     self.byteIds = byteIds
     unknownId = unknown
     longestPiece = proto.pieces.map { $0.piece.utf8.count }.max() ?? 1
-    let normalScores = pieces.filter { $0.type == .normal }.map(\.score)
-    minScore = normalScores.min() ?? .greatestFiniteMagnitude
-    maxScore = max(normalScores.max() ?? 0, .leastNormalMagnitude)
+    minScore = pieces.filter { $0.type == .normal }.map(\.score).min() ?? .greatestFiniteMagnitude
     func normalizer(_ n: Sentencepiece_NormalizerSpec) throws(TokenizerError) -> SentencePieceNormalizer {
       try SentencePieceNormalizer(
         charsMap: Array(n.precompiledCharsmap), addDummyPrefix: n.addDummyPrefix,
@@ -189,29 +186,35 @@ public struct SentencePieceTokenizer: Tokenizer {
     vocabulary.find(b.baseAddress! + range.lowerBound, range.count).map { vocabularyIds[$0] }
   }
 
-  /// SentencePiece's Unigram `EncodeOptimized`: the best-scoring segmentation over UTF-8
-  /// positions; a character no piece starts with is an unknown piece scored `min score − 10`;
-  /// user-defined pieces always win. The float scores are summed in double precision: a long
-  /// text is one sentence (a 1.5 MB document sums to about −10⁶), where float sums no longer
-  /// tell near paths apart. Against the `sentencepiece` package on 15 MB this leaves 4 of 3
-  /// million tokens different (110 with float sums); the library's own mix of float and double
-  /// was not reproduced exactly.
+  /// SentencePiece's Unigram `EncodeOptimized` as the 0.2.3 library runs it: the best-scoring
+  /// segmentation over UTF-8 positions; a character no piece starts with is an unknown piece
+  /// scored `min score − 10`; a user-defined piece of `length` bytes scores `(length − 1) × 0.1`
+  /// (so it wins). The sums are the library's `float`s, and they stay small the same way: when
+  /// the best score at the current position leaves ±10⁵, every score reached so far is rebased
+  /// on it. Matching this type for type keeps near ties breaking as the library breaks them.
   private func viterbi(_ normalized: [UInt8]) -> [(Range<Int>, Int)] {
     let n = normalized.count
-    var bestScore = [Double](repeating: 0, count: n + 1)
+    var bestScore = [Float](repeating: 0, count: n + 1)
     var bestStart = [Int](repeating: -1, count: n + 1)
     var bestId = [Int](repeating: -1, count: n + 1)
     let unknownScore = minScore - 10
+    /// The furthest position any piece has reached (the rebase covers up to it).
+    var reached = 0
     normalized.withUnsafeBufferPointer { b in
       var start = 0
       while start < n {
-        let base = bestScore[start]
+        var base = bestScore[start]
+        if base < -1e5 || base > 1e5 {
+          for p in start...max(start, reached) where p == start || bestStart[p] != -1 { bestScore[p] -= base }
+          base = 0
+        }
         let width = min(utf8Length(b[start]), n - start)
         var hasSingle = false
         trie.forEachPrefix(b, from: start) { length, id in
           guard pieces[id].type != .unused else { return true }
           let end = start + length
-          let score = pieces[id].type == .userDefined ? Double(Float(length) * maxScore) - 0.1 : Double(pieces[id].score)
+          reached = max(reached, end)
+          let score = pieces[id].type == .userDefined ? Float(Double(length - 1) * 0.1) : pieces[id].score
           let candidate = score + base
           if bestStart[end] == -1 || candidate > bestScore[end] {
             bestScore[end] = candidate
@@ -222,7 +225,8 @@ public struct SentencePieceTokenizer: Tokenizer {
           return true
         }
         if !hasSingle {
-          let candidate = Double(unknownScore) + base
+          reached = max(reached, start + width)
+          let candidate = unknownScore + base
           if bestStart[start + width] == -1 || candidate > bestScore[start + width] {
             bestScore[start + width] = candidate
             bestStart[start + width] = start
