@@ -24,6 +24,17 @@ texts = [
     "a" * 60, "xyzzy qwerty ꙮ 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "\x00\x01 bytes \x7f",
 ] + corpus[3:60:3]
 
+long_text = (" ".join(corpus) + " ") * 4
+
+
+def ids_hash(ids):
+    """h = h * 1000003 + id + 1 over the ids, modulo 2^64 (SentencePieceTests.idsHash)."""
+    h = 0
+    for i in ids:
+        h = (h * 1000003 + i + 1) & (2**64 - 1)
+    return h
+
+
 configs = [
     ("unigram_bytefallback", dict(model_type="unigram", vocab_size=1500, byte_fallback=True, user_defined_symbols=["<sep>"])),
     ("bpe_bytefallback", dict(model_type="bpe", vocab_size=1200, byte_fallback=True, user_defined_symbols=["<sep>"])),
@@ -47,8 +58,11 @@ for name, cfg in configs:
     # Decoding id sequences that are no encoding: lone byte pieces, control and unknown ids.
     byte_ids = [sp.piece_to_id(p) for p in ["<0xEA>", "<0xB0>", "<0x80>", "<0x41>"]]
     odd = [[0, 1, 2] + list(range(3, 40)), [sp.piece_to_id("▁Hello")] + byte_ids, list(range(sp.get_piece_size() - 30, sp.get_piece_size()))]
+    # The whole fixture corpus four times over as one text (236k characters), as a count and a
+    # hash of its ids: long texts must encode in O(n log n) and still as the library does.
+    long_ids = sp.encode(long_text)
     records.append({"name": name, "rows": rows, "decode": [{"ids": i, "decoded": sp.decode(i)} for i in odd],
-                    "vocab_size": sp.get_piece_size()})
+                    "vocab_size": sp.get_piece_size(), "long_count": len(long_ids), "long_hash": str(ids_hash(long_ids))})
 with open(os.path.join(outdir, "sentencepiece.json"), "w", encoding="utf-8") as f:
     json.dump(records, f, ensure_ascii=False)
 

@@ -22,6 +22,8 @@ struct SentencePieceTests {
     let rows: [Row]
     let decode: [Decoding]
     let vocab_size: Int
+    let long_count: Int
+    let long_hash: String
   }
 
   static let directory = fixturesDirectory.appendingPathComponent("sentencepiece")
@@ -41,6 +43,31 @@ struct SentencePieceTests {
       #expect(try tokenizer.decode(row.ids) == row.decoded, "\(name): decode \(row.ids)")
     }
     for d in record.decode { #expect(try tokenizer.decode(d.ids) == d.decoded, "\(name): decode \(d.ids)") }
+  }
+
+  /// The fixture corpus four times over as one text (the fixture script's `long_text`).
+  static let longText = String(repeating: UnigramTrainerTests.lines
+    .filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }.joined(separator: " ") + " ", count: 4)
+
+  /// `h = h × 1000003 + id + 1` over the ids, wrapping (the fixture script's `ids_hash`).
+  static func idsHash(_ ids: [Int]) -> UInt64 {
+    ids.reduce(0) { h, id in h &* 1_000_003 &+ UInt64(id + 1) }
+  }
+
+  /// A 236k-character text is one sentence to SentencePiece. BPE merged it by rescanning every
+  /// pair after each merge (quadratic: a 1.5 MB document took minutes); it now keeps a heap as
+  /// the library does. Encoded as the library encodes it, and in seconds even in a debug build.
+  @Test(arguments: ["unigram_bytefallback", "bpe_bytefallback", "unigram_identity", "bpe_nfkc_unk"])
+  func longTextsEncodeAsTheLibraryInLinearishTime(_ name: String) throws {
+    let record = try #require(Self.records.first { $0.name == name })
+    let tokenizer = try SentencePieceTokenizer(file: Self.directory.appendingPathComponent(name + ".model").path)
+    #expect(Self.longText.count == 235_056)
+    let clock = ContinuousClock()
+    var ids: [Int] = []
+    let elapsed = try clock.measure { ids = try tokenizer.encode(Self.longText) }
+    #expect(ids.count == record.long_count)
+    #expect(String(Self.idsHash(ids)) == record.long_hash)
+    #expect(elapsed < .seconds(10), "\(name): \(elapsed)")
   }
 
   struct TieCase: Decodable {

@@ -247,55 +247,63 @@ public struct SentencePieceTokenizer: Tokenizer {
 
   /// SentencePiece's BPE: characters (user-defined pieces whole and frozen), then the
   /// adjacent pair whose join is the best-scoring piece is merged, leftmost first, until none
-  /// is a piece. A symbol that is no piece is unknown.
+  /// is a piece. A symbol that is no piece is unknown. As the library: a max-heap of candidate
+  /// pairs over a linked list of symbols (a popped pair whose sides have changed is stale), so
+  /// a long text costs O(n log n); an unused piece is merged through and split back into the
+  /// two symbols its text was last made of.
   private func mergePairs(_ normalized: [UInt8]) -> [(Range<Int>, Int)] {
-    var symbols: [(range: Range<Int>, frozen: Bool)] = []
+    // The symbols: start, length (0 once merged away), neighbours, frozen.
+    var start: [Int] = [], length: [Int] = [], frozen: [Bool] = []
     var i = 0
     while i < normalized.count {
-      if let matcher = normalizer.userDefined, let m = matcher.longestMatch(normalized, at: i) {
-        symbols.append((i..<(i + m), true))
-        i += m
-      } else {
-        let w = min(utf8Length(normalized[i]), normalized.count - i)
-        symbols.append((i..<(i + w), false))
-        i += w
-      }
+      let m = normalizer.userDefined?.longestMatch(normalized, at: i)
+      let w = m ?? min(utf8Length(normalized[i]), normalized.count - i)
+      start.append(i)
+      length.append(w)
+      frozen.append(m != nil)
+      i += w
     }
-    // Unused pieces are merged through and then split back into the two symbols they joined.
-    var unusedJoins: [Range<Int>: (Range<Int>, Range<Int>)] = [:]
+    let n = start.count
+    var previous = Array(-1..<(n - 1)), next = Array(1...max(n, 1))
+    if n > 0 { next[n - 1] = -1 }
+    /// An unused piece's text → the length of the left symbol it was joined from.
+    var unusedSplits: [ArraySlice<UInt8>: Int] = [:]
+    var agenda = Heap<SymbolPair>()
     normalized.withUnsafeBufferPointer { b in
-      func join(_ k: Int) -> (score: Float, id: Int)? {
-        guard !symbols[k].frozen && !symbols[k + 1].frozen,
-              let id = vocabularyId(b, symbols[k].range.lowerBound..<symbols[k + 1].range.upperBound) else { return nil }
-        return (pieces[id].score, id)
+      func consider(_ left: Int, _ right: Int) {
+        guard left >= 0, right >= 0, !frozen[left], !frozen[right] else { return }
+        let size = length[left] + length[right]
+        guard let id = vocabularyId(b, start[left]..<(start[left] + size)) else { return }
+        agenda.push(SymbolPair(score: pieces[id].score, left: left, right: right, size: size))
+        if pieces[id].type == .unused { unusedSplits[normalized[start[left]..<(start[left] + size)]] = length[left] }
       }
-      var scores = (0..<max(symbols.count - 1, 0)).map(join)
-      while true {
-        var best = -1
-        for k in scores.indices {
-          if let s = scores[k], best < 0 || s.score > scores[best]!.score { best = k }
-        }
-        guard best >= 0 else { break }
-        let (left, right) = (symbols[best].range, symbols[best + 1].range)
-        if pieces[scores[best]!.id].type == .unused { unusedJoins[left.lowerBound..<right.upperBound] = (left, right) }
-        symbols[best].range = left.lowerBound..<right.upperBound
-        symbols.remove(at: best + 1)
-        scores.remove(at: best)
-        if best > 0 { scores[best - 1] = join(best - 1) }
-        if best < scores.count { scores[best] = join(best) }
+      for k in stride(from: 1, to: n, by: 1) { consider(k - 1, k) }
+      while let top = agenda.pop() {
+        let (l, r) = (top.left, top.right)
+        guard length[l] > 0, length[r] > 0, length[l] + length[r] == top.size else { continue }
+        length[l] = top.size
+        length[r] = 0
+        next[l] = next[r]
+        if next[r] >= 0 { previous[next[r]] = l }
+        consider(previous[l], l)
+        consider(l, next[l])
       }
     }
     var out: [(Range<Int>, Int)] = []
     func resegment(_ range: Range<Int>) {
       let id = id(of: String(decoding: normalized[range], as: UTF8.self))
-      if pieces[id].type == .unused, let (a, b) = unusedJoins[range] {
-        resegment(a)
-        resegment(b)
+      if pieces[id].type == .unused, let left = unusedSplits[normalized[range]] {
+        resegment(range.lowerBound..<(range.lowerBound + left))
+        resegment((range.lowerBound + left)..<range.upperBound)
       } else {
         out.append((range, id))
       }
     }
-    for s in symbols { resegment(s.range) }
+    var k = n > 0 ? 0 : -1
+    while k >= 0 {
+      resegment(start[k]..<(start[k] + length[k]))
+      k = next[k]
+    }
     return out
   }
 
@@ -417,4 +425,14 @@ func validUTF8Length(_ bytes: [UInt8], at k: Int) -> Int {
   guard n > 0, k + n <= bytes.count else { return 0 }
   let scalar = String(decoding: bytes[k..<(k + n)], as: UTF8.self).unicodeScalars
   return scalar.count == 1 && scalar.first != "\u{FFFD}" ? n : 0
+}
+
+/// A candidate merge of SentencePiece's BPE, in the library's `SymbolPairComparator` order:
+/// the higher score first, then the leftmost pair.
+private struct SymbolPair: HeapElement {
+  var score: Float
+  var left: Int
+  var right: Int
+  var size: Int
+  func precedes(_ other: Self) -> Bool { score > other.score || (score == other.score && left < other.left) }
 }
