@@ -39,7 +39,8 @@ def child(args):
         for _ in range(args.repeats):
             model = io.BytesIO()
             s = time.perf_counter()
-            spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model, model_type="unigram", vocab_size=32000,
+            spm.SentencePieceTrainer.train(sentence_iterator=iter(lines), model_writer=model, model_type=args.model_type, vocab_size=32000,
+                                           byte_fallback=args.model_type == "bpe",
                                            num_threads=args.threads, character_coverage=1.0, max_sentence_length=1 << 20,
                                            input_sentence_size=0, minloglevel=2)
             times.append(time.perf_counter() - s)
@@ -83,6 +84,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--child"); ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--file"); ap.add_argument("--tokenizer"); ap.add_argument("--out")
+    ap.add_argument("--model_type", default="unigram")
     args = ap.parse_args()
     if args.child:
         return child(args)
@@ -126,12 +128,13 @@ def main():
 
     print("\n| SentencePiece encode (1 thread) | SwiftGPT MB/s | sentencepiece MB/s | speed-up | ids |")
     print("|---|---|---|---|---|")
-    ours = swift(1, "encode", "--tokenizer", tmp / "spm.model", "--input", corpus, "--repeats", args.repeats, "--ids-out", tmp / "ours.ids")
-    sp = spawn("spm-encode", 1, file=corpus, tokenizer=tmp / "spm.model", repeats=args.repeats, out=tmp / "spm.ids")
-    same = open(tmp / "ours.ids", "rb").read() == open(tmp / "spm.ids", "rb").read()
-    print(f"| Unigram 32k, nmt_nfkc (trained above) | {nbytes / 1e6 / statistics.median(ours):.1f} | {nbytes / 1e6 / statistics.median(sp):.1f} | "
-          f"{statistics.median(sp) / statistics.median(ours):.2f}x | {'identical' if same else 'DIFFER'} |")
-
+    spawn("spm-train", 2, file=corpus, repeats=1, out=tmp / "spm-bpe.model", model_type="bpe")
+    for name, model in [("Unigram 32k, nmt_nfkc (trained above)", "spm.model"), ("BPE 32k, nmt_nfkc, byte fallback", "spm-bpe.model")]:
+        ours = swift(1, "encode", "--tokenizer", tmp / model, "--input", corpus, "--repeats", args.repeats, "--ids-out", tmp / "ours.ids")
+        sp = spawn("spm-encode", 1, file=corpus, tokenizer=tmp / model, repeats=args.repeats, out=tmp / "spm.ids")
+        same = open(tmp / "ours.ids", "rb").read() == open(tmp / "spm.ids", "rb").read()
+        print(f"| {name} | {nbytes / 1e6 / statistics.median(ours):.1f} | {nbytes / 1e6 / statistics.median(sp):.1f} | "
+              f"{statistics.median(sp) / statistics.median(ours):.2f}x | {'identical' if same else 'DIFFER'} |")
 
 if __name__ == "__main__":
     main()

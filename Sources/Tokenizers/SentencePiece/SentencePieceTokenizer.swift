@@ -252,41 +252,42 @@ public struct SentencePieceTokenizer: Tokenizer {
   /// a long text costs O(n log n); an unused piece is merged through and split back into the
   /// two symbols its text was last made of.
   private func mergePairs(_ normalized: [UInt8]) -> [(Range<Int>, Int)] {
-    // The symbols: start, length (0 once merged away), neighbours, frozen.
-    var start: [Int] = [], length: [Int] = [], frozen: [Bool] = []
+    var symbols: [BPESymbol] = []
     var i = 0
     while i < normalized.count {
       let m = normalizer.userDefined?.longestMatch(normalized, at: i)
       let w = m ?? min(utf8Length(normalized[i]), normalized.count - i)
-      start.append(i)
-      length.append(w)
-      frozen.append(m != nil)
+      let k = Int32(symbols.count)
+      symbols.append(BPESymbol(start: Int32(i), length: Int32(w), previous: k - 1, next: k + 1, frozen: m != nil))
       i += w
     }
-    let n = start.count
-    var previous = Array(-1..<(n - 1)), next = Array(1...max(n, 1))
-    if n > 0 { next[n - 1] = -1 }
+    guard !symbols.isEmpty else { return [] }
+    symbols[symbols.count - 1].next = -1
     /// An unused piece's text → the length of the left symbol it was joined from.
     var unusedSplits: [ArraySlice<UInt8>: Int] = [:]
     var agenda = Heap<SymbolPair>()
     normalized.withUnsafeBufferPointer { b in
-      func consider(_ left: Int, _ right: Int) {
-        guard left >= 0, right >= 0, !frozen[left], !frozen[right] else { return }
-        let size = length[left] + length[right]
-        guard let id = vocabularyId(b, start[left]..<(start[left] + size)) else { return }
-        agenda.push(SymbolPair(score: pieces[id].score, left: left, right: right, size: size))
-        if pieces[id].type == .unused { unusedSplits[normalized[start[left]..<(start[left] + size)]] = length[left] }
+      /// Queues the join of `left` and `right` if it is a piece.
+      func consider(_ symbols: inout [BPESymbol], _ left: Int32, _ right: Int32) {
+        guard left >= 0, right >= 0 else { return }
+        let (l, r) = (symbols[Int(left)], symbols[Int(right)])
+        guard !l.frozen, !r.frozen else { return }
+        let range = Int(l.start)..<Int(l.start + l.length + r.length)
+        guard let id = vocabularyId(b, range) else { return }
+        agenda.push(SymbolPair(score: pieces[id].score, left: left, right: right, size: l.length + r.length))
+        if pieces[id].type == .unused { unusedSplits[normalized[range]] = Int(l.length) }
       }
-      for k in stride(from: 1, to: n, by: 1) { consider(k - 1, k) }
+      for k in 1..<Int32(symbols.count) { consider(&symbols, k - 1, k) }
       while let top = agenda.pop() {
-        let (l, r) = (top.left, top.right)
-        guard length[l] > 0, length[r] > 0, length[l] + length[r] == top.size else { continue }
-        length[l] = top.size
-        length[r] = 0
-        next[l] = next[r]
-        if next[r] >= 0 { previous[next[r]] = l }
-        consider(previous[l], l)
-        consider(l, next[l])
+        let (l, r) = (Int(top.left), Int(top.right))
+        guard symbols[l].length > 0, symbols[r].length > 0, symbols[l].length + symbols[r].length == top.size else { continue }
+        symbols[l].length = top.size
+        symbols[r].length = 0
+        let after = symbols[r].next
+        symbols[l].next = after
+        if after >= 0 { symbols[Int(after)].previous = top.left }
+        consider(&symbols, symbols[l].previous, top.left)
+        consider(&symbols, top.left, after)
       }
     }
     var out: [(Range<Int>, Int)] = []
@@ -299,10 +300,11 @@ public struct SentencePieceTokenizer: Tokenizer {
         out.append((range, id))
       }
     }
-    var k = n > 0 ? 0 : -1
+    var k = 0
     while k >= 0 {
-      resegment(start[k]..<(start[k] + length[k]))
-      k = next[k]
+      let s = symbols[k]
+      resegment(Int(s.start)..<Int(s.start + s.length))
+      k = Int(s.next)
     }
     return out
   }
@@ -427,12 +429,23 @@ func validUTF8Length(_ bytes: [UInt8], at k: Int) -> Int {
   return scalar.count == 1 && scalar.first != "\u{FFFD}" ? n : 0
 }
 
+/// A symbol of SentencePiece's BPE: its bytes (`length` 0 once merged into its left
+/// neighbour), its neighbours in the list (−1 at the ends), and whether it is a user-defined
+/// piece (never merged).
+private struct BPESymbol {
+  var start: Int32
+  var length: Int32
+  var previous: Int32
+  var next: Int32
+  var frozen: Bool
+}
+
 /// A candidate merge of SentencePiece's BPE, in the library's `SymbolPairComparator` order:
 /// the higher score first, then the leftmost pair.
 private struct SymbolPair: HeapElement {
   var score: Float
-  var left: Int
-  var right: Int
-  var size: Int
+  var left: Int32
+  var right: Int32
+  var size: Int32
   func precedes(_ other: Self) -> Bool { score > other.score || (score == other.score && left < other.left) }
 }
