@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
 /// Causal attention of `t` new tokens over a key/value cache, for decoding: qkv [t, 3C] → y [t, C].
 /// The new keys and values are stored first, at rows `past..<past+t` of `keys` and `values`
 /// ([capacity, C]); token i then attends to rows `0...past+i`. No gradients.
@@ -60,11 +64,53 @@ private func attend(_ q: UnsafePointer<Float>, keys: UnsafePointer<Float>, value
   let q = q + h * hs
   let scores = Storage(count: n, zeroed: false)
   defer { withExtendedLifetime(scores) {} }
-  for j in 0..<n { scores.base[j] = vdot(q, keys + j * c + h * hs, hs) * scale }
+  let (keys, values) = (keys + h * hs, values + h * hs)
+  if hs == 64 {
+    // The common head size, with the query and the output in registers: the same products and
+    // sums, in the same order, as the general loops below.
+    for j in 0..<n { scores.base[j] = dot64(q, keys + j * c) * scale }
+    softmaxRow(scores.base, scores.base, n)
+    let y = out + h * hs
+    var (y0, y1, y2, y3) = (load16(y), load16(y + 16), load16(y + 32), load16(y + 48))
+    for j in 0..<n {
+      let w = Float16x(repeating: scores.base[j]), row = values + j * c
+      y0 += w * load16(row)
+      y1 += w * load16(row + 16)
+      y2 += w * load16(row + 32)
+      y3 += w * load16(row + 48)
+    }
+    store16(y0, y)
+    store16(y1, y + 16)
+    store16(y2, y + 32)
+    store16(y3, y + 48)
+    return
+  }
+  for j in 0..<n { scores.base[j] = vdot(q, keys + j * c, hs) * scale }
   softmaxRow(scores.base, scores.base, n)
   let y = out + h * hs
   for j in 0..<n {
-    let w = scores.base[j], row = values + j * c + h * hs
+    let w = scores.base[j], row = values + j * c
     for d in 0..<hs { y[d] += w * row[d] }
   }
+}
+
+/// `vdot(q, k, 64)`, bit for bit (the same fused products, the same pairwise sums), with its
+/// eight-lane halves written out: the compiler splits `vdot`'s 16-lane vectors poorly here.
+@inline(__always)
+private func dot64(_ q: UnsafePointer<Float>, _ k: UnsafePointer<Float>) -> Float {
+  #if arch(x86_64)
+  @inline(__always) func load(_ p: UnsafePointer<Float>) -> __m256 { UnsafeRawPointer(p).loadUnaligned(as: __m256.self) }
+  let zero = _mm256_setzero_ps()
+  // vdot's two 16-lane accumulators: (a, b) over q[0..<16] and q[32..<48], (c, d) over the rest.
+  let a = _mm256_fmadd_ps(load(q + 32), load(k + 32), _mm256_fmadd_ps(load(q), load(k), zero))
+  let b = _mm256_fmadd_ps(load(q + 40), load(k + 40), _mm256_fmadd_ps(load(q + 8), load(k + 8), zero))
+  let c = _mm256_fmadd_ps(load(q + 48), load(k + 48), _mm256_fmadd_ps(load(q + 16), load(k + 16), zero))
+  let d = _mm256_fmadd_ps(load(q + 56), load(k + 56), _mm256_fmadd_ps(load(q + 24), load(k + 24), zero))
+  // laneSum of (a + c, b + d): by halves, then quarters, then the last two lanes.
+  let eight = unsafeBitCast(_mm256_add_ps(_mm256_add_ps(a, c), _mm256_add_ps(b, d)), to: SIMD8<Float>.self)
+  let four = eight.lowHalf + eight.highHalf, two = four.lowHalf + four.highHalf
+  return two[0] + two[1]
+  #else
+  vdot(q, k, 64)
+  #endif
 }
