@@ -5,10 +5,12 @@
 #   1. the GPU, the driver and where the CUDA libraries are (nvidia-smi, swiftgpt doctor);
 #   2. the exported names SwiftGPT looks up, checked with nm in the libraries found;
 #   3. every CUDA op against the CPU engine, forward and backward (swiftgpt doctor --check);
-#   4. 50 training steps of gpt-micro on the embedded corpus on the GPU against the CPU (losses
-#      within 1e-5), twice on the GPU (the same bits), and a CPU run resumed on the GPU; greedy
-#      samples from it on both devices (the same text); SFT with LoRA on both (the same adapters);
-#   5. GPT-2 124M training-step speed in FP32 and TF32 (bench gpt --device cuda) and KV-cache
+#   4. 50 training steps of gpt-micro on the embedded corpus on the GPU in FP32 against the CPU
+#      (losses within 1e-5), twice on the GPU (the same bits), and a CPU run resumed on the GPU;
+#      the same in bf16 (within 2e-2); greedy samples from it on both devices (the same text);
+#      SFT with LoRA on both (the same adapters); shakespeare_char (6×384, B=64, T=256) in bf16
+#      against FP32 on the GPU, when .gpu/shakespeare_char is there (val losses within 0.02);
+#   5. GPT-2 124M training-step speed in FP32, TF32 and bf16 (bench gpt --device cuda) and KV-cache
 #      decoding (bench decode --device cuda), then PyTorch's side of the
 #      benchmarks on the same GPU (.gpu/gpu_anchors.py), when time allows.
 set -uo pipefail
@@ -51,14 +53,15 @@ for dir in $site; do
   names "$lib/libnvrtc.so.13" nvrtcCreateProgram nvrtcCompileProgram nvrtcDestroyProgram nvrtcGetCUBINSize nvrtcGetCUBIN \
     nvrtcGetProgramLogSize nvrtcGetProgramLog nvrtcGetErrorString nvrtcVersion
   names "$lib/libcudart.so.13" cudaSetDevice cudaFree
-  names "$lib/libcublas.so.13" cublasCreate_v2 cublasSetMathMode cublasSgemm_v2 cublasSgemmStridedBatched
+  names "$lib/libcublas.so.13" cublasCreate_v2 cublasSetMathMode cublasSgemm_v2 cublasSgemmStridedBatched \
+    cublasGemmStridedBatchedEx
 done
 driver=$(ldconfig -p | awk '/libcuda\.so\.1 /{print $NF; exit}')
 [ -n "$driver" ] && names "$driver" cuInit cuDriverGetVersion cuDeviceGetCount cuDeviceGet cuDeviceGetName cuDeviceTotalMem_v2 \
   cuDeviceGetAttribute cuDevicePrimaryCtxRetain cuCtxSetCurrent cuCtxSynchronize cuMemAlloc_v2 cuMemFree_v2 cuMemGetInfo_v2 \
   cuMemcpyHtoD_v2 cuMemcpyDtoH_v2 cuMemsetD8_v2 cuModuleLoadData cuModuleGetFunction cuLaunchKernel cuGetErrorName cuGetErrorString
 
-step "swiftgpt doctor --check (each CUDA op against the CPU engine, FP32)"
+step "swiftgpt doctor --check (each CUDA op against the CPU engine: FP32, and the products in TF32 and bf16)"
 timeout 300 "$bin" doctor --check | tee "$OUT/parity.txt" || status=1
 
 # compare A B TOLERANCE: the training losses of two runs' log.csv, step by step (0 = the same bits).
@@ -78,14 +81,19 @@ runs="$OUT/runs"; rm -rf "$runs"
 train() { timeout 240 "$bin" train --max-steps 50 --eval-every 25 --eval-steps 2 --seed 7 "$@" > /dev/null || status=1; }
 step "training: 50 steps, CPU against GPU (FP32)"
 train --out "$runs/cpu" --device cpu
-train --out "$runs/gpu" --device cuda
-train --out "$runs/gpu2" --device cuda
+train --out "$runs/gpu" --device cuda --precision fp32
+train --out "$runs/gpu2" --device cuda --precision fp32
 compare "$runs/cpu/log.csv" "$runs/gpu/log.csv" 1e-5
 compare "$runs/gpu/log.csv" "$runs/gpu2/log.csv" 0
 step "a CPU run resumed on the GPU"
 train --out "$runs/moved" --device cpu --max-steps 25
-timeout 240 "$bin" train --out "$runs/moved" --resume --max-steps 50 --device cuda > /dev/null || status=1
+timeout 240 "$bin" train --out "$runs/moved" --resume --max-steps 50 --device cuda --precision fp32 > /dev/null || status=1
 compare "$runs/cpu/log.csv" "$runs/moved/log.csv" 1e-5
+step "training: 50 steps with bf16 products (the default on sm_80 and newer) against the CPU"
+train --out "$runs/gpu_bf16" --device cuda
+train --out "$runs/gpu_bf16b" --device cuda --precision bf16
+compare "$runs/cpu/log.csv" "$runs/gpu_bf16/log.csv" 2e-2
+compare "$runs/gpu_bf16/log.csv" "$runs/gpu_bf16b/log.csv" 0
 
 step "greedy generation from the GPU-trained model, CPU against GPU (the same text)"
 for d in cpu cuda; do
@@ -101,7 +109,7 @@ for k in range(48):
 ' > "$runs/chat.jsonl"
 for d in cpu cuda; do
   timeout 240 "$bin" finetune --task sft --checkpoint "$runs/cpu" --train "$runs/chat.jsonl" --lora --epochs 2 --batch-size 8 \
-    --lr 1e-3 --out "$runs/sft_$d" --device $d > "$runs/sft_$d.log" 2>&1 || status=1
+    --lr 1e-3 --out "$runs/sft_$d" --device $d $([ $d = cuda ] && echo --precision fp32) > "$runs/sft_$d.log" 2>&1 || status=1
 done
 python3 - "$runs/sft_cpu/adapter/adapter_model.safetensors" "$runs/sft_cuda/adapter/adapter_model.safetensors" <<'PY' || status=1
 import json, struct, sys
@@ -123,8 +131,25 @@ print(f"{'ok  ' if ok else 'FAIL'} LoRA adapters after SFT: largest difference {
 sys.exit(0 if ok else 1)
 PY
 
+if [ -d .gpu/shakespeare_char ] && [ "${SKIP_BENCH:-0}" != 1 ]; then
+  step "shakespeare_char (6x384, B=64, T=256, dropout 0.2): 500 steps in bf16 against FP32 on the GPU"
+  for precision in fp32 bf16; do
+    timeout 200 "$bin" train --data .gpu/shakespeare_char --out "$runs/shakespeare_$precision" --model gpt-mini \
+      --n-layer 6 --n-head 6 --n-embd 384 --block-size 256 --dropout 0.2 --batch-size 64 --max-steps 500 --lr 1e-3 \
+      --eval-every 250 --eval-steps 20 --seed 1337 --device cuda --precision $precision > "$runs/shakespeare_$precision.log" || status=1
+  done
+  python3 - "$runs/shakespeare_fp32/log.csv" "$runs/shakespeare_bf16/log.csv" <<'PY' || status=1
+import csv, sys
+last = lambda p: [float(r["val_loss"]) for r in csv.DictReader(open(p)) if r.get("val_loss")][-1]
+a, b = last(sys.argv[1]), last(sys.argv[2])
+ok = abs(a - b) <= 0.02
+print(f"{'ok  ' if ok else 'FAIL'} shakespeare_char val loss after 500 steps: fp32 {a:.4f}, bf16 {b:.4f} (tolerance 0.02)")
+sys.exit(0 if ok else 1)
+PY
+fi
+
 if [ "${SKIP_BENCH:-0}" != 1 ]; then
-  for precision in fp32 tf32; do
+  for precision in fp32 tf32 bf16; do
     step "GPT-2 124M training step (B=16, T=1024, $precision)"
     timeout 200 "$bin" bench gpt --device cuda --precision $precision --n-layer 12 --n-head 12 --n-embd 768 --vocab-size 50304 \
       --block-size 1024 --batch-size 16 --bias --steps 10 --warmup 2 | tee "$OUT/bench_gpt2_$precision.json" || status=1

@@ -30,6 +30,43 @@ public final class CUDAOps: @unchecked Sendable {
   /// Throws the failure that stopped GPU work, if any.
   public func checkFailure() throws(CUDAError) { if let failure { throw failure } }
 
+  private let productPrecision = Mutex<Precision>(.fp32)
+
+  /// The arithmetic of every matrix product (`gemm`); FP32 until set.
+  public var precision: Precision { productPrecision.withLock { $0 } }
+
+  /// Sets the arithmetic of the matrix products.
+  public func setPrecision(_ precision: Precision) throws(CUDAError) {
+    try blas.allowTF32(precision == .tf32)
+    productPrecision.withLock { $0 = precision }
+  }
+
+  // MARK: Matrix products
+
+  /// Row-major C[M, N] (+)= op(A)[M, K] · op(B)[K, N], batched as `CuBLAS.gemm`, in `precision`:
+  /// for bf16 the FP32 inputs are rounded to bfloat16 copies first (C and the sums stay FP32).
+  public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, a: any DeviceMemory, lda: Int, b: any DeviceMemory,
+                   ldb: Int, c: any DeviceMemory, ldc: Int, accumulate: Bool,
+                   batch: (count: Int, strides: (a: Int, b: Int, c: Int)) = (1, (0, 0, 0))) throws(CUDAError) {
+    guard precision == .bf16, m > 0, n > 0, k > 0 else {
+      try blas.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+                    accumulate: accumulate, batch: batch)
+      return
+    }
+    // The elements each operand spans, from its first to its last: op(A) is A[M, K] or A[K, M].
+    let spanA = (batch.count - 1) * batch.strides.a + (transA ? (k - 1) * lda + m : (m - 1) * lda + k)
+    let spanB = (batch.count - 1) * batch.strides.b + (transB ? (n - 1) * ldb + k : (k - 1) * ldb + n)
+    try blas.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: try bfloat16(a, count: spanA), lda: lda,
+                  b: try bfloat16(b, count: spanB), ldb: ldb, c: c, ldc: ldc, accumulate: accumulate, batch: batch, inputs: .bf16)
+  }
+
+  /// A bfloat16 copy of x[n] (rounded to nearest, ties to even).
+  public func bfloat16(_ x: any DeviceMemory, count n: Int) throws(CUDAError) -> DeviceBuffer {
+    let y = try device.allocate(UInt16.self, count: n, zeroed: false)
+    try kernels.launch("to_bf16", threads: n, [.buffer(y), .buffer(x), .long(n)])
+    return y
+  }
+
   /// Grid of the two-stage sums: fixed, so a sum's order never depends on the device.
   static let sumBlocks = 256
 
@@ -185,15 +222,15 @@ public final class CUDAOps: @unchecked Sendable {
                        [.buffer(q), .buffer(k), .buffer(v), .buffer(qkv), .int(b), .int(t), .int(nh), .int(hs)])
     let scores = try device.allocate(Float.self, count: rows * t, zeroed: false)
     // scores[bh] = q[bh] · k[bh]ᵀ   [T, hs]·[hs, T]
-    try blas.gemm(transA: false, transB: true, m: t, n: t, k: hs, a: q, lda: hs, b: k, ldb: hs, c: scores, ldc: t,
-                  accumulate: false, batch: (b * nh, (t * hs, t * hs, t * t)))
+    try gemm(transA: false, transB: true, m: t, n: t, k: hs, a: q, lda: hs, b: k, ldb: hs, c: scores, ldc: t,
+             accumulate: false, batch: (b * nh, (t * hs, t * hs, t * t)))
     let att = try device.allocate(Float.self, count: rows * t, zeroed: false)
     try kernels.launch("causal_softmax_forward", grid: ((rows + 3) / 4, 1), block: 128,
                        [.buffer(att), .buffer(scores), .int(rows), .int(t), .int(0), .float(1 / Float(hs).squareRoot())])
     // yh[bh] = att[bh] · v[bh]   [T, T]·[T, hs]
     let yh = try device.allocate(Float.self, count: n, zeroed: false)
-    try blas.gemm(transA: false, transB: false, m: t, n: hs, k: t, a: att, lda: t, b: v, ldb: hs, c: yh, ldc: hs,
-                  accumulate: false, batch: (b * nh, (t * t, t * hs, t * hs)))
+    try gemm(transA: false, transB: false, m: t, n: hs, k: t, a: att, lda: t, b: v, ldb: hs, c: yh, ldc: hs,
+             accumulate: false, batch: (b * nh, (t * t, t * hs, t * hs)))
     try kernels.launch("attention_move_heads", threads: n, [.buffer(y), .buffer(yh), .int(b), .int(t), .int(nh), .int(hs), .int(0)])
     return AttentionState(q: q, k: k, v: v, att: att, batch: b, t: t, heads: nh, headSize: hs)
   }
@@ -206,20 +243,20 @@ public final class CUDAOps: @unchecked Sendable {
     try kernels.launch("attention_move_heads", threads: n, [.buffer(dyh), .buffer(dy), .int(b), .int(t), .int(nh), .int(hs), .int(1)])
     // datt = dyh · vᵀ   [T, hs]·[hs, T];  dv = attᵀ · dyh   [T, T]ᵀ·[T, hs]
     let datt = try device.allocate(Float.self, count: rows * t, zeroed: false)
-    try blas.gemm(transA: false, transB: true, m: t, n: t, k: hs, a: dyh, lda: hs, b: s.v, ldb: hs, c: datt, ldc: t,
-                  accumulate: false, batch: (bh, (t * hs, t * hs, t * t)))
+    try gemm(transA: false, transB: true, m: t, n: t, k: hs, a: dyh, lda: hs, b: s.v, ldb: hs, c: datt, ldc: t,
+             accumulate: false, batch: (bh, (t * hs, t * hs, t * t)))
     let (dq, dk, dv) = (try device.allocate(Float.self, count: n, zeroed: false), try device.allocate(Float.self, count: n, zeroed: false),
                         try device.allocate(Float.self, count: n, zeroed: false))
-    try blas.gemm(transA: true, transB: false, m: t, n: hs, k: t, a: s.att, lda: t, b: dyh, ldb: hs, c: dv, ldc: hs,
-                  accumulate: false, batch: (bh, (t * t, t * hs, t * hs)))
+    try gemm(transA: true, transB: false, m: t, n: hs, k: t, a: s.att, lda: t, b: dyh, ldb: hs, c: dv, ldc: hs,
+             accumulate: false, batch: (bh, (t * t, t * hs, t * hs)))
     // dscores = softmax backward (scaled); dq = dscores · k; dk = dscoresᵀ · q
     let dscores = try device.allocate(Float.self, count: rows * t, zeroed: false)
     try kernels.launch("causal_softmax_backward", grid: ((rows + 3) / 4, 1), block: 128,
                        [.buffer(dscores), .buffer(s.att), .buffer(datt), .int(rows), .int(t), .float(1 / Float(hs).squareRoot())])
-    try blas.gemm(transA: false, transB: false, m: t, n: hs, k: t, a: dscores, lda: t, b: s.k, ldb: hs, c: dq, ldc: hs,
-                  accumulate: false, batch: (bh, (t * t, t * hs, t * hs)))
-    try blas.gemm(transA: true, transB: false, m: t, n: hs, k: t, a: dscores, lda: t, b: s.q, ldb: hs, c: dk, ldc: hs,
-                  accumulate: false, batch: (bh, (t * t, t * hs, t * hs)))
+    try gemm(transA: false, transB: false, m: t, n: hs, k: t, a: dscores, lda: t, b: s.k, ldb: hs, c: dq, ldc: hs,
+             accumulate: false, batch: (bh, (t * t, t * hs, t * hs)))
+    try gemm(transA: true, transB: false, m: t, n: hs, k: t, a: dscores, lda: t, b: s.q, ldb: hs, c: dk, ldc: hs,
+             accumulate: false, batch: (bh, (t * t, t * hs, t * hs)))
     try kernels.launch("attention_merge_head_grads", threads: n,
                        [.buffer(dqkv), .buffer(dq), .buffer(dk), .buffer(dv), .int(b), .int(t), .int(nh), .int(hs), .int(add ? 1 : 0)])
   }
@@ -232,14 +269,14 @@ public final class CUDAOps: @unchecked Sendable {
     try kernels.launch("kv_cache_store", threads: t * c, [.buffer(keys), .buffer(values), .buffer(qkv), .int(t), .int(c), .int(past)])
     // scores[h] = q_h · K_hᵀ   [T, hs]·[hs, L], each head's columns read in place (strides 3C and C)
     let scores = try device.allocate(Float.self, count: nh * t * length, zeroed: false)
-    try blas.gemm(transA: false, transB: true, m: t, n: length, k: hs, a: qkv, lda: 3 * c, b: keys, ldb: c, c: scores,
-                  ldc: length, accumulate: false, batch: (nh, (hs, hs, t * length)))
+    try gemm(transA: false, transB: true, m: t, n: length, k: hs, a: qkv, lda: 3 * c, b: keys, ldb: c, c: scores,
+             ldc: length, accumulate: false, batch: (nh, (hs, hs, t * length)))
     let att = try device.allocate(Float.self, count: nh * t * length, zeroed: false)
     try kernels.launch("causal_softmax_forward", grid: ((nh * t + 3) / 4, 1), block: 128,
                        [.buffer(att), .buffer(scores), .int(nh * t), .int(t), .int(past), .float(1 / Float(hs).squareRoot())])
     // y_h = att_h · V_h   [T, L]·[L, hs], written into y's columns of head h
-    try blas.gemm(transA: false, transB: false, m: t, n: hs, k: length, a: att, lda: length, b: values, ldb: c, c: y, ldc: c,
-                  accumulate: false, batch: (nh, (t * length, hs, hs)))
+    try gemm(transA: false, transB: false, m: t, n: hs, k: length, a: att, lda: length, b: values, ldb: c, c: y, ldc: c,
+             accumulate: false, batch: (nh, (t * length, hs, hs)))
   }
 
   // MARK: Cross-entropy

@@ -45,7 +45,7 @@ struct GPTBench: ParsableCommand {
                            dropout: 0, bias: bias)
     let model = try GPT(config: config)
     let (device, where_) = try DeviceOption(device: device).resolve()
-    try precision.apply(to: device)
+    let precision = try self.precision.apply(to: device)
     try model.checkActivationMemory(batch: batch, length: block, knobs: "--batch-size or --block-size", device: device)
     model.parameters.place(on: device)
     var optimizer = AdamW(parameters: model.parameters, weightDecay: 0.1)
@@ -74,7 +74,7 @@ struct GPTBench: ParsableCommand {
       "tokens_per_s": Double(n) / sorted[sorted.count / 2],
       "gflops": Double(flopsPerToken * n) / sorted[sorted.count / 2] / 1e9,
       "parameters": model.parameterCount, "loss": loss, "threads": threads, "device": where_,
-      "precision": device.gpu == nil ? "fp32" : precision.precision.rawValue,
+      "precision": precision.rawValue,
     ]
     print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
   }

@@ -3,7 +3,7 @@ import Testing
 
 @testable import CUDA
 import Models
-import TensorEngine
+@testable import TensorEngine
 @testable import Training
 
 /// A temporary folder tree, removed at the end of the test.
@@ -91,7 +91,7 @@ private let nvrtc: NVRTC? = {
     #expect(!cached)
     #expect(image.starts(with: [0x7f, 0x45, 0x4c, 0x46]))  // an ELF file
     let names = KernelLibrary.kernelNames
-    #expect(names.count == 25)
+    #expect(names.count == 26)
     #expect(names.prefix(3) == ["column_sum_partials", "add_partials", "add_broadcast"])
     for name in names { #expect(image.firstRange(of: Array(name.utf8)) != nil, "\(name) is not in the \(architecture) CUBIN") }
   }
@@ -236,15 +236,99 @@ private let emulatedGPU: CUDAOps? = {
   }
 }()
 
+/// Ops of their own on the emulated GPU (the same kernels and cuBLAS handle), for a test that
+/// changes the products' precision while others run.
+private func privateEmulatedGPU() -> CUDAOps? {
+  emulatedGPU.map { CUDAOps(kernels: $0.kernels, blas: $0.blas) }
+}
+
 @Suite struct EmulatedGPUTests {
   /// The whole GPU path on the CPU: the kernels (run by the emulator), their launch wrappers and
-  /// the parity check `swiftgpt doctor --check` runs on a real GPU, against the CPU engine.
+  /// the parity check `swiftgpt doctor --check` runs on a real GPU, against the CPU engine. (The
+  /// emulated cuBLAS ignores TF32; its bf16 products widen bfloat16 inputs.)
   @Test func everyOpMatchesTheCPUEngine() throws {
-    guard let ops = emulatedGPU else { return }
+    guard let ops = privateEmulatedGPU() else { return }
     let results = try CUDAParity.run(ops)
-    #expect(results.count == 27)
+    #expect(results.count == 39)
+    #expect(results.filter { $0.name.hasSuffix(" bf16") || $0.name.contains(" bf16 ") }.count == 6)
     for r in results { #expect(r.passed, "\(r.name): \(r.relativeError) > \(r.tolerance)") }
+    #expect(ops.precision == .fp32)
   }
+
+  /// The nearest bfloat16 to x, found by comparing the two candidates around it: ties go to the
+  /// even one, and past the largest finite value the next one up is ±2¹²⁸ (infinity); NaN is any NaN.
+  static func nearestBFloat16(_ x: Float) -> UInt16 {
+    if x.isNaN { return 0x7FC0 }
+    if x.isInfinite { return UInt16(x.bitPattern >> 16) }
+    let below = x.bitPattern & 0xFFFF_0000
+    let value = { (bits: UInt32) -> Double in
+      let f = Float(bitPattern: bits)
+      return f.isInfinite ? (f > 0 ? 0x1p128 : -0x1p128) : Double(f)
+    }
+    let distances = [below, below &+ 0x1_0000].map { abs(value($0) - Double(x)) }
+    if distances[0] != distances[1] { return UInt16((distances[0] < distances[1] ? below : below &+ 0x1_0000) >> 16) }
+    return UInt16(below >> 16) & 1 == 0 ? UInt16(below >> 16) : UInt16((below &+ 0x1_0000) >> 16)
+  }
+
+  @Test func bfloat16RoundsToNearestTiesToEven() throws {
+    guard let ops = emulatedGPU else { return }
+    var values: [Float] = [0, -0, 1, -1, .infinity, -.infinity, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
+                           .leastNonzeroMagnitude, .leastNormalMagnitude, 1 + 0x1p-8, 1 + 0x1p-7 + 0x1p-8, 1 + 0x1p-8 + 0x1p-20,
+                           1 - 0x1p-9, 3.14159265, -2.71828, 65504, 1e-40, .nan]
+    var random = RandomGenerator(seed: 3)
+    values += (0..<2000).map { _ in random.nextNormal() * Float(1 << (Int(random.next() % 40))) * 0x1p-20 }
+    let x = try ops.device.upload(values)
+    let y = try ops.bfloat16(x, count: values.count).values(UInt16.self, count: values.count)
+    for (v, bits) in zip(values, y) {
+      if v.isNaN {
+        #expect(Float(bitPattern: UInt32(bits) << 16).isNaN)
+      } else {
+        #expect(bits == Self.nearestBFloat16(v), "\(v): \(String(bits, radix: 16))")
+      }
+    }
+  }
+
+  /// With bf16 products the engine's matmul (forward and both gradients, B plain or transposed,
+  /// batched or shared) gives the FP32 products of the inputs rounded to bfloat16.
+  @Test(arguments: [false, true])
+  func bf16ProductsAreFP32ProductsOfRoundedInputs(transposeB: Bool) throws {
+    guard let ops = privateEmulatedGPU() else { return }
+    try ops.setPrecision(.bf16)
+    let rounded = { (v: [Float]) in v.map { Float(bitPattern: UInt32(Self.nearestBFloat16($0)) << 16) } }
+    var random = RandomGenerator(seed: 5)
+    let (batches, m, k, n) = (3, 5, 40, 7)
+    let av = (0..<(batches * m * k)).map { _ in random.nextNormal() }
+    let bv = (0..<(k * n)).map { _ in random.nextNormal() }
+    let rv = (0..<(batches * m * n)).map { _ in random.nextNormal() }
+    let bShape = transposeB ? [n, k] : [k, n]
+    func onGPU(_ shape: [Int], _ values: [Float]) -> Tensor {
+      let t = Tensor(shape: shape, scalars: values, on: .cuda(ops))
+      return Tensor(shape: shape, storage: t.storage, requiresGrad: true)
+    }
+    let (a, b) = (onGPU([batches, m, k], av), onGPU(bShape, bv))
+    let out = matmul(a, b, transposeB: transposeB)
+    sum(mul(out, Tensor(shape: out.shape, scalars: rv, on: .cuda(ops)))).backward()
+    // The CPU reference: FP32 products of the rounded inputs (the gradient dC = r rounded too).
+    let ca = Tensor(shape: [batches, m, k], scalars: rounded(av), requiresGrad: true)
+    let cb = Tensor(shape: bShape, scalars: rounded(bv), requiresGrad: true)
+    let expected = matmul(ca, cb, transposeB: transposeB)
+    let cr = Tensor(shape: out.shape, scalars: rv)
+    let da = matmul(Tensor(shape: out.shape, scalars: rounded(rv)), cb, transposeB: !transposeB)
+    sum(mul(expected, cr)).backward()
+    try ops.checkFailure()
+    func close(_ x: [Float], _ y: [Float]) -> Bool { zip(x, y).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) } }
+    #expect(close(out.scalars, expected.scalars))
+    #expect(close(download(a), da.scalars))
+    #expect(ops.precision == .bf16)
+    // dB sums over the batches: compare it against the rounded-input products summed the same way.
+    let flatA = Tensor(shape: [batches * m, k], scalars: rounded(av))
+    let flatR = Tensor(shape: [batches * m, n], scalars: rounded(rv))
+    let db = transposeB ? matmul(transpose(flatR, 0, 1), flatA) : matmul(transpose(flatA, 0, 1), flatR)
+    #expect(close(download(b), db.scalars))
+  }
+
+  /// The gradient of a GPU tensor, on the host.
+  func download(_ t: Tensor) -> [Float] { t.grad ?? [] }
 }
 
 /// Training on the GPU (emulated): the same model definition, losses, optimizer and checkpoints.
@@ -295,6 +379,24 @@ private let emulatedGPU: CUDAOps? = {
     onGPU.model.parameters.copyToHost()
     let values = { (p: ParameterSet) in Array(UnsafeBufferPointer(start: p.values.base, count: p.count)) }
     #expect(relativeDifference(values(onGPU.model.parameters), values(cpu.model.parameters)) < 1e-5)
+  }
+
+  /// bf16 products (PyTorch's autocast): the same run, its losses within 1 % of the CPU's FP32.
+  @Test func bf16ProductsTrainAsFP32WithinRounding() throws {
+    guard let gpu = privateEmulatedGPU() else { return }
+    try gpu.setPrecision(.bf16)
+    let tree = TemporaryTree()
+    let (train, val) = try dataset(in: tree)
+    let cpu = try Trainer(model: try gpt(), train: train, val: val, options: options(steps: 8))
+    let onGPU = try Trainer(model: try gpt(), train: train, val: val, options: options(steps: 8), device: .cuda(gpu))
+    var differences: [Float] = []
+    for _ in 0..<8 {
+      let (a, b) = (try cpu.trainStep(), try onGPU.trainStep())
+      #expect(abs(a.loss - b.loss) <= 1e-2 * a.loss, "loss \(a.loss) on the CPU, \(b.loss) with bf16 products")
+      differences.append(abs(a.loss - b.loss))
+    }
+    // Rounded, not FP32: the inputs of the products did lose bits.
+    #expect(differences.contains { $0 > 1e-6 })
   }
 
   @Test func aRunMovesBetweenDevicesThroughItsCheckpoints() throws {

@@ -18,6 +18,15 @@ extern "C" __global__ void scale_into(float* out, const float* x, float s, long 
   if (i < n) out[i] = add ? out[i] + x[i] * s : x[i] * s;
 }
 
+// y[n] = x[n] as bfloat16 bits, rounded to nearest, ties to even (NaN stays a quiet NaN): the
+// inputs of bf16 matrix products.
+extern "C" __global__ void to_bf16(unsigned short* y, const float* x, long n) {
+  const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const unsigned u = __float_as_uint(x[i]);
+  y[i] = (unsigned short)((u & 0x7fffffffu) > 0x7f800000u ? (u >> 16) | 0x40u : (u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+}
+
 // dst (+)= s[0] for every element: a scalar gradient spread over a sum's inputs. dst [n], s [1].
 extern "C" __global__ void spread_scalar(float* dst, const float* s, long n, int add) {
   const long i = (long)blockIdx.x * blockDim.x + threadIdx.x;

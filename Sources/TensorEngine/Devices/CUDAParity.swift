@@ -11,11 +11,22 @@ public enum CUDAParity {
     public var passed: Bool { relativeError <= tolerance }
   }
 
-  /// Runs every check in FP32 (TF32 off) and returns one result per compared output.
+  /// Runs every check in FP32, and the matrix products again in TF32 and bf16 on sm_80 and
+  /// newer (tolerances 5e-3 and 2e-2: inputs rounded to 10 and 7 stored mantissa bits, sums in
+  /// FP32); returns one result per compared output. The products' precision is left as it was.
   public static func run(_ ops: CUDAOps, seed: UInt64 = 1) throws(CUDAError) -> [Result] {
-    try ops.blas.allowTF32(false)
+    let precision = ops.precision
+    defer { try? ops.setPrecision(precision) }
+    try ops.setPrecision(.fp32)
     var checker = Checker(ops: ops, random: RandomGenerator(seed: seed))
     try checker.matmul()
+    if ops.device.computeCapability.major >= 8 {
+      for (reduced, tolerance) in [(Precision.tf32, Float(5e-3)), (.bf16, 2e-2)] {
+        try ops.setPrecision(reduced)
+        try checker.matmul(precision: reduced, tolerance: tolerance)
+      }
+      try ops.setPrecision(.fp32)
+    }
     try checker.addAndBias()
     try checker.gelu()
     try checker.layerNorm()
@@ -63,27 +74,28 @@ private struct Checker {
                          tolerance: tolerance ?? self.tolerance))
   }
 
-  mutating func matmul() throws(CUDAError) {
+  /// The products of `matmul` and its two gradients, in the ops' current precision.
+  mutating func matmul(precision: Precision = .fp32, tolerance: Float? = nil) throws(CUDAError) {
     for transposeB in [false, true] {
       let (m, k, n) = (96, 160, 72)
       let (a, ga) = try input([m, k]), (b, gb) = try input(transposeB ? [n, k] : [k, n])
       let out = TensorEngine.matmul(a, b, transposeB: transposeB)
       let gout = try device.allocate(Float.self, count: m * n)
-      try ops.blas.gemm(transA: false, transB: transposeB, m: m, n: n, k: k, a: ga, lda: k, b: gb, ldb: transposeB ? k : n,
-                        c: gout, ldc: n, accumulate: false)
+      try ops.gemm(transA: false, transB: transposeB, m: m, n: n, k: k, a: ga, lda: k, b: gb, ldb: transposeB ? k : n,
+                   c: gout, ldc: n, accumulate: false)
       let dout = try backward(out)
       let (da, db) = (try device.allocate(Float.self, count: m * k), try device.allocate(Float.self, count: k * n))
-      try ops.blas.gemm(transA: false, transB: !transposeB, m: m, n: k, k: n, a: dout, lda: n, b: gb, ldb: transposeB ? k : n,
-                        c: da, ldc: k, accumulate: false)
+      try ops.gemm(transA: false, transB: !transposeB, m: m, n: k, k: n, a: dout, lda: n, b: gb, ldb: transposeB ? k : n,
+                   c: da, ldc: k, accumulate: false)
       if transposeB {
-        try ops.blas.gemm(transA: true, transB: false, m: n, n: k, k: m, a: dout, lda: n, b: ga, ldb: k, c: db, ldc: k, accumulate: false)
+        try ops.gemm(transA: true, transB: false, m: n, n: k, k: m, a: dout, lda: n, b: ga, ldb: k, c: db, ldc: k, accumulate: false)
       } else {
-        try ops.blas.gemm(transA: true, transB: false, m: k, n: n, k: m, a: ga, lda: k, b: dout, ldb: n, c: db, ldc: n, accumulate: false)
+        try ops.gemm(transA: true, transB: false, m: k, n: n, k: m, a: ga, lda: k, b: dout, ldb: n, c: db, ldc: n, accumulate: false)
       }
-      let tag = transposeB ? "matmul(Bᵀ)" : "matmul"
-      try compare(tag, gout, out.scalars)
-      try compare("\(tag) dA", da, a.grad!)
-      try compare("\(tag) dB", db, b.grad!)
+      let tag = (transposeB ? "matmul(Bᵀ)" : "matmul") + (precision == .fp32 ? "" : " \(precision.rawValue)")
+      try compare(tag, gout, out.scalars, tolerance: tolerance)
+      try compare("\(tag) dA", da, a.grad!, tolerance: tolerance)
+      try compare("\(tag) dB", db, b.grad!, tolerance: tolerance)
     }
   }
 

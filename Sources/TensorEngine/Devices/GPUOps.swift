@@ -102,8 +102,8 @@ func gpuMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool, batches: Int, m: Int,
       // dA[M, K] += dC[M, N] · op(B)ᵀ
       let (da, add) = a.gradPointerDestination()
       gpu.run { () throws(CUDAError) in
-        try gpu.blas.gemm(transA: false, transB: !transposeB, m: m, n: k, k: n, a: dc, lda: n, b: b.devicePointer, ldb: ldb,
-                          c: da, ldc: k, accumulate: add, batch: (batches, (m * n, strideB, m * k)))
+        try gpu.gemm(transA: false, transB: !transposeB, m: m, n: k, k: n, a: dc, lda: n, b: b.devicePointer, ldb: ldb,
+                     c: da, ldc: k, accumulate: add, batch: (batches, (m * n, strideB, m * k)))
       }
     }
     if b.requiresGrad {
@@ -111,19 +111,19 @@ func gpuMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool, batches: Int, m: Int,
       gpu.run { () throws(CUDAError) in
         if transposeB {
           // dB[N, K] += dC[M, N]ᵀ · A[M, K]
-          try gpu.blas.gemm(transA: true, transB: false, m: n, n: k, k: m, a: dc, lda: n, b: a.devicePointer, ldb: k,
-                            c: db, ldc: k, accumulate: add, batch: (batches, (m * n, m * k, n * k)))
+          try gpu.gemm(transA: true, transB: false, m: n, n: k, k: m, a: dc, lda: n, b: a.devicePointer, ldb: k,
+                       c: db, ldc: k, accumulate: add, batch: (batches, (m * n, m * k, n * k)))
         } else {
           // dB[K, N] += A[M, K]ᵀ · dC[M, N]
-          try gpu.blas.gemm(transA: true, transB: false, m: k, n: n, k: m, a: a.devicePointer, lda: k, b: dc, ldb: n,
-                            c: db, ldc: n, accumulate: add, batch: (batches, (m * k, m * n, n * k)))
+          try gpu.gemm(transA: true, transB: false, m: k, n: n, k: m, a: a.devicePointer, lda: k, b: dc, ldb: n,
+                       c: db, ldc: n, accumulate: add, batch: (batches, (m * k, m * n, n * k)))
         }
       }
     }
   }
   gpu.run { () throws(CUDAError) in
-    try gpu.blas.gemm(transA: false, transB: transposeB, m: m, n: n, k: k, a: a.devicePointer, lda: k, b: b.devicePointer,
-                      ldb: ldb, c: out.devicePointer, ldc: n, accumulate: false, batch: (batches, (m * k, strideB, m * n)))
+    try gpu.gemm(transA: false, transB: transposeB, m: m, n: n, k: k, a: a.devicePointer, lda: k, b: b.devicePointer,
+                 ldb: ldb, c: out.devicePointer, ldc: n, accumulate: false, batch: (batches, (m * k, strideB, m * n)))
   }
   return out
 }

@@ -79,8 +79,8 @@ struct FinetuneCommand: ParsableCommand {
     let encode: (String) throws -> [Int] = { try encodeText($0, with: tokenizer, dropped: dropped) }
     let files = try source.tokenizerFiles(override: self.tokenizer)
     let (device, where_) = try self.device.resolve()
-    try precision.apply(to: device)
-    if device.gpu != nil { print("fine-tuning on \(where_)") }
+    let products = try precision.apply(to: device)
+    if device.gpu != nil { print("fine-tuning on \(where_), \(products.rawValue) products") }
     var bar = ProgressBar(total: 1, label: "fine-tuning", unit: "steps")
     let start = Terminal.now()
     func report(_ p: FineTuneProgress) {

@@ -69,8 +69,9 @@ struct TrainCommand: ParsableCommand {
         try model.make(vocabSize: meta.vocabSize, endOfText: meta.endOfText, seed: training.seed ?? TrainingOptions().seed)
       },
       options: { made in try training.options(blockSize: made.contextLength ?? model.blockSize ?? 64) })
-    let device = try self.device.resolve()
-    try precision.apply(to: device.device)
+    var device = try self.device.resolve()
+    let products = try precision.apply(to: device.device)
+    if device.device.gpu != nil { device.description += ", \(products.rawValue) products" }
     let outcome = try runTraining(data: dataFolder, out: out, start: start, device: device, dashboardPort: dashboard)
     if outcome == .interrupted { throw ExitCode(130) }
   }

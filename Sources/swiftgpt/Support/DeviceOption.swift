@@ -43,29 +43,32 @@ struct DeviceOption: ParsableArguments {
   }
 }
 
-/// The arithmetic of the GPU's matrix products.
-enum GPUPrecision: String, ExpressibleByArgument, CaseIterable {
-  /// Float32 throughout: results match the CPU engine's.
-  case fp32
-  /// Products on the tensor cores with inputs rounded to TF32 (10-bit mantissa), sums in Float32
-  /// (sm_80 and newer).
-  case tf32
-}
+extension Precision: ExpressibleByArgument {}
 
-/// `--precision fp32|tf32` for training on a GPU.
+/// `--precision fp32|tf32|bf16` for training on a GPU; without it, bf16 on sm_80 and newer.
 struct PrecisionOption: ParsableArguments {
-  @Option(help: "On a GPU, the matrix products' arithmetic: fp32 (as the CPU) or tf32 (tensor cores, sm_80 and newer).")
-  var precision: GPUPrecision = .fp32
+  @Option(help: """
+    On a GPU, the matrix products' arithmetic: fp32 (as the CPU), tf32 or bf16 (tensor cores, sm_80 and newer; \
+    sums, weights and optimizer state stay FP32). Default: bf16 on sm_80 and newer, else fp32.
+    """)
+  var precision: Precision?
 
-  /// Sets the products of `device` to this precision; TF32 asked of the CPU is an error.
-  func apply(to device: Device) throws {
+  /// Sets the products of `device` to the chosen precision and returns it; TF32 or bf16 asked
+  /// of the CPU or of a GPU older than sm_80 is an error.
+  @discardableResult
+  func apply(to device: Device) throws -> Precision {
     guard let gpu = device.gpu else {
-      if precision == .tf32 { throw CLIError("--precision tf32 needs a GPU; the CPU computes in FP32 (drop --precision or use --device cuda)") }
-      return
+      if let precision, precision != .fp32 {
+        throw CLIError("--precision \(precision.rawValue) needs a GPU; the CPU computes in FP32 (drop --precision or use --device cuda)")
+      }
+      return .fp32
     }
-    if precision == .tf32 && gpu.device.computeCapability.major < 8 {
-      throw CLIError("--precision tf32 needs compute capability 8.0 or newer; \(gpu.device.name) has \(gpu.device.architecture)")
+    let tensorCores = gpu.device.computeCapability.major >= 8
+    if let precision, precision != .fp32, !tensorCores {
+      throw CLIError("--precision \(precision.rawValue) needs compute capability 8.0 or newer; \(gpu.device.name) has \(gpu.device.architecture)")
     }
-    try gpu.blas.allowTF32(precision == .tf32)
+    let chosen = precision ?? (tensorCores ? .bf16 : .fp32)
+    try gpu.setPrecision(chosen)
+    return chosen
   }
 }

@@ -182,4 +182,5 @@ inline float __shfl_xor_sync(unsigned, float v, int offset) {
 }
 
 inline float __int_as_float(unsigned bits) { float f; std::memcpy(&f, &bits, 4); return f; }
+inline unsigned __float_as_uint(float f) { unsigned bits; std::memcpy(&bits, &f, 4); return bits; }
 inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }

@@ -150,6 +150,36 @@ int cublasSgemmStridedBatched(void*, int ta, int tb, int m, int n, int k, const 
   driver_check("cublasSgemmStridedBatched");
   return 0;
 }
+// cublasGemmStridedBatchedEx with FP32 output and compute (CUBLAS_COMPUTE_32F), inputs FP32
+// (CUDA_R_32F) or bfloat16 bits (CUDA_R_16BF): widened exactly, then the same loops as Sgemm.
+static float element(const void* p, int type, long i) {
+  if (type == 14) { unsigned bits = (unsigned)((const unsigned short*)p)[i] << 16; float f; memcpy(&f, &bits, 4); return f; }
+  return ((const float*)p)[i];
+}
+int cublasGemmStridedBatchedEx(void*, int ta, int tb, int m, int n, int k, const void* alpha, const void* a, int atype,
+                               int lda, long long sa, const void* b, int btype, int ldb, long long sb, const void* beta,
+                               void* c, int ctype, int ldc, long long sc, int batch, int compute, int) {
+  if (ctype != 0 || compute != 68 || (atype != 0 && atype != 14) || (btype != 0 && btype != 14)) return 15;  // NOT_SUPPORTED
+  const float al = *(const float*)alpha, be = *(const float*)beta;
+  for (int p = 0; p < batch; p++)
+    for (int j = 0; j < n; j++)
+      for (int i = 0; i < m; i++) {
+        float acc = 0.0f;
+        for (int l = 0; l < k; l++)
+          acc += element(a, atype, ta ? p * sa + l + (long)i * lda : p * sa + i + (long)l * lda) *
+                 element(b, btype, tb ? p * sb + j + (long)l * ldb : p * sb + l + (long)j * ldb);
+        float* out = (float*)c + p * sc + i + (long)j * ldc;
+        *out = al * acc + (be == 0.0f ? 0.0f : be * *out);
+      }
+  auto driver_check = (void (*)(const char*))dlsym(RTLD_DEFAULT, "fake_cuda_check_guards");
+  driver_check("cublasGemmStridedBatchedEx");
+  return 0;
+}
+int cublasGemmEx(void* h, int ta, int tb, int m, int n, int k, const void* alpha, const void* a, int atype, int lda,
+                 const void* b, int btype, int ldb, const void* beta, void* c, int ctype, int ldc, int compute, int algo) {
+  return cublasGemmStridedBatchedEx(h, ta, tb, m, n, k, alpha, a, atype, lda, 0, b, btype, ldb, 0, beta, c, ctype, ldc, 0, 1,
+                                    compute, algo);
+}
 int cublasSgemm_v2(void* h, int ta, int tb, int m, int n, int k, const float* alpha, const float* a, int lda,
                    const float* b, int ldb, const float* beta, float* c, int ldc) {
   return cublasSgemmStridedBatched(h, ta, tb, m, n, k, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1);
