@@ -44,12 +44,28 @@ struct SentencePieceNormalizer: Sendable {
 
   /// The normalized text (SentencePiece `Normalizer::Normalize`).
   func normalize(_ text: String) -> [UInt8] {
-    let input = Array(text.utf8)
+    var text = text
+    return text.withUTF8 { input in replacements.withUnsafeBufferPointer { normalize(input, replacements: $0) } }
+  }
+
+  private func normalize(_ input: UnsafeBufferPointer<UInt8>, replacements: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+    /// The bytes the text at `i` becomes, and how many input bytes that takes: a user-defined
+    /// symbol as it is, else the longest rule's replacement, else one character.
+    func prefix(at i: Int) -> (bytes: UnsafeBufferPointer<UInt8>, consumed: Int) {
+      if let userDefined, let n = userDefined.longestMatch(input, at: i) { return (.init(rebasing: input[i..<(i + n)]), n) }
+      if let (length, value) = longestRule(input, at: i) {
+        var end = value
+        while end < replacements.count && replacements[end] != 0 { end += 1 }
+        return (.init(rebasing: replacements[value..<end]), length)
+      }
+      let n = min(utf8Length(input[i]), input.count - i)
+      return (.init(rebasing: input[i..<(i + n)]), n)
+    }
     var i = 0
     if removeExtraWhitespaces {
       while i < input.count {
-        let p = prefix(input, at: i)
-        guard p.bytes(input, replacements).elementsEqual(" ".utf8) else { break }
+        let p = prefix(at: i)
+        guard p.bytes.count == 1 && p.bytes[0] == 0x20 else { break }
         i += p.consumed
       }
     }
@@ -60,8 +76,8 @@ struct SentencePieceNormalizer: Sendable {
     if !treatWhitespaceAsSuffix && addDummyPrefix { out += space }
     var previousIsSpace = removeExtraWhitespaces
     while i < input.count {
-      let p = prefix(input, at: i)
-      var bytes = p.bytes(input, replacements)
+      let p = prefix(at: i)
+      var bytes = p.bytes[...]
       while previousIsSpace, bytes.first == 0x20 { bytes = bytes.dropFirst() }
       if !bytes.isEmpty {
         for b in bytes { if b == 0x20 && escapeWhitespaces { out += Self.space } else { out.append(b) } }
@@ -77,41 +93,15 @@ struct SentencePieceNormalizer: Sendable {
     return out
   }
 
-  /// What the text at `i` becomes: `range` of the input (kept) or of the replacements, and how
-  /// many input bytes that takes.
-  private struct Prefix {
-    var range: Range<Int>
-    var replaced: Bool
-    var consumed: Int
-
-    func bytes(_ input: [UInt8], _ replacements: [UInt8]) -> ArraySlice<UInt8> {
-      replaced ? replacements[range] : input[range]
-    }
-  }
-
-  /// A user-defined symbol as it is, else the longest rule, else one character.
-  private func prefix(_ input: [UInt8], at i: Int) -> Prefix {
-    if let userDefined, let n = userDefined.longestMatch(input, at: i) { return Prefix(range: i..<(i + n), replaced: false, consumed: n) }
-    if let (length, value) = longestRule(input, at: i) {
-      var end = value
-      while end < replacements.count && replacements[end] != 0 { end += 1 }
-      return Prefix(range: value..<end, replaced: true, consumed: length)
-    }
-    let n = min(utf8Length(input[i]), input.count - i)
-    return Prefix(range: i..<(i + n), replaced: false, consumed: n)
-  }
-
   /// The longest rule at `i` among the first 32 found (as SentencePiece keeps them), with its value.
-  private func longestRule(_ input: [UInt8], at i: Int) -> (length: Int, value: Int)? {
+  private func longestRule(_ input: UnsafeBufferPointer<UInt8>, at i: Int) -> (length: Int, value: Int)? {
     guard let trie else { return nil }
     var best: (Int, Int)?
     var found = 0
-    input.withUnsafeBufferPointer { b in
-      trie.forEachPrefix(b, from: i) { length, value in
-        best = (length, value)
-        found += 1
-        return found < 32
-      }
+    trie.forEachPrefix(input, from: i) { length, value in
+      best = (length, value)
+      found += 1
+      return found < 32
     }
     return best
   }
@@ -138,11 +128,13 @@ struct PieceMatcher: Sendable {
   }
 
   func longestMatch(_ input: [UInt8], at i: Int) -> Int? {
-    input.withUnsafeBufferPointer { b in
-      for n in stride(from: min(longest, b.count - i), through: 1, by: -1) where table.find(b.baseAddress! + i, n) != nil {
-        return n
-      }
-      return nil
+    input.withUnsafeBufferPointer { longestMatch($0, at: i) }
+  }
+
+  func longestMatch(_ input: UnsafeBufferPointer<UInt8>, at i: Int) -> Int? {
+    for n in stride(from: min(longest, input.count - i), through: 1, by: -1) where table.find(input.baseAddress! + i, n) != nil {
+      return n
     }
+    return nil
   }
 }

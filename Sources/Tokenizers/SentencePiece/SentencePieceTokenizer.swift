@@ -43,6 +43,9 @@ public struct SentencePieceTokenizer: Tokenizer {
   private let reserved: [ExactString: Int]
   private let longestPiece: Int
   private let minScore: Float
+  /// Each piece's score and what the Unigram search does with it, by id (the search's hot data).
+  private let unigramPieces: [(score: Float, kind: UnigramKind)]
+  private enum UnigramKind: UInt8 { case normal, userDefined, unused }
   private let unknownSurface: String
   /// The id of each byte's `<0xXX>` piece, when byte fallback is on.
   private let byteIds: [Int]
@@ -118,6 +121,7 @@ public struct SentencePieceTokenizer: Tokenizer {
     unknownId = unknown
     longestPiece = proto.pieces.map { $0.piece.utf8.count }.max() ?? 1
     minScore = pieces.filter { $0.type == .normal }.map(\.score).min() ?? .greatestFiniteMagnitude
+    unigramPieces = pieces.map { ($0.score, $0.type == .userDefined ? .userDefined : $0.type == .unused ? .unused : .normal) }
     func normalizer(_ n: Sentencepiece_NormalizerSpec) throws(TokenizerError) -> SentencePieceNormalizer {
       try SentencePieceNormalizer(
         charsMap: Array(n.precompiledCharsmap), addDummyPrefix: n.addDummyPrefix,
@@ -193,54 +197,50 @@ public struct SentencePieceTokenizer: Tokenizer {
   /// the best score at the current position leaves ±10⁵, every score reached so far is rebased
   /// on it. Matching this type for type keeps near ties breaking as the library breaks them.
   private func viterbi(_ normalized: [UInt8]) -> [(Range<Int>, Int)] {
+    /// The best path ending at a position: its score, where its last piece starts (−1: none yet), that piece.
+    struct Node { var score: Float = 0, start: Int32 = -1, id: Int32 = -1 }
     let n = normalized.count
-    var bestScore = [Float](repeating: 0, count: n + 1)
-    var bestStart = [Int](repeating: -1, count: n + 1)
-    var bestId = [Int](repeating: -1, count: n + 1)
+    var nodes = [Node](repeating: Node(), count: n + 1)
     let unknownScore = minScore - 10
-    /// The furthest position any piece has reached (the rebase covers up to it).
-    var reached = 0
-    normalized.withUnsafeBufferPointer { b in
-      var start = 0
-      while start < n {
-        var base = bestScore[start]
-        if base < -1e5 || base > 1e5 {
-          for p in start...max(start, reached) where p == start || bestStart[p] != -1 { bestScore[p] -= base }
-          base = 0
-        }
-        let width = min(utf8Length(b[start]), n - start)
-        var hasSingle = false
-        trie.forEachPrefix(b, from: start) { length, id in
-          guard pieces[id].type != .unused else { return true }
-          let end = start + length
-          reached = max(reached, end)
-          let score = pieces[id].type == .userDefined ? Float(Double(length - 1) * 0.1) : pieces[id].score
-          let candidate = score + base
-          if bestStart[end] == -1 || candidate > bestScore[end] {
-            bestScore[end] = candidate
-            bestStart[end] = start
-            bestId[end] = id
+    nodes.withUnsafeMutableBufferPointer { best in
+      normalized.withUnsafeBufferPointer { b in
+        /// The furthest position any piece has reached (the rebase covers up to it).
+        var reached = 0
+        var start = 0
+        while start < n {
+          var base = best[start].score
+          if base < -1e5 || base > 1e5 {
+            for p in start...max(start, reached) where p == start || best[p].start != -1 { best[p].score -= base }
+            base = 0
           }
-          if length == width { hasSingle = true }
-          return true
-        }
-        if !hasSingle {
-          reached = max(reached, start + width)
-          let candidate = unknownScore + base
-          if bestStart[start + width] == -1 || candidate > bestScore[start + width] {
-            bestScore[start + width] = candidate
-            bestStart[start + width] = start
-            bestId[start + width] = unknownId
+          let width = min(utf8Length(b[start]), n - start)
+          var hasSingle = false
+          trie.forEachPrefix(b, from: start) { length, id in
+            let piece = unigramPieces[id]
+            guard piece.kind != .unused else { return true }
+            let end = start + length
+            reached = max(reached, end)
+            let candidate = (piece.kind == .userDefined ? Float(Double(length - 1) * 0.1) : piece.score) + base
+            if best[end].start == -1 || candidate > best[end].score { best[end] = Node(score: candidate, start: Int32(start), id: Int32(id)) }
+            if length == width { hasSingle = true }
+            return true
           }
+          if !hasSingle {
+            let end = start + width
+            reached = max(reached, end)
+            let candidate = unknownScore + base
+            if best[end].start == -1 || candidate > best[end].score { best[end] = Node(score: candidate, start: Int32(start), id: Int32(unknownId)) }
+          }
+          start += width
         }
-        start += width
       }
     }
     var out: [(Range<Int>, Int)] = []
     var end = n
     while end > 0 {
-      out.append((bestStart[end]..<end, bestId[end]))
-      end = bestStart[end]
+      let node = nodes[end]
+      out.append((Int(node.start)..<end, Int(node.id)))
+      end = Int(node.start)
     }
     return out.reversed()
   }
