@@ -47,3 +47,19 @@ struct InputCLITests {
             "\(r.out) \(r.err)")
   }
 }
+
+@Suite("Precision")
+struct PrecisionCLITests {
+  /// TF32 and bf16 are GPU arithmetic: asked of the CPU they are a one-line error, before the
+  /// run writes anything.
+  @Test(arguments: ["bf16", "tf32"])
+  func reducedPrecisionOnTheCPUIsAnErrorBeforeAnythingIsWritten(_ precision: String) throws {
+    let dir = makeTemporaryDirectory("swiftgpt-precision")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let r = try swiftgpt(["train", "--device", "cpu", "--precision", precision, "--max-steps", "1", "--out", dir + "/run"])
+    #expect(r.status != 0)
+    #expect(r.err.contains("--precision \(precision) needs a GPU"), "\(r.err)")
+    #expect(r.err.split(separator: "\n").count == 1)
+    #expect(!FileManager.default.fileExists(atPath: dir + "/run"))
+  }
+}

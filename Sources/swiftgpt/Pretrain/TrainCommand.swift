@@ -63,15 +63,16 @@ struct TrainCommand: ParsableCommand {
     if !resume && !overwrite && holdsRun {
       throw CLIError("\(out) already holds a training run: continue it with --resume, replace it with --overwrite, or choose another --out")
     }
+    // Where to compute, before anything is written: a --precision the device lacks is an error.
+    var device = try self.device.resolve()
+    let products = try precision.apply(to: device.device)
+    if device.device.gpu != nil { device.description += ", \(products.rawValue) products" }
     let dataFolder = try data ?? prepareEmbeddedCorpus(into: out + "/data")
     let start = resume ? TrainingStart.resume(maxSteps: training.maxSteps) : .new(
       model: { meta in
         try model.make(vocabSize: meta.vocabSize, endOfText: meta.endOfText, seed: training.seed ?? TrainingOptions().seed)
       },
       options: { made in try training.options(blockSize: made.contextLength ?? model.blockSize ?? 64) })
-    var device = try self.device.resolve()
-    let products = try precision.apply(to: device.device)
-    if device.device.gpu != nil { device.description += ", \(products.rawValue) products" }
     let outcome = try runTraining(data: dataFolder, out: out, start: start, device: device, dashboardPort: dashboard)
     if outcome == .interrupted { throw ExitCode(130) }
   }
