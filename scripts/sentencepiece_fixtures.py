@@ -91,4 +91,18 @@ for xs, tail in [(0, "ab"), (50000, "ab"), (100001, "ab"), (150001, "ab"), (1, "
     cases.append({"xs": xs, "tail": tail, "count": len(pieces), "last": pieces[-4:]})
 with open(os.path.join(outdir, "float_ties.json"), "w", encoding="utf-8") as f:
     json.dump(cases, f)
+
+# A text that is both a control piece and a normal piece: the library refuses the model.
+m = pb.ModelProto()
+m.trainer_spec.model_type = pb.TrainerSpec.BPE
+m.normalizer_spec.name = "identity"
+for piece, score, type_ in [("<unk>", 0, kind.UNKNOWN), ("ab", 0, kind.CONTROL), ("a", -1, kind.NORMAL),
+                            ("b", -2, kind.NORMAL), ("ab", -0.5, kind.NORMAL)]:
+    p = m.pieces.add(); p.piece = piece; p.score = score; p.type = type_
+try:
+    spm.SentencePieceProcessor(model_proto=m.SerializeToString())
+    raise SystemExit("sentencepiece loaded a model with a text defined twice")
+except RuntimeError as e:
+    assert "already defined" in str(e), e
+open(os.path.join(outdir, "defined_twice.model"), "wb").write(m.SerializeToString())
 print("wrote", len(records), "models", sentencepiece_version := spm.__version__)

@@ -124,6 +124,13 @@ struct SentencePieceTests {
     #expect(throws: TokenizerError.self) { try SentencePieceTokenizer(unigram: bpe) }
   }
 
+  /// A text that is both a reserved (control) piece and a vocabulary piece is refused, as the
+  /// library refuses it ("ab is already defined"); encoding relies on it.
+  @Test func aTextDefinedTwiceIsAnError() throws {
+    let path = Self.directory.appendingPathComponent("defined_twice.model").path
+    #expect { try SentencePieceTokenizer(file: path) } throws: { "\($0)".contains("\"ab\" appears twice") }
+  }
+
   @Test func aFileThatIsNoModelIsAnError() throws {
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("swiftgpt-bad-\(UUID()).model").path
     defer { try? FileManager.default.removeItem(atPath: path) }

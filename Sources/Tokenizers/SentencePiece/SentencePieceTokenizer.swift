@@ -116,6 +116,13 @@ public struct SentencePieceTokenizer: Tokenizer {
     self.vocabularyIds = vocabularyIds
     trie = try DoubleArray(vocabularyIds.map { (Array(proto.pieces[$0].piece.utf8), UInt32($0)) }
       .sorted { $0.0.lexicographicallyPrecedes($1.0) })
+    // A text is one piece, reserved or not (the library says "already defined").
+    for (key, id) in reserved {
+      var bytes = Array(key.string.utf8)
+      if bytes.withUnsafeMutableBufferPointer({ vocabulary.find($0.baseAddress!, $0.count) }) != nil {
+        throw .invalidJSON(field: "pieces[\(id)]", reason: "\(key.string.debugDescription) appears twice")
+      }
+    }
     self.reserved = reserved
     self.byteIds = byteIds
     unknownId = unknown
@@ -292,7 +299,9 @@ public struct SentencePieceTokenizer: Tokenizer {
     }
     var out: [(Range<Int>, Int)] = []
     func resegment(_ range: Range<Int>) {
-      let id = id(of: String(decoding: normalized[range], as: UTF8.self))
+      // `id(of:)` of the symbol's text, without making the string when it is a vocabulary piece
+      // (no reserved piece has a vocabulary piece's text).
+      let id = normalized.withUnsafeBufferPointer { vocabularyId($0, range) } ?? id(of: String(decoding: normalized[range], as: UTF8.self))
       if pieces[id].type == .unused, let left = unusedSplits[normalized[range]] {
         resegment(range.lowerBound..<(range.lowerBound + left))
         resegment((range.lowerBound + left)..<range.upperBound)
