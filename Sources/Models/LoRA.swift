@@ -53,7 +53,7 @@ public final class LoRAAdapter {
   public let scale: Float
   /// The covered layers (looked up in `parameters` on each use: the tensors change when the
   /// adapters move to another device).
-  private var layers: Set<String> = []
+  private let layers: Set<String>
 
   /// A and B of `layer`, or nil when it has no adapter.
   private func weights(_ layer: String) -> (a: Tensor, b: Tensor)? {
@@ -82,9 +82,7 @@ public final class LoRAAdapter {
       specs.append((layer + ".lora_B.weight", [w.shape[1], config.rank], true))
     }
     parameters = ParameterSet(specs)
-    for layer in layers {
-      self.layers.insert(layer)
-    }
+    self.layers = Set(layers)
   }
 
   /// Number of trainable scalars.
