@@ -1,0 +1,1 @@
+// The module is its header (include/CPrefetch.h); a C target needs one source file.
