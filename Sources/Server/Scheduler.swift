@@ -135,15 +135,16 @@ final class Scheduler: @unchecked Sendable {
         if pending.job.maxTokens == 0 { finish(&generation, reason: "length"); continue }
         decoder.reset(slot: slot)
         let logits = decoder.prefill(slot: slot, pending.job.prompt)
-        if accept(logits, into: &generation) { updated[slot] = generation }
+        var generations = [generation]
+        if accept(choose([logits], for: &generations)[0], into: &generations[0]) { updated[slot] = generations[0] }
       }
       // One step for every slot that was already decoding.
       let batch = stepping.keys.sorted().map { (slot: $0, token: stepping[$0]!.next) }
       if !batch.isEmpty {
         let logits = decoder.step(batch)
-        for (entry, row) in zip(batch, logits) {
-          var generation = updated[entry.slot]!
-          updated[entry.slot] = accept(row, into: &generation) ? generation : nil
+        var generations = batch.map { updated[$0.slot]! }
+        for (i, choice) in choose(logits, for: &generations).enumerated() {
+          updated[batch[i].slot] = accept(choice, into: &generations[i]) ? generations[i] : nil
         }
       }
       condition.withLock {
@@ -153,21 +154,50 @@ final class Scheduler: @unchecked Sendable {
     }
   }
 
-  /// Samples the next token from `logits`, passes its text on, and says whether the generation
-  /// goes on (else it has been finished).
-  private func accept(_ logits: [Float], into g: inout Generation) -> Bool {
+  /// A sampled token, with its log probability when the request asks for them.
+  private struct Choice {
+    var token: Int32
+    var logprob: TokenLogprob?
+  }
+
+  /// Samples each generation's next token from its row of `logits`, advancing its random
+  /// stream: in parallel, as sorting a large vocabulary for every slot takes a while, and each
+  /// slot draws from its own stream (the same tokens as one after another).
+  private func choose(_ logits: [[Float]], for generations: inout [Generation]) -> [Choice] {
+    var choices = [Choice](repeating: Choice(token: 0), count: logits.count)
+    if decoder.failure != nil { return choices }  // `accept` answers with the failure
+    var streams = generations.map(\.rng)
+    let jobs = generations.map(\.pending.job)
+    choices.withUnsafeMutableBufferPointer { choicesOut in
+      streams.withUnsafeMutableBufferPointer { streamsInOut in
+        let (out, rngs) = (UncheckedSendable(choicesOut.baseAddress!), UncheckedSendable(streamsInOut.baseAddress!))
+        Parallel.forEach(logits.count) { i in
+          let (job, row) = (jobs[i], logits[i])
+          var biased = row
+          for (id, bias) in job.logitBias { biased[id] += bias }
+          let token = job.sampling.sample(biased, rng: &rngs.value[i])
+          let logprob = job.logprobs.map { Self.logprob(of: token, in: row, top: $0) }
+          out.value[i] = Choice(token: Int32(token), logprob: logprob)
+        }
+      }
+    }
+    for i in generations.indices { generations[i].rng = streams[i] }
+    return choices
+  }
+
+  /// Takes the sampled token: passes its text on, and says whether the generation goes on
+  /// (else it has been finished).
+  private func accept(_ choice: Choice, into g: inout Generation) -> Bool {
     if let failure = decoder.failure {
       g.pending.continuation.resume(throwing: APIError(.internalServerError, "server_error", failure))
       return false
     }
     let job = g.pending.job
-    var biased = logits
-    for (id, bias) in job.logitBias { biased[id] += bias }
-    let token = Int32(job.sampling.sample(biased, rng: &g.rng))
+    let token = choice.token
     g.tokens += 1
     if job.stopTokens.contains(token) { finish(&g, reason: "stop"); return false }
     if Int(token) < tokenizer.vocabSize {  // the instruction markers add no text
-      if let alternatives = job.logprobs { g.heldLogprobs.append(logprob(of: Int(token), in: logits, top: alternatives)) }
+      if let logprob = choice.logprob { g.heldLogprobs.append(logprob) }
       do {
         pass(g.filter.feed(try g.text.append(Int(token))), of: &g, final: false)
       } catch {
@@ -206,7 +236,7 @@ final class Scheduler: @unchecked Sendable {
   }
 
   /// `id`'s log probability under `logits` (log-softmax), with the `top` most likely tokens.
-  private func logprob(of id: Int, in logits: [Float], top: Int) -> TokenLogprob {
+  private static func logprob(of id: Int, in logits: [Float], top: Int) -> TokenLogprob {
     let peak = logits.max()!
     let logTotal = Float(log(logits.reduce(0.0) { $0 + exp(Double($1 - peak)) })) + peak
     let best = top == 0 ? [] : tokensByLogit(logits).prefix(top).map { (id: $0, logprob: logits[$0] - logTotal) }

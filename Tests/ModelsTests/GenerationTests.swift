@@ -115,6 +115,11 @@ struct GenerationTests {
       radixSort(&keys, bits: bits)
       #expect(keys == expected, "\(bits) bits")
     }
+    // Sorting by the high half only keeps equal halves in their order (the low halves here).
+    var pairs = (0..<5000).map { UInt64($0) | (values.next() % 40) << 32 }
+    let stable = pairs.enumerated().sorted { ($0.element >> 32, $0.offset) < ($1.element >> 32, $1.offset) }.map(\.element)
+    radixSort(&pairs, bits: 38, from: 32)
+    #expect(pairs == stable)
   }
 
   @Test("generation is reproducible from the seed, stops at a stop token, and runs past the context")
