@@ -10,7 +10,9 @@ protocol SlotDecoder: AnyObject {
   var failure: String? { get }
   func reset(slot: Int)
   func prefill(slot: Int, _ tokens: [Int32]) -> [Float]
-  func step(_ batch: [(slot: Int, token: Int32)]) -> [[Float]]
+  /// The longest prompt `step` takes.
+  var stepPromptLimit: Int { get }
+  func step(_ batch: [(slot: Int, tokens: [Int32])]) -> [[Float]]
 }
 
 extension BatchDecoder: SlotDecoder {}
@@ -25,7 +27,8 @@ final class SingleSlotDecoder: SlotDecoder {
   var failure: String? { nil }
   func reset(slot: Int) { decoder.reset() }
   func prefill(slot: Int, _ tokens: [Int32]) -> [Float] { decoder.append(tokens) }
-  func step(_ batch: [(slot: Int, token: Int32)]) -> [[Float]] { batch.map { decoder.append([$0.token]) } }
+  var stepPromptLimit: Int { .max }
+  func step(_ batch: [(slot: Int, tokens: [Int32])]) -> [[Float]] { batch.map { decoder.append($0.tokens) } }
 }
 
 /// The decode loop: up to `slots` generations decoded together, one token each per step
@@ -129,22 +132,28 @@ final class Scheduler: @unchecked Sendable {
       let stepping = active
       condition.unlock()
       var updated = stepping
+      // One step for every slot that was already decoding, and for new requests with short
+      // prompts; a long prompt is fed alone, as one matrix product.
+      var entries = stepping.keys.sorted().map { (slot: $0, tokens: [stepping[$0]!.next]) }
+      var generations = entries.map { stepping[$0.slot]! }
       for (slot, pending) in admitted {
         var generation = Generation(pending: pending, rng: RandomGenerator(seed: pending.job.seed),
                                     text: StreamingDecoder(tokenizer: tokenizer), filter: StopFilter(stops: pending.job.stop))
         if pending.job.maxTokens == 0 { finish(&generation, reason: "length"); continue }
         decoder.reset(slot: slot)
+        if pending.job.prompt.count <= decoder.stepPromptLimit {
+          entries.append((slot: slot, tokens: pending.job.prompt))
+          generations.append(generation)
+          continue
+        }
         let logits = decoder.prefill(slot: slot, pending.job.prompt)
-        var generations = [generation]
-        if accept(choose([logits], for: &generations)[0], into: &generations[0]) { updated[slot] = generations[0] }
+        var alone = [generation]
+        if accept(choose([logits], for: &alone)[0], into: &alone[0]) { updated[slot] = alone[0] }
       }
-      // One step for every slot that was already decoding.
-      let batch = stepping.keys.sorted().map { (slot: $0, token: stepping[$0]!.next) }
-      if !batch.isEmpty {
-        let logits = decoder.step(batch)
-        var generations = batch.map { updated[$0.slot]! }
+      if !entries.isEmpty {
+        let logits = decoder.step(entries)
         for (i, choice) in choose(logits, for: &generations).enumerated() {
-          updated[batch[i].slot] = accept(choice, into: &generations[i]) ? generations[i] : nil
+          updated[entries[i].slot] = accept(choice, into: &generations[i]) ? generations[i] : nil
         }
       }
       condition.withLock {

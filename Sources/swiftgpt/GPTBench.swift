@@ -220,7 +220,7 @@ struct DecodeBench: ParsableCommand {
         }
         let start = Terminal.now()
         for _ in 0..<steps {
-          let logits = decoder.step(next.indices.map { (slot: $0, token: next[$0]) })
+          let logits = decoder.step(next.indices.map { (slot: $0, tokens: [next[$0]]) })
           next = logits.map { row in Int32(row.indices.max { row[$0] < row[$1] }!) }
         }
         times[count, default: []].append((Terminal.now() - start) / Double(steps))  // each step read its logits back

@@ -522,10 +522,10 @@ private func privateEmulatedGPU() -> CUDAOps? {
       model.parameters.place(on: device)
       let decoder = BatchDecoder(model: model, slots: 3)
       var logits = [decoder.prefill(slot: 0, [1, 2, 3]), decoder.prefill(slot: 2, [7, 8, 9, 10, 11])]
-      for step in 0..<6 {  // slots 0 and 2 together, slot 1 joining at step 2
-        var batch: [(slot: Int, token: Int32)] = [(0, Int32(step)), (2, Int32(40 - step))]
-        if step == 2 { logits.append(decoder.prefill(slot: 1, [5])) }
-        if step > 2 { batch.append((1, Int32(step + 20))) }
+      for step in 0..<6 {  // slots 0 and 2 together, slot 1 joining at step 2 with its prompt
+        var batch: [(slot: Int, tokens: [Int32])] = [(0, [Int32(step)]), (2, [Int32(40 - step)])]
+        if step == 2 { batch.append((1, [5, 6])) }
+        if step > 2 { batch.append((1, [Int32(step + 20)])) }
         logits += decoder.step(batch)
       }
       #expect(decoder.failure == nil)

@@ -188,7 +188,7 @@ struct BatchDecoderTests {
     for step in 0..<5 {
       let tokens = (0..<3).map { Int32((step * 7 + $0 * 11) % 50) }
       expected = (0..<3).map { singles[$0].append([tokens[$0]]) }
-      got = batch.step((0..<3).map { (slot: slots[$0], token: tokens[$0]) })
+      got = batch.step((0..<3).map { (slot: slots[$0], tokens: [tokens[$0]]) })
       for k in 0..<3 {
         #expect(got[k] == expected[k], "step \(step), sequence \(k): the same bits as decoding it alone")
       }
@@ -197,10 +197,31 @@ struct BatchDecoderTests {
     let many = BatchDecoder(model: model, slots: 11)
     var lone = (0..<11).map { _ in model.makeDecoder(precision: .float32) }
     for slot in 0..<11 { #expect(many.prefill(slot: slot, [Int32(slot)]) == lone[slot].append([Int32(slot)])) }
-    let all = many.step((0..<11).map { (slot: $0, token: Int32(2 * $0)) })
+    let all = many.step((0..<11).map { (slot: $0, tokens: [Int32(2 * $0)]) })
     for slot in 0..<11 { #expect(all[slot] == lone[slot].append([Int32(2 * slot)]), "slot \(slot)") }
     #expect(batch.counts == [8, 0, 6, 10])
     batch.reset(slot: 2)
     #expect(batch.counts[2] == 0)
+  }
+
+  @Test("short prompts fed in a step among decoding slots get the bits of prefilling them alone, split between passes or not")
+  func promptsInAStep() throws {
+    let model = try GPT(config: GPTConfig(vocabSize: 50, blockSize: 24, nLayer: 2, nHead: 2, nEmbd: 32), seed: 4)
+    let batch = BatchDecoder(model: model, slots: 6)
+    var lone = (0..<6).map { _ in model.makeDecoder(precision: .float32) }
+    // Slots 0-3 are decoding; slot 4 starts with 3 tokens (rows 4-6 of the first pass) and slot 5
+    // with batch.stepPromptLimit tokens (row 7, then the second pass).
+    for slot in 0..<4 { #expect(batch.prefill(slot: slot, [Int32(slot), 9]) == lone[slot].append([Int32(slot), 9])) }
+    let prompts: [[Int32]] = [[3, 1, 4], (0..<batch.stepPromptLimit).map { Int32($0 * 5 % 50) }]
+    let entries = (0..<4).map { (slot: $0, tokens: [Int32(10 + $0)]) } + [(slot: 4, tokens: prompts[0]), (slot: 5, tokens: prompts[1])]
+    let got = batch.step(entries)
+    #expect(got.count == 6)
+    for (k, entry) in entries.enumerated() {
+      #expect(got[k] == lone[entry.slot].append(entry.tokens), "slot \(entry.slot)")
+    }
+    #expect(batch.counts == [3, 3, 3, 3, 3, batch.stepPromptLimit])
+    // The next step goes on from there.
+    let next = batch.step((0..<6).map { (slot: $0, tokens: [Int32(20 + $0)]) })
+    for slot in 0..<6 { #expect(next[slot] == lone[slot].append([Int32(20 + slot)]), "slot \(slot), next step") }
   }
 }

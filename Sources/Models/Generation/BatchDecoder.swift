@@ -44,35 +44,57 @@ public final class BatchDecoder {
     }
   }
 
-  /// Feeds one token to each slot of `batch` (distinct slots, each with room for it) and
-  /// returns each slot's logits [V] for its next token, in `batch` order: one forward pass per
-  /// `gemvMaxRows` slots.
+  /// Prompts of at most this many tokens can be fed by `step`, among the other slots' tokens,
+  /// with the bits `prefill` gives them (a longer prompt's products in `prefill` are blocked
+  /// as a matrix product, not row by row).
+  public var stepPromptLimit: Int { gemvMaxRows }
+
+  /// Feeds each slot of `batch` (distinct slots, each with room) its tokens — the next one for
+  /// a slot that is decoding, the prompt (at most `stepPromptLimit` tokens) for one that starts
+  /// — and returns each slot's logits [V] for its next token, in `batch` order. All the tokens
+  /// go through the model together, as the rows of one forward pass per `gemvMaxRows` of them;
+  /// a slot's rows may be split between passes (its keys and values are cached before the
+  /// next pass reads them).
   ///
   /// A slot's logits do not depend on the other slots in the step: products of up to
   /// `gemvMaxRows` rows give each row the bits it gets alone (and read the weights once, which
-  /// is what a decoding step costs). A seed then gives the same text however busy the server is.
-  public func step(_ batch: [(slot: Int, token: Int32)]) -> [[Float]] {
+  /// is what a decoding step costs), and so does attention. A seed then gives the same text
+  /// however busy the server is.
+  public func step(_ batch: [(slot: Int, tokens: [Int32])]) -> [[Float]] {
     precondition(!batch.isEmpty && Set(batch.map(\.slot)).count == batch.count, "a step takes distinct slots")
-    return stride(from: 0, to: batch.count, by: gemvMaxRows).flatMap { start in
-      step(rows: Array(batch[start..<min(batch.count, start + gemvMaxRows)]))
+    precondition(batch.allSatisfy { !$0.tokens.isEmpty && counts[$0.slot] + $0.tokens.count <= model.config.blockSize },
+                 "a step feeds every slot at least one token, within its block size")
+    let rows = batch.flatMap { entry in
+      entry.tokens.enumerated().map { (slot: entry.slot, token: $1, position: counts[entry.slot] + $0) }
     }
+    // The row whose logits each slot gets: its last.
+    var lastRows: [Int] = [], fed = 0
+    for entry in batch {
+      fed += entry.tokens.count
+      lastRows.append(fed - 1)
+    }
+    let logits = stride(from: 0, to: rows.count, by: gemvMaxRows).flatMap { start in
+      let end = min(rows.count, start + gemvMaxRows)
+      return forward(rows: Array(rows[start..<end]), logitsOf: lastRows.filter { (start..<end).contains($0) }.map { $0 - start })
+    }
+    for entry in batch { counts[entry.slot] += entry.tokens.count }
+    return logits
   }
 
-  /// `step` for at most `gemvMaxRows` slots.
-  private func step(rows: [(slot: Int, token: Int32)]) -> [[Float]] {
-    let b = rows.count
-    let past = rows.map { counts[$0.slot] }
-    precondition(past.allSatisfy { $0 < model.config.blockSize }, "a slot is full")
-    return withoutGrad {
-      let x = model.transformer(rows.map(\.token), shape: [b], positions: past.map(Int32.init), rng: nil) { qkv, layer in
+  /// One forward pass over at most `gemvMaxRows` rows, each a token at a position of a slot:
+  /// the logits [V] of the rows `logitsOf`.
+  private func forward(rows: [(slot: Int, token: Int32, position: Int)], logitsOf wanted: [Int]) -> [[Float]] {
+    withoutGrad {
+      let x = model.transformer(rows.map(\.token), shape: [rows.count], positions: rows.map { Int32($0.position) }, rng: nil) {
+        qkv, layer in
         // Each row attends over its own slot's cache.
-        cachedAttention(rows: qkv, caches: (0..<b).map { (keys[rows[$0].slot][layer], values[rows[$0].slot][layer], past[$0]) },
+        cachedAttention(rows: qkv, caches: rows.map { (keys[$0.slot][layer], values[$0.slot][layer], $0.position) },
                         heads: model.config.nHead)
       }
-      for entry in rows { counts[entry.slot] += 1 }
-      let logits = matmul(x, model.head, transposeB: true).scalars
+      if wanted.isEmpty { return [] }
+      let logits = matmul(embedding(x, ids: wanted.map(Int32.init), shape: [wanted.count]), model.head, transposeB: true).scalars
       let v = model.config.vocabSize
-      return (0..<b).map { Array(logits[($0 * v)..<(($0 + 1) * v)]) }
+      return wanted.indices.map { Array(logits[($0 * v)..<(($0 + 1) * v)]) }
     }
   }
 }
