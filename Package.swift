@@ -35,6 +35,7 @@ let package = Package(
     // The GPU backend: CUDA's libraries are opened at run time (nothing CUDA is needed to build),
     // and the kernels' CUDA C is compiled into the binary (`PackageResources`) for NVRTC.
     .target(name: "CUDA", dependencies: ["FileSupport"], resources: [.embedInCode("Kernels")], swiftSettings: optimized),
+    // One C header: the cache prefetch hint the kernels use, which Swift cannot express.
     .target(name: "CPrefetch"),
     .target(name: "TensorEngine", dependencies: ["CUDA", "CPrefetch"], swiftSettings: kernels),
     .target(name: "Models", dependencies: ["FileSupport", "TensorEngine"], swiftSettings: kernels),

@@ -7,10 +7,11 @@ import CPrefetch
 ///
 /// - `transB`: B is stored as [n, k]: each output is a dot product with a contiguous row,
 ///   four X rows at a time against each row of B.
-/// - otherwise B is [k, n]: B is cut into blocks of 64 whole rows, each streamed sequentially
-///   (four rows at a time, each load shared by two X rows) into each X row's own partial sum,
-///   and the partial sums are added in block order — the same order for any thread count, so
-///   results do not depend on it.
+/// - otherwise B is [k, n]: B is cut into blocks of 64 whole rows; each X row's partial sum over
+///   a block is Σ_p x[p]·B[p, j] fused in p order from zero, whether B's rows are streamed in
+///   order (`gemvStream`, up to `gemvStreamRows` X rows) or walked down in 16-column tiles
+///   (`gemvTile4x16`), and the partial sums are added in block order — the same order for any
+///   thread count, so results do not depend on it.
 /// - `x(i, p)`: where element p of row i of X is.
 func sgemv(transB: Bool, m: Int, n: Int, k: Int, x: StridedA, b: UnsafePointer<Float>, ldb: Int,
            y: UnsafeMutablePointer<Float>, ldy: Int, accumulate: Bool, threads: Int) {
@@ -147,15 +148,13 @@ func gemvStream(_ x: UnsafePointer<Float>, rows: Int, k: Int, _ b: UnsafePointer
   if pair { out1.update(repeating: 0, count: n) }
   let vectorEnd = n / 16 * 16
   var p = 0
-  while p < count {
-    let bRows = min(4, count - p)
+  while p + 4 <= count {
     let r0 = b + p * ldb
-    let (r1, r2, r3) = (r0 + min(1, bRows - 1) * ldb, r0 + min(2, bRows - 1) * ldb, r0 + min(3, bRows - 1) * ldb)
-    @inline(__always) func broadcast(_ x: UnsafePointer<Float>, _ q: Int) -> Float16x {
-      Float16x(repeating: q < bRows ? x[p + q] : 0)
-    }
-    let (s0, s1, s2, s3) = (broadcast(x, 0), broadcast(x, 1), broadcast(x, 2), broadcast(x, 3))
-    let (t0, t1, t2, t3) = (broadcast(x1, 0), broadcast(x1, 1), broadcast(x1, 2), broadcast(x1, 3))
+    let (r1, r2, r3) = (r0 + ldb, r0 + 2 * ldb, r0 + 3 * ldb)
+    let (s0, s1, s2, s3) = (Float16x(repeating: x[p]), Float16x(repeating: x[p + 1]), Float16x(repeating: x[p + 2]),
+                            Float16x(repeating: x[p + 3]))
+    let (t0, t1, t2, t3) = (Float16x(repeating: x1[p]), Float16x(repeating: x1[p + 1]), Float16x(repeating: x1[p + 2]),
+                            Float16x(repeating: x1[p + 3]))
     var j = 0
     if pair {
       while j < vectorEnd {
@@ -184,17 +183,27 @@ func gemvStream(_ x: UnsafePointer<Float>, rows: Int, k: Int, _ b: UnsafePointer
         j += 16
       }
     }
-    // The last columns, one at a time, as in `sgemv`.
-    @inline(__always) func tail(_ xr: UnsafePointer<Float>, _ o: UnsafeMutablePointer<Float>) {
-      for j in vectorEnd..<n {
-        var sum = o[j]
-        for q in 0..<bRows { sum.addProduct(xr[p + q], b[(p + q) * ldb + j]) }
-        o[j] = sum
+    p += 4
+  }
+  // The block's last rows of B (fewer than four), one at a time: no padding products of zero,
+  // which would make the sums NaN where the tiles' are not, next to an infinite weight.
+  for q in p..<count {
+    for (xr, o) in pair ? [(x, out), (x1, out1)] : [(x, out)] {
+      let (s, row) = (Float16x(repeating: xr[q]), b + q * ldb)
+      for j in stride(from: 0, to: vectorEnd, by: 16) {
+        var a = load16(o + j)
+        a.addProduct(s, load16(row + j))
+        store16(a, o + j)
       }
     }
-    tail(x, out)
-    if pair { tail(x1, out1) }
-    p += 4
+  }
+  // The last columns, one at a time, with the same order of products.
+  for (xr, o) in pair ? [(x, out), (x1, out1)] : [(x, out)] {
+    for j in vectorEnd..<n {
+      var sum: Float = 0
+      for q in 0..<count { sum.addProduct(xr[q], b[q * ldb + j]) }
+      o[j] = sum
+    }
   }
 }
 
