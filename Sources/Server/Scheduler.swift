@@ -33,8 +33,9 @@ final class SingleSlotDecoder: SlotDecoder {
 
 /// The decode loop: up to `slots` generations decoded together, one token each per step
 /// (continuous batching with a GPT's `BatchDecoder`: a request takes a free slot at the next
-/// step and leaves it when it ends; requests beyond the slots wait in arrival order). It runs
-/// on a thread of its own, so the HTTP event loops never run the model.
+/// step, its prompt fed in that step when short, and leaves it when it ends; requests beyond
+/// the slots wait in arrival order). It runs on a thread of its own, so the HTTP event loops
+/// never run the model.
 final class Scheduler: @unchecked Sendable {
   private let decoder: any SlotDecoder
   private let tokenizer: any Tokenizer

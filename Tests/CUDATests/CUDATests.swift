@@ -274,7 +274,7 @@ private func privateEmulatedGPU() -> CUDAOps? {
     guard let ops = emulatedGPU else { return }
     var values: [Float] = [0, -0, 1, -1, .infinity, -.infinity, .greatestFiniteMagnitude, -.greatestFiniteMagnitude,
                            .leastNonzeroMagnitude, .leastNormalMagnitude, 1 + 0x1p-8, 1 + 0x1p-7 + 0x1p-8, 1 + 0x1p-8 + 0x1p-20,
-                           1 - 0x1p-9, 3.14159265, -2.71828, 65504, 1e-40, .nan]
+                           1 - 0x1p-9, 3.14159265, -2.71828, 65504, 0x1.5p-133, .nan]  // 0x1.5p-133: a subnormal
     var random = RandomGenerator(seed: 3)
     values += (0..<2000).map { _ in random.nextNormal() * Float(1 << (Int(random.next() % 40))) * 0x1p-20 }
     let x = try ops.device.upload(values)
