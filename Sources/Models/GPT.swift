@@ -98,14 +98,20 @@ public final class GPT: LanguageModel {
   /// place) → hidden states (…, T, C). `attention(qkv, layer)` maps each layer's packed projections
   /// [..., 3C] to [..., C]: full causal attention in `forward`, the KV cache when decoding.
   ///
-  /// `reduced` holds bfloat16 copies of weight matrices that single-row inputs read instead.
+  /// `reduced` holds bfloat16 copies of weight matrices that single-row inputs read instead;
+  /// `packed`, copies laid out for inputs of `PackedMatrix.rowCounts` rows (the same bits).
   func transformer(_ ids: [Int32], shape: [Int], positions: [Int32], rng: DropoutRNG?,
-                   reduced: [String: BFloat16Matrix] = [:], attention: (Tensor, Int) -> Tensor) -> Tensor {
+                   reduced: [String: BFloat16Matrix] = [:], packed: [String: PackedMatrix] = [:],
+                   attention: (Tensor, Int) -> Tensor) -> Tensor {
     // x · weight + bias for the linear layer `prefix`, plus its LoRA update if it has one.
     func project(_ x: Tensor, _ prefix: String) -> Tensor {
       let bias = optional(prefix + ".bias")
       var y: Tensor
-      if let matrix = reduced[prefix + ".weight"], x.count == matrix.rows {
+      if let matrix = packed[prefix + ".weight"], x.shape.count == 2, PackedMatrix.rowCounts.contains(x.shape[0]) {
+        y = Tensor.zeros([x.shape[0], matrix.cols])
+        gemv(x: x.data, rows: x.shape[0], b: matrix, y: y.data, accumulate: false)
+        if let bias { y = add(y, bias) }
+      } else if let matrix = reduced[prefix + ".weight"], x.count == matrix.rows {
         y = Tensor.zeros([1, matrix.cols])
         if let bias { y.data.update(from: bias.data, count: matrix.cols) }
         gemv(transB: false, x: x.data, b: matrix, y: y.data, accumulate: bias != nil)

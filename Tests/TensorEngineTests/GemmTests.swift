@@ -76,6 +76,24 @@ struct GemmTests {
     }
   }
 
+  @Test("a packed matrix holds the matrix, and its products give sgemv's bits",
+        arguments: [(37, 150), (48, 384), (1030, 77), (16, 64)])
+  func packedProductsMatchSgemv(n: Int, k: Int) {
+    let b = randomValues(k * n, seed: 8)
+    let packed = b.withUnsafeBufferPointer { PackedMatrix($0.baseAddress!, rows: k, cols: n) }
+    #expect((0..<k).allSatisfy { p in (0..<n).allSatisfy { packed[p, $0] == b[p * n + $0] } })
+    for m in PackedMatrix.rowCounts {
+      let a = randomValues(m * k, seed: UInt64(m + 40))
+      var expected = [Float](repeating: 0, count: m * n)
+      Self.multiply((false, false), m, n, k, a, b, into: &expected, accumulate: false, threads: 2)
+      var got = [Float](repeating: .nan, count: m * n)
+      a.withUnsafeBufferPointer { x in
+        got.withUnsafeMutableBufferPointer { gemv(x: x.baseAddress!, rows: m, b: packed, y: $0.baseAddress!, accumulate: false, threads: 2) }
+      }
+      #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "m \(m)")
+    }
+  }
+
   @Test("sgemm gives the same bits on 1 and 2 threads (row- and column-split paths)",
         arguments: [(false, false), (false, true), (true, false), (true, true)])
   func threadCountDoesNotChangeBits(transposes: (Bool, Bool)) {

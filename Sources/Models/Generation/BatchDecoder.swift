@@ -11,9 +11,19 @@ public final class BatchDecoder {
   private let keys: [[Storage]], values: [[Storage]]
   /// Tokens fed to each slot so far.
   public private(set) var counts: [Int]
+  /// Packed copies of the weight matrices, by parameter name.
+  private let packed: [String: PackedMatrix]
 
   public init(model: GPT, slots: Int) {
     self.model = model
+    // Steps of 5-8 rows read packed copies of the blocks' weight matrices (on the CPU).
+    var packed: [String: PackedMatrix] = [:]
+    if model.parameters.device.gpu == nil {
+      for (entry, tensor) in zip(model.parameters.entries, model.parameters.tensors) where entry.shape.count == 2 && entry.name.contains(".h.") {
+        packed[entry.name] = PackedMatrix(tensor.data, rows: entry.shape[0], cols: entry.shape[1])
+      }
+    }
+    self.packed = packed
     let size = model.config.blockSize * model.config.nEmbd
     func caches() -> [[Storage]] {
       (0..<slots).map { _ in (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false, on: model.parameters.device) } }
@@ -85,8 +95,8 @@ public final class BatchDecoder {
   /// the logits [V] of the rows `logitsOf`.
   private func forward(rows: [(slot: Int, token: Int32, position: Int)], logitsOf wanted: [Int]) -> [[Float]] {
     withoutGrad {
-      let x = model.transformer(rows.map(\.token), shape: [rows.count], positions: rows.map { Int32($0.position) }, rng: nil) {
-        qkv, layer in
+      let x = model.transformer(rows.map(\.token), shape: [rows.count], positions: rows.map { Int32($0.position) }, rng: nil,
+                                packed: packed) { qkv, layer in
         // Each row attends over its own slot's cache.
         cachedAttention(rows: qkv, caches: rows.map { (keys[$0.slot][layer], values[$0.slot][layer], $0.position) },
                         heads: model.config.nHead)

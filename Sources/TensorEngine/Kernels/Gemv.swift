@@ -50,7 +50,7 @@ func sgemv(transB: Bool, m: Int, n: Int, k: Int, x: StridedA, b: UnsafePointer<F
     }
     return
   }
-  let rowsPerBlock = 64
+  let rowsPerBlock = gemvBlockRows
   let blocks = (k + rowsPerBlock - 1) / rowsPerBlock
   let partial = Storage(count: blocks * m * n, zeroed: false)
   defer { withExtendedLifetime(partial) {} }
@@ -95,6 +95,9 @@ func sgemv(transB: Bool, m: Int, n: Int, k: Int, x: StridedA, b: UnsafePointer<F
     for block in 0..<blocks { TensorEngine.accumulate(partial.base + (block * m + i) * n, into: row, count: n) }
   }
 }
+
+/// `sgemv`'s blocks of B's rows (of the non-transposed case), whose sums are added in order.
+let gemvBlockRows = 64
 
 /// Up to this many rows, `sgemv` streams B's rows in order (`gemvStream`); with more, the
 /// arithmetic is worth the strided walk that keeps the sums in registers (`gemvTile4x16`).

@@ -1,0 +1,81 @@
+/// A [k, n] Float32 weight matrix laid out for `sgemv`'s tiled products of 5 to 8 rows, which
+/// walk B down 16 columns at a time within blocks of 64 rows: stored block by block, each block
+/// as its 16-column tiles one after another ([block][tile][row][16], the last tile zero-padded),
+/// the walk reads memory in order instead of a 64-byte line from every row. A server packs its
+/// weights once (a second copy of them) and decodes its batched steps from the copy.
+public final class PackedMatrix: @unchecked Sendable {
+  /// k and n.
+  public let rows: Int, cols: Int
+  /// Columns rounded up to whole tiles.
+  let paddedCols: Int
+  let values: UnsafeMutablePointer<Float>
+
+  /// Copies the row-major [rows, cols] `source`.
+  public init(_ source: UnsafePointer<Float>, rows: Int, cols: Int) {
+    (self.rows, self.cols) = (rows, cols)
+    paddedCols = (cols + 15) / 16 * 16
+    values = .allocate(capacity: rows * paddedCols)
+    for start in stride(from: 0, to: rows, by: gemvBlockRows) {
+      let count = min(gemvBlockRows, rows - start)
+      for tile in 0..<(paddedCols / 16) {
+        let out = tileBase(start: start, tile: tile)
+        for p in 0..<count {
+          for c in 0..<16 {
+            let j = tile * 16 + c
+            out[p * 16 + c] = j < cols ? source[(start + p) * cols + j] : 0
+          }
+        }
+      }
+    }
+  }
+
+  deinit { values.deallocate() }
+
+  /// The row counts of x whose products read a packed matrix; fewer rows stream B's rows in
+  /// order, which is faster from the row-major matrix.
+  public static var rowCounts: ClosedRange<Int> { (gemvStreamRows + 1)...gemvMaxRows }
+
+  /// The first value of `tile` in the block starting at row `start`: [count][16] from there.
+  @inline(__always)
+  func tileBase(start: Int, tile: Int) -> UnsafeMutablePointer<Float> {
+    values + start * paddedCols + tile * min(gemvBlockRows, rows - start) * 16
+  }
+
+  /// Element (p, j).
+  public subscript(p: Int, j: Int) -> Float {
+    let start = p / gemvBlockRows * gemvBlockRows
+    return tileBase(start: start, tile: j / 16)[(p - start) * 16 + j % 16]
+  }
+}
+
+/// y (+)= x · B for `m` rows of x [m, k] (5 ≤ m ≤ `gemvMaxRows`) and a packed B [k, n]: the bits
+/// `sgemv` gives the same product from the row-major B (the same tiles and blocks, the padded
+/// columns computed and dropped).
+public func gemv(x: UnsafePointer<Float>, rows m: Int, b: PackedMatrix, y: UnsafeMutablePointer<Float>,
+                 accumulate: Bool, threads: Int = Parallel.threads) {
+  precondition(PackedMatrix.rowCounts.contains(m), "a packed product takes \(PackedMatrix.rowCounts) rows, not \(m)")
+  let (k, n, width) = (b.rows, b.cols, b.paddedCols)
+  let blocks = (k + gemvBlockRows - 1) / gemvBlockRows
+  let partial = Storage(count: blocks * m * width, zeroed: false)
+  defer { withExtendedLifetime(partial) {} }
+  let (xs, sums) = (UncheckedSendable(x), UncheckedSendable(partial.base))
+  Parallel.forEach(blocks, threads: m * n * k < 1 << 16 ? 1 : threads) { block in
+    let start = block * gemvBlockRows
+    let count = min(gemvBlockRows, k - start)
+    let out = sums.value + block * m * width
+    for tile in 0..<(width / 16) {
+      var i = 0
+      while i < m {
+        let rows = min(4, m - i)
+        gemvTile4x16(xs.value + i * k + start, rows: rows, k: k, b.tileBase(start: start, tile: tile), ldb: 16, count: count,
+                     into: out + i * width + tile * 16, ldo: width)
+        i += rows
+      }
+    }
+  }
+  for i in 0..<m {
+    let row = y + i * n
+    if !accumulate { row.update(repeating: 0, count: n) }
+    for block in 0..<blocks { TensorEngine.accumulate(partial.base + (block * m + i) * width, into: row, count: n) }
+  }
+}
