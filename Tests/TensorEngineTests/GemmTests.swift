@@ -82,7 +82,7 @@ struct GemmTests {
     let b = randomValues(k * n, seed: 8)
     let packed = b.withUnsafeBufferPointer { PackedMatrix($0.baseAddress!, rows: k, cols: n) }
     #expect((0..<k).allSatisfy { p in (0..<n).allSatisfy { packed[p, $0] == b[p * n + $0] } })
-    for m in PackedMatrix.rowCounts {
+    for m in PackedMatrix.rowCounts {  // streamed (up to 4 rows) or tiled, sgemv's bits
       let a = randomValues(m * k, seed: UInt64(m + 40))
       var expected = [Float](repeating: 0, count: m * n)
       Self.multiply((false, false), m, n, k, a, b, into: &expected, accumulate: false, threads: 2)

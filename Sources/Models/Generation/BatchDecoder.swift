@@ -16,9 +16,9 @@ public final class BatchDecoder {
 
   public init(model: GPT, slots: Int) {
     self.model = model
-    // Steps of 5-8 rows read packed copies of the blocks' weight matrices (on the CPU), when the
-    // model and the copies take at most half the machine's memory; else the row-major weights,
-    // with the same bits, only slower.
+    // Steps read packed copies of the blocks' weight matrices (on the CPU), when the model and
+    // the copies take at most half the machine's memory; else the row-major weights, with the
+    // same bits, only slower.
     var packed: [String: PackedMatrix] = [:]
     let matrices = zip(model.parameters.entries, model.parameters.tensors).filter { $0.0.shape.count == 2 && $0.0.name.contains(".h.") }
     let copyBytes = 4 * Double(matrices.reduce(0) { $0 + $1.0.shape[0] * ($1.0.shape[1] + 15) / 16 * 16 })

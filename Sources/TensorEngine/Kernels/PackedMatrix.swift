@@ -1,8 +1,10 @@
-/// A [k, n] Float32 weight matrix laid out for `sgemv`'s tiled products of 5 to 8 rows, which
-/// walk B down 16 columns at a time within blocks of 64 rows: stored block by block, each block
-/// as its 16-column tiles one after another ([block][tile][row][16], the last tile zero-padded),
-/// the walk reads memory in order instead of a 64-byte line from every row. A server packs its
-/// weights once (a second copy of them) and decodes its batched steps from the copy.
+/// A [k, n] Float32 weight matrix laid out for products of up to `gemvMaxRows` rows in
+/// `sgemv`'s tiles, which walk B down 16 columns at a time within blocks of 64 rows: stored
+/// block by block, each block as its 16-column tiles one after another ([block][tile][row][16],
+/// the last tile zero-padded), the walk reads memory in order instead of a 64-byte line from
+/// every row. A server packs its weights once (a second copy of them) and decodes its batched
+/// steps from the copy: faster than either of `sgemv`'s walks over the row-major matrix, for
+/// any number of rows (GPT-2's one-row step 17 → 16 ms, the baby GPT's 1.6 → 1.1 ms).
 public final class PackedMatrix: @unchecked Sendable {
   /// k and n.
   public let rows: Int, cols: Int
@@ -31,9 +33,8 @@ public final class PackedMatrix: @unchecked Sendable {
 
   deinit { values.deallocate() }
 
-  /// The row counts of x whose products read a packed matrix; fewer rows stream B's rows in
-  /// order, which is faster from the row-major matrix.
-  public static var rowCounts: ClosedRange<Int> { (gemvStreamRows + 1)...gemvMaxRows }
+  /// The row counts of x whose products can read a packed matrix.
+  public static var rowCounts: ClosedRange<Int> { 1...gemvMaxRows }
 
   /// The first value of `tile` in the block starting at row `start`: [count][16] from there.
   @inline(__always)
@@ -48,9 +49,9 @@ public final class PackedMatrix: @unchecked Sendable {
   }
 }
 
-/// y (+)= x · B for `m` rows of x [m, k] (5 ≤ m ≤ `gemvMaxRows`) and a packed B [k, n]: the bits
-/// `sgemv` gives the same product from the row-major B (the same tiles and blocks, the padded
-/// columns computed and dropped).
+/// y (+)= x · B for `m` rows of x [m, k] (m ≤ `gemvMaxRows`) and a packed B [k, n]: the bits
+/// `sgemv` gives the same product from the row-major B (the same sums in the same blocks, the
+/// padded columns computed and dropped).
 public func gemv(x: UnsafePointer<Float>, rows m: Int, b: PackedMatrix, y: UnsafeMutablePointer<Float>,
                  accumulate: Bool, threads: Int = Parallel.threads) {
   precondition(PackedMatrix.rowCounts.contains(m), "a packed product takes \(PackedMatrix.rowCounts) rows, not \(m)")
