@@ -115,14 +115,15 @@ try:
 finally:
     stop(server)
 
-# Stop cancels on the server: a baby GPT (slow enough to stop mid-answer), completion mode.
-run("train", "--model", "baby", "--max-steps", "0", "--eval-steps", "1", "--batch-size", "1",
+# Stop cancels on the server: a baby GPT with a 2048-token context, asked for 2000 tokens (a
+# few seconds: 250 could end before the click arrived), completion mode.
+run("train", "--model", "baby", "--block-size", "2048", "--max-steps", "0", "--eval-steps", "1", "--batch-size", "1",
     "--out", os.path.join(work, "baby"), "--threads", "1")
 server, url = serve(os.path.join(work, "baby"), "--threads", "1")
 try:
     driver.get(url + "/chat")
     wait(driver, "return document.querySelector('input[value=completion]').checked")
-    driver.execute_script("document.getElementById('max-tokens').value = '250';")
+    driver.execute_script("document.getElementById('max-tokens').value = '2000';")
     driver.find_element(By.ID, "input").send_keys("대한민국")
     driver.find_element(By.ID, "send").click()
     wait(driver, "return document.querySelectorAll('.turn.completion .text span').length >= 3")
@@ -130,7 +131,7 @@ try:
     wait(driver, "const t = document.querySelector('.turn.completion'); return t && t.dataset.done === '1'")
     idle, predicted = stopped_generating(url)
     cancelled = driver.execute_script("return document.querySelector('.turn.completion').dataset.finish")
-    check("chat page: Stop cancels the generation on the server", cancelled == "cancelled" and idle and predicted < 250,
+    check("chat page: Stop cancels the generation on the server", cancelled == "cancelled" and idle and predicted < 2000,
           (cancelled, idle, predicted))
     driver.save_screenshot(os.path.join(shots, "chat-stopped.png"))
 finally:
