@@ -5,6 +5,9 @@ import TensorEngine
 /// matrix products over B rows instead of B matrix–vector products, which is what makes a
 /// batched step cost far less than B single ones. A model whose parameters live on a GPU
 /// decodes there, its caches there too.
+///
+/// On the CPU it decodes from a copy of the weight matrices made when it is created
+/// (`PackedMatrix`): make a new decoder after the weights change (training, merging an adapter).
 public final class BatchDecoder {
   public let model: GPT
   /// Per slot, per layer: keys and values [blockSize, C].
