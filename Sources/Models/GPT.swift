@@ -90,6 +90,20 @@ public final class GPT: LanguageModel {
   /// Next-token logits [..., V] from hidden states [..., C] (the language-modelling head).
   public func logits(_ hidden: Tensor) -> Tensor { matmul(hidden, head, transposeB: true) }
 
+  /// Copies of the blocks' weight matrices laid out for products of a few rows (decoding steps),
+  /// by parameter name: on the CPU, when the model and the copies take at most half the
+  /// machine's memory; else none (the products then read the weights, with the same bits, only
+  /// slower). The copies do not follow later changes to the weights.
+  func packedWeights() -> [String: PackedMatrix] {
+    guard parameters.device.gpu == nil else { return [:] }
+    let matrices = zip(parameters.entries, parameters.tensors).filter { $0.0.shape.count == 2 && $0.0.name.contains(".h.") }
+    let copyBytes = 4 * Double(matrices.reduce(0) { $0 + $1.0.shape[0] * ($1.0.shape[1] + 15) / 16 * 16 })
+    guard 4 * Double(parameters.count) + copyBytes <= MemoryLimit.physical / 2 else { return [:] }
+    var packed: [String: PackedMatrix] = [:]
+    for (entry, tensor) in matrices { packed[entry.name] = PackedMatrix(tensor.data, rows: entry.shape[0], cols: entry.shape[1]) }
+    return packed
+  }
+
   /// The language-modelling head's weight [V, C] (the token embedding when tied).
   var head: Tensor { config.tieWeights ? p("transformer.wte.weight") : p("lm_head.weight") }
 

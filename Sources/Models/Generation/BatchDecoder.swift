@@ -19,18 +19,7 @@ public final class BatchDecoder {
 
   public init(model: GPT, slots: Int) {
     self.model = model
-    // Steps read packed copies of the blocks' weight matrices (on the CPU), when the model and
-    // the copies take at most half the machine's memory; else the row-major weights, with the
-    // same bits, only slower.
-    var packed: [String: PackedMatrix] = [:]
-    let matrices = zip(model.parameters.entries, model.parameters.tensors).filter { $0.0.shape.count == 2 && $0.0.name.contains(".h.") }
-    let copyBytes = 4 * Double(matrices.reduce(0) { $0 + $1.0.shape[0] * ($1.0.shape[1] + 15) / 16 * 16 })
-    if model.parameters.device.gpu == nil, 4 * Double(model.parameters.count) + copyBytes <= MemoryLimit.physical / 2 {
-      for (entry, tensor) in matrices {
-        packed[entry.name] = PackedMatrix(tensor.data, rows: entry.shape[0], cols: entry.shape[1])
-      }
-    }
-    self.packed = packed
+    packed = model.packedWeights()
     let size = model.config.blockSize * model.config.nEmbd
     func caches() -> [[Storage]] {
       (0..<slots).map { _ in (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false, on: model.parameters.device) } }

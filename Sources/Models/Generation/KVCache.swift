@@ -6,6 +6,8 @@ import TensorEngine
 ///
 /// With `.bfloat16`, single-token steps read bfloat16 copies of the weight matrices (half the
 /// memory traffic; products still accumulate in Float32). Prompts use the Float32 weights.
+/// With `.float32` on the CPU, steps of up to `gemvMaxRows` tokens read packed copies of them
+/// (`GPT.packedWeights`: the same bits, faster), made when the decoder is.
 /// A model whose parameters live on a GPU decodes there, with its cache there, in Float32.
 final class GPTDecoder: TokenDecoder {
   let model: GPT
@@ -13,6 +15,8 @@ final class GPTDecoder: TokenDecoder {
   private let keys: [Storage], values: [Storage]
   /// bfloat16 copies of the weight matrices, by parameter name (`.bfloat16` only).
   private let reduced: [String: BFloat16Matrix]
+  /// Packed copies of the weight matrices, by parameter name (`.float32` on the CPU).
+  private let packed: [String: PackedMatrix]
   private(set) var count = 0
 
   init(model: GPT, precision: WeightPrecision) {
@@ -27,6 +31,7 @@ final class GPTDecoder: TokenDecoder {
       }
     }
     self.reduced = reduced
+    packed = precision == .float32 ? model.packedWeights() : [:]
     let size = model.config.blockSize * model.config.nEmbd
     keys = (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false, on: device) }
     values = (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false, on: device) }
@@ -41,7 +46,7 @@ final class GPTDecoder: TokenDecoder {
     return withoutGrad {
       // x [t, C]: only the last row's logits are needed.
       let x = model.transformer(tokens, shape: [t], positions: (count..<(count + t)).map(Int32.init), rng: nil,
-                                reduced: t == 1 ? reduced : [:],
+                                reduced: t == 1 ? reduced : [:], packed: packed,
                                 attention: attend)
       count += t
       let last = embedding(x, ids: [Int32(t - 1)], shape: [1])  // the last row, [1, C]

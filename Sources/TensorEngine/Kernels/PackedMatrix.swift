@@ -21,10 +21,13 @@ public final class PackedMatrix: @unchecked Sendable {
       let count = min(gemvBlockRows, rows - start)
       for tile in 0..<(paddedCols / 16) {
         let out = tileBase(start: start, tile: tile)
+        let (width, from) = (min(16, cols - tile * 16), source + start * cols + tile * 16)
         for p in 0..<count {
-          for c in 0..<16 {
-            let j = tile * 16 + c
-            out[p * 16 + c] = j < cols ? source[(start + p) * cols + j] : 0
+          if width == 16 {
+            store16(load16(from + p * cols), out + p * 16)
+          } else {
+            (out + p * 16).update(from: from + p * cols, count: width)
+            (out + p * 16 + width).update(repeating: 0, count: 16 - width)
           }
         }
       }
