@@ -72,13 +72,7 @@ func sgemv(transB: Bool, m: Int, n: Int, k: Int, x: StridedA, b: UnsafePointer<F
     for tile in 0..<tiles {
       let column = tile * 16
       for p in 0..<count { swiftgpt_prefetch_l2(b + (start + p) * ldb + column + 64) }
-      var i = 0
-      while i < m {
-        let rows = min(4, m - i)
-        gemvTile4x16(x + i * k + start, rows: rows, k: k, b + start * ldb + column, ldb: ldb, count: count,
-                     into: out + i * n + column, ldo: n)
-        i += rows
-      }
+      gemvTile16(x + start, rows: m, k: k, b + start * ldb + column, ldb: ldb, count: count, into: out + column, ldo: n)
     }
     // The last columns, one at a time.
     for i in 0..<m {
@@ -89,10 +83,30 @@ func sgemv(transB: Bool, m: Int, n: Int, k: Int, x: StridedA, b: UnsafePointer<F
       }
     }
   }
-  for i in 0..<m {
+  addBlockSums(partial.base, blocks: blocks, rows: m, width: n, into: y, ldy: ldy, n: n, accumulate: accumulate)
+}
+
+/// Y[i, 0..<n] (+)= Σ_block partial[block, i, 0..<n] for rows i < `rows`, the blocks added in
+/// order: the last step of `sgemv`'s non-transposed products (partial: [blocks][rows][width]).
+func addBlockSums(_ partial: UnsafePointer<Float>, blocks: Int, rows: Int, width: Int, into y: UnsafeMutablePointer<Float>,
+                  ldy: Int, n: Int, accumulate: Bool) {
+  for i in 0..<rows {
     let row = y + i * ldy
     if !accumulate { row.update(repeating: 0, count: n) }
-    for block in 0..<blocks { TensorEngine.accumulate(partial.base + (block * m + i) * n, into: row, count: n) }
+    for block in 0..<blocks { TensorEngine.accumulate(partial + (block * rows + i) * width, into: row, count: n) }
+  }
+}
+
+/// out[i, 0..<16] = Σ_p x[i·k + p] · b[p·ldb + 0..<16] for p < `count`, for all X rows i <
+/// `rows`, four at a time (`gemvTile4x16`).
+@inline(__always)
+func gemvTile16(_ x: UnsafePointer<Float>, rows m: Int, k: Int, _ b: UnsafePointer<Float>, ldb: Int, count: Int,
+                into out: UnsafeMutablePointer<Float>, ldo: Int) {
+  var i = 0
+  while i < m {
+    let rows = min(4, m - i)
+    gemvTile4x16(x + i * k, rows: rows, k: k, b, ldb: ldb, count: count, into: out + i * ldo, ldo: ldo)
+    i += rows
   }
 }
 

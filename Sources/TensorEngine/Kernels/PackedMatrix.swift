@@ -2,9 +2,9 @@
 /// `sgemv`'s tiles, which walk B down 16 columns at a time within blocks of 64 rows: stored
 /// block by block, each block as its 16-column tiles one after another ([block][tile][row][16],
 /// the last tile zero-padded), the walk reads memory in order instead of a 64-byte line from
-/// every row. A server packs its weights once (a second copy of them) and decodes its batched
-/// steps from the copy: faster than either of `sgemv`'s walks over the row-major matrix, for
-/// any number of rows (GPT-2's one-row step 17 → 16 ms, the baby GPT's 1.6 → 1.1 ms).
+/// every row. The decoders pack a model's weights once (`GPT.packedWeights`, a second copy of
+/// them) and decode from the copy: faster than either of `sgemv`'s walks over the row-major
+/// matrix, for any number of rows (GPT-2's one-row step 17 → 16 ms, the baby GPT's 1.6 → 1.1 ms).
 public final class PackedMatrix: @unchecked Sendable {
   /// k and n.
   public let rows: Int, cols: Int
@@ -68,18 +68,9 @@ public func gemv(x: UnsafePointer<Float>, rows m: Int, b: PackedMatrix, y: Unsaf
     let count = min(gemvBlockRows, k - start)
     let out = sums.value + block * m * width
     for tile in 0..<(width / 16) {
-      var i = 0
-      while i < m {
-        let rows = min(4, m - i)
-        gemvTile4x16(xs.value + i * k + start, rows: rows, k: k, b.tileBase(start: start, tile: tile), ldb: 16, count: count,
-                     into: out + i * width + tile * 16, ldo: width)
-        i += rows
-      }
+      gemvTile16(xs.value + start, rows: m, k: k, b.tileBase(start: start, tile: tile), ldb: 16, count: count,
+                 into: out + tile * 16, ldo: width)
     }
   }
-  for i in 0..<m {
-    let row = y + i * n
-    if !accumulate { row.update(repeating: 0, count: n) }
-    for block in 0..<blocks { TensorEngine.accumulate(partial.base + (block * m + i) * width, into: row, count: n) }
-  }
+  addBlockSums(partial.base, blocks: blocks, rows: m, width: width, into: y, ldy: n, n: n, accumulate: accumulate)
 }
