@@ -42,7 +42,8 @@ public final class BatchDecoder {
     let (t, past) = (tokens.count, counts[slot])
     precondition(t > 0 && past + t <= model.config.blockSize, "slot \(slot): \(past) + \(t) tokens exceed the block size")
     return withoutGrad {
-      let x = model.transformer(tokens, shape: [t], positions: (past..<(past + t)).map(Int32.init), rng: nil) { qkv, layer in
+      let x = model.transformer(tokens, shape: [t], positions: (past..<(past + t)).map(Int32.init), rng: nil,
+                                packed: packed) { qkv, layer in
         cachedAttention(qkv, keys: keys[slot][layer], values: values[slot][layer], past: past, heads: model.config.nHead)
       }
       counts[slot] += t
