@@ -55,7 +55,6 @@ struct PrecisionOption: ParsableArguments {
 
   /// Sets the products of `device` to the chosen precision and returns it; TF32 or bf16 asked
   /// of the CPU or of a GPU older than sm_80 is an error.
-  @discardableResult
   func apply(to device: Device) throws -> Precision {
     guard let gpu = device.gpu else {
       if let precision, precision != .fp32 {
