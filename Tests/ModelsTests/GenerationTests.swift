@@ -73,10 +73,20 @@ struct GenerationTests {
     }
   }
 
-  @Test("sampling picks what sorting the candidates by comparison picks (ties, signed zeros, negatives)")
+  @Test("sampling picks what sorting the candidates by comparison picks (ties, signed zeros, negatives); without top-k or top-p, the draw walks the ids in order")
   func samplingOrderIsTheComparisonOrder() {
-    // The sampler before it sorted packed integer keys: the reference.
+    // The sampler before it sorted packed integer keys, or drew over all the tokens without a sort: the reference.
     func reference(_ o: SamplingOptions, _ logits: [Float], _ rng: inout RandomGenerator) -> Int {
+      if o.topK == nil && o.topP == nil {
+        let top = logits.max()!
+        let weights = logits.map { vexp(($0 - top) * (1 / o.temperature)) }
+        var r = Double(rng.next() >> 11) * 0x1p-53 * Double(vsum(weights, weights.count))
+        for (id, w) in weights.enumerated() {
+          r -= Double(w)
+          if r < 0 { return id }
+        }
+        return weights.count - 1
+      }
       var order = Array(logits.indices)
       order.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
       if let topK = o.topK, topK < order.count { order.removeLast(order.count - topK) }
@@ -103,7 +113,8 @@ struct GenerationTests {
     var values = RandomGenerator(seed: 11)
     // Few distinct values, so many ties; both zeros; negatives.
     let logits = (0..<3000).map { _ in [Float(0), -0.0, 1.5, -1.5, 2.25, -7, 0.125][Int(values.next() % 7)] + (values.next() % 5 == 0 ? values.nextUniform() : 0) }
-    for options in [SamplingOptions(temperature: 1), SamplingOptions(temperature: 0.7, topK: 50), SamplingOptions(temperature: 1.3, topP: 0.9)] {
+    for options in [SamplingOptions(temperature: 1), SamplingOptions(temperature: 0.6), SamplingOptions(temperature: 0.7, topK: 50),
+                    SamplingOptions(temperature: 1.3, topP: 0.9)] {
       var (a, b) = (RandomGenerator(seed: 5), RandomGenerator(seed: 5))
       let picked = (0..<200).map { _ in options.sample(logits, rng: &a) }
       #expect(picked == (0..<200).map { _ in reference(options, logits, &b) })

@@ -5,6 +5,7 @@ import TensorEngine
 
 /// How the next token is chosen from the logits (as `transformers`' sampling warpers):
 /// temperature, then top-k, then top-p (nucleus), then a multinomial draw. Temperature 0 is greedy.
+/// With top-k or top-p the candidates are walked most likely first; without, in id order.
 public struct SamplingOptions: Sendable, Equatable {
   public var temperature: Float
   /// Keep only the k most likely tokens; nil keeps all.
@@ -28,6 +29,7 @@ public struct SamplingOptions: Sendable, Equatable {
   public func sample(_ logits: [Float], rng: inout RandomGenerator) -> Int {
     precondition(!logits.isEmpty)
     if temperature == 0 { return logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }! }
+    if topK == nil && (topP ?? 1) >= 1 { return drawFromAll(logits, rng: &rng) }
     var order = tokensByLogit(logits)
     if let topK, topK < order.count { order.removeLast(order.count - topK) }
     let top = Double(logits[order[0]] / temperature)
@@ -49,6 +51,27 @@ public struct SamplingOptions: Sendable, Equatable {
       if r < 0 { return order[i] }
     }
     return order[weights.count - 1]
+  }
+
+  /// The multinomial draw over the whole vocabulary, in id order: no sort (that is for top-k
+  /// and top-p), the weights e^((logit − max) / T) in vector instructions. A server samples
+  /// every slot at every step, and sorting 50,257 logits took longer than the draw.
+  func drawFromAll(_ logits: [Float], rng: inout RandomGenerator) -> Int {
+    var weights = [Float](repeating: 0, count: logits.count)
+    let total = logits.withUnsafeBufferPointer { logits in
+      weights.withUnsafeMutableBufferPointer { weights in
+        let (top, scale) = (vmax(logits.baseAddress!, logits.count), 1 / temperature)
+        @inline(__always) func weight(_ v: Float16x) -> Float16x { vexp((v - top) * scale) }
+        vmap(logits.count, logits.baseAddress!, weights.baseAddress!, weight)
+        return vsum(weights.baseAddress!, weights.count)
+      }
+    }
+    var r = Double(rng.next() >> 11) * 0x1p-53 * Double(total)
+    for (i, w) in weights.enumerated() {
+      r -= Double(w)
+      if r < 0 { return i }
+    }
+    return weights.lastIndex { $0 > 0 } ?? weights.count - 1  // rounding left r ≥ 0: the last token that can be drawn
   }
 }
 
