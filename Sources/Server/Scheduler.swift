@@ -171,8 +171,9 @@ final class Scheduler: @unchecked Sendable {
   }
 
   /// Samples each generation's next token from its row of `logits`, advancing its random
-  /// stream: in parallel, as sorting a large vocabulary for every slot takes a while, and each
-  /// slot draws from its own stream (the same tokens as one after another).
+  /// stream: in parallel, as a draw over a large vocabulary (a sort too, with top-k, top-p or
+  /// top logprobs) takes a while for every slot, and each slot draws from its own stream (the
+  /// same tokens as one after another).
   private func choose(_ logits: [[Float]], for generations: inout [Generation]) -> [Choice] {
     var choices = [Choice](repeating: Choice(token: 0), count: logits.count)
     if decoder.failure != nil { return choices }  // `accept` answers with the failure
