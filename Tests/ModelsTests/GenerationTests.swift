@@ -77,7 +77,7 @@ struct GenerationTests {
   func samplingOrderIsTheComparisonOrder() {
     // The sampler before it sorted packed integer keys, or drew over all the tokens without a sort: the reference.
     func reference(_ o: SamplingOptions, _ logits: [Float], _ rng: inout RandomGenerator) -> Int {
-      if o.topK == nil && o.topP == nil {
+      if o.topK == nil && (o.topP ?? 1) >= 1 {
         let top = logits.max()!
         let weights = logits.map { vexp(($0 - top) * (1 / o.temperature)) }
         var r = Double(rng.next() >> 11) * 0x1p-53 * Double(vsum(weights, weights.count))
@@ -113,7 +113,7 @@ struct GenerationTests {
     var values = RandomGenerator(seed: 11)
     // Few distinct values, so many ties; both zeros; negatives.
     let logits = (0..<3000).map { _ in [Float(0), -0.0, 1.5, -1.5, 2.25, -7, 0.125][Int(values.next() % 7)] + (values.next() % 5 == 0 ? values.nextUniform() : 0) }
-    for options in [SamplingOptions(temperature: 1), SamplingOptions(temperature: 0.6), SamplingOptions(temperature: 0.7, topK: 50),
+    for options in [SamplingOptions(temperature: 1), SamplingOptions(temperature: 0.6, topP: 1), SamplingOptions(temperature: 0.7, topK: 50),
                     SamplingOptions(temperature: 1.3, topP: 0.9)] {
       var (a, b) = (RandomGenerator(seed: 5), RandomGenerator(seed: 5))
       let picked = (0..<200).map { _ in options.sample(logits, rng: &a) }

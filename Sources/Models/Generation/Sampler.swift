@@ -71,7 +71,7 @@ public struct SamplingOptions: Sendable, Equatable {
       r -= Double(w)
       if r < 0 { return i }
     }
-    return weights.lastIndex { $0 > 0 } ?? weights.count - 1  // rounding left r ≥ 0: the last token that can be drawn
+    return weights.count - 1  // the sums' rounding left r ≥ 0 (every weight is > 0: vexp stops at e^-87)
   }
 }
 
