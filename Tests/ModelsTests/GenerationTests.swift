@@ -75,7 +75,8 @@ struct GenerationTests {
 
   @Test("sampling picks what sorting the candidates by comparison picks (ties, signed zeros, negatives); without top-k or top-p, the draw walks the ids in order")
   func samplingOrderIsTheComparisonOrder() {
-    // The sampler before it sorted packed integer keys, or drew over all the tokens without a sort: the reference.
+    // The sampler before it sorted packed integer keys, drew over all the tokens without a sort, or took
+    // its weights from `vexp`: the reference.
     func reference(_ o: SamplingOptions, _ logits: [Float], _ rng: inout RandomGenerator) -> Int {
       if o.topK == nil && (o.topP ?? 1) >= 1 {
         let top = logits.max()!
@@ -90,8 +91,8 @@ struct GenerationTests {
       var order = Array(logits.indices)
       order.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
       if let topK = o.topK, topK < order.count { order.removeLast(order.count - topK) }
-      let top = Double(logits[order[0]] / o.temperature)
-      var weights = order.map { exp(Double(logits[$0] / o.temperature) - top) }
+      let top = logits.max()!
+      var weights = order.map { Double(vexp((logits[$0] - top) * (1 / o.temperature))) }
       var total = weights.reduce(0, +)
       if let topP = o.topP, topP < 1 {
         var cumulative = 0.0, keep = 0
