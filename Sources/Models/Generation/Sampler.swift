@@ -32,7 +32,7 @@ public struct SamplingOptions: Sendable, Equatable {
     if topK == nil && (topP ?? 1) >= 1 { return drawFromAll(logits, rng: &rng) }
     var order = tokensByLogit(logits)
     if let topK, topK < order.count { order.removeLast(order.count - topK) }
-    let byId = weights(logits)
+    let byId = weightsByID(logits)
     var weights = order.map { Double(byId[$0]) }
     var total = weights.reduce(0, +)
     if let topP, topP < 1 {
@@ -56,7 +56,7 @@ public struct SamplingOptions: Sendable, Equatable {
   /// Each token's unnormalised probability e^((logit − max) / T), by id, 16 at a time with the
   /// engine's `vexp` (a server samples every slot at every step: a scalar `exp` of each of 50,257
   /// logits cost more than the rest of the draw).
-  func weights(_ logits: [Float]) -> [Float] {
+  func weightsByID(_ logits: [Float]) -> [Float] {
     var weights = [Float](repeating: 0, count: logits.count)
     logits.withUnsafeBufferPointer { logits in
       weights.withUnsafeMutableBufferPointer { weights in
@@ -71,7 +71,7 @@ public struct SamplingOptions: Sendable, Equatable {
   /// The multinomial draw over the whole vocabulary, in id order: no sort (that is for top-k
   /// and top-p; sorting 50,257 logits took longer than the draw).
   func drawFromAll(_ logits: [Float], rng: inout RandomGenerator) -> Int {
-    let weights = weights(logits)
+    let weights = weightsByID(logits)
     let total = weights.withUnsafeBufferPointer { vsum($0.baseAddress!, $0.count) }
     var r = Double(rng.next() >> 11) * 0x1p-53 * Double(total)
     for (i, w) in weights.enumerated() {
