@@ -74,14 +74,7 @@ func sgemv(transB: Bool, m: Int, n: Int, k: Int, x: StridedA, b: UnsafePointer<F
       for p in 0..<count { swiftgpt_prefetch_l2(b + (start + p) * ldb + column + 64) }
       gemvTile16(x + start, rows: m, k: k, b + start * ldb + column, ldb: ldb, count: count, into: out + column, ldo: n)
     }
-    // The last columns, one at a time.
-    for i in 0..<m {
-      for j in (tiles * 16)..<n {
-        var sum: Float = 0
-        for p in 0..<count { sum.addProduct(x[i * k + start + p], b[(start + p) * ldb + j]) }
-        out[i * n + j] = sum
-      }
-    }
+    gemvColumns(x + start, rows: m, k: k, b + start * ldb, ldb: ldb, count: count, (tiles * 16)..<n, into: out, ldo: n)
   }
   addBlockSums(partial.base, blocks: blocks, rows: m, width: n, into: y, ldy: ldy, n: n, accumulate: accumulate)
 }
@@ -214,12 +207,19 @@ func gemvStream(_ x: UnsafePointer<Float>, rows: Int, k: Int, _ b: UnsafePointer
       }
     }
   }
-  // The last columns, one at a time, with the same order of products.
-  for (xr, o) in pair ? [(x, out), (x1, out1)] : [(x, out)] {
-    for j in vectorEnd..<n {
+  gemvColumns(x, rows: rows, k: k, b, ldb: ldb, count: count, vectorEnd..<n, into: out, ldo: n)
+}
+
+/// out[r, j] = Σ_p x[r·k + p] · b[p·ldb + j] for p < `count`, X rows r < `rows` and `columns`, one
+/// column at a time with the tiles' order of products: the last n mod 16 columns of a block.
+@inline(__always)
+func gemvColumns(_ x: UnsafePointer<Float>, rows: Int, k: Int, _ b: UnsafePointer<Float>, ldb: Int, count: Int,
+                 _ columns: Range<Int>, into out: UnsafeMutablePointer<Float>, ldo: Int) {
+  for r in 0..<rows {
+    for j in columns {
       var sum: Float = 0
-      for q in 0..<count { sum.addProduct(xr[q], b[q * ldb + j]) }
-      o[j] = sum
+      for p in 0..<count { sum.addProduct(x[r * k + p], b[p * ldb + j]) }
+      out[r * ldo + j] = sum
     }
   }
 }
