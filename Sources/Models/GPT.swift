@@ -122,7 +122,7 @@ public final class GPT: LanguageModel {
       let bias = optional(prefix + ".bias")
       var y: Tensor
       if let matrix = packed[prefix + ".weight"], x.shape.count == 2, PackedMatrix.rowCounts.contains(x.shape[0]) {
-        y = Tensor.zeros([x.shape[0], matrix.cols])
+        y = Tensor(shape: [x.shape[0], matrix.cols], storage: Storage(count: x.shape[0] * matrix.cols, zeroed: false))
         gemv(x: x.data, rows: x.shape[0], b: matrix, y: y.data, accumulate: false)
         if let bias { y = add(y, bias) }
       } else if let matrix = reduced[prefix + ".weight"], x.count == matrix.rows {

@@ -18,15 +18,24 @@ struct CachedAttentionTests {
 
   /// Head size 64 has its own register-held path; it gives the bits of the plain loops (so a
   /// decoded token does not depend on which path ran), as head size 32 (the general path) does.
+  /// The caches are head-major, [heads, capacity, hs]: the reference's position-major [capacity, C]
+  /// values are laid out that way, and the new key and value must land there.
   @Test(arguments: [(6, 384), (4, 128)])
   func eachRowMatchesThePlainLoopsBitForBit(_ heads: Int, _ c: Int) {
     let (rows, past) = (3, 37)
+    let (capacity, hs) = (64, c / heads)
+    /// Where position j's value d of head h is in a head-major cache.
+    func headMajor(_ j: Int, _ h: Int, _ d: Int) -> Int { (h * capacity + j) * hs + d }
     var caches: [(keys: Storage, values: Storage, past: Int)] = []
     var cached: [([Float], [Float])] = []
     for r in 0..<rows {
-      let (k, v) = (randomValues(64 * c, seed: UInt64(10 + r)), randomValues(64 * c, seed: UInt64(20 + r)))
-      let (ks, vs) = (Storage(count: 64 * c), Storage(count: 64 * c))
-      for i in 0..<(64 * c) { ks.base[i] = k[i]; vs.base[i] = v[i] }
+      let (k, v) = (randomValues(capacity * c, seed: UInt64(10 + r)), randomValues(capacity * c, seed: UInt64(20 + r)))
+      let (ks, vs) = (Storage(count: capacity * c), Storage(count: capacity * c))
+      for j in 0..<capacity {
+        for h in 0..<heads {
+          for d in 0..<hs { ks.base[headMajor(j, h, d)] = k[j * c + h * hs + d]; vs.base[headMajor(j, h, d)] = v[j * c + h * hs + d] }
+        }
+      }
       caches.append((ks, vs, past + r))
       cached.append((k, v))
     }
@@ -39,6 +48,9 @@ struct CachedAttentionTests {
       for i in 0..<c { k[(past + r) * c + i] = row[c + i]; v[(past + r) * c + i] = row[2 * c + i] }
       let expected = Self.reference(row, keys: k, values: v, visible: past + r + 1, heads: heads, c: c)
       #expect(Array(y.scalars[(r * c)..<((r + 1) * c)]) == expected, "row \(r), \(heads) heads of \(c / heads)")
+      let stored = (0..<c).map { i in (caches[r].keys.base[headMajor(past + r, i / hs, i % hs)],
+                                       caches[r].values.base[headMajor(past + r, i / hs, i % hs)]) }
+      #expect(stored.map(\.0) == Array(row[c..<(2 * c)]) && stored.map(\.1) == Array(row[(2 * c)...]), "row \(r)'s new key and value")
     }
   }
 }

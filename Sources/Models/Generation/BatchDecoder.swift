@@ -10,7 +10,7 @@ import TensorEngine
 /// (`PackedMatrix`): make a new decoder after the weights change (training, merging an adapter).
 public final class BatchDecoder {
   public let model: GPT
-  /// Per slot, per layer: keys and values [blockSize, C].
+  /// Per slot, per layer: keys and values, blockSize · C each (`cachedAttention`'s layout).
   private let keys: [[Storage]], values: [[Storage]]
   /// Tokens fed to each slot so far.
   public private(set) var counts: [Int]

@@ -11,7 +11,7 @@ import TensorEngine
 /// A model whose parameters live on a GPU decodes there, with its cache there, in Float32.
 final class GPTDecoder: TokenDecoder {
   let model: GPT
-  /// Per layer: keys and values [blockSize, C] of the tokens fed so far.
+  /// Per layer: keys and values of the tokens fed so far, blockSize · C each (`cachedAttention`'s layout).
   private let keys: [Storage], values: [Storage]
   /// bfloat16 copies of the weight matrices, by parameter name (`.bfloat16` only).
   private let reduced: [String: BFloat16Matrix]
