@@ -85,7 +85,7 @@ private func attend(_ q: UnsafePointer<Float>, keys: UnsafePointer<Float>, value
     // sums, in the same order, as the general loops below. The keys 16 positions ahead, and the
     // values the second loop reads, are asked into L2 as the scores are computed.
     for j in 0..<n {
-      prefetchRow(keys + (j + 16) * hs, 64)
+      if j + 16 < n { prefetchRow(keys + (j + 16) * hs, 64) }
       prefetchRow(values + j * hs, 64)
       scores.base[j] = dot64(q, keys + j * hs) * scale
     }
