@@ -86,7 +86,7 @@ func addDashboard(_ dashboard: TrainingDashboard, to router: Router<BasicRequest
   router.get("dashboard/events") { _, _ in
     let events = dashboard.subscribe()
     return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: ResponseBody { writer in
-      for await event in events { try await writer.write(ByteBuffer(string: "data: " + String(decoding: event, as: UTF8.self) + "\n\n")) }
+      for await event in events { try await writer.write(serverSentEvent(event)) }
       try await writer.finish(nil)
     })
   }

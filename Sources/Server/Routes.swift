@@ -342,7 +342,7 @@ struct API: Sendable {
       func send(_ choices: [CompletionResponse.Choice], usage: Usage? = nil) async throws {
         var event = chunk
         (event.choices, event.usage) = (choices, usage)
-        try await writer.write(ByteBuffer(string: "data: " + String(decoding: try jsonEncoder.encode(event), as: UTF8.self) + "\n\n"))
+        try await writer.write(serverSentEvent(try jsonEncoder.encode(event)))
       }
       var usage = Usage(prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: 0)
       for (index, job) in jobs.enumerated() {
@@ -447,6 +447,16 @@ struct API: Sendable {
 /// A JSON response.
 func encodeJSON(_ value: some Encodable) throws -> Response {
   Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: try jsonEncoder.encode(value))))
+}
+
+/// One server-sent event carrying `json`: `data: {json}\n\n`, written straight into the buffer.
+func serverSentEvent(_ json: Data) -> ByteBuffer {
+  var buffer = ByteBuffer()
+  buffer.reserveCapacity(json.count + 8)
+  buffer.writeStaticString("data: ")
+  buffer.writeBytes(json)
+  buffer.writeStaticString("\n\n")
+  return buffer
 }
 
 /// Compact JSON with sorted keys: the same bytes for the same answer.
