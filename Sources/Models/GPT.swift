@@ -97,7 +97,7 @@ public final class GPT: LanguageModel {
   func packedWeights() -> [String: PackedMatrix] {
     guard parameters.device.gpu == nil else { return [:] }
     let matrices = zip(parameters.entries, parameters.tensors).filter { $0.0.shape.count == 2 && $0.0.name.contains(".h.") }
-    let copyBytes = 4 * Double(matrices.reduce(0) { $0 + $1.0.shape[0] * ($1.0.shape[1] + 15) / 16 * 16 })
+    let copyBytes = Double(matrices.reduce(0) { $0 + PackedMatrix.byteCount(rows: $1.0.shape[0], cols: $1.0.shape[1]) })
     guard 4 * Double(parameters.count) + copyBytes <= MemoryLimit.physical / 2 else { return [:] }
     var packed: [String: PackedMatrix] = [:]
     for (entry, tensor) in matrices { packed[entry.name] = PackedMatrix(tensor.data, rows: entry.shape[0], cols: entry.shape[1]) }

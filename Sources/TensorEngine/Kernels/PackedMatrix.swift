@@ -15,7 +15,7 @@ public final class PackedMatrix: @unchecked Sendable {
   /// Copies the row-major [rows, cols] `source`.
   public init(_ source: UnsafePointer<Float>, rows: Int, cols: Int) {
     (self.rows, self.cols) = (rows, cols)
-    paddedCols = (cols + 15) / 16 * 16
+    paddedCols = Self.paddedColumns(cols)
     values = .allocate(capacity: rows * paddedCols)
     for start in stride(from: 0, to: rows, by: gemvBlockRows) {
       let count = min(gemvBlockRows, rows - start)
@@ -35,6 +35,12 @@ public final class PackedMatrix: @unchecked Sendable {
   }
 
   deinit { values.deallocate() }
+
+  /// The columns a packed copy of a matrix with `cols` columns stores: whole tiles.
+  static func paddedColumns(_ cols: Int) -> Int { (cols + 15) / 16 * 16 }
+
+  /// The bytes a packed copy of a [rows, cols] matrix takes.
+  public static func byteCount(rows: Int, cols: Int) -> Int { 4 * rows * paddedColumns(cols) }
 
   /// The row counts of x whose products can read a packed matrix.
   public static var rowCounts: ClosedRange<Int> { 1...gemvMaxRows }
