@@ -23,6 +23,7 @@ let package = Package(
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
     .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+    .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
   ],
@@ -44,7 +45,7 @@ let package = Package(
       name: "Server",
       dependencies: ["FileSupport", "TensorEngine", "Models", "Tokenizers", "Inference", "Training",
                      .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log"),
-                     .product(name: "HTTPTypes", package: "swift-http-types"),
+                     .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
                      .product(name: "Prometheus", package: "swift-prometheus")],
       // The playground's pages, compiled into the binary (`PackageResources`).
       resources: [.embedInCode("Playground")],

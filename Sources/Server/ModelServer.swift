@@ -104,10 +104,14 @@ public final class ModelServer: @unchecked Sendable {
     onLoad(0, 0)
   }
 
-  /// Opens a model folder as `sample` and `chat` do (its adapter merged in), on `device`.
+  /// Opens a model folder as `sample` and `chat` do (its adapter merged in), on `device`; a
+  /// `context` beyond the model's positions is an error.
   public convenience init(folder: ModelDirectory, tokenizer override: String? = nil, adapter: String? = nil,
                           modelID: String? = nil, slots: Int = 4, context: Int? = nil, device: Device = .cpu) throws {
     let model = try folder.loadModel()
+    if let context, let positions = model.contextLength, context > positions {
+      throw ModelError.unsupported("a context of \(context) tokens: \(folder.name) has \(positions) positions")
+    }
     if let gpt = model as? GPT, let adapterFolder = adapter ?? folder.adapterFolder {
       try LoRAAdapter(peftFolder: adapterFolder, for: gpt).merge(into: gpt)
     }

@@ -23,6 +23,13 @@ public struct ServerOptions: Sendable {
   public var dashboard: TrainingDashboard?
 
   public init() {}
+
+  /// The API keys in the text of a key file: one a line, around which spaces and a Windows
+  /// line end are dropped; blank lines and `#` comments are skipped.
+  public static func apiKeys(inKeyFile text: String) -> [String] {
+    text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+      .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+  }
 }
 
 /// The model a server answers with, set once it has loaded; until then the API answers 503
@@ -467,7 +474,7 @@ let jsonEncoder = {
 }()
 
 /// Checks the API key of every request but the public paths (`/health`, the pages); keys are
-/// compared in constant time.
+/// compared in constant time, and an empty key is never accepted.
 struct APIKeyMiddleware: RouterMiddleware {
   let keys: [[UInt8]]
 
@@ -480,7 +487,8 @@ struct APIKeyMiddleware: RouterMiddleware {
       return try await next(request, context)
     }
     let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-    guard let given = bearer ?? request.headers[HTTPField.Name("X-Api-Key")!], keys.contains(where: { equalInConstantTime($0, Array(given.utf8)) })
+    guard let given = bearer ?? request.headers[HTTPField.Name("X-Api-Key")!], !given.isEmpty,
+          keys.contains(where: { equalInConstantTime($0, Array(given.utf8)) })
     else { throw APIError(.unauthorized, "authentication_error", "Invalid API Key") }
     return try await next(request, context)
   }

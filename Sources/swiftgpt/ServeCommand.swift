@@ -29,7 +29,7 @@ struct ServeCommand: ParsableCommand {
   @Option(help: "Port (0: any free port).") var port = 8080
   @Option(help: "The model id clients name (default: the checkpoint folder's name).") var alias: String?
   @Option(help: "Slots: generations decoded together (continuous batching); more requests wait.") var parallel = 4
-  @Option(help: "Context per request, prompt and completion (default: the model's).") var ctx: Int?
+  @Option(help: "Context per request, prompt and completion (default and most: the model's).") var ctx: Int?
   @Option(help: "Requests that may wait for a slot; more get a 503 with Retry-After.") var maxWaiting = 64
   @Option(help: "An API key requests must present (Authorization: Bearer KEY or X-Api-Key).") var apiKey: String?
   @Option(help: "A file of API keys, one a line (# comments).") var apiKeyFile: String?
@@ -44,6 +44,12 @@ struct ServeCommand: ParsableCommand {
     guard checkpoint != nil || runFolder != nil else { throw ValidationError("give --checkpoint DIR (or --run OUT to serve a run)") }
     guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
     guard (1...256).contains(parallel) else { throw ValidationError("--parallel must be in 1...256, got \(parallel)") }
+    if let apiKey, apiKey.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+      throw ValidationError("--api-key is empty (an unset variable?): give the key clients must present")
+    }
+    if let cors, cors.trimmingCharacters(in: .whitespaces).isEmpty {
+      throw ValidationError("--cors is empty: give the origin of the pages that may call the API, e.g. http://localhost:3000")
+    }
     if let ctx, ctx < 2 { throw ValidationError("--ctx must be at least 2, got \(ctx)") }
     guard maxWaiting >= 0 else { throw ValidationError("--max-waiting must be ≥ 0, got \(maxWaiting)") }
     guard maxBodyBytes > 0 else { throw ValidationError("--max-body-bytes must be positive, got \(maxBodyBytes)") }
@@ -56,9 +62,11 @@ struct ServeCommand: ParsableCommand {
     for path in tokenizers { options.tokenizers[(path as NSString).lastPathComponent] = try loadTokenizer(path) }
     options.apiKeys = apiKey.map { [$0] } ?? []
     if let apiKeyFile {
-      let text = try readTextFile(apiKeyFile)
-      options.apiKeys += text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-        .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+      let keys = ServerOptions.apiKeys(inKeyFile: try readTextFile(apiKeyFile))
+      guard !keys.isEmpty else {
+        throw CLIError("\(apiKeyFile) has no API key (one a line; # starts a comment): the server would be open to anyone")
+      }
+      options.apiKeys += keys
     }
     if let runFolder { options.dashboard = try finishedRunDashboard(runFolder) }
     let folder = ModelDirectory(checkpoint ?? runFolder!)

@@ -27,6 +27,20 @@ struct InputCLITests {
     #expect(r.status == 0 && FileManager.default.fileExists(atPath: directory + "/u.model"), "\(r.err)")
   }
 
+  @Test func serveRefusesAnEmptyKeyRatherThanOpeningTheAPI() throws {
+    // `--api-key "$KEY"` with KEY unset let in any client that sent an empty X-Api-Key, and a key
+    // file with no key in it served the API to anyone; both are refused before anything listens.
+    let model = directory + "/none"  // never read: the keys are checked first
+    var r = try swiftgpt(["serve", "--checkpoint", model, "--api-key", ""])
+    #expect(r.status == 64 && r.err.contains("--api-key is empty"), "\(r.err)")
+    try "# our keys\n\n".write(toFile: directory + "/keys", atomically: true, encoding: .utf8)
+    r = try swiftgpt(["serve", "--checkpoint", model, "--api-key-file", directory + "/keys"])
+    #expect(r.status == 1 && r.err == "Error: \(directory)/keys has no API key (one a line; # starts a comment): the server would be open to anyone\n",
+            "\(r.err)")
+    r = try swiftgpt(["serve", "--checkpoint", model, "--cors", ""])
+    #expect(r.status == 64 && r.err.contains("--cors is empty"), "\(r.err)")
+  }
+
   @Test func trainOpensTheTokenizerAndItsOutputBeforeTraining() throws {
     let corpus = directory + "/c.txt"
     try String(repeating: "hello world, hello swift\n", count: 100).write(toFile: corpus, atomically: true, encoding: .utf8)

@@ -177,6 +177,42 @@ struct ServerTests {
       #expect(try await client.execute(uri: "/v1/models", method: .get, headers: [HTTPField.Name("X-Api-Key")!: "secret"]).status == .ok)
     }
     #expect(equalInConstantTime(Array("ab".utf8), Array("ab".utf8)) && !equalInConstantTime(Array("ab".utf8), Array("abc".utf8)))
+    // An empty key (an unset variable) never opens the API, whichever header carries it.
+    options.apiKeys = [""]
+    try await Self.app(try Self.server(), options: options).test(.router) { client in
+      let none = try await client.execute(uri: "/v1/models", method: .get)
+      #expect(none.status == .unauthorized)
+      #expect(try await client.execute(uri: "/v1/models", method: .get, headers: [.authorization: "Bearer "]).status == .unauthorized)
+      #expect(try await client.execute(uri: "/v1/models", method: .get, headers: [HTTPField.Name("X-Api-Key")!: ""]).status == .unauthorized)
+    }
+    // A key file written on Windows gives the same keys.
+    #expect(ServerOptions.apiKeys(inKeyFile: "# ours\r\n  alpha \r\n\r\nbeta\n#gamma\n") == ["alpha", "beta"])
+  }
+
+  @Test func anAddressThatCannotBeListenedOnIsSaidInWords() async throws {
+    // Another program listens on a port the system picked.
+    let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(socket) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let listening = withUnsafeMutablePointer(to: &address) { pointer in
+      pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+        bind(socket, address, length) == 0 && listen(socket, 1) == 0 && getsockname(socket, address, &length) == 0
+      }
+    }
+    try #require(listening)
+    await #expect {
+      try await serve(Router(), host: "127.0.0.1", port: Int(UInt16(bigEndian: address.sin_port)), stopOnSignals: false) { _ in }
+    } throws: { error in
+      "\(error)" == "the port is in use (another server listens on it): stop it or choose another port"
+    }
+    await #expect {
+      try await serve(Router(), host: "no-such-host.invalid", port: 0, stopOnSignals: false) { _ in }
+    } throws: { error in
+      "\(error)" == "no host is named no-such-host.invalid"
+    }
   }
 
   @Test func logprobsAndLogitBias() async throws {
@@ -386,6 +422,15 @@ struct ServerTests {
       #expect(long.status == .badRequest && String(buffer: long.body).contains("context is 8"))
       let body = try json(try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":100,"temperature":0}"#).body)
       #expect((body["usage"] as! [String: Int])["completion_tokens"] == 5)
+    }
+  }
+
+  @Test func aContextBeyondTheModelsPositionsIsAnError() throws {
+    // `serve --ctx 100000` on a model of 32 positions served with 32, saying nothing.
+    let tiny = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Fixtures/gpt2-tiny").path
+    #expect { try ModelServer(folder: ModelDirectory(tiny), context: 33) } throws: { error in
+      "\(error)" == "unsupported: a context of 33 tokens: gpt2-tiny has 32 positions"
     }
   }
 

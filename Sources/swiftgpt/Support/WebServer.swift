@@ -11,7 +11,7 @@ final class WebServer: @unchecked Sendable {
   private let stopped = DispatchSemaphore(value: 0)
 
   /// Starts `router` on `host:port` and returns once it listens, or throws why it cannot
-  /// (a port in use).
+  /// (a port in use, in `ListenError`'s words).
   init(_ router: Router<BasicRequestContext>, host: String, port: Int, stopOnSignals: Bool) throws {
     let listening = DispatchSemaphore(value: 0)
     // The router is handed to the server task and not used here again.
@@ -27,7 +27,7 @@ final class WebServer: @unchecked Sendable {
       stopped.signal()
     }
     listening.wait()
-    if let error { throw CLIError("cannot serve on \(host):\(port): \(describe(error))") }
+    if let error { throw CLIError("cannot serve on \(host):\(port): " + (error is ListenError ? "\(error)" : describe(error))) }
   }
 
   /// Returns when the server has stopped (SIGINT or SIGTERM with `stopOnSignals`).
