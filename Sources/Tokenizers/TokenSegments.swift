@@ -14,31 +14,43 @@ public struct TokenSegment: Sendable, Equatable {
 extension Tokenizer {
   /// The segments of `ids`, the tokens of `text`. When the tokens' bytes spell the text (byte-
   /// level tokenizers), a segment ends at the first token boundary that is also a grapheme
-  /// boundary. Otherwise (a normalizer changed the text, added template tokens) each token is
-  /// a segment of its own text.
+  /// boundary; a grapheme the tokens leave out (a character vocabulary that never saw it) is a
+  /// segment with no ids. Otherwise (a normalizer changed the text, added template tokens) each
+  /// token is a segment of its own text.
   public func segments(of text: String, ids: [Int]) -> [TokenSegment] {
     let input = Array(text.utf8)
     let pieces = ids.map { tokenBytes($0) ?? [] }
-    guard pieces.reduce(0, { $0 + $1.count }) == input.count, Array(pieces.joined()) == input else {
-      return zip(ids, pieces).map { TokenSegment(text: String(decoding: $1, as: UTF8.self), ids: [$0]) }
-    }
-    var boundaries = Set<Int>()
+    var boundaries: [Int] = []  // where each grapheme ends
     var offset = 0
     for character in text {
       offset += character.utf8.count
-      boundaries.insert(offset)
+      boundaries.append(offset)
     }
     var segments: [TokenSegment] = []
-    var (start, end, pending) = (0, 0, [Int]())
-    for (id, piece) in zip(ids, pieces) {
-      end += piece.count
-      pending.append(id)
-      if boundaries.contains(end) {
-        segments.append(TokenSegment(text: String(decoding: input[start..<end], as: UTF8.self), ids: pending))
-        (start, pending) = (end, [])
+    var (start, end, next, pending) = (0, 0, 0, [Int]())
+    var grapheme = 0  // the first grapheme not yet ended before `end`
+    func segment(to end: Int) {
+      segments.append(TokenSegment(text: String(decoding: input[start..<end], as: UTF8.self), ids: pending))
+      (start, pending) = (end, [])
+    }
+    while end < input.count {
+      while boundaries[grapheme] <= end { grapheme += 1 }
+      if next < pieces.count, !pieces[next].isEmpty, input[end...].starts(with: pieces[next]) {
+        end += pieces[next].count
+        pending.append(ids[next])
+        next += 1
+        while grapheme < boundaries.count, boundaries[grapheme] < end { grapheme += 1 }
+        if grapheme < boundaries.count, boundaries[grapheme] == end { segment(to: end) }
+      } else if pending.isEmpty {
+        end = boundaries[grapheme]  // a grapheme no token spells: left out
+        segment(to: end)
+      } else {
+        break
       }
     }
-    if !pending.isEmpty { segments.append(TokenSegment(text: String(decoding: input[start...], as: UTF8.self), ids: pending)) }
+    guard end == input.count, next == pieces.count else {
+      return zip(ids, pieces).map { TokenSegment(text: String(decoding: $1, as: UTF8.self), ids: [$0]) }
+    }
     return segments
   }
 }

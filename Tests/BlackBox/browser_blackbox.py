@@ -74,6 +74,14 @@ try:
     ActionChains(driver).move_to_element(segment).perform()
     lit = driver.execute_script("return [...document.querySelectorAll('#pane-a .ids span.lit')].map(s => s.textContent).join(',')")
     check("tokenizer page: hover lights the segment's ids", lit == segment.get_attribute("data-ids"), (lit, segment.get_attribute("data-ids")))
+    # A character the model's vocabulary lacks is shown struck out, not lost.
+    driver.execute_script("""document.getElementById('tokenizer-a').value = 'model';
+        const area = document.getElementById('text'); area.value = '헌법 ☃ 제1조'; area.dispatchEvent(new Event('input'));""")
+    wait(driver, "const p = document.getElementById('pane-a'); return p.dataset.done === '1' && p.dataset.tokenizer === 'model' && p.querySelector('.viz').textContent === '헌법 ☃ 제1조'")
+    left_out = driver.execute_script("return [...document.querySelectorAll('#pane-a .viz span.left-out')].map(s => s.textContent + ':' + s.dataset.ids)")
+    counts = driver.find_element(By.CSS_SELECTOR, "#pane-a .counts").text
+    check("tokenizer page: a character the model never saw is struck out and counted", left_out == ["☃:"] and counts.endswith("1 left out"), (left_out, counts))
+    driver.save_screenshot(os.path.join(shots, "tokenizer-left-out.png"))
     # Side by side, whitespace shown, Korean text.
     driver.execute_script("""document.getElementById('tokenizer-a').value = 'gpt2';
         const area = document.getElementById('text'); area.value = '대한민국 헌법 제1조 ① 대한민국은 민주공화국이다.\\n② 모든 권력은 국민으로부터 나온다. 👍';

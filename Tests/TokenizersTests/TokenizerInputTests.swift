@@ -96,6 +96,19 @@ struct TokenSegmentTests {
     #expect(gpt2.segments(of: text, ids: gpt2.encodeOrdinary(text)).contains { $0.text.hasSuffix("👍🏽") })
   }
 
+  @Test func aCharacterTheVocabularyLacksIsASegmentWithNoIds() throws {
+    // A character model leaves out what it never saw; the segments lost that text (and so did
+    // the playground's view of it).
+    let tokenizer = try CharTokenizer(corpus: "ab 안녕")
+    let text = "a👋🏽b 안녕!"
+    let (ids, dropped) = tokenizer.encodeKnown(text)
+    #expect(dropped == 3)
+    let segments = tokenizer.segments(of: text, ids: ids)
+    #expect(segments.map(\.text) == ["a", "👋🏽", "b", " ", "안", "녕", "!"])
+    let id = { (character: Unicode.Scalar) in tokenizer.characters.firstIndex(of: character)! }
+    #expect(segments.map(\.ids) == [[id("a")], [], [id("b")], [id(" ")], [id("안")], [id("녕")], []])
+  }
+
   @Test func aNormalizedTextGivesOneSegmentPerToken() throws {
     let tokenizer = try PipelineTokenizer(json: try JSONValue(parsing: TokenizerInputTests.newYork.replacingOccurrences(of: "SPECIAL", with: "false")))
     let ids = try tokenizer.encoding(of: "New York city").ids

@@ -36,14 +36,23 @@ async function render(pane, tokenizer, ticket) {
   pane.querySelector(".counts").append(
     SG.el("b", { text: answer.count }), " tokens · ", SG.el("b", { text: graphemes(text) }), " characters · ",
     SG.el("b", { text: new TextEncoder().encode(text).length }), " bytes");
+  // Text the tokenizer has no token for (a character vocabulary that never saw it) is struck out.
+  const leftOut = answer.segments.filter((s) => s.ids.length === 0).map((s) => s.text).join("");
+  if (leftOut) pane.querySelector(".counts").append(" · ", SG.el("b", { text: graphemes(leftOut) }), " left out");
   const viz = pane.querySelector(".viz"), ids = pane.querySelector(".ids");
   viz.replaceChildren();
   ids.replaceChildren();
   const idSpans = [];
   answer.segments.forEach((segment, index) => {
     const color = COLORS[index % COLORS.length];
-    const span = SG.el("span", { "data-ids": segment.ids.join(","), "data-segment": index, style: "background:" + color, text: shown(segment.text) });
-    span.title = segment.ids.join(", ");
+    const span = SG.el("span", { "data-ids": segment.ids.join(","), "data-segment": index, text: shown(segment.text) });
+    if (segment.ids.length) {
+      span.style.background = color;
+      span.title = segment.ids.join(", ");
+    } else {
+      span.classList.add("left-out");
+      span.title = "not in the vocabulary: the model never sees it";
+    }
     viz.append(span);
     for (const id of segment.ids) {
       const idSpan = SG.el("span", { "data-segment": index, style: "background:" + color, text: id });
