@@ -17,7 +17,8 @@ struct ServeCommand: ParsableCommand {
       while the model loads), /tokenize, /detokenize, /props, /slots and /metrics (llama.cpp's). \
       The playground: / (tokenizer), /chat, and with --run /dashboard (the run's curves). Up to \
       --parallel requests are decoded together, one token each per step; more wait in arrival \
-      order. Ctrl-C or SIGTERM stops the server.
+      order. A character-level model leaves out of prompts the characters it never saw (the \
+      tokenizer page strikes them out). Ctrl-C or SIGTERM stops the server.
       """)
 
   @Option(help: "A run folder, a model folder or a HF GPT-2 folder (default: the --run folder).") var checkpoint: String?

@@ -69,6 +69,9 @@ struct FineTuneCLITests {
     #expect(chat.status == 0, "\(chat.err)")
     #expect(chat.out.split(separator: "\n", omittingEmptySubsequences: false).count >= 2, "\(chat.out)")
     #expect(chat.err.contains("(history cleared)"), "/reset said nothing: \(chat.err)")
+    // A character the model never saw is left out of the message, and chat says so (it said nothing).
+    let snowman = try swiftgpt(["chat", "--checkpoint", out, "--max-new-tokens", "2"], stdin: "헌법 ☃ 제1조\n헌법 제1조\n")
+    #expect(snowman.status == 0 && snowman.err == "note: 1 character outside the tokenizer's vocabulary was left out\n", "\(snowman.err)")
     // `exit` (and /exit, quit) ends the chat: it was sent to the model; empty lines are skipped.
     for word in ["exit", "/exit", "quit"] {
       let quit = try swiftgpt(["chat", "--checkpoint", out, "--max-new-tokens", "8"], stdin: "\n  \n\(word)\n헌법 제1조?\n")

@@ -61,6 +61,9 @@ struct ChatCommand: ParsableCommand {
         continue
       }
       history.append(ChatMessage(role: "user", content: line))
+      let dropped = DroppedCharacters()
+      _ = try encodeText(line, with: tokenizer, dropped: dropped)
+      dropped.report()
       let prompt = try tokens.encode(tokens.template.replyPrompt(history: history), maxLength: Int.max) {
         try encodeText($0, with: tokenizer)
       }.ids

@@ -187,12 +187,15 @@ func encodeText(_ text: String, with tokenizer: any Tokenizer, dropped: DroppedC
   return ids
 }
 
-/// How many characters a char tokenizer could not encode (reported once at the end).
+/// How many characters a char tokenizer could not encode (reported once at the end, or once a
+/// chat message).
 final class DroppedCharacters {
   var count = 0
 
   /// A note on stderr if any character was left out.
   func report() {
-    if count > 0 { Terminal.error("note: \(count) characters outside the tokenizer's vocabulary were left out") }
+    if count > 0 {
+      Terminal.error("note: \(count) character\(count == 1 ? "" : "s") outside the tokenizer's vocabulary \(count == 1 ? "was" : "were") left out")
+    }
   }
 }
