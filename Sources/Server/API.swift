@@ -30,6 +30,18 @@ struct StopInput: Decodable {
   }
 }
 
+/// `seed`: an integer; -1 asks for a random seed, as llama.cpp's server reads it.
+struct SeedInput: Decodable {
+  var value: UInt64?
+
+  init(from decoder: any Decoder) throws {
+    let c = try decoder.singleValueContainer()
+    if let seed = try? c.decode(UInt64.self) { value = seed }
+    else if let seed = try? c.decode(Int64.self) { value = seed == -1 ? nil : UInt64(bitPattern: seed) }
+    else { throw APIError.badRequest("'seed' must be an integer") }
+  }
+}
+
 /// The sampling fields shared by completions and chat.
 struct SamplingFields: Decodable {
   var model: String?
@@ -39,7 +51,7 @@ struct SamplingFields: Decodable {
   var top_k: Int?
   var n: Int?
   var stop: StopInput?
-  var seed: UInt64?
+  var seed: SeedInput?
   var stream: Bool?
   var stream_options: StreamOptions?
   /// Completions: how many alternatives per token (0–5); chat: whether to return them.
@@ -81,6 +93,32 @@ struct ChatRequest: Decodable {
   struct Message: Decodable {
     var role: String
     var content: String
+
+    enum CodingKeys: CodingKey { case role, content }
+    /// A content part: `{"type": "text", "text": ...}` (the only kind a text model reads).
+    struct Part: Decodable {
+      var type: String
+      var text: String?
+    }
+
+    /// `content` is a string or a list of text parts (openai-python sends either), joined.
+    init(from decoder: any Decoder) throws {
+      let c = try decoder.container(keyedBy: CodingKeys.self)
+      role = try c.decode(String.self, forKey: .role)
+      if let text = try? c.decode(String.self, forKey: .content) {
+        content = text
+        return
+      }
+      guard let parts = try? c.decode([Part].self, forKey: .content) else {
+        throw APIError.badRequest("a message's 'content' must be a string or a list of text parts")
+      }
+      content = try parts.map { part in
+        guard part.type == "text", let text = part.text else {
+          throw APIError.badRequest("content parts of type '\(part.type)' are not supported: this model reads text")
+        }
+        return text
+      }.joined()
+    }
   }
   var messages: [Message]
   var fields: SamplingFields

@@ -163,8 +163,43 @@ struct API: Sendable {
     do { body = try await request.collectBody(upTo: maxBodyBytes) } catch {
       throw APIError(.contentTooLarge, "invalid_request_error", "the request body is larger than \(maxBodyBytes) bytes")
     }
-    do { return try JSONDecoder().decode(T.self, from: Data(buffer: body)) } catch let error as APIError { throw error } catch {
-      throw APIError.badRequest("the request body is not valid JSON for this endpoint: \(describe(error))")
+    let data = Data(buffer: body)
+    do { return try JSONDecoder().decode(T.self, from: data) } catch let error as APIError { throw error } catch {
+      throw APIError.badRequest(problem(decoding: data, error))
+    }
+  }
+
+  /// What is wrong with a request body that did not decode, naming the field where the decoder
+  /// says which (`'messages[0].role' must be a string`).
+  private func problem(decoding body: Data, _ error: any Error) -> String {
+    guard (try? JSONSerialization.jsonObject(with: body, options: .fragmentsAllowed)) != nil else {
+      return "the request body is not JSON"
+    }
+    guard let error = error as? DecodingError else { return "the request body cannot be read: \(describe(error))" }
+    func field(_ path: [any CodingKey]) -> String {
+      let text = path.map { key in key.intValue.map { "[\($0)]" } ?? "." + key.stringValue }.joined()
+      return text.hasPrefix(".") ? String(text.dropFirst()) : text
+    }
+    switch error {
+    case .keyNotFound(let key, let context): return "'\(field(context.codingPath + [key]))' is required"
+    case .valueNotFound(_, let context): return "'\(field(context.codingPath))' must not be null"
+    case .typeMismatch(let type, let context):
+      guard !context.codingPath.isEmpty else { return "the request body must be a JSON object" }
+      let expected = switch "\(type)" {
+      case "String": "a string"
+      case "Bool": "true or false"
+      case "Int", "Int64", "UInt64": "an integer"
+      case "Float", "Double": "a number"
+      case let name where name.hasPrefix("Array"): "a list"
+      case let name where name.hasPrefix("Dictionary"): "an object"
+      default: "\(type)"
+      }
+      return "'\(field(context.codingPath))' must be \(expected)"
+    case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+      return "'\(field(context.codingPath))': \(context.debugDescription)"
+    default:
+      return "a number in the request body does not fit its field (a fraction or a negative number where a count is needed, "
+        + "or out of range)"
     }
   }
 
@@ -172,7 +207,9 @@ struct API: Sendable {
     let body = try await decode(CompletionRequest.self, request)
     let prompts: [[Int32]]
     switch body.prompt {
-    case .texts(let texts): prompts = try texts.map { try server.tokenizer.encodeUserText($0).ids.map(Int32.init) }
+    case .texts(let texts):
+      guard !texts.isEmpty else { throw APIError.badRequest("'prompt' is an empty list") }
+      prompts = try texts.map { try server.tokenizer.encodeUserText($0).ids.map(Int32.init) }
     case .ids(let ids):
       guard let bad = ids.first(where: { $0 < 0 || $0 >= server.model.vocabSize }) else { prompts = [ids.map(Int32.init)]; break }
       throw APIError.badRequest("token id \(bad) in 'prompt' is outside the model's vocabulary of \(server.model.vocabSize)")
@@ -222,7 +259,7 @@ struct API: Sendable {
       // max_tokens is clamped to what the context leaves.
       let room = server.contextLength - prompt.count
       let maxTokens = min(fields.max_tokens ?? room, room)
-      let seed = fields.seed ?? UInt64.random(in: 0...UInt64.max)
+      let seed = fields.seed?.value ?? UInt64.random(in: 0...UInt64.max)
       for k in 0..<n {
         jobs.append(GenerationJob(prompt: prompt, maxTokens: maxTokens, sampling: sampling, seed: seed &+ UInt64(k),
                                   stop: stops, stopTokens: stopTokens, logitBias: logitBias, logprobs: logprobs))

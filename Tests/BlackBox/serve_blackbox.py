@@ -42,6 +42,10 @@ try:
     check("chat: role first, finish reason, then usage",
           chunks[0].choices[0].delta.role == "assistant" and chunks[-2].choices[0].finish_reason in ("stop", "length")
           and chunks[-1].usage is not None)
+    parts = client.chat.completions.create(model="chat", max_tokens=8, temperature=0,
+                                           messages=[{"role": "user", "content": [{"type": "text", "text": "헌법 제1조?"}]}])
+    check("chat: content as a list of text parts reads as the string", parts.choices[0].message.content == whole.choices[0].message.content,
+          (parts.choices[0].message.content, whole.choices[0].message.content))
 
     try:
         client.completions.create(model="chat", prompt="가" * 200, max_tokens=4)

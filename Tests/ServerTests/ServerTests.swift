@@ -162,6 +162,45 @@ struct ServerTests {
       r = try await client.execute(uri: "/v1/nothing", method: .get)
       let unknown = try error(r)
       #expect(r.status == .notFound && unknown == (404, "not_found_error"))
+      // A body that does not decode names the field; all were "not valid JSON for this endpoint:
+      // The operation could not be completed", and an empty list of prompts answered no choices.
+      func message(_ r: TestResponse) throws -> String { (try json(r.body)["error"] as! [String: Any])["message"] as! String }
+      for (body, expected) in [
+        ("{oops", "the request body is not JSON"),
+        ("[1]", "the request body must be a JSON object"),
+        (#"{"prompt":[]}"#, "'prompt' is an empty list"),
+        (#"{"prompt":"a","max_tokens":"5"}"#, "'max_tokens' must be an integer"),
+        (#"{"prompt":"a","stream":"yes"}"#, "'stream' must be true or false"),
+        (#"{"prompt":"a","seed":1.5}"#, "'seed' must be an integer"),
+      ] {
+        r = try await post(client, "/v1/completions", body)
+        let said = try message(r)
+        #expect(r.status == .badRequest && said == expected, "\(body)")
+      }
+      r = try await post(client, "/v1/chat/completions", #"{"messages":[{"content":"a"}]}"#)
+      #expect(try message(r) == "'messages[0].role' is required")
+      r = try await post(client, "/v1/chat/completions", #"{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}"#)
+      #expect(try message(r) == "content parts of type 'image_url' are not supported: this model reads text")
+    }
+  }
+
+  @Test func seedsAndContentPartsAsClientsSendThem() async throws {
+    try await Self.app(try Self.server(chat: true)).test(.router) { client in
+      func text(_ r: TestResponse) throws -> String {
+        let choice = (try json(r.body)["choices"] as! [[String: Any]])[0]
+        return choice["text"] as? String ?? (choice["message"] as! [String: Any])["content"] as! String
+      }
+      // llama.cpp's clients send seed -1 for a random seed (it was a 400); other negative seeds are seeds.
+      let random = try await post(client, "/v1/completions", #"{"prompt":"abc","seed":-1,"max_tokens":4}"#)
+      #expect(random.status == .ok)
+      let seeded = try await post(client, "/v1/completions", #"{"prompt":"abc","seed":-7,"max_tokens":8}"#)
+      #expect(try text(seeded) == text(try await post(client, "/v1/completions", #"{"prompt":"abc","seed":-7,"max_tokens":8}"#)))
+      // openai-python may send content as a list of text parts: the same prompt as the string.
+      let parts = #"{"messages":[{"role":"user","content":[{"type":"text","text":"ab"},{"type":"text","text":"c"}]}],"max_tokens":6,"temperature":0}"#
+      let string = #"{"messages":[{"role":"user","content":"abc"}],"max_tokens":6,"temperature":0}"#
+      let fromParts = try await post(client, "/v1/chat/completions", parts)
+      let (replyToParts, replyToString) = (try text(fromParts), try text(try await post(client, "/v1/chat/completions", string)))
+      #expect(fromParts.status == .ok && replyToParts == replyToString && !replyToParts.isEmpty)
     }
   }
 
