@@ -60,8 +60,32 @@ struct SamplingFields: Decodable {
   var top_logprobs: Int?
   /// Token id (as a string) → bias added to its logit, in [-100, 100].
   var logit_bias: [String: Float]?
+  /// Subtracted from a token's logit for each time it was sampled before, in [-2, 2].
+  var frequency_penalty: Float?
+  /// Subtracted from the logit of every token sampled before, in [-2, 2].
+  var presence_penalty: Float?
+  // Fields of the API this server does not do: read only to refuse them, as llama.cpp's server
+  // does, rather than to answer as if they were not asked.
+  var echo: Bool?
+  var suffix: String?
+  var best_of: Int?
+  var tools: [AnyValue]?
+  var response_format: ResponseFormat?
 
   struct StreamOptions: Decodable { var include_usage: Bool? }
+  struct ResponseFormat: Decodable { var type: String }
+  /// Any JSON value, unread.
+  struct AnyValue: Decodable { init(from decoder: any Decoder) throws {} }
+
+  /// Why the request asks for something this server does not do, or nil.
+  var unsupported: String? {
+    if echo == true { return "'echo' is not supported" }
+    if let suffix, !suffix.isEmpty { return "'suffix' is not supported" }
+    if let best_of, best_of > (n ?? 1) { return "'best_of' above 'n' is not supported" }
+    if let tools, !tools.isEmpty { return "'tools' are not supported: the model has no tool calling" }
+    if let format = response_format?.type, format != "text" { return "'response_format' \(format) is not supported: only text" }
+    return nil
+  }
 }
 
 /// `logprobs`: a number (completions) or a flag (chat).

@@ -15,6 +15,9 @@ struct GenerationJob: Sendable {
   var stopTokens: Set<Int32>
   /// Added to the logits before sampling, by token id.
   var logitBias: [Int: Float] = [:]
+  /// Subtracted from a sampled token's logit at every later step: `frequency` times the times
+  /// it was sampled, plus `presence` (OpenAI's penalties).
+  var penalties: (frequency: Float, presence: Float) = (0, 0)
   /// Alternatives to report per token (nil: no log probabilities).
   var logprobs: Int?
 }

@@ -249,6 +249,11 @@ struct API: Sendable {
     let stops = fields.stop?.strings ?? []
     guard stops.count <= 4 else { throw APIError.badRequest("'stop' takes at most 4 strings") }
     let logitBias = try self.logitBias(fields.logit_bias ?? [:])
+    if let unsupported = fields.unsupported { throw APIError.badRequest(unsupported) }
+    let penalties = (frequency: fields.frequency_penalty ?? 0, presence: fields.presence_penalty ?? 0)
+    for (name, value) in [("frequency_penalty", penalties.frequency), ("presence_penalty", penalties.presence)] {
+      guard (-2...2).contains(value) else { throw APIError.badRequest("'\(name)' must be in [-2, 2], got \(value)") }
+    }
     let logprobs = try self.logprobs(fields, chat: chat)
     var jobs: [GenerationJob] = []
     for prompt in prompts {
@@ -262,7 +267,8 @@ struct API: Sendable {
       let seed = fields.seed?.value ?? UInt64.random(in: 0...UInt64.max)
       for k in 0..<n {
         jobs.append(GenerationJob(prompt: prompt, maxTokens: maxTokens, sampling: sampling, seed: seed &+ UInt64(k),
-                                  stop: stops, stopTokens: stopTokens, logitBias: logitBias, logprobs: logprobs))
+                                  stop: stops, stopTokens: stopTokens, logitBias: logitBias, penalties: penalties,
+                                  logprobs: logprobs))
       }
     }
     let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24).lowercased()

@@ -117,6 +117,8 @@ final class Scheduler: @unchecked Sendable {
     var sentLogprobs: [TokenLogprob] = []
     /// The bytes of the tokens of `sentLogprobs`.
     var sentBytes = 0
+    /// With penalties: how many times each token was sampled.
+    var sampled: [Int: Int] = [:]
     /// When it took its slot.
     let start = DispatchTime.now().uptimeNanoseconds
   }
@@ -178,7 +180,7 @@ final class Scheduler: @unchecked Sendable {
     var choices = [Choice](repeating: Choice(token: 0), count: logits.count)
     if decoder.failure != nil { return choices }  // `accept` answers with the failure
     var streams = generations.map(\.rng)
-    let jobs = generations.map(\.pending.job)
+    let (jobs, sampled) = (generations.map(\.pending.job), generations.map(\.sampled))
     choices.withUnsafeMutableBufferPointer { choicesOut in
       streams.withUnsafeMutableBufferPointer { streamsInOut in
         let (out, rngs) = (UncheckedSendable(choicesOut.baseAddress!), UncheckedSendable(streamsInOut.baseAddress!))
@@ -186,6 +188,7 @@ final class Scheduler: @unchecked Sendable {
           let (job, row) = (jobs[i], logits[i])
           var biased = row
           for (id, bias) in job.logitBias { biased[id] += bias }
+          for (id, times) in sampled[i] { biased[id] -= Float(times) * job.penalties.frequency + job.penalties.presence }
           let token = job.sampling.sample(biased, rng: &rngs.value[i])
           let logprob = job.logprobs.map { Self.logprob(of: token, in: row, top: $0) }
           out.value[i] = Choice(token: Int32(token), logprob: logprob)
@@ -206,6 +209,7 @@ final class Scheduler: @unchecked Sendable {
     let job = g.pending.job
     let token = choice.token
     g.tokens += 1
+    if job.penalties != (0, 0) { g.sampled[Int(token), default: 0] += 1 }
     if job.stopTokens.contains(token) { finish(&g, reason: "stop"); return false }
     if Int(token) < tokenizer.vocabSize {  // the instruction markers add no text
       if let logprob = choice.logprob { g.heldLogprobs.append(logprob) }

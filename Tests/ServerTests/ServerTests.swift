@@ -298,6 +298,47 @@ struct ServerTests {
     }
   }
 
+  @Test func penaltiesAsOpenAIDefinesThem() async throws {
+    // frequency_penalty and presence_penalty were read as nothing; the text was that of no penalty.
+    let server = try Self.server()
+    func greedy(_ penalties: (frequency: Float, presence: Float), tokens: Int) throws -> String {
+      var decoder = server.model.makeDecoder(precision: .float32)
+      var logits = decoder.append(try server.tokenizer.encode("abc").map(Int32.init))
+      var sampled: [Int: Int] = [:], out: [Int] = []
+      for _ in 0..<tokens {
+        for (id, times) in sampled { logits[id] -= Float(times) * penalties.frequency + penalties.presence }
+        let token = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
+        sampled[token, default: 0] += 1
+        out.append(token)
+        logits = decoder.append([Int32(token)])
+      }
+      return try server.tokenizer.decode(out)
+    }
+    let expected = try greedy((0.7, 1.3), tokens: 12)
+    #expect(expected != (try greedy((0, 0), tokens: 12)))
+    try await Self.app(server).test(.router) { client in
+      let body = try json(try await post(client, "/v1/completions",
+        #"{"prompt":"abc","max_tokens":12,"temperature":0,"frequency_penalty":0.7,"presence_penalty":1.3}"#).body)
+      #expect((body["choices"] as! [[String: Any]])[0]["text"] as? String == expected)
+      // Out of range, and what the server does not do, is a 400 rather than an answer without it.
+      for (field, message) in [
+        (#""frequency_penalty":2.5"#, "'frequency_penalty' must be in [-2, 2], got 2.5"),
+        (#""echo":true"#, "'echo' is not supported"),
+        (#""suffix":"x""#, "'suffix' is not supported"),
+        (#""best_of":3"#, "'best_of' above 'n' is not supported"),
+        (#""tools":[{"type":"function","function":{"name":"f"}}]"#, "'tools' are not supported: the model has no tool calling"),
+        (#""response_format":{"type":"json_object"}"#, "'response_format' json_object is not supported: only text"),
+      ] {
+        let r = try await post(client, "/v1/completions", #"{"prompt":"a",\#(field)}"#)
+        let said = (try json(r.body)["error"] as? [String: Any])?["message"] as? String
+        #expect(r.status == .badRequest && said == message, "\(field)")
+      }
+      // Their defaults are accepted, as clients send them.
+      let defaults = #"{"prompt":"a","max_tokens":1,"echo":false,"best_of":1,"tools":[],"response_format":{"type":"text"}}"#
+      #expect(try await post(client, "/v1/completions", defaults).status == .ok)
+    }
+  }
+
   @Test func aFullQueueIsA503WithRetryAfter() async throws {
     var options = ServerOptions()
     options.maxWaiting = 0
