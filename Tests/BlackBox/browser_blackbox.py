@@ -104,7 +104,8 @@ try:
     # The chat page: a streamed answer to its end, each piece shaded by its probability.
     driver.get(url + "/chat")
     wait(driver, "return document.getElementById('status').textContent.includes('slots')")
-    driver.execute_script("document.getElementById('seed').value = '3'; document.getElementById('max-tokens').value = '24';")
+    driver.execute_script("""document.getElementById('seed').value = '3'; document.getElementById('max-tokens').value = '24';
+        document.getElementById('presence-penalty').value = '1.5';""")
     driver.find_element(By.ID, "input").send_keys("헌법 제1조?")
     driver.find_element(By.ID, "send").click()
     wait(driver, "const t = document.querySelector('.turn.assistant'); return t && t.dataset.done === '1'", 30)
@@ -114,8 +115,8 @@ try:
     check("chat page: each piece has a probability and a shade",
           shaded and all(0 < p <= 1 and background.startswith("rgb") for _, p, background in shaded), shaded)
     whole = post(url + "/v1/chat/completions", {"messages": [{"role": "user", "content": "헌법 제1조?"}], "seed": 3, "max_tokens": 24,
-                                                "temperature": 0.8, "top_k": 40, "top_p": 0.95})
-    check("chat page: the answer is the API's for the same seed", "".join(s for s, _, _ in shaded) == whole["choices"][0]["message"]["content"],
+                                                "temperature": 0.8, "top_k": 40, "top_p": 0.95, "presence_penalty": 1.5})
+    check("chat page: the answer is the API's for the same seed and penalty", "".join(s for s, _, _ in shaded) == whole["choices"][0]["message"]["content"],
           ("".join(s for s, _, _ in shaded), whole["choices"][0]["message"]["content"]))
     check("chat page: tokens/s shown", re.search(r"[0-9.]+ tokens/s", driver.find_element(By.ID, "stats").text), driver.find_element(By.ID, "stats").text)
     driver.save_screenshot(os.path.join(shots, "chat.png"))
@@ -123,15 +124,16 @@ try:
 finally:
     stop(server)
 
-# Stop cancels on the server: a baby GPT with a 2048-token context, asked for 2000 tokens (a
-# few seconds: 250 could end before the click arrived), completion mode.
-run("train", "--model", "baby", "--block-size", "2048", "--max-steps", "0", "--eval-steps", "1", "--batch-size", "1",
+# Stop cancels on the server: a baby GPT with a 4096-token context, asked for 4000 tokens (about
+# 16 s on one thread: 250 could end before the click arrived, and once so did 2000, in 6 s),
+# completion mode.
+run("train", "--model", "baby", "--block-size", "4096", "--max-steps", "0", "--eval-steps", "1", "--batch-size", "1",
     "--out", os.path.join(work, "baby"), "--threads", "1")
-server, url = serve(os.path.join(work, "baby"), "--threads", "1")
+server, url = serve(os.path.join(work, "baby"), "--threads", "1", "--parallel", "1")
 try:
     driver.get(url + "/chat")
     wait(driver, "return document.querySelector('input[value=completion]').checked")
-    driver.execute_script("document.getElementById('max-tokens').value = '2000';")
+    driver.execute_script("document.getElementById('max-tokens').value = '4000';")
     driver.find_element(By.ID, "input").send_keys("대한민국")
     driver.find_element(By.ID, "send").click()
     wait(driver, "return document.querySelectorAll('.turn.completion .text span').length >= 3")
@@ -139,7 +141,7 @@ try:
     wait(driver, "const t = document.querySelector('.turn.completion'); return t && t.dataset.done === '1'")
     idle, predicted = stopped_generating(url)
     cancelled = driver.execute_script("return document.querySelector('.turn.completion').dataset.finish")
-    check("chat page: Stop cancels the generation on the server", cancelled == "cancelled" and idle and predicted < 2000,
+    check("chat page: Stop cancels the generation on the server", cancelled == "cancelled" and idle and predicted < 4000,
           (cancelled, idle, predicted))
     driver.save_screenshot(os.path.join(shots, "chat-stopped.png"))
 finally:

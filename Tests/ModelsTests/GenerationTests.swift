@@ -51,9 +51,15 @@ struct GenerationTests {
     var topTwo = Set<Int>()
     for _ in 0..<200 { topTwo.insert(SamplingOptions(temperature: 1, topK: 2).sample(logits, rng: &rng)) }
     #expect(topTwo == [1, 3])
+    // top-k 0 is off and top-p 0 keeps the most likely token, as in transformers, llama.cpp and
+    // OpenAI (top-k 0 was an error, and would have emptied the candidates; top-p 0 was an error).
+    var all = Set<Int>()
+    for _ in 0..<200 { all.insert(SamplingOptions(temperature: 1, topK: 0).sample(logits, rng: &rng)) }
+    #expect(all == [0, 1, 2, 3, 4])
+    for _ in 0..<20 { #expect(SamplingOptions(temperature: 1, topP: 0).sample(logits, rng: &rng) == 1) }
     #expect(SamplingOptions(temperature: -1).problem != nil)
-    #expect(SamplingOptions(topK: 0).problem != nil)
-    #expect(SamplingOptions(topP: 1.5).problem != nil)
+    #expect(SamplingOptions(topK: -1).problem != nil && SamplingOptions(topK: 0).problem == nil && SamplingOptions(topP: 0).problem == nil)
+    #expect(SamplingOptions(topP: 1.5).problem != nil && SamplingOptions(topP: -0.1).problem != nil)
     #expect(SamplingOptions(temperature: 0.7, topK: 5, topP: 0.9).problem == nil)
   }
 

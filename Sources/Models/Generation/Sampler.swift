@@ -8,9 +8,10 @@ import TensorEngine
 /// With top-k or top-p the candidates are walked most likely first; without, in id order.
 public struct SamplingOptions: Sendable, Equatable {
   public var temperature: Float
-  /// Keep only the k most likely tokens; nil keeps all.
+  /// Keep only the k most likely tokens; nil or 0 keeps all (as `transformers` and llama.cpp).
   public var topK: Int?
-  /// Keep the smallest set of most likely tokens whose probability reaches p; nil keeps all.
+  /// Keep the smallest set of most likely tokens whose probability reaches p (0: the most likely
+  /// one, as `transformers`, llama.cpp and OpenAI); nil keeps all.
   public var topP: Float?
 
   public init(temperature: Float = 1, topK: Int? = nil, topP: Float? = nil) {
@@ -20,8 +21,8 @@ public struct SamplingOptions: Sendable, Equatable {
   /// A one-line reason the options are invalid, or nil.
   public var problem: String? {
     if !(temperature >= 0) || !temperature.isFinite { return "temperature must be finite and ≥ 0, got \(temperature)" }
-    if let topK, topK < 1 { return "top-k must be ≥ 1, got \(topK)" }
-    if let topP, !(topP > 0 && topP <= 1) { return "top-p must be in (0, 1], got \(topP)" }
+    if let topK, topK < 0 { return "top-k must be ≥ 0 (0: off), got \(topK)" }
+    if let topP, !(topP >= 0 && topP <= 1) { return "top-p must be in [0, 1], got \(topP)" }
     return nil
   }
 
@@ -29,9 +30,10 @@ public struct SamplingOptions: Sendable, Equatable {
   public func sample(_ logits: [Float], rng: inout RandomGenerator) -> Int {
     precondition(!logits.isEmpty)
     if temperature == 0 { return logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }! }
-    if topK == nil && (topP ?? 1) >= 1 { return drawFromAll(logits, rng: &rng) }
+    let k = topK ?? 0
+    if k == 0 && (topP ?? 1) >= 1 { return drawFromAll(logits, rng: &rng) }
     var order = tokensByLogit(logits)
-    if let topK, topK < order.count { order.removeLast(order.count - topK) }
+    if k > 0 && k < order.count { order.removeLast(order.count - k) }
     let byId = weightsByID(logits)
     var weights = order.map { Double(byId[$0]) }
     var total = weights.reduce(0, +)

@@ -10,6 +10,7 @@ function mode() { return document.querySelector("input[name=mode]:checked").valu
 function sampling() {
   const body = {
     temperature: Number($("temperature").value), top_k: Number($("top-k").value), top_p: Number($("top-p").value),
+    frequency_penalty: Number($("frequency-penalty").value), presence_penalty: Number($("presence-penalty").value),
     max_tokens: Number($("max-tokens").value), stream: true, stream_options: { include_usage: true },
   };
   if ($("seed").value !== "") body.seed = Number($("seed").value);

@@ -41,8 +41,8 @@ struct SampleCommand: ParsableCommand {
 struct SamplingFlags: ParsableArguments {
   @Option(help: "Tokens to generate (per sample, or per reply).") var maxNewTokens = 200
   @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.8
-  @Option(help: "Sample only from the K most likely tokens.") var topK: Int?
-  @Option(help: "Sample only from the most likely tokens that make up probability P.") var topP: Float?
+  @Option(help: "Sample only from the K most likely tokens (0: all).") var topK: Int?
+  @Option(help: "Sample only from the most likely tokens that make up probability P (0: the most likely one).") var topP: Float?
   @Option(help: "Random seed.") var seed: UInt64 = 1337
   @Option(help: "Weights read per generated token: f32 (exact) or bf16 (half the memory traffic, logits ~1 % off).")
   var precision = WeightPrecision.float32
