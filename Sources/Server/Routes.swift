@@ -224,6 +224,7 @@ struct API: Sendable {
       throw APIError.badRequest("the model \(server.modelID) has no chat template (it was not instruction-tuned with "
         + "`swiftgpt finetune --task sft`); use /v1/completions")
     }
+    guard !body.messages.isEmpty else { throw APIError.badRequest("'messages' is empty") }
     guard body.messages.last?.role == "user" || body.messages.last?.role == "system" else {
       throw APIError.badRequest("the last message must be the user's")
     }
@@ -322,6 +323,9 @@ struct API: Sendable {
   /// How many alternatives per token the request wants, or nil for no log probabilities:
   /// completions' `logprobs` (0–5), chat's `logprobs: true` with `top_logprobs` (0–20).
   private func logprobs(_ fields: SamplingFields, chat: Bool) throws -> Int? {
+    if chat, fields.top_logprobs != nil {
+      guard case .flag(true)? = fields.logprobs else { throw APIError.badRequest("'top_logprobs' needs 'logprobs': true") }
+    }
     let count: Int?
     switch (fields.logprobs, chat) {
     case (nil, _), (.flag(false), true): count = nil
@@ -443,8 +447,8 @@ struct API: Sendable {
     }
     // The text in parts: the content, or the messages in ChatML, whose markers are the model's
     // own tokens (named by their text) for the model's tokenizer and plain text for any other.
-    let markers = name == "model" || name == server.modelID ? server.chat.flatMap { $0.template == .chat ? $0 : nil } : nil
-    let markerNames = markers.map { [Int($0.start): InstructionTemplate.startToken, Int($0.end): InstructionTemplate.endToken] } ?? [:]
+    let markers = name == "model" || name == server.modelID ? chatMarkers : nil
+    let markerNames = markers.map(Self.names) ?? [:]
     let parts: [(text: String, ids: [Int])]
     switch (body.content, body.messages) {
     case (let content?, nil): parts = [(content, try tokenizer.encodeUserText(content).ids)]
@@ -485,9 +489,28 @@ struct API: Sendable {
     return built
   }
 
+  /// The model's ChatML markers, when it has that template.
+  private var chatMarkers: InstructionTokens? { server.chat.flatMap { $0.template == .chat ? $0 : nil } }
+
+  /// The markers' ids → their text.
+  private static func names(_ markers: InstructionTokens) -> [Int: String] {
+    [Int(markers.start): InstructionTemplate.startToken, Int(markers.end): InstructionTemplate.endToken]
+  }
+
+  /// The text of `tokens`; the ChatML markers of the model (which `/tokenize` gives for
+  /// `messages`) are their text.
   func detokenize(_ request: Request) async throws -> Response {
     let body = try await decode(DetokenizeRequest.self, request)
-    do { return try encodeJSON(["content": try server.tokenizer.decode(body.tokens)]) } catch {
+    let names = chatMarkers.map(Self.names) ?? [:]
+    do {
+      var content = "", run: [Int] = []
+      for id in body.tokens {
+        guard let name = names[id] else { run.append(id); continue }
+        content += try server.tokenizer.decode(run) + name
+        run = []
+      }
+      return try encodeJSON(["content": content + (try server.tokenizer.decode(run))])
+    } catch {
       throw APIError.badRequest("\(error)")
     }
   }

@@ -534,6 +534,17 @@ struct ServerTests {
       #expect(gpt2IDs == (try Encoding.named("gpt2")).encodeOrdinary("<|im_start|>user\nab<|im_end|>\n<|im_start|>assistant\n"))
       let neither = try await post(client, "/tokenize", #"{"tokenizer":"gpt2"}"#)
       #expect(neither.status == .badRequest && String(buffer: neither.body).contains("either 'content' or 'messages'"))
+      // The ids detokenize back to the text (the markers were "not in the vocabulary").
+      let back = try await post(client, "/detokenize", #"{"tokens":\#(ids)}"#)
+      let text = try json(back.body)["content"] as? String
+      #expect(back.status == .ok && text == "<|im_start|>user\nab<|im_end|>\n<|im_start|>assistant\n")
+      // Chat asks for what it lacks plainly (top_logprobs alone returned no log probabilities).
+      for (request, message) in [(#"{"messages":[]}"#, "'messages' is empty"),
+                                 (#"{"messages":[{"role":"user","content":"a"}],"top_logprobs":2}"#, "'top_logprobs' needs 'logprobs': true")] {
+        let r = try await post(client, "/v1/chat/completions", request)
+        let said = (try json(r.body)["error"] as? [String: Any])?["message"] as? String
+        #expect(r.status == .badRequest && said == message, "\(request)")
+      }
     }
   }
 
