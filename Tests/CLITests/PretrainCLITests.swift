@@ -22,6 +22,12 @@ struct PretrainCLITests {
     let ignored = try swiftgpt(["train", "--resume", "--max-steps", "30"] + common)
     #expect(ignored.status == 64 && ignored.err.hasPrefix("Error: --resume continues the run with its own model and options; "
       + "drop --model, --block-size, --batch-size, --eval-every, --eval-steps (only --max-steps may change)"), "\(ignored.err)")
+    // Resumed without --data: the embedded corpus was written into the run, then found to be
+    // "tokenized otherwise"; now the run asks for its data and nothing is written.
+    let dataless = try swiftgpt(["train", "--out", directory + "/run", "--resume", "--max-steps", "30"])
+    #expect(dataless.status == 1 && dataless.err == "Error: the run in \(directory)/run trained on a dataset of its own "
+      + "(vocabulary 23, tokenizer char_tokenizer.json): resume it with --data and that folder\n", "\(dataless.err)")
+    #expect(!FileManager.default.fileExists(atPath: directory + "/run/data"))
     let resuming = ["--data", directory + "/data", "--out", directory + "/run", "--threads", "1", "--resume"]
     let resumed = try swiftgpt(["train", "--max-steps", "30"] + resuming)
     #expect(resumed.status == 0, "\(resumed.err)")

@@ -67,6 +67,13 @@ struct TrainCommand: ParsableCommand {
     var device = try self.device.resolve()
     let products = try precision.apply(to: device.device)
     if device.device.gpu != nil { device.description += ", \(products.rawValue) products" }
+    // Without --data, the embedded corpus in OUT/data; a run resumed without --data that trained
+    // on other data is refused before anything is written into it.
+    if data == nil, resume, (try? PreparedDataset(folder: out + "/data")) == nil,
+       let saved = try? DatasetMeta(folder: out + "/latest"), !trainedOnEmbeddedCorpus(out + "/latest") {
+      throw CLIError("the run in \(out) trained on a dataset of its own (vocabulary \(saved.vocabSize), tokenizer "
+        + "\(saved.tokenizer)): resume it with --data and that folder")
+    }
     let dataFolder = try data ?? prepareEmbeddedCorpus(into: out + "/data")
     let start = resume ? TrainingStart.resume(maxSteps: training.maxSteps) : .new(
       model: { meta in
@@ -297,6 +304,14 @@ func describe(_ model: any LanguageModel) -> String {
   guard let gpt = model as? GPT else { return "bigram" }
   let c = gpt.config
   return "GPT \(c.nLayer) layers × \(c.nHead) heads × \(c.nEmbd) wide, context \(c.blockSize)"
+}
+
+/// Whether the checkpoint in `folder` was trained on the embedded corpus: its tokenizer is that
+/// corpus's characters.
+func trainedOnEmbeddedCorpus(_ folder: String) -> Bool {
+  guard let saved = try? CharTokenizer(file: folder + "/char_tokenizer.json"),
+        let embedded = try? CharTokenizer(corpus: embeddedKoreanCorpus) else { return false }
+  return Set(saved.characters) == Set(embedded.characters)
 }
 
 /// Writes the embedded Korean corpus to `folder/corpus.txt` and prepares it char-level.
