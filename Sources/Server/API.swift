@@ -49,6 +49,8 @@ struct SamplingFields: Decodable {
   var temperature: Float?
   var top_p: Float?
   var top_k: Int?
+  /// llama.cpp's (and transformers'): keep the tokens at least this times as likely as the top one.
+  var min_p: Float?
   var n: Int?
   var stop: StopInput?
   var seed: SeedInput?

@@ -242,7 +242,7 @@ struct API: Sendable {
       throw APIError(.serviceUnavailable, "unavailable_error", "every slot is busy and \(server.waiting) requests wait; try again",
                      retryAfter: 1)
     }
-    let sampling = SamplingOptions(temperature: fields.temperature ?? 1, topK: fields.top_k, topP: fields.top_p)
+    let sampling = SamplingOptions(temperature: fields.temperature ?? 1, topK: fields.top_k, topP: fields.top_p, minP: fields.min_p)
     if let problem = sampling.problem { throw APIError.badRequest(problem) }
     let n = fields.n ?? 1
     guard (1...16).contains(n) else { throw APIError.badRequest("'n' must be between 1 and 16, got \(n)") }

@@ -57,6 +57,16 @@ struct GenerationTests {
     for _ in 0..<200 { all.insert(SamplingOptions(temperature: 1, topK: 0).sample(logits, rng: &rng)) }
     #expect(all == [0, 1, 2, 3, 4])
     for _ in 0..<20 { #expect(SamplingOptions(temperature: 1, topP: 0).sample(logits, rng: &rng) == 1) }
+    // min-p 0.3 keeps the tokens at least 0.3 times as likely as token 1: 3 (e^-0.1 ≈ 0.90) is in,
+    // 4 (e^-1.5 ≈ 0.22) out; at temperature 2 the ratios are their square roots: 4 (≈ 0.47) and 0
+    // (≈ 0.39) come in, 2 (≈ 0.22) stays out.
+    var minP = Set<Int>(), hotter = Set<Int>()
+    for _ in 0..<300 {
+      minP.insert(SamplingOptions(temperature: 1, minP: 0.3).sample(logits, rng: &rng))
+      hotter.insert(SamplingOptions(temperature: 2, minP: 0.3).sample(logits, rng: &rng))
+    }
+    #expect(minP == [1, 3] && hotter == [0, 1, 3, 4])
+    #expect(SamplingOptions(minP: 1.5).problem != nil && SamplingOptions(minP: 0).problem == nil)
     #expect(SamplingOptions(temperature: -1).problem != nil)
     #expect(SamplingOptions(topK: -1).problem != nil && SamplingOptions(topK: 0).problem == nil && SamplingOptions(topP: 0).problem == nil)
     #expect(SamplingOptions(topP: 1.5).problem != nil && SamplingOptions(topP: -0.1).problem != nil)
@@ -84,7 +94,7 @@ struct GenerationTests {
     // The sampler before it sorted packed integer keys, drew over all the tokens without a sort, or took
     // its weights from `vexp`: the reference.
     func reference(_ o: SamplingOptions, _ logits: [Float], _ rng: inout RandomGenerator) -> Int {
-      if o.topK == nil && (o.topP ?? 1) >= 1 {
+      if o.topK == nil && (o.topP ?? 1) >= 1 && o.minP == nil {
         let top = logits.max()!
         let weights = logits.map { vexp(($0 - top) * (1 / o.temperature)) }
         var r = Double(rng.next() >> 11) * 0x1p-53 * Double(vsum(weights, weights.count))
@@ -110,6 +120,11 @@ struct GenerationTests {
         weights.removeLast(weights.count - keep)
         total = weights.reduce(0, +)
       }
+      if let minP = o.minP {
+        let threshold = Double(minP) * weights.max()!
+        weights = weights.filter { $0 >= threshold }
+        total = weights.reduce(0, +)
+      }
       var r = Double(rng.next() >> 11) * 0x1p-53 * total
       for (i, w) in weights.enumerated() {
         r -= w
@@ -121,7 +136,7 @@ struct GenerationTests {
     // Few distinct values, so many ties; both zeros; negatives.
     let logits = (0..<3000).map { _ in [Float(0), -0.0, 1.5, -1.5, 2.25, -7, 0.125][Int(values.next() % 7)] + (values.next() % 5 == 0 ? values.nextUniform() : 0) }
     for options in [SamplingOptions(temperature: 1), SamplingOptions(temperature: 0.6, topP: 1), SamplingOptions(temperature: 0.7, topK: 50),
-                    SamplingOptions(temperature: 1.3, topP: 0.9)] {
+                    SamplingOptions(temperature: 1.3, topP: 0.9), SamplingOptions(temperature: 1.1, topK: 2000, minP: 0.05)] {
       var (a, b) = (RandomGenerator(seed: 5), RandomGenerator(seed: 5))
       let picked = (0..<200).map { _ in options.sample(logits, rng: &a) }
       #expect(picked == (0..<200).map { _ in reference(options, logits, &b) })

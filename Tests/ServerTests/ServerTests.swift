@@ -314,15 +314,19 @@ struct ServerTests {
       }
       return try server.tokenizer.decode(out)
     }
-    let expected = try greedy((0.7, 1.3), tokens: 12)
-    #expect(expected != (try greedy((0, 0), tokens: 12)))
+    let (expected, plain) = (try greedy((0.7, 1.3), tokens: 12), try greedy((0, 0), tokens: 12))
+    #expect(expected != plain)
     try await Self.app(server).test(.router) { client in
       let body = try json(try await post(client, "/v1/completions",
         #"{"prompt":"abc","max_tokens":12,"temperature":0,"frequency_penalty":0.7,"presence_penalty":1.3}"#).body)
       #expect((body["choices"] as! [[String: Any]])[0]["text"] as? String == expected)
+      // llama.cpp's min_p: 1 keeps only the most likely token, whatever the temperature.
+      let minP = try json(try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":12,"temperature":1.5,"min_p":1}"#).body)
+      #expect((minP["choices"] as! [[String: Any]])[0]["text"] as? String == plain)
       // Out of range, and what the server does not do, is a 400 rather than an answer without it.
       for (field, message) in [
         (#""frequency_penalty":2.5"#, "'frequency_penalty' must be in [-2, 2], got 2.5"),
+        (#""min_p":2"#, "min-p must be in [0, 1], got 2.0"),
         (#""echo":true"#, "'echo' is not supported"),
         (#""suffix":"x""#, "'suffix' is not supported"),
         (#""best_of":3"#, "'best_of' above 'n' is not supported"),

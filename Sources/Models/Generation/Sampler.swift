@@ -4,8 +4,9 @@ import Glibc
 import TensorEngine
 
 /// How the next token is chosen from the logits (as `transformers`' sampling warpers):
-/// temperature, then top-k, then top-p (nucleus), then a multinomial draw. Temperature 0 is greedy.
-/// With top-k or top-p the candidates are walked most likely first; without, in id order.
+/// temperature, then top-k, then top-p (nucleus), then min-p, then a multinomial draw. Temperature
+/// 0 is greedy. With top-k, top-p or min-p the candidates are walked most likely first; without,
+/// in id order.
 public struct SamplingOptions: Sendable, Equatable {
   public var temperature: Float
   /// Keep only the k most likely tokens; nil or 0 keeps all (as `transformers` and llama.cpp).
@@ -13,9 +14,12 @@ public struct SamplingOptions: Sendable, Equatable {
   /// Keep the smallest set of most likely tokens whose probability reaches p (0: the most likely
   /// one, as `transformers`, llama.cpp and OpenAI); nil keeps all.
   public var topP: Float?
+  /// Keep only the tokens at least `minP` times as likely as the most likely one (as
+  /// `transformers`' min-p, after the temperature); nil or 0 keeps all.
+  public var minP: Float?
 
-  public init(temperature: Float = 1, topK: Int? = nil, topP: Float? = nil) {
-    (self.temperature, self.topK, self.topP) = (temperature, topK, topP)
+  public init(temperature: Float = 1, topK: Int? = nil, topP: Float? = nil, minP: Float? = nil) {
+    (self.temperature, self.topK, self.topP, self.minP) = (temperature, topK, topP, minP)
   }
 
   /// A one-line reason the options are invalid, or nil.
@@ -23,6 +27,7 @@ public struct SamplingOptions: Sendable, Equatable {
     if !(temperature >= 0) || !temperature.isFinite { return "temperature must be finite and ≥ 0, got \(temperature)" }
     if let topK, topK < 0 { return "top-k must be ≥ 0 (0: off), got \(topK)" }
     if let topP, !(topP >= 0 && topP <= 1) { return "top-p must be in [0, 1], got \(topP)" }
+    if let minP, !(minP >= 0 && minP <= 1) { return "min-p must be in [0, 1], got \(minP)" }
     return nil
   }
 
@@ -31,7 +36,7 @@ public struct SamplingOptions: Sendable, Equatable {
     precondition(!logits.isEmpty)
     if temperature == 0 { return logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }! }
     let k = topK ?? 0
-    if k == 0 && (topP ?? 1) >= 1 { return drawFromAll(logits, rng: &rng) }
+    if k == 0 && (topP ?? 1) >= 1 && (minP ?? 0) == 0 { return drawFromAll(logits, rng: &rng) }
     var order = tokensByLogit(logits)
     if k > 0 && k < order.count { order.removeLast(order.count - k) }
     let byId = weightsByID(logits)
@@ -45,6 +50,12 @@ public struct SamplingOptions: Sendable, Equatable {
         if cumulative >= Double(topP) { break }
       }
       weights.removeLast(weights.count - keep)
+      total = weights.reduce(0, +)
+    }
+    if let minP, minP > 0 {
+      // The weights fall from the most likely token's: the kept ones are a prefix.
+      let threshold = Double(minP) * weights[0]
+      weights.removeLast(weights.count - (weights.firstIndex { $0 < threshold } ?? weights.count))
       total = weights.reduce(0, +)
     }
     var r = Double(rng.next() >> 11) * 0x1p-53 * total

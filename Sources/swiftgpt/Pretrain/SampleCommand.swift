@@ -43,11 +43,12 @@ struct SamplingFlags: ParsableArguments {
   @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.8
   @Option(help: "Sample only from the K most likely tokens (0: all).") var topK: Int?
   @Option(help: "Sample only from the most likely tokens that make up probability P (0: the most likely one).") var topP: Float?
+  @Option(help: "Sample only from the tokens at least P times as likely as the most likely one.") var minP: Float?
   @Option(help: "Random seed.") var seed: UInt64 = 1337
   @Option(help: "Weights read per generated token: f32 (exact) or bf16 (half the memory traffic, logits ~1 % off).")
   var precision = WeightPrecision.float32
 
-  var sampling: SamplingOptions { SamplingOptions(temperature: temperature, topK: topK, topP: topP) }
+  var sampling: SamplingOptions { SamplingOptions(temperature: temperature, topK: topK, topP: topP, minP: minP) }
 
   func check() throws {
     if let problem = sampling.problem { throw ValidationError(problem) }
