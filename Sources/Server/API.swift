@@ -46,6 +46,8 @@ struct SeedInput: Decodable {
 struct SamplingFields: Decodable {
   var model: String?
   var max_tokens: Int?
+  /// Chat's newer name for `max_tokens` (openai-python's).
+  var max_completion_tokens: Int?
   var temperature: Float?
   var top_p: Float?
   var top_k: Int?
@@ -78,6 +80,16 @@ struct SamplingFields: Decodable {
   struct ResponseFormat: Decodable { var type: String }
   /// Any JSON value, unread.
   struct AnyValue: Decodable { init(from decoder: any Decoder) throws {} }
+
+  /// The most tokens to generate, under either name.
+  var maxTokens: Int? {
+    get throws(APIError) {
+      switch (max_tokens, max_completion_tokens) {
+      case let (a?, b?) where a != b: throw .badRequest("give one of 'max_tokens' and 'max_completion_tokens', not both")
+      case let (a, b): return b ?? a
+      }
+    }
+  }
 
   /// Why the request asks for something this server does not do, or nil.
   var unsupported: String? {

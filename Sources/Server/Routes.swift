@@ -246,7 +246,8 @@ struct API: Sendable {
     if let problem = sampling.problem { throw APIError.badRequest(problem) }
     let n = fields.n ?? 1
     guard (1...16).contains(n) else { throw APIError.badRequest("'n' must be between 1 and 16, got \(n)") }
-    if let max = fields.max_tokens, max < 0 { throw APIError.badRequest("'max_tokens' must be ≥ 0, got \(max)") }
+    let asked = try fields.maxTokens
+    if let asked, asked < 0 { throw APIError.badRequest("'max_tokens' must be ≥ 0, got \(asked)") }
     let stops = fields.stop?.strings ?? []
     guard stops.count <= 4 else { throw APIError.badRequest("'stop' takes at most 4 strings") }
     let logitBias = try self.logitBias(fields.logit_bias ?? [:])
@@ -264,7 +265,7 @@ struct API: Sendable {
       }
       // max_tokens is clamped to what the context leaves.
       let room = server.contextLength - prompt.count
-      let maxTokens = min(fields.max_tokens ?? room, room)
+      let maxTokens = min(asked ?? room, room)
       let seed = fields.seed?.value ?? UInt64.random(in: 0...UInt64.max)
       for k in 0..<n {
         jobs.append(GenerationJob(prompt: prompt, maxTokens: maxTokens, sampling: sampling, seed: seed &+ UInt64(k),

@@ -185,7 +185,9 @@ struct ServerTests {
   }
 
   @Test func seedsAndContentPartsAsClientsSendThem() async throws {
-    try await Self.app(try Self.server(chat: true)).test(.router) { client in
+    let server = try Self.server(chat: true)
+    let end = server.chat!.end
+    try await Self.app(server).test(.router) { client in
       func text(_ r: TestResponse) throws -> String {
         let choice = (try json(r.body)["choices"] as! [[String: Any]])[0]
         return choice["text"] as? String ?? (choice["message"] as! [String: Any])["content"] as! String
@@ -195,6 +197,13 @@ struct ServerTests {
       #expect(random.status == .ok)
       let seeded = try await post(client, "/v1/completions", #"{"prompt":"abc","seed":-7,"max_tokens":8}"#)
       #expect(try text(seeded) == text(try await post(client, "/v1/completions", #"{"prompt":"abc","seed":-7,"max_tokens":8}"#)))
+      // Chat's newer max_completion_tokens was read as nothing: the answer ran to the context (the
+      // end marker is kept out, so only the limit can end it).
+      let newer = try json(try await post(client, "/v1/chat/completions",
+        #"{"messages":[{"role":"user","content":"abc"}],"max_completion_tokens":3,"logit_bias":{"\#(end)":-100}}"#).body)
+      #expect((newer["usage"] as? [String: Int])?["completion_tokens"] == 3, "\(newer)")
+      let both = try await post(client, "/v1/chat/completions", #"{"messages":[{"role":"user","content":"abc"}],"max_tokens":2,"max_completion_tokens":3}"#)
+      #expect(both.status == .badRequest)
       // openai-python may send content as a list of text parts: the same prompt as the string.
       let parts = #"{"messages":[{"role":"user","content":[{"type":"text","text":"ab"},{"type":"text","text":"c"}]}],"max_tokens":6,"temperature":0}"#
       let string = #"{"messages":[{"role":"user","content":"abc"}],"max_tokens":6,"temperature":0}"#
