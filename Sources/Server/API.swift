@@ -68,6 +68,11 @@ struct SamplingFields: Decodable {
   var frequency_penalty: Float?
   /// Subtracted from the logit of every token sampled before, in [-2, 2].
   var presence_penalty: Float?
+  /// llama.cpp's: the logits of the tokens among the last `repeat_last_n` (prompt included)
+  /// divided by it when positive, multiplied when negative (1: off).
+  var repeat_penalty: Float?
+  /// How many of the last tokens `repeat_penalty` looks at (default 64; 0: none, -1: the context).
+  var repeat_last_n: Int?
   // Fields of the API this server does not do: read only to refuse them, as llama.cpp's server
   // does, rather than to answer as if they were not asked.
   var echo: Bool?

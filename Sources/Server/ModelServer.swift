@@ -18,6 +18,9 @@ struct GenerationJob: Sendable {
   /// Subtracted from a sampled token's logit at every later step: `frequency` times the times
   /// it was sampled, plus `presence` (OpenAI's penalties).
   var penalties: (frequency: Float, presence: Float) = (0, 0)
+  /// llama.cpp's repeat penalty: the logit of each token among the last `lastN` (prompt
+  /// included) divided by `penalty` when positive, multiplied when negative.
+  var repetition: (penalty: Float, lastN: Int) = (1, 0)
   /// Alternatives to report per token (nil: no log probabilities).
   var logprobs: Int?
 }

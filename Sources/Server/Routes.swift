@@ -256,6 +256,10 @@ struct API: Sendable {
     for (name, value) in [("frequency_penalty", penalties.frequency), ("presence_penalty", penalties.presence)] {
       guard (-2...2).contains(value) else { throw APIError.badRequest("'\(name)' must be in [-2, 2], got \(value)") }
     }
+    let repeatPenalty = fields.repeat_penalty ?? 1, lastN = fields.repeat_last_n ?? 64
+    guard repeatPenalty > 0 && repeatPenalty.isFinite else { throw APIError.badRequest("'repeat_penalty' must be positive (1: off), got \(repeatPenalty)") }
+    guard lastN >= -1 else { throw APIError.badRequest("'repeat_last_n' must be ≥ -1 (-1: the context), got \(lastN)") }
+    let repetition = (penalty: repeatPenalty, lastN: lastN == -1 ? server.contextLength : lastN)
     let logprobs = try self.logprobs(fields, chat: chat)
     var jobs: [GenerationJob] = []
     for prompt in prompts {
@@ -270,7 +274,7 @@ struct API: Sendable {
       for k in 0..<n {
         jobs.append(GenerationJob(prompt: prompt, maxTokens: maxTokens, sampling: sampling, seed: seed &+ UInt64(k),
                                   stop: stops, stopTokens: stopTokens, logitBias: logitBias, penalties: penalties,
-                                  logprobs: logprobs))
+                                  repetition: repetition, logprobs: logprobs))
       }
     }
     let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24).lowercased()

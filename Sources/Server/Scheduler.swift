@@ -119,6 +119,8 @@ final class Scheduler: @unchecked Sendable {
     var sentBytes = 0
     /// With penalties: how many times each token was sampled.
     var sampled: [Int: Int] = [:]
+    /// With a repeat penalty: the last tokens it looks at.
+    var recent: [Int32] = []
     /// When it took its slot.
     let start = DispatchTime.now().uptimeNanoseconds
   }
@@ -142,6 +144,7 @@ final class Scheduler: @unchecked Sendable {
       for (slot, pending) in admitted {
         var generation = Generation(pending: pending, rng: RandomGenerator(seed: pending.job.seed),
                                     text: StreamingDecoder(tokenizer: tokenizer), filter: StopFilter(stops: pending.job.stop))
+        if pending.job.repetition.penalty != 1 { generation.recent = Array(pending.job.prompt.suffix(pending.job.repetition.lastN)) }
         if pending.job.maxTokens == 0 { finish(&generation, reason: "length"); continue }
         decoder.reset(slot: slot)
         if pending.job.prompt.count <= decoder.stepPromptLimit {
@@ -180,7 +183,7 @@ final class Scheduler: @unchecked Sendable {
     var choices = [Choice](repeating: Choice(token: 0), count: logits.count)
     if decoder.failure != nil { return choices }  // `accept` answers with the failure
     var streams = generations.map(\.rng)
-    let (jobs, sampled) = (generations.map(\.pending.job), generations.map(\.sampled))
+    let (jobs, sampled, recent) = (generations.map(\.pending.job), generations.map(\.sampled), generations.map(\.recent))
     choices.withUnsafeMutableBufferPointer { choicesOut in
       streams.withUnsafeMutableBufferPointer { streamsInOut in
         let (out, rngs) = (UncheckedSendable(choicesOut.baseAddress!), UncheckedSendable(streamsInOut.baseAddress!))
@@ -188,6 +191,9 @@ final class Scheduler: @unchecked Sendable {
           let (job, row) = (jobs[i], logits[i])
           var biased = row
           for (id, bias) in job.logitBias { biased[id] += bias }
+          for id in Set(recent[i]).map(Int.init) {
+            biased[id] = biased[id] > 0 ? biased[id] / job.repetition.penalty : biased[id] * job.repetition.penalty
+          }
           for (id, times) in sampled[i] { biased[id] -= Float(times) * job.penalties.frequency + job.penalties.presence }
           let token = job.sampling.sample(biased, rng: &rngs.value[i])
           let logprob = job.logprobs.map { Self.logprob(of: token, in: row, top: $0) }
@@ -210,6 +216,10 @@ final class Scheduler: @unchecked Sendable {
     let token = choice.token
     g.tokens += 1
     if job.penalties != (0, 0) { g.sampled[Int(token), default: 0] += 1 }
+    if job.repetition.penalty != 1 && job.repetition.lastN > 0 {
+      g.recent.append(token)
+      if g.recent.count > job.repetition.lastN { g.recent.removeFirst() }
+    }
     if job.stopTokens.contains(token) { finish(&g, reason: "stop"); return false }
     if Int(token) < tokenizer.vocabSize {  // the instruction markers add no text
       if let logprob = choice.logprob { g.heldLogprobs.append(logprob) }

@@ -310,11 +310,16 @@ struct ServerTests {
   @Test func penaltiesAsOpenAIDefinesThem() async throws {
     // frequency_penalty and presence_penalty were read as nothing; the text was that of no penalty.
     let server = try Self.server()
-    func greedy(_ penalties: (frequency: Float, presence: Float), tokens: Int) throws -> String {
+    func greedy(_ penalties: (frequency: Float, presence: Float), repeat: (penalty: Float, lastN: Int) = (1, 0),
+                tokens: Int) throws -> String {
       var decoder = server.model.makeDecoder(precision: .float32)
-      var logits = decoder.append(try server.tokenizer.encode("abc").map(Int32.init))
+      let prompt = try server.tokenizer.encode("abc")
+      var logits = decoder.append(prompt.map(Int32.init))
       var sampled: [Int: Int] = [:], out: [Int] = []
       for _ in 0..<tokens {
+        for id in Set((prompt + out).suffix(`repeat`.lastN)) {
+          logits[id] = logits[id] > 0 ? logits[id] / `repeat`.penalty : logits[id] * `repeat`.penalty
+        }
         for (id, times) in sampled { logits[id] -= Float(times) * penalties.frequency + penalties.presence }
         let token = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
         sampled[token, default: 0] += 1
@@ -324,11 +329,16 @@ struct ServerTests {
       return try server.tokenizer.decode(out)
     }
     let (expected, plain) = (try greedy((0.7, 1.3), tokens: 12), try greedy((0, 0), tokens: 12))
-    #expect(expected != plain)
+    let repeated = try greedy((0, 0), repeat: (1.8, 4), tokens: 12)
+    #expect(expected != plain && repeated != plain)
     try await Self.app(server).test(.router) { client in
       let body = try json(try await post(client, "/v1/completions",
         #"{"prompt":"abc","max_tokens":12,"temperature":0,"frequency_penalty":0.7,"presence_penalty":1.3}"#).body)
       #expect((body["choices"] as! [[String: Any]])[0]["text"] as? String == expected)
+      // llama.cpp's repeat penalty over the last 4 tokens, the prompt's included.
+      let repeatBody = try json(try await post(client, "/v1/completions",
+        #"{"prompt":"abc","max_tokens":12,"temperature":0,"repeat_penalty":1.8,"repeat_last_n":4}"#).body)
+      #expect((repeatBody["choices"] as! [[String: Any]])[0]["text"] as? String == repeated)
       // llama.cpp's min_p: 1 keeps only the most likely token, whatever the temperature.
       let minP = try json(try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":12,"temperature":1.5,"min_p":1}"#).body)
       #expect((minP["choices"] as! [[String: Any]])[0]["text"] as? String == plain)
@@ -336,6 +346,7 @@ struct ServerTests {
       for (field, message) in [
         (#""frequency_penalty":2.5"#, "'frequency_penalty' must be in [-2, 2], got 2.5"),
         (#""min_p":2"#, "min-p must be in [0, 1], got 2.0"),
+        (#""repeat_penalty":0"#, "'repeat_penalty' must be positive (1: off), got 0.0"),
         (#""echo":true"#, "'echo' is not supported"),
         (#""suffix":"x""#, "'suffix' is not supported"),
         (#""best_of":3"#, "'best_of' above 'n' is not supported"),
