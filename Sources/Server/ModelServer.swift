@@ -139,12 +139,11 @@ public final class ModelServer: @unchecked Sendable {
   /// A place for one more request unless `limit` are in flight (see `Scheduler.admit`).
   func admit(limit: Int) -> AdmissionTicket? { scheduler.admit(limit: limit) }
 
-  /// Runs `job`; `onOutput` gets the text as it is decided (never part of a stop string).
-  /// Returns when the generation ends.
-  func generate(_ job: GenerationJob, cancel: CancelFlag, onOutput: @escaping @Sendable (GeneratedPiece) -> Void) async throws
-    -> GenerationResult
-  {
-    let result = try await scheduler.run(job, cancel: cancel, onOutput: onOutput)
+  /// Runs `job` (queued with the others of `together`); `onOutput` gets the text as it is
+  /// decided (never part of a stop string). Returns when the generation ends.
+  func generate(_ job: GenerationJob, cancel: CancelFlag, together: Scheduler.Together? = nil,
+                onOutput: @escaping @Sendable (GeneratedPiece) -> Void) async throws -> GenerationResult {
+    let result = try await scheduler.run(job, cancel: cancel, together: together, onOutput: onOutput)
     requests.increment()
     promptTokens.increment(by: Int64(job.prompt.count))
     predictedTokens.increment(by: Int64(result.tokens))

@@ -292,8 +292,9 @@ struct API: Sendable {
     // on the others', so the answer is the same as one after another).
     let server = self.server
     let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
+      let together = Scheduler.Together(jobs.count)
       for (index, job) in jobs.enumerated() {
-        group.addTask { (index, try await server.generate(job, cancel: CancelFlag()) { _ in }) }
+        group.addTask { (index, try await server.generate(job, cancel: CancelFlag(), together: together) { _ in }) }
       }
       var results = [GenerationResult?](repeating: nil, count: jobs.count)
       for try await (index, result) in group { results[index] = result }
@@ -387,14 +388,20 @@ struct API: Sendable {
 
   /// Server-sent events: for chat the role first, then content deltas (each with the log
   /// probabilities of the tokens it completes, if asked), then a chunk with the finish reason (per
-  /// choice), the usage chunk if asked for, and `data: [DONE]`. A client that goes away stops
-  /// its generation after the current token.
+  /// choice), the usage chunk if asked for, and `data: [DONE]`. The choices (`n`) decode side by
+  /// side, each in a slot of its own, their chunks interleaved as they come, as OpenAI sends them.
+  /// A client that goes away stops the generations after the current token.
   private func stream(_ jobs: [GenerationJob], head: CompletionResponse, chat: Bool, promptTokens: Int,
                       includeUsage: Bool, ticket: AdmissionTicket) -> Response {
     var template = head
     if chat { template.object = "chat.completion.chunk" }
     let chunk = template
     let server = self.server
+    /// What a choice's generation passes to the writer.
+    enum Event {
+      case piece(Int, GeneratedPiece)
+      case finished(Int, Result<GenerationResult, any Error>)
+    }
     let body = ResponseBody { writer in
       // The request keeps its place until the stream ends (or the body is dropped).
       defer { withExtendedLifetime(ticket) {} }
@@ -403,32 +410,47 @@ struct API: Sendable {
         (event.choices, event.usage) = (choices, usage)
         try await writer.write(serverSentEvent(try jsonEncoder.encode(event)))
       }
-      var usage = Usage(prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: 0)
-      for (index, job) in jobs.enumerated() {
-        if chat { try await send([.init(index: index, delta: .init(role: "assistant", content: ""))]) }
-        let (pieces, continuation) = AsyncStream<GeneratedPiece>.makeStream()
-        let cancel = CancelFlag()
-        let generation = Task { () throws -> GenerationResult in
-          defer { continuation.finish() }
-          return try await server.generate(job, cancel: cancel) { continuation.yield($0) }
+      if chat {
+        for index in jobs.indices { try await send([.init(index: index, delta: .init(role: "assistant", content: ""))]) }
+      }
+      let (events, continuation) = AsyncStream<Event>.makeStream()
+      let (cancel, together) = (CancelFlag(), Scheduler.Together(jobs.count))
+      let generations = jobs.enumerated().map { index, job in
+        Task {
+          // A choice's pieces are yielded by the decode loop before its generation returns.
+          do {
+            let result = try await server.generate(job, cancel: cancel, together: together) { continuation.yield(.piece(index, $0)) }
+            continuation.yield(.finished(index, .success(result)))
+          } catch {
+            continuation.yield(.finished(index, .failure(error)))
+          }
         }
-        do {
-          var offset = 0
-          for await piece in pieces {
-            let logprobs = logprobs(piece.logprobs, for: job, chat: chat, offset: offset)
-            offset += piece.text.count
+      }
+      Task {
+        for generation in generations { await generation.value }
+        continuation.finish()
+      }
+      var usage = Usage(prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: 0)
+      var offsets = [Int](repeating: 0, count: jobs.count)
+      do {
+        for await event in events {
+          switch event {
+          case .piece(let index, let piece):
+            let logprobs = logprobs(piece.logprobs, for: jobs[index], chat: chat, offset: offsets[index])
+            offsets[index] += piece.text.count
             try await send([chat ? .init(index: index, delta: .init(content: piece.text), logprobs: logprobs)
                                  : .init(index: index, text: piece.text, logprobs: logprobs)])
+          case .finished(let index, let result):
+            let result = try result.get()
+            try await send([chat ? .init(index: index, delta: .init(), finish_reason: result.finishReason)
+                                 : .init(index: index, text: "", finish_reason: result.finishReason)])
+            usage.completion_tokens += result.tokens
           }
-        } catch {
-          cancel.set()  // the client went away
-          _ = try? await generation.value
-          throw error
         }
-        let result = try await generation.value
-        try await send([chat ? .init(index: index, delta: .init(), finish_reason: result.finishReason)
-                             : .init(index: index, text: "", finish_reason: result.finishReason)])
-        usage.completion_tokens += result.tokens
+      } catch {
+        cancel.set()  // the client went away, or a generation failed: the others stop too
+        for generation in generations { await generation.value }
+        throw error
       }
       if includeUsage {
         usage.total_tokens = usage.prompt_tokens + usage.completion_tokens

@@ -81,15 +81,36 @@ final class Scheduler: @unchecked Sendable {
 
   fileprivate func leave() { condition.withLock { admitted -= 1 } }
 
-  /// Queues `job`; returns when it has ended.
-  func run(_ job: GenerationJob, cancel: CancelFlag, onOutput: @escaping @Sendable (GeneratedPiece) -> Void) async throws
-    -> GenerationResult
-  {
+  /// Queues `job` (with the others of `together`, when it is one of them); returns when it has
+  /// ended.
+  func run(_ job: GenerationJob, cancel: CancelFlag, together: Together? = nil,
+           onOutput: @escaping @Sendable (GeneratedPiece) -> Void) async throws -> GenerationResult {
     try await withCheckedThrowingContinuation { continuation in
+      let pending = Pending(job: job, cancel: cancel, onOutput: onOutput, continuation: continuation)
+      let arrived = together.map { $0.arrive(pending) } ?? [pending]
+      guard !arrived.isEmpty else { return }
       condition.withLock {
-        waiting.append(Pending(job: job, cancel: cancel, onOutput: onOutput, continuation: continuation))
+        waiting += arrived
         onLoad(active.count, waiting.count)
         condition.signal()
+      }
+    }
+  }
+
+  /// The generations of one request (its `n` choices): queued only once all have arrived, so that
+  /// they take their slots in the same step (where enough are free) and decode side by side.
+  final class Together: @unchecked Sendable {
+    private let count: Int
+    private let lock = NSLock()
+    private var arrived: [Pending] = []
+
+    init(_ count: Int) { self.count = count }
+
+    /// Holds `pending` back, or returns all of them once it is the last.
+    fileprivate func arrive(_ pending: Pending) -> [Pending] {
+      lock.withLock {
+        arrived.append(pending)
+        return arrived.count == count ? arrived : []
       }
     }
   }
@@ -97,7 +118,7 @@ final class Scheduler: @unchecked Sendable {
   /// Requests waiting or decoding, what the admission limit counts.
   var admittedCount: Int { condition.withLock { admitted } }
 
-  private struct Pending {
+  fileprivate struct Pending {
     var job: GenerationJob
     var cancel: CancelFlag
     var onOutput: @Sendable (GeneratedPiece) -> Void

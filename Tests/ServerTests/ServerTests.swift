@@ -415,6 +415,18 @@ struct ServerTests {
       for k in 0..<6 { alone += try await texts(#"{"prompt":"abc","max_tokens":12,"seed":\#(5 + k),"temperature":1}"#) }
       #expect(together == alone)
       #expect(Set(alone).count > 1, "the seeds give different texts: \(alone)")
+      // Streamed, the choices decode side by side too, their chunks interleaved (they were streamed
+      // one after another, n times as long), the same texts.
+      let long = try await texts(#"{"prompt":"abc","max_tokens":28,"n":4,"seed":5,"temperature":1}"#)
+      let streamed = try await post(client, "/v1/completions", #"{"prompt":"abc","max_tokens":28,"n":4,"seed":5,"temperature":1,"stream":true}"#)
+      let chunks = String(buffer: streamed.body).components(separatedBy: "\n\n").filter { $0.hasPrefix("data: {") }.map {
+        ((try! JSONSerialization.jsonObject(with: Data($0.dropFirst(6).utf8)) as! [String: Any])["choices"] as! [[String: Any]])[0]
+      }
+      let byChoice = (0..<4).map { k in chunks.filter { $0["index"] as? Int == k }.map { $0["text"] as! String }.joined() }
+      #expect(byChoice == long)
+      let order = chunks.map { $0["index"] as! Int }
+      // All four are queued together, so they take their slots in the same step.
+      #expect(Set(order.prefix(4)) == [0, 1, 2, 3], "\(order)")
     }
   }
 
