@@ -48,6 +48,11 @@ struct ServeCommand: ParsableCommand {
     if let apiKey, apiKey.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
       throw ValidationError("--api-key is empty (an unset variable?): give the key clients must present")
     }
+    if let alias, alias.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("--alias is empty: give the model id clients name") }
+    let names = tokenizers.map { ($0 as NSString).lastPathComponent }
+    if let twice = names.first(where: { name in names.filter { $0 == name }.count > 1 }) {
+      throw ValidationError("--tokenizers names two files \(twice): /tokenize offers them by file name; rename one")
+    }
     if let cors, cors.trimmingCharacters(in: .whitespaces).isEmpty {
       throw ValidationError("--cors is empty: give the origin of the pages that may call the API, e.g. http://localhost:3000")
     }

@@ -27,7 +27,7 @@ struct InputCLITests {
     #expect(r.status == 0 && FileManager.default.fileExists(atPath: directory + "/u.model"), "\(r.err)")
   }
 
-  @Test func serveRefusesAnEmptyKeyRatherThanOpeningTheAPI() throws {
+  @Test func serveRefusesEmptyValuesRatherThanOpeningTheAPI() throws {
     // `--api-key "$KEY"` with KEY unset let in any client that sent an empty X-Api-Key, and a key
     // file with no key in it served the API to anyone; both are refused before anything listens.
     let model = directory + "/none"  // never read: the keys are checked first
@@ -39,6 +39,11 @@ struct InputCLITests {
             "\(r.err)")
     r = try swiftgpt(["serve", "--checkpoint", model, "--cors", ""])
     #expect(r.status == 64 && r.err.contains("--cors is empty"), "\(r.err)")
+    // An empty model id was served as ""; two tokenizer files of one name, one silently dropped.
+    r = try swiftgpt(["serve", "--checkpoint", model, "--alias", ""])
+    #expect(r.status == 64 && r.err.contains("--alias is empty"), "\(r.err)")
+    r = try swiftgpt(["serve", "--checkpoint", model, "--tokenizers", "a/t.json", "b/t.json"])
+    #expect(r.status == 64 && r.err.contains("--tokenizers names two files t.json"), "\(r.err)")
   }
 
   @Test func trainOpensTheTokenizerAndItsOutputBeforeTraining() throws {
