@@ -159,6 +159,11 @@ struct API: Sendable {
   /// The request body as `T`; bad JSON is a 400 naming the problem, a body over the limit a 413.
   func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
     var request = request
+    return try await decode(type, &request)
+  }
+
+  /// The request body as `T`, leaving `request` with its body collected.
+  func decode<T: Decodable>(_ type: T.Type, _ request: inout Request) async throws -> T {
     let body: ByteBuffer
     do { body = try await request.collectBody(upTo: maxBodyBytes) } catch {
       throw APIError(.contentTooLarge, "invalid_request_error", "the request body is larger than \(maxBodyBytes) bytes")
@@ -204,7 +209,8 @@ struct API: Sendable {
   }
 
   func completions(_ request: Request) async throws -> Response {
-    let body = try await decode(CompletionRequest.self, request)
+    var request = request
+    let body = try await decode(CompletionRequest.self, &request)
     let prompts: [[Int32]]
     switch body.prompt {
     case .texts(let texts):
@@ -215,11 +221,12 @@ struct API: Sendable {
       throw APIError.badRequest("token id \(bad) in 'prompt' is outside the model's vocabulary of \(server.model.vocabSize)")
     }
     let stopTokens: Set<Int32> = server.endOfText.map { [$0] } ?? []
-    return try await respond(prompts: prompts, fields: body.fields, stopTokens: stopTokens, chat: false)
+    return try await respond(prompts: prompts, fields: body.fields, stopTokens: stopTokens, chat: false, request: request)
   }
 
   func chatCompletions(_ request: Request) async throws -> Response {
-    let body = try await decode(ChatRequest.self, request)
+    var request = request
+    let body = try await decode(ChatRequest.self, &request)
     guard let chat = server.chat else {
       throw APIError.badRequest("the model \(server.modelID) has no chat template (it was not instruction-tuned with "
         + "`swiftgpt finetune --task sft`); use /v1/completions")
@@ -232,11 +239,13 @@ struct API: Sendable {
     let prompt = try chat.encode(chat.template.replyPrompt(history: history), maxLength: Int.max) {
       try server.tokenizer.encodeUserText($0).ids
     }.ids
-    return try await respond(prompts: [prompt], fields: body.fields, stopTokens: [chat.end], chat: true)
+    return try await respond(prompts: [prompt], fields: body.fields, stopTokens: [chat.end], chat: true, request: request)
   }
 
-  /// Runs every prompt `n` times and answers whole or as a stream.
-  private func respond(prompts: [[Int32]], fields: SamplingFields, stopTokens: Set<Int32>, chat: Bool) async throws -> Response {
+  /// Runs every prompt `n` times and answers whole or as a stream (`request`, its body read: to
+  /// stop the generations of a whole answer when its client goes away).
+  private func respond(prompts: [[Int32]], fields: SamplingFields, stopTokens: Set<Int32>, chat: Bool,
+                       request: Request) async throws -> Response {
     // The place is held until the answer is complete (the stream's end included).
     guard let ticket = server.admit(limit: server.slots.count + maxWaiting) else {
       throw APIError(.serviceUnavailable, "unavailable_error", "every slot is busy and \(server.waiting) requests wait; try again",
@@ -289,17 +298,21 @@ struct API: Sendable {
     var response = head
     var usage = Usage(prompt_tokens: promptTokens, completion_tokens: 0, total_tokens: 0)
     // The choices decode side by side, each in a slot of its own (a slot's tokens do not depend
-    // on the others', so the answer is the same as one after another).
+    // on the others', so the answer is the same as one after another). A client that closes its
+    // connection before the answer stops them after the current token.
     let server = self.server
-    let results = try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
-      let together = Scheduler.Together(jobs.count)
-      for (index, job) in jobs.enumerated() {
-        group.addTask { (index, try await server.generate(job, cancel: CancelFlag(), together: together) { _ in }) }
+    let cancel = CancelFlag()
+    let results = try await request.body.consumeWithInboundCloseHandler({ _ in
+      try await withThrowingTaskGroup(of: (Int, GenerationResult).self) { group in
+        let together = Scheduler.Together(jobs.count)
+        for (index, job) in jobs.enumerated() {
+          group.addTask { (index, try await server.generate(job, cancel: cancel, together: together) { _ in }) }
+        }
+        var results = [GenerationResult?](repeating: nil, count: jobs.count)
+        for try await (index, result) in group { results[index] = result }
+        return results.map { $0! }
       }
-      var results = [GenerationResult?](repeating: nil, count: jobs.count)
-      for try await (index, result) in group { results[index] = result }
-      return results.map { $0! }
-    }
+    }, onInboundClosed: { cancel.set() })
     for (index, (job, result)) in zip(jobs, results).enumerated() {
       let logprobs = self.logprobs(result.logprobs, for: job, chat: chat)
       response.choices.append(chat
@@ -310,7 +323,11 @@ struct API: Sendable {
     }
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens
     response.usage = usage
-    return try withExtendedLifetime(ticket) { try encodeJSON(response) }
+    // Watching for the client's close ends the connection after the answer: say so, so that
+    // clients open a new one for their next request.
+    var answer = try withExtendedLifetime(ticket) { try encodeJSON(response) }
+    answer.headers[.connection] = "close"
+    return answer
   }
 
   /// `logit_bias` by token id; ids must be in the vocabulary and biases in [-100, 100].

@@ -82,6 +82,16 @@ try:
     idle, predicted = stopped_generating(url)
     check("a client that disconnects frees its slot and stops its generation", idle and predicted < 250,
           (idle, predicted))
+    # The same for a client that waits for the whole answer (it ran to the end, keeping its slot).
+    body = json.dumps({"prompt": "대한", "max_tokens": 250, "seed": 1}).encode()
+    s = socket.create_connection((host, int(port)), timeout=30)
+    s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    time.sleep(0.03)
+    s.close()
+    idle, after = stopped_generating(url)
+    check("a client that disconnects before a whole answer frees its slot too", idle and after - predicted < 250,
+          (idle, after - predicted))
 finally:
     stop(server)
 
