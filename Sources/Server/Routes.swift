@@ -251,41 +251,7 @@ struct API: Sendable {
       throw APIError(.serviceUnavailable, "unavailable_error", "every slot is busy and \(server.waiting) requests wait; try again",
                      retryAfter: 1)
     }
-    let sampling = SamplingOptions(temperature: fields.temperature ?? 1, topK: fields.top_k, topP: fields.top_p, minP: fields.min_p)
-    if let problem = sampling.problem { throw APIError.badRequest(problem) }
-    let n = fields.n ?? 1
-    guard (1...16).contains(n) else { throw APIError.badRequest("'n' must be between 1 and 16, got \(n)") }
-    let asked = try fields.maxTokens
-    if let asked, asked < 0 { throw APIError.badRequest("'max_tokens' must be ≥ 0, got \(asked)") }
-    let stops = fields.stop?.strings ?? []
-    guard stops.count <= 4 else { throw APIError.badRequest("'stop' takes at most 4 strings") }
-    let logitBias = try self.logitBias(fields.logit_bias ?? [:])
-    if let unsupported = fields.unsupported { throw APIError.badRequest(unsupported) }
-    let penalties = (frequency: fields.frequency_penalty ?? 0, presence: fields.presence_penalty ?? 0)
-    for (name, value) in [("frequency_penalty", penalties.frequency), ("presence_penalty", penalties.presence)] {
-      guard (-2...2).contains(value) else { throw APIError.badRequest("'\(name)' must be in [-2, 2], got \(value)") }
-    }
-    let repeatPenalty = fields.repeat_penalty ?? 1, lastN = fields.repeat_last_n ?? 64
-    guard repeatPenalty > 0 && repeatPenalty.isFinite else { throw APIError.badRequest("'repeat_penalty' must be positive (1: off), got \(repeatPenalty)") }
-    guard lastN >= -1 else { throw APIError.badRequest("'repeat_last_n' must be ≥ -1 (-1: the context), got \(lastN)") }
-    let repetition = (penalty: repeatPenalty, lastN: lastN == -1 ? server.contextLength : lastN)
-    let logprobs = try self.logprobs(fields, chat: chat)
-    var jobs: [GenerationJob] = []
-    for prompt in prompts {
-      guard !prompt.isEmpty else { throw APIError.badRequest("the prompt is empty") }
-      guard prompt.count < server.contextLength else {
-        throw APIError.contextExceeded("the prompt has \(prompt.count) tokens; the model's context is \(server.contextLength)")
-      }
-      // max_tokens is clamped to what the context leaves.
-      let room = server.contextLength - prompt.count
-      let maxTokens = min(asked ?? room, room)
-      let seed = fields.seed?.value ?? UInt64.random(in: 0...UInt64.max)
-      for k in 0..<n {
-        jobs.append(GenerationJob(prompt: prompt, maxTokens: maxTokens, sampling: sampling, seed: seed &+ UInt64(k),
-                                  stop: stops, stopTokens: stopTokens, logitBias: logitBias, penalties: penalties,
-                                  repetition: repetition, logprobs: logprobs))
-      }
-    }
+    let jobs = try self.jobs(prompts: prompts, fields: fields, stopTokens: stopTokens, chat: chat)
     let id = (chat ? "chatcmpl-" : "cmpl-") + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24).lowercased()
     let head = CompletionResponse(id: id, object: chat ? "chat.completion" : "text_completion",
                                   created: Int(Date().timeIntervalSince1970), model: server.modelID, choices: [])
@@ -328,6 +294,47 @@ struct API: Sendable {
     var answer = try withExtendedLifetime(ticket) { try encodeJSON(response) }
     answer.headers[.connection] = "close"
     return answer
+  }
+
+  /// The generations a request asks for, `n` per prompt, its fields checked (a 400 names the
+  /// first one wrong).
+  private func jobs(prompts: [[Int32]], fields: SamplingFields, stopTokens: Set<Int32>, chat: Bool) throws -> [GenerationJob] {
+    let sampling = SamplingOptions(temperature: fields.temperature ?? 1, topK: fields.top_k, topP: fields.top_p, minP: fields.min_p)
+    if let problem = sampling.problem { throw APIError.badRequest(problem) }
+    let n = fields.n ?? 1
+    guard (1...16).contains(n) else { throw APIError.badRequest("'n' must be between 1 and 16, got \(n)") }
+    let asked = try fields.maxTokens
+    if let asked, asked < 0 { throw APIError.badRequest("'max_tokens' must be ≥ 0, got \(asked)") }
+    let stops = fields.stop?.strings ?? []
+    guard stops.count <= 4 else { throw APIError.badRequest("'stop' takes at most 4 strings") }
+    let logitBias = try self.logitBias(fields.logit_bias ?? [:])
+    if let unsupported = fields.unsupported { throw APIError.badRequest(unsupported) }
+    let penalties = (frequency: fields.frequency_penalty ?? 0, presence: fields.presence_penalty ?? 0)
+    for (name, value) in [("frequency_penalty", penalties.frequency), ("presence_penalty", penalties.presence)] {
+      guard (-2...2).contains(value) else { throw APIError.badRequest("'\(name)' must be in [-2, 2], got \(value)") }
+    }
+    let repeatPenalty = fields.repeat_penalty ?? 1, lastN = fields.repeat_last_n ?? 64
+    guard repeatPenalty > 0 && repeatPenalty.isFinite else { throw APIError.badRequest("'repeat_penalty' must be positive (1: off), got \(repeatPenalty)") }
+    guard lastN >= -1 else { throw APIError.badRequest("'repeat_last_n' must be ≥ -1 (-1: the context), got \(lastN)") }
+    let repetition = (penalty: repeatPenalty, lastN: lastN == -1 ? server.contextLength : lastN)
+    let logprobs = try self.logprobs(fields, chat: chat)
+    var jobs: [GenerationJob] = []
+    for prompt in prompts {
+      guard !prompt.isEmpty else { throw APIError.badRequest("the prompt is empty") }
+      guard prompt.count < server.contextLength else {
+        throw APIError.contextExceeded("the prompt has \(prompt.count) tokens; the model's context is \(server.contextLength)")
+      }
+      // max_tokens is clamped to what the context leaves.
+      let room = server.contextLength - prompt.count
+      let maxTokens = min(asked ?? room, room)
+      let seed = fields.seed?.value ?? UInt64.random(in: 0...UInt64.max)
+      for k in 0..<n {
+        jobs.append(GenerationJob(prompt: prompt, maxTokens: maxTokens, sampling: sampling, seed: seed &+ UInt64(k),
+                                  stop: stops, stopTokens: stopTokens, logitBias: logitBias, penalties: penalties,
+                                  repetition: repetition, logprobs: logprobs))
+      }
+    }
+    return jobs
   }
 
   /// `logit_bias` by token id; ids must be in the vocabulary and biases in [-100, 100].
