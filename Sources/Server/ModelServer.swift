@@ -105,7 +105,9 @@ public final class ModelServer: @unchecked Sendable {
       processing.set(Int64(running))
       deferred.set(Int64(waiting))
     }
-    let decoder: any SlotDecoder = (model as? GPT).map { BatchDecoder(model: $0, slots: max(1, slots)) } ?? SingleSlotDecoder(model)
+    let capacity = contextLength
+    let decoder: any SlotDecoder = (model as? GPT).map { BatchDecoder(model: $0, slots: max(1, slots), capacity: capacity) }
+      ?? SingleSlotDecoder(model)
     scheduler = Scheduler(decoder: decoder, tokenizer: tokenizer, onLoad: onLoad)
     onLoad(0, 0)
   }
@@ -117,6 +119,15 @@ public final class ModelServer: @unchecked Sendable {
     let model = try folder.loadModel()
     if let context, let positions = model.contextLength, context > positions {
       throw ModelError.unsupported("a context of \(context) tokens: \(folder.name) has \(positions) positions")
+    }
+    // The slots' caches, checked before anything is allocated (they fill as the slots do, so too
+    // many would end in the system's out-of-memory kill under load rather than here).
+    if let gpt = model as? GPT, device.gpu == nil {
+      let capacity = min(context ?? gpt.config.blockSize, gpt.config.blockSize)
+      let bytes = 4 * Double(gpt.parameters.count) + BatchDecoder.cacheBytes(gpt.config, slots: slots, capacity: capacity)
+      if let refusal = MemoryLimit.refusal("serving \(slots) slots of \(capacity) tokens", needs: bytes, lower: "--parallel or --ctx") {
+        throw ModelError.unsupported(refusal)
+      }
     }
     if let gpt = model as? GPT, let adapterFolder = adapter ?? folder.adapterFolder {
       try LoRAAdapter(peftFolder: adapterFolder, for: gpt).merge(into: gpt)

@@ -235,6 +235,13 @@ struct BatchDecoderTests {
     #expect(batch.counts == [8, 0, 6, 10])
     batch.reset(slot: 2)
     #expect(batch.counts[2] == 0)
+    // Slots of fewer tokens than the block (a server's --ctx) decode the same bits in less memory.
+    let short = BatchDecoder(model: model, slots: 2, capacity: 10)
+    var alone = model.makeDecoder(precision: .float32)
+    #expect(short.capacity == 10 && short.prefill(slot: 1, [5, 6, 7]) == alone.append([5, 6, 7]))
+    for token: Int32 in [8, 9, 10, 11, 12, 13, 14] { #expect(short.step([(slot: 1, tokens: [token])])[0] == alone.append([token])) }
+    #expect(short.counts[1] == 10)
+    #expect(BatchDecoder.cacheBytes(model.config, slots: 3, capacity: 10) == 2 * 4 * 3 * 2 * 10 * 32)
   }
 
   @Test("short prompts fed in a step among decoding slots get the bits of prefilling them alone, split between passes or not")

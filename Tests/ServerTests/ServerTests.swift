@@ -548,6 +548,12 @@ struct ServerTests {
     #expect { try ModelServer(folder: ModelDirectory(tiny), context: 33) } throws: { error in
       "\(error)" == "unsupported: a context of 33 tokens: gpt2-tiny has 32 positions"
     }
+    // Slots whose caches cannot fit in memory are refused before anything is allocated (they were
+    // reserved, and filling them under load would end in the system's out-of-memory kill).
+    #expect { try ModelServer(folder: ModelDirectory(tiny), slots: 100_000_000, context: 16) } throws: { error in
+      "\(error)".hasPrefix("unsupported: serving 100000000 slots of 16 tokens needs at least ")
+        && "\(error)".hasSuffix("; lower --parallel or --ctx")
+    }
   }
 
   @Test func chatMessagesAreTokenizedWithTheModelsMarkers() async throws {

@@ -9,18 +9,27 @@ import TensorEngine
 /// On the CPU it decodes from a copy of the weight matrices made when it is created
 /// (`PackedMatrix`): make a new decoder after the weights change (training, merging an adapter).
 public final class BatchDecoder {
+  /// The bytes of the key/value caches of `slots` sequences of `capacity` tokens (Float32).
+  public static func cacheBytes(_ config: GPTConfig, slots: Int, capacity: Int) -> Double {
+    2 * 4 * Double(slots) * Double(config.nLayer) * Double(min(capacity, config.blockSize)) * Double(config.nEmbd)
+  }
+
   public let model: GPT
-  /// Per slot, per layer: keys and values, blockSize · C each (`cachedAttention`'s layout).
+  /// Per slot, per layer: keys and values, capacity · C each (`cachedAttention`'s layout).
   private let keys: [[Storage]], values: [[Storage]]
+  /// The tokens a slot holds: the model's block size, or less.
+  public let capacity: Int
   /// Tokens fed to each slot so far.
   public private(set) var counts: [Int]
   /// Packed copies of the weight matrices, by parameter name.
   private let packed: [String: PackedMatrix]
 
-  public init(model: GPT, slots: Int) {
+  /// A decoder of `slots` sequences of up to `capacity` tokens each (default: the block size).
+  public init(model: GPT, slots: Int, capacity: Int? = nil) {
     self.model = model
+    self.capacity = min(capacity ?? model.config.blockSize, model.config.blockSize)
     packed = model.packedWeights()
-    let size = model.config.blockSize * model.config.nEmbd
+    let size = self.capacity * model.config.nEmbd
     func caches() -> [[Storage]] {
       (0..<slots).map { _ in (0..<model.config.nLayer).map { _ in Storage(count: size, zeroed: false, on: model.parameters.device) } }
     }
@@ -40,7 +49,7 @@ public final class BatchDecoder {
   /// Feeds `tokens` (a prompt) to `slot` and returns the logits [V] for its next token.
   public func prefill(slot: Int, _ tokens: [Int32]) -> [Float] {
     let (t, past) = (tokens.count, counts[slot])
-    precondition(t > 0 && past + t <= model.config.blockSize, "slot \(slot): \(past) + \(t) tokens exceed the block size")
+    precondition(t > 0 && past + t <= capacity, "slot \(slot): \(past) + \(t) tokens exceed its capacity")
     return withoutGrad {
       let x = model.transformer(tokens, shape: [t], positions: (past..<(past + t)).map(Int32.init), rng: nil,
                                 packed: packed) { qkv, layer in
@@ -69,8 +78,8 @@ public final class BatchDecoder {
   /// however busy the server is.
   public func step(_ batch: [(slot: Int, tokens: [Int32])]) -> [[Float]] {
     precondition(!batch.isEmpty && Set(batch.map(\.slot)).count == batch.count, "a step takes distinct slots")
-    precondition(batch.allSatisfy { !$0.tokens.isEmpty && counts[$0.slot] + $0.tokens.count <= model.config.blockSize },
-                 "a step feeds every slot at least one token, within its block size")
+    precondition(batch.allSatisfy { !$0.tokens.isEmpty && counts[$0.slot] + $0.tokens.count <= capacity },
+                 "a step feeds every slot at least one token, within its capacity")
     let rows = batch.flatMap { entry in
       entry.tokens.enumerated().map { (slot: entry.slot, token: $1, position: counts[entry.slot] + $0) }
     }
