@@ -27,9 +27,11 @@ public func serve(_ router: Router<BasicRequestContext>, host: String, port: Int
   }
 }
 
-/// Why a server could not listen on its address, in words (NIO's errors name the system call).
-public struct ListenError: Error, CustomStringConvertible {
+/// Why a server could not listen on its address, in words (NIO's errors name the system call);
+/// also its `localizedDescription`, which error messages print.
+public struct ListenError: LocalizedError, CustomStringConvertible {
   public let description: String
+  public var errorDescription: String? { description }
 
   /// The reason of `error` from binding to `host`, if it is one of those.
   init?(_ error: any Error, host: String) {

@@ -27,7 +27,7 @@ final class WebServer: @unchecked Sendable {
       stopped.signal()
     }
     listening.wait()
-    if let error { throw CLIError("cannot serve on \(host):\(port): " + (error is ListenError ? "\(error)" : describe(error))) }
+    if let error { throw CLIError("cannot serve on \(host):\(port): \(describe(error))") }
   }
 
   /// Returns when the server has stopped (SIGINT or SIGTERM with `stopOnSignals`).
