@@ -93,7 +93,7 @@ public final class ModelServer: @unchecked Sendable {
   public init(model: any LanguageModel, tokenizer: any Tokenizer, chat: InstructionTokens?, modelID: String, slots: Int = 4,
               context: Int? = nil) {
     (self.model, self.tokenizer, self.chat, self.modelID) = (model, tokenizer, chat, modelID)
-    contextLength = min(model.contextLength ?? 1 << 20, context ?? .max)
+    contextLength = Self.contextLength(of: model, asked: context)
     requests = metrics.makeCounter(descriptor: metric("swiftgpt_requests_total", "Generations run."))
     promptTokens = metrics.makeCounter(descriptor: metric("swiftgpt_prompt_tokens_total", "Prompt tokens read."))
     predictedTokens = metrics.makeCounter(descriptor: metric("swiftgpt_tokens_predicted_total", "Tokens generated."))
@@ -112,6 +112,11 @@ public final class ModelServer: @unchecked Sendable {
     onLoad(0, 0)
   }
 
+  /// The context a request of `model` may use: `asked` (`--ctx`), at most the model's.
+  private static func contextLength(of model: any LanguageModel, asked: Int?) -> Int {
+    min(model.contextLength ?? 1 << 20, asked ?? .max)
+  }
+
   /// Opens a model folder as `sample` and `chat` do (its adapter merged in), on `device`; a
   /// `context` beyond the model's positions is an error.
   public convenience init(folder: ModelDirectory, tokenizer override: String? = nil, adapter: String? = nil,
@@ -123,7 +128,7 @@ public final class ModelServer: @unchecked Sendable {
     // The slots' caches, checked before anything is allocated (they fill as the slots do, so too
     // many would end in the system's out-of-memory kill under load rather than here).
     if let gpt = model as? GPT, device.gpu == nil {
-      let capacity = min(context ?? gpt.config.blockSize, gpt.config.blockSize)
+      let capacity = Self.contextLength(of: gpt, asked: context)
       let bytes = 4 * Double(gpt.parameters.count) + BatchDecoder.cacheBytes(gpt.config, slots: slots, capacity: capacity)
       if let refusal = MemoryLimit.refusal("serving \(slots) slots of \(capacity) tokens", needs: bytes, lower: "--parallel or --ctx") {
         throw ModelError.unsupported(refusal)
