@@ -76,7 +76,7 @@ public final class Trainer {
     bestValLoss = state.bestValLoss
     elapsedBefore = state.elapsed
     resumes = state.resumes + [state.step]
-    log = readLog(folder + "/log.csv").filter { $0.step <= step }
+    log = try fileAccess(TrainingError.file) { () throws(FileError) in try readLog(folder + "/log.csv") }.filter { $0.step <= step }
     try checkVocabulary()
     model.parameters.place(on: device)
   }

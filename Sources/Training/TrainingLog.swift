@@ -1,3 +1,4 @@
+import FileSupport
 import Foundation
 
 /// One line of the training log: the loss of an optimizer step, and the evaluation losses on
@@ -14,7 +15,8 @@ public struct LogRow: Equatable, Sendable, Encodable {
   /// The global gradient norm before clipping (nil in logs written before it was recorded).
   public var gradNorm: Float?
 
-  static let header = "step,loss,lr,train_loss,val_loss,tokens_per_sec,elapsed_s,grad_norm"
+  static let header = headerBeforeGradNorm + ",grad_norm"
+  static let headerBeforeGradNorm = "step,loss,lr,train_loss,val_loss,tokens_per_sec,elapsed_s"
 
   var csv: String {
     func f(_ x: Float?) -> String { x.map { String(format: "%.9g", $0) } ?? "" }  // 9 digits: exact for Float
@@ -59,10 +61,21 @@ func csvText(_ rows: [LogRow]) -> String {
   ([LogRow.header] + rows.map(\.csv)).joined(separator: "\n") + "\n"
 }
 
-/// Reads a `log.csv` written by `csvText`; unreadable lines are skipped.
-public func readLog(_ path: String) -> [LogRow] {
-  guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return [] }
-  return text.split(separator: "\n").dropFirst().compactMap { LogRow(csv: $0) }
+/// Reads a `log.csv` written by `csvText` (or by versions before `grad_norm`): a file that is
+/// not one, or a line that is not a row of it, is an error naming the line, never skipped.
+public func readLog(_ path: String) throws(FileError) -> [LogRow] {
+  let lines = try readTextFile(path).split(separator: "\n", omittingEmptySubsequences: false)
+  guard let header = lines.first, [LogRow.header, LogRow.headerBeforeGradNorm].contains(String(header)) else {
+    throw .malformed(path: path, line: 1, reason: "not a training log: expected the header '\(LogRow.header)'")
+  }
+  var rows: [LogRow] = []
+  for (index, line) in lines.enumerated().dropFirst() where !line.isEmpty {
+    guard let row = LogRow(csv: line) else {
+      throw .malformed(path: path, line: index + 1, reason: "not a row of a training log ('\(line.prefix(60))')")
+    }
+    rows.append(row)
+  }
+  return rows
 }
 
 /// A loss-curve picture (SVG): the training loss per step as a thin line, evaluation losses as

@@ -93,8 +93,11 @@ struct ServeCommand: ParsableCommand {
 /// The dashboard of the run in `out`, from its `log.csv` and checkpoints.
 func finishedRunDashboard(_ out: String) throws -> TrainingDashboard {
   let out = normalizedPath(out)
-  let rows = readLog(out + "/log.csv")
-  guard !rows.isEmpty else { throw CLIError("\(out) has no training log (log.csv): give the --out folder of `swiftgpt train`") }
+  guard FileManager.default.fileExists(atPath: out + "/log.csv") else {
+    throw CLIError("\(out) has no training log (log.csv): give the --out folder of `swiftgpt train`")
+  }
+  let rows = try readLog(out + "/log.csv")
+  guard !rows.isEmpty else { throw CLIError("\(out)/log.csv has no steps yet: the run has not logged one") }
   let dashboard = TrainingDashboard(title: (out as NSString).lastPathComponent, info: ["run": out, "log": out + "/log.csv"], rows: rows)
   for name in ["latest", "best"] {
     if let step = checkpointStep(out + "/" + name) { dashboard.recordCheckpoint(out + "/" + name, step: step) }

@@ -46,6 +46,18 @@ struct InputCLITests {
     #expect(r.status == 64 && r.err.contains("--tokenizers names two files t.json"), "\(r.err)")
   }
 
+  @Test func serveRunNamesTheBadLineOfItsLog() throws {
+    // A run folder whose log.csv has a bad line was said to have "no training log (log.csv)".
+    let run = directory + "/run"
+    try FileManager.default.createDirectory(atPath: run, withIntermediateDirectories: true)
+    var r = try swiftgpt(["serve", "--run", run])
+    #expect(r.status == 1 && r.err == "Error: \(run) has no training log (log.csv): give the --out folder of `swiftgpt train`\n", "\(r.err)")
+    try "step,loss,lr,train_loss,val_loss,tokens_per_sec,elapsed_s\n0,6.5,0.001,,,0.0,0.000\ngarbage\n"
+      .write(toFile: run + "/log.csv", atomically: true, encoding: .utf8)
+    r = try swiftgpt(["serve", "--run", run])
+    #expect(r.status == 1 && r.err == "Error: \(run)/log.csv:3: not a row of a training log ('garbage')\n", "\(r.err)")
+  }
+
   @Test func trainOpensTheTokenizerAndItsOutputBeforeTraining() throws {
     let corpus = directory + "/c.txt"
     try String(repeating: "hello world, hello swift\n", count: 100).write(toFile: corpus, atomically: true, encoding: .utf8)

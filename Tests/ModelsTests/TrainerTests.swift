@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import FileSupport
 import TensorEngine
 @testable import Models
 @testable import Training
@@ -75,6 +76,30 @@ struct TrainerTests {
     #expect(try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: 10).resumes == [6, 9])
   }
 
+  @Test("a log line that is not a row is an error naming it, on resume too, not a row silently dropped")
+  func malformedLogIsAnError() throws {
+    let (train, val) = try dataset()
+    let out = temporaryDirectory()
+    #expect(try Trainer(model: try gpt(), train: train, val: val, options: options(steps: 3)).run(out: out) == .finished)
+    let path = out + "/latest/log.csv"
+    let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+    #expect(try readLog(path).map(\.step) == [0, 1, 2, 3])
+    // A log of the version before grad_norm still reads.
+    let old = lines.map { $0.split(separator: ",", omittingEmptySubsequences: false).prefix(7).joined(separator: ",") }
+    try (old.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    #expect(try readLog(path).map(\.step) == [0, 1, 2, 3])
+    var damaged = lines.map(String.init)
+    damaged[2] = "2,0.5"
+    try (damaged.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+    #expect(throws: FileError.malformed(path: path, line: 3, reason: "not a row of a training log ('2,0.5')")) { try readLog(path) }
+    #expect(throws: TrainingError.file(.malformed(path: path, line: 3, reason: "not a row of a training log ('2,0.5')"))) {
+      try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: 5)
+    }
+    try "loss\n1\n".write(toFile: path, atomically: true, encoding: .utf8)
+    #expect(throws: FileError.malformed(path: path, line: 1,
+                                        reason: "not a training log: expected the header '\(LogRow.header)'")) { try readLog(path) }
+  }
+
   @Test("loss-curve axes have round ticks, and evaluations are joined by lines")
   func lossCurveAxes() {
     #expect(roundTicks(0, 2000) == [0, 500, 1000, 1500, 2000])
@@ -102,7 +127,7 @@ struct TrainerTests {
                  "latest/trainer_state.json", "latest/note.txt", "best/model.safetensors", "log.csv", "loss.svg"] {
       #expect(FileManager.default.fileExists(atPath: out + "/" + file), "\(file)")
     }
-    let rows = readLog(out + "/log.csv")
+    let rows = try readLog(out + "/log.csv")
     #expect(rows.count == 31 && rows.map(\.step) == Array(0...30))
     #expect(rows.last!.valLoss! < rows.first!.valLoss! - 0.5, "val \(rows.first!.valLoss!) → \(rows.last!.valLoss!)")
     #expect(rows.last!.valLoss == trainer.log.last!.valLoss)
