@@ -18,6 +18,9 @@ struct PretrainCLITests {
     #expect(trained.status == 0, "\(trained.err)")
     #expect(trained.out.contains("step    20: train"), "\(trained.out)")
     #expect(trained.out.contains("(cosine), on 1 thread of the CPU\n"), "said '1 threads': \(trained.out)")
+    // 20 steps under the default 100-step warmup never reach --lr: said, not left to the loss curve.
+    #expect(trained.err == "note: the warmup (100 steps) is as long as the run (20): the rate rises only to 0.000198 of --lr 0.001; "
+      + "give a shorter --warmup\n", "\(trained.err)")
     // A resumed run keeps its model and options: flags other than --max-steps were silently ignored.
     let ignored = try swiftgpt(["train", "--resume", "--max-steps", "30"] + common)
     #expect(ignored.status == 64 && ignored.err.hasPrefix("Error: --resume continues the run with its own model and options; "

@@ -222,6 +222,10 @@ func runTraining(data: String, out: String, start: TrainingStart, device: (devic
     print("training: \(o.maxSteps) steps × \(o.batchSize)×\(o.blockSize) tokens" + (o.gradAccum > 1 ? " × \(o.gradAccum) micro-batches" : "")
       + String(format: ", lr %g → %g (%@), on %@", o.learningRate, o.minLearningRate, o.decay.rawValue,
                device.device.gpu == nil ? "\(Parallel.threads) thread\(Parallel.threads == 1 ? "" : "s") of the CPU" : device.description))
+    if o.maxSteps > 0 && o.warmupSteps >= o.maxSteps {
+      Terminal.error(String(format: "note: the warmup (%d steps) is as long as the run (%d): the rate rises only to %.3g of --lr %g; "
+        + "give a shorter --warmup", o.warmupSteps, o.maxSteps, o.schedule.lr(at: o.maxSteps - 1), o.learningRate))
+    }
   }
   var live: (dashboard: TrainingDashboard, server: WebServer)?
   if let dashboardPort {
