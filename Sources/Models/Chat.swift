@@ -132,6 +132,7 @@ public struct InstructionTokens: Codable, Sendable, Equatable {
 
   /// Reads `sft.json` from a model folder, or nil if it has none.
   public init?(folder: String) throws {
+    try fileAccess(ModelError.file) { () throws(FileError) in try requireFolder(folder, holding: "a model") }
     guard let data = FileManager.default.contents(atPath: folder + "/sft.json") else { return nil }
     do {
       self = try JSONDecoder().decode(InstructionTokens.self, from: data)

@@ -105,4 +105,25 @@ struct OutputFolderTests {
     #expect(throws: ModelError.file(.corrupt(path: dir + "/model.safetensors", reason: "tensor 'transformer.h.0.mlp.c_fc.weight' "
       + "holds NaN or infinite values (the run that wrote it diverged)"))) { try ModelFolder.load(dir) }
   }
+
+  @Test("a file given for a model folder is named as a file, with the folder to give")
+  func aFileForAModelFolder() throws {
+    let dir = temporaryDirectory()
+    try GPT(config: GPTConfig(vocabSize: 11, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 8)).save(huggingFaceFolder: dir)
+    // It was "cannot read DIR/model.safetensors/config.json: no such file".
+    #expect(throws: ModelError.file(.unreadable(path: dir + "/model.safetensors",
+                                                reason: "a file, not a folder holding a model: give the folder that holds it (\(dir))"))) {
+      try ModelFolder.load(dir + "/model.safetensors")
+    }
+    #expect(throws: ModelError.file(.unreadable(path: dir + "/none/config.json", reason: "no such file (expected a model or checkpoint folder)"))) {
+      try ModelFolder.load(dir + "/none")
+    }
+    // chat's and predict's first reads said "not instruction-tuned (no sft.json)" and ".../config.json/task.json: no such file".
+    #expect(throws: ModelError.file(.unreadable(path: dir + "/config.json",
+                                                reason: "a file, not a folder holding a model: give the folder that holds it (\(dir))"))) {
+      try InstructionTokens(folder: dir + "/config.json")
+    }
+    #expect(throws: ModelError.file(.unreadable(path: dir + "/config.json", reason: "a file, not a folder holding a fine-tuned task model: "
+      + "give the folder that holds it (\(dir))"))) { try TaskModel(folder: dir + "/config.json") }
+  }
 }

@@ -652,10 +652,11 @@ struct ServerTests {
   }
 
   @Test func aClientThatDisconnectsFreesItsSlotWithinAStep() async throws {
-    // A model slow enough to stop mid-answer; a real server, and a client that closes its
-    // socket after the first event.
+    // A model slow enough to stop mid-answer (1,000 tokens take seconds: with 4 × 256 they took
+    // about one, and on a machine busy with the other tests the first event once came after
+    // the last token); a real server, and a client that closes its socket after the first event.
     let tokenizer = try CharTokenizer(corpus: Self.corpus)
-    let model = try GPT(config: GPTConfig(vocabSize: tokenizer.vocabSize, blockSize: 1024, nLayer: 4, nHead: 4, nEmbd: 256), seed: 3)
+    let model = try GPT(config: GPTConfig(vocabSize: tokenizer.vocabSize, blockSize: 1024, nLayer: 8, nHead: 8, nEmbd: 512), seed: 3)
     let server = ModelServer(model: model, tokenizer: tokenizer, chat: nil, modelID: "slow", slots: 2)
     try await Self.app(server).test(.live) { client in
       let port = try #require(client.port)

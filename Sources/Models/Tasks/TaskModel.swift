@@ -165,6 +165,7 @@ public final class TaskModel {
 
   /// Reads a folder written by `save(to:)`.
   public init(folder: String) throws {
+    try fileAccess(ModelError.file) { () throws(FileError) in try requireFolder(folder, holding: "a fine-tuned task model") }
     let path = folder + "/task.json"
     guard let data = FileManager.default.contents(atPath: path) else {
       throw ModelError.file(.unreadable(path: path, reason: "no such file (expected a fine-tuned task model folder)"))
