@@ -39,7 +39,7 @@ public final class Trainer {
                                   weightDecay: options.weightDecay)], gradClip: options.gradClip)
     batchRNG = RandomGenerator(seed: options.seed)
     dropoutRNG = DropoutRNG(seed: options.seed &+ 0x5EED)
-    try checkVocabulary()
+    try checkData()
     model.parameters.place(on: device)
   }
 
@@ -77,7 +77,7 @@ public final class Trainer {
     elapsedBefore = state.elapsed
     resumes = state.resumes + [state.step]
     log = try fileAccess(TrainingError.file) { () throws(FileError) in try readLog(folder + "/log.csv") }.filter { $0.step <= step }
-    try checkVocabulary()
+    try checkData()
     model.parameters.place(on: device)
   }
 
@@ -88,13 +88,15 @@ public final class Trainer {
                                     device: device)
   }
 
-  private func checkVocabulary() throws(TrainingError) {
+  /// The splits' token ids fit the model, and each holds a window of the block size.
+  private func checkData() throws(TrainingError) {
     for (name, split) in [("train", train), ("val", val)] {
       guard let split else { continue }
       let top = split.maxTokenID()
       if top >= model.vocabSize {
         throw .invalidData("the \(name) split has token id \(top), but the model's vocabulary has \(model.vocabSize) tokens")
       }
+      try split.checkWindow(length: options.blockSize)
     }
   }
 

@@ -8,9 +8,9 @@ import TensorEngine
 @Suite("Trainer: loop, checkpoints, resume")
 struct TrainerTests {
   /// A dataset folder of a repeating pattern over `vocab` tokens (learnable), with a val split.
-  func dataset(vocab: Int = 13) throws -> (train: TokenDataset, val: TokenDataset) {
+  func dataset(vocab: Int = 13, tokens: (train: Int, val: Int) = (3000, 400)) throws -> (train: TokenDataset, val: TokenDataset) {
     let dir = temporaryDirectory()
-    for (split, n) in [("train", 3000), ("val", 400)] {
+    for (split, n) in [("train", tokens.train), ("val", tokens.val)] {
       let writer = try TokenShardWriter(path: dir + "/\(split)_000000.bin", tokenWidth: 2)
       try writer.append((0..<n).map { ($0 * 5 + $0 / 7) % vocab }[...])
       try writer.finish()
@@ -180,6 +180,9 @@ struct TrainerTests {
     #expect(throws: TrainingError.invalidData("the train split has token id 12, but the model's vocabulary has 5 tokens")) {
       try Trainer(model: small, train: train, val: val, options: options(steps: 5))
     }
+    let short = try dataset(tokens: (3000, 16)).val
+    #expect(throws: TrainingError.invalidData("the val split has 16 tokens; a window of 16 needs 17 in one shard "
+      + "(lower --block-size, or prepare more text)")) { try Trainer(model: try gpt(), train: train, val: short, options: options(steps: 5)) }
     let missing = temporaryDirectory() + "/latest"
     #expect(throws: (any Error).self) { try Trainer(resumingFrom: missing, train: train, val: val) }
   }

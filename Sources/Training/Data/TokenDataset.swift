@@ -6,14 +6,16 @@ import TensorEngine
 /// `get_batch`: random windows of `length + 1` tokens, inputs and next-token targets.
 public struct TokenDataset: Sendable {
   public let shards: [TokenShard]
+  /// The split's name (`train`, `val`), for messages; nil when opened from files.
+  public let split: String?
   private let total: Int
 
   /// Opens `files` (llm.c shards or nanoGPT raw `.bin`).
-  public init(files: [String]) throws(TrainingError) {
+  public init(files: [String], split: String? = nil) throws(TrainingError) {
     guard !files.isEmpty else { throw .invalidData("no token files given") }
     var shards: [TokenShard] = []
     for file in files { shards.append(try TokenShard(path: file)) }
-    self.shards = shards
+    (self.shards, self.split) = (shards, split)
     total = shards.reduce(0) { $0 + $1.count }
   }
 
@@ -24,7 +26,7 @@ public struct TokenDataset: Sendable {
     guard !files.isEmpty else {
       throw .file(.unreadable(path: folder, reason: "no \(split)*.bin token files (run `swiftgpt prepare` first)"))
     }
-    try self.init(files: files)
+    try self.init(files: files, split: split)
   }
 
   /// The token files of `split` in `folder`, in the order they are read: `split*.bin`, sorted.
@@ -43,15 +45,20 @@ public struct TokenDataset: Sendable {
     return m
   }
 
+  /// Throws unless some shard holds a window of `length + 1` tokens (a training example).
+  public func checkWindow(length: Int) throws(TrainingError) {
+    guard !shards.contains(where: { $0.count > length }) else { return }
+    throw .invalidData("the \(split.map { $0 + " " } ?? "")split has \(total) tokens; a window of \(length) needs \(length + 1) in one shard "
+      + "(lower --block-size, or prepare more text)")
+  }
+
   /// A batch of `batch` random windows (`inputs` and `targets`, each batch × length, row-major):
   /// a window start is drawn uniformly among all positions that leave `length + 1` tokens in
   /// its shard.
   public func batch(_ batch: Int, length: Int, rng: inout RandomGenerator) throws(TrainingError) -> (inputs: [Int32], targets: [Int32]) {
+    try checkWindow(length: length)
     let starts = shards.map { max(0, $0.count - length) }
     let choices = starts.reduce(0, +)
-    guard choices > 0 else {
-      throw .invalidData("the split has \(total) tokens; a window needs \(length + 1) in one shard (lower --block-size)")
-    }
     var inputs = [Int32](repeating: 0, count: batch * length)
     var targets = inputs
     var window = [Int32](repeating: 0, count: length + 1)
