@@ -213,6 +213,26 @@ struct FineTuneTests {
     #expect(bytes == 8 * (lora ? model.adapter!.parameterCount : model.parameterCount))
   }
 
+  @Test func sftLengthsBeyondTheContextOrFilledByPromptsAreSaidSo() throws {
+    let (model, tokens) = try InstructionTuning.prepare(try tinyGPT(vocabSize: 100, block: 64), existing: nil, template: .alpaca)
+    // Alpaca's preamble alone is over 100 characters: no response within 64 tokens.
+    let path = try write("alpaca.jsonl", #"{"instruction": "Say hi", "output": "hi"}"#)
+    let data = try InstructionDataset(reading: path, template: .alpaca)
+    let encode: (String) -> [Int] = { $0.unicodeScalars.map { Int($0.value) % 100 } }
+    func tune(_ maxLength: Int?) throws {
+      var options = FineTuneOptions()
+      (options.maxLength, options.maxSteps) = (maxLength, 1)
+      try InstructionTuning.fineTune(model, data: data, tokens: tokens, options: options, encode: encode)
+    }
+    // "raise --max-length" was the advice when it was already the whole context.
+    #expect(throws: TrainingError.invalidData("no example keeps a response token within the model's context of 64 tokens: its prompts, "
+      + "with the template's text, fill it (shorter ones, --template chat, or a model with a longer context)")) { try tune(nil) }
+    #expect(throws: TrainingError.invalidData("no example keeps a response token within --max-length 32: raise it (up to the model's "
+      + "context of 64 tokens)")) { try tune(32) }
+    // A --max-length past the context was cut to it silently.
+    #expect(throws: TrainingError.invalidOption("--max-length 65 is longer than the model's context of 64 tokens")) { try tune(65) }
+  }
+
   @Test func sftRefusesABatchThatCannotFitInMemory() throws {
     // One conversation of 2¹⁷ tokens: the attention probabilities alone are 2 layers × 2 heads ×
     // (2¹⁷)² floats, 275 GB. It crashed in the allocator; now it is refused before the first step.

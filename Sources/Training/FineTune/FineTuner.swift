@@ -28,6 +28,15 @@ public struct FineTuneOptions: Sendable, Equatable {
     }
     if let maxLength, maxLength < 4 { throw .invalidOption("max length must be at least 4 tokens") }
   }
+
+  /// The longest sequence for a model of `context` positions: `maxLength`, or the whole context.
+  func length(context: Int) throws(TrainingError) -> Int {
+    guard let maxLength else { return context }
+    guard maxLength <= context else {
+      throw .invalidOption("--max-length \(maxLength) is longer than the model's context of \(context) tokens")
+    }
+    return maxLength
+  }
 }
 
 /// One optimisation step at a time over several parameter sets (LoRA adapters or the whole

@@ -29,11 +29,15 @@ public enum InstructionTuning {
     device: Device = .cpu, encode: (String) throws -> [Int], progress: (FineTuneProgress) -> Void = { _ in }, shouldStop: () -> Bool = { false }
   ) throws -> FineTuneSummary {
     try options.validate()
-    let maxLength = min(options.maxLength ?? model.config.blockSize, model.config.blockSize)
+    let maxLength = try options.length(context: model.config.blockSize)
     let encoded = try data.examples.map { try tokens.encode($0, maxLength: maxLength, encode: encode) }
       .filter { $0.targets.contains { $0 != -100 } }
     guard !encoded.isEmpty else {
-      throw TrainingError.invalidData("no example keeps a response token within \(maxLength) tokens; raise --max-length")
+      let context = model.config.blockSize
+      throw TrainingError.invalidData("no example keeps a response token within " + (maxLength < context
+        ? "--max-length \(maxLength): raise it (up to the model's context of \(context) tokens)"
+        : "the model's context of \(context) tokens: its prompts, with the template's text, fill it (shorter ones, --template chat, "
+          + "or a model with a longer context)"))
     }
     try model.checkActivationMemory(batch: min(options.batchSize, encoded.count), length: encoded.map(\.ids.count).max()!,
                                     knobs: "--batch-size or --max-length", device: device)

@@ -25,7 +25,7 @@ extension TaskModel {
   ) throws -> FineTuneSummary {
     try options.validate()
     guard train.task == task else { throw TrainingError.invalidData("the data is for \(train.task), the model for \(task)") }
-    let maxLength = min(options.maxLength ?? gpt.config.blockSize, gpt.config.blockSize)
+    let maxLength = try options.length(context: gpt.config.blockSize)
     let inputs = try self.encode(train, maxLength: maxLength, encode: encode)
     try gpt.checkActivationMemory(batch: min(options.batchSize, inputs.count) * (inputs.map(\.count).max() ?? 1),
                                   length: inputs.lazy.flatMap { $0 }.map(\.count).max() ?? 1,
