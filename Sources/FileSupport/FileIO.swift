@@ -7,12 +7,15 @@ public func unreadableReason(_ path: String) -> String {
   return isDirectory.boolValue ? "it is a directory" : "permission denied"
 }
 
-/// Refuses a file given where a folder holding `what` (e.g. "a model") is read, naming the
-/// folder that holds the file: `run/best/model.safetensors` is not the model, `run/best` is.
-/// A path that does not exist passes: reading the folder's files says what is missing.
+/// Refuses a path that is not a folder where a folder holding `what` (e.g. "a model") is read:
+/// one that does not exist, or a file, naming the folder that holds it (`run/best/model.safetensors`
+/// is not the model, `run/best` is).
 public func requireFolder(_ path: String, holding what: String) throws(FileError) {
   var isDirectory: ObjCBool = false
-  guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { return }
+  guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+    throw .unreadable(path: path, reason: "no such folder (expected one holding \(what))")
+  }
+  guard !isDirectory.boolValue else { return }
   let parent = (path as NSString).deletingLastPathComponent
   throw .unreadable(path: path, reason: "a file, not a folder holding \(what): give the folder that holds it (\(parent.isEmpty ? "." : parent))")
 }

@@ -32,8 +32,8 @@ public enum ModelFolder {
   }
 
   private static func loadUnchecked(_ folder: String) throws(ModelError) -> any LanguageModel {
-    let configPath = folder + "/config.json"
     try fileAccess(ModelError.file) { () throws(FileError) in try requireFolder(folder, holding: "a model") }
+    let configPath = folder + "/config.json"
     guard let data = FileManager.default.contents(atPath: configPath) else {
       throw .file(.unreadable(path: configPath, reason: "no such file (expected a model or checkpoint folder)"))
     }

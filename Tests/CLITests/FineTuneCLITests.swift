@@ -78,8 +78,16 @@ struct FineTuneCLITests {
       #expect(quit.status == 0 && quit.out.isEmpty, "\(word): \(quit.out)")
     }
     let merged = directory + "/merged"
-    let m = try swiftgpt(["lora", "merge", "--checkpoint", out, "--adapter", out + "/adapter", "--out", merged])
+    // The adapter defaults to the checkpoint's own (--adapter was required even for finetune --lora's output).
+    let m = try swiftgpt(["lora", "merge", "--checkpoint", out, "--out", merged])
     #expect(m.status == 0, "\(m.err)")
+    let none = try swiftgpt(["lora", "merge", "--checkpoint", merged, "--out", directory + "/again"])
+    #expect(none.status == 1 && none.err == "Error: \(merged) has no adapter/ folder: give --adapter, the folder holding adapter_config.json\n",
+            "\(none.err)")
+    // chat said a folder that does not exist was not instruction-tuned.
+    let missing = try swiftgpt(["chat", "--checkpoint", directory + "/nowhere"])
+    #expect(missing.status == 1 && missing.err == "Error: cannot read \(directory)/nowhere: no such folder (expected one holding a model)\n",
+            "\(missing.err)")
     #expect(FileManager.default.fileExists(atPath: merged + "/sft.json"))
     // Greedy chat from the merged folder (which has no adapter) says the same.
     #expect(!FileManager.default.fileExists(atPath: merged + "/adapter"))

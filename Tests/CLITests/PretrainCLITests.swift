@@ -113,7 +113,7 @@ struct PretrainCLITests {
     (["train", "--data", "/proc", "--model", "gpt5", "--out", "/tmp/x"], "cannot read /proc: no train*.bin token files"),
     (["prepare", "--input", "/nonexistent.txt", "--output", "/tmp/x"], "cannot read /nonexistent.txt: no such file"),
     (["prepare", "--input", "/etc/passwd", "--tokenizer", "p50k", "--output", "/tmp/x"], "unknown encoding 'p50k'"),
-    (["sample", "--checkpoint", "/nonexistent"], "cannot read /nonexistent/config.json"),
+    (["sample", "--checkpoint", "/nonexistent"], "cannot read /nonexistent: no such folder"),
     (["sample", "--checkpoint", "/tmp", "--temperature=-1"], "temperature must be finite and ≥ 0, got -1.0"),
     (["sample", "--checkpoint", "/tmp", "--temperature", "inf"], "temperature must be finite and ≥ 0, got inf"),
     (["sample", "--checkpoint", "/tmp", "--top-p", "1.5"], "top-p must be in [0, 1], got 1.5"),

@@ -115,8 +115,12 @@ struct OutputFolderTests {
                                                 reason: "a file, not a folder holding a model: give the folder that holds it (\(dir))"))) {
       try ModelFolder.load(dir + "/model.safetensors")
     }
-    #expect(throws: ModelError.file(.unreadable(path: dir + "/none/config.json", reason: "no such file (expected a model or checkpoint folder)"))) {
+    #expect(throws: ModelError.file(.unreadable(path: dir + "/none", reason: "no such folder (expected one holding a model)"))) {
       try ModelFolder.load(dir + "/none")
+    }
+    // chat said a folder that does not exist was "not instruction-tuned (no sft.json)".
+    #expect(throws: ModelError.file(.unreadable(path: dir + "/none", reason: "no such folder (expected one holding a model)"))) {
+      try InstructionTokens(folder: dir + "/none")
     }
     // chat's and predict's first reads said "not instruction-tuned (no sft.json)" and ".../config.json/task.json: no such file".
     #expect(throws: ModelError.file(.unreadable(path: dir + "/config.json",

@@ -16,7 +16,8 @@ struct LoRACommand: ParsableCommand {
       discussion: "W += (alpha/r)·(B·A)ᵀ for every adapted Conv1D weight, as PEFT's merge_and_unload.")
 
     @Option(help: "Base model folder (HF GPT-2 or SwiftGPT).") var checkpoint: String
-    @Option(help: "Adapter folder (adapter_config.json + adapter_model.safetensors).") var adapter: String
+    @Option(help: "Adapter folder (adapter_config.json + adapter_model.safetensors; default: the checkpoint's adapter/).")
+    var adapter: String?
     @Option(help: "Output folder.") var out: String
     @Flag(help: "Replace OUT if it exists.") var overwrite = false
 
@@ -32,6 +33,9 @@ struct LoRACommand: ParsableCommand {
       let lock = try claimOutputFolder(out, overwrite: overwrite) { isModelFolderEntry($0) || copied.contains($0) }
       var succeeded = false
       defer { lock.release(succeeded: succeeded) }
+      guard let adapter = adapter ?? source.adapterFolder else {
+        throw CLIError("\(source.path) has no adapter/ folder: give --adapter, the folder holding adapter_config.json")
+      }
       let model = try source.loadGPT()
       let lora = try LoRAAdapter(peftFolder: adapter, for: model)
       lora.merge(into: model)
