@@ -9,7 +9,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
   case unknownCharacter(Unicode.Scalar)
   case unknownEncoding(String)
   case emptyCorpus
-  case vocabularyTooSmall(requested: Int, minimum: Int)
+  case vocabularyTooSmall(requested: Int, minimum: Int, of: String)
   case invalidPattern(String, String)
   case invalidSpecialToken(String)
   /// A file that cannot be read or written, or a bad line in one.
@@ -37,8 +37,8 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
       return "unknown encoding '\(name)'; known encodings: \(Encoding.names.joined(separator: ", "))"
     case .emptyCorpus:
       return "the training text is empty (or has no piece left after splitting); give a non-empty corpus"
-    case .vocabularyTooSmall(let requested, let minimum):
-      return "vocabulary size \(requested) is too small: it must be at least \(minimum) (256 bytes + special tokens)"
+    case .vocabularyTooSmall(let requested, let minimum, let of):
+      return "vocabulary size \(requested) is too small: it must be at least \(minimum) (\(of))"
     case .invalidPattern(let pattern, let reason):
       return "invalid split pattern \(pattern.debugDescription): \(reason)"
     case .invalidSpecialToken(let reason):

@@ -93,6 +93,21 @@ struct PipelineCLITests {
     #expect(json.contains("\"type\": \"Lowercase\"") && json.contains("\"type\": \"Whitespace\""))
   }
 
+  @Test func vocabulariesTheAlphabetOutgrowsAreSaidSo() throws {
+    // A vocabulary the alphabet exceeds came out larger than asked, silently.
+    let over = try swiftgpt(["tokenizer", "train", "--pipeline", "hf", "--model", "wordpiece", "--input", corpus, "--vocab-size", "30",
+                             "--output", directory + "/wp.json"])
+    let size = try #require(((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/wp.json")))
+      as? [String: Any])?["model"] as? [String: Any])?["vocab"] as? [String: Int]).count
+    #expect(over.status == 0 && size > 30 && over.err.contains("note: the corpus's alphabet alone (every character, with its "
+      + "continuing-subword form where the model has one) takes more than 30 tokens; the vocabulary has \(size)\n"), "\(over.err)")
+    // Unigram's floor is the corpus's characters; the message said "256 bytes + special tokens".
+    let under = try swiftgpt(["tokenizer", "train", "--pipeline", "hf", "--model", "unigram", "--input", corpus, "--vocab-size", "30",
+                              "--output", directory + "/u.json"])
+    #expect(under.status == 1 && under.err.hasPrefix("Error: vocabulary size 30 is too small: it must be at least ")
+      && under.err.contains(" (the corpus's ") && under.err.hasSuffix(" characters + 1 special token)\n"), "\(under.err)")
+  }
+
   @Test func badPipelineFlagsAreRefusedWithTheCommandsUsage() throws {
     // They were reported with the top-level usage ("swiftgpt <subcommand>").
     for (flag, message) in [("--normalizer", "unknown normalizer 'bogus'"), ("--pre-tokenizer", "unknown pre-tokenizer 'bogus'")] {

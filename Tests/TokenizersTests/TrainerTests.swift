@@ -80,7 +80,7 @@ struct TrainerTests {
   }
 
   @Test func rejectsBadInput() throws {
-    #expect(throws: TokenizerError.vocabularyTooSmall(requested: 256, minimum: 257)) {
+    #expect(throws: TokenizerError.vocabularyTooSmall(requested: 256, minimum: 257, of: "256 bytes + special tokens")) {
       try RegexTokenizer.train(text: "abc", vocabSize: 256, specialTokens: ["<s>"])
     }
     #expect(throws: TokenizerError.emptyCorpus) { try RegexTokenizer.train(text: "", vocabSize: 300) }

@@ -43,7 +43,7 @@ public struct RegexTokenizer: BytePairTokenizer {
     progress: ((Int, Int) -> Void)? = nil
   ) throws(TokenizerError) -> RegexTokenizer {
     let minimum = 256 + specialTokens.count
-    guard vocabSize >= minimum else { throw .vocabularyTooSmall(requested: vocabSize, minimum: minimum) }
+    guard vocabSize >= minimum else { throw .vocabularyTooSmall(requested: vocabSize, minimum: minimum, of: "256 bytes + special tokens") }
     guard counts.distinctPieces > 0 else { throw .emptyCorpus }
     guard Set(specialTokens).count == specialTokens.count else {
       throw .invalidSpecialToken("a special token is listed twice")

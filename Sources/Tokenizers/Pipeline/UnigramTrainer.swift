@@ -62,7 +62,8 @@ public struct UnigramTrainer: Sendable {
     let required = requiredCharacters(counted)
     let specials = (unknownToken.map { specialTokens.contains($0) ? [] : [$0] } ?? []) + specialTokens
     guard required.count + specials.count <= vocabSize else {
-      throw .vocabularyTooSmall(requested: vocabSize, minimum: required.count + specials.count)
+      throw .vocabularyTooSmall(requested: vocabSize, minimum: required.count + specials.count,
+                                of: "the corpus's \(required.count) characters + \(specials.count) special token\(specials.count == 1 ? "" : "s")")
     }
     var pieces: [(String, Double)] = [("<UNK>", .nan)] + seedPieces(words, counted)
     let desired = vocabSize * 11 / 10

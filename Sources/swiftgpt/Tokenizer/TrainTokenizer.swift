@@ -153,6 +153,9 @@ struct TrainTokenizer: ParsableCommand {
       format: "read %.1f MB and trained %d tokens in %.2fs", Double(bytes) / 1e6, tokenizer.vocabSize, trained - start))
     if tokenizer.vocabSize < vocabSize! {
       Terminal.error("note: the corpus is too small for the vocabulary; it has \(tokenizer.vocabSize) tokens, not \(vocabSize!)")
+    } else if tokenizer.vocabSize > vocabSize! {
+      Terminal.error("note: the corpus's alphabet alone (every character, with its continuing-subword form where the model has "
+        + "one) takes more than \(vocabSize!) tokens; the vocabulary has \(tokenizer.vocabSize)")
     }
     Terminal.error("wrote \(output.hasSuffix(".json") || output.hasSuffix(".model") ? output : output + "/tokenizer.json, tokenizer_config.json, special_tokens_map.json")")
   }
