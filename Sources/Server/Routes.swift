@@ -51,7 +51,7 @@ public final class ServedModel: Sendable {
   }
 }
 
-/// The OpenAI-compatible API of a `ModelServer`: `GET /health`, `GET /v1/models`,
+/// The OpenAI-compatible API of a `ModelServer`: `GET /health`, `GET /v1/models` (and `/v1/models/ID`),
 /// `POST /v1/completions`, `POST /v1/chat/completions` (whole or streamed as server-sent
 /// events), `POST /tokenize`, `POST /detokenize`, `GET /props`, `GET /metrics` (Prometheus) and
 /// `GET /slots`; and the playground's pages (`/`, `/chat`, and `/dashboard` with a run).
@@ -69,6 +69,10 @@ public func makeRouter(_ model: ServedModel, options: ServerOptions = ServerOpti
     }
   }
   router.get("v1/models") { _, _ in try encodeJSON(try api().models()) }
+  // OpenAI's "retrieve model" (`client.models.retrieve(id)`); an id may hold slashes (`--alias org/name`).
+  router.get("v1/models/**") { _, context in
+    try encodeJSON(try api().model(id: context.parameters.getCatchAll().joined(separator: "/")))
+  }
   router.post("v1/completions") { request, _ in try await api().completions(request) }
   router.post("v1/chat/completions") { request, _ in try await api().chatCompletions(request) }
   router.post("tokenize") { request, _ in try await api().tokenize(request) }
@@ -148,6 +152,14 @@ struct API: Sendable {
     var meta = ["n_vocab": server.model.vocabSize, "n_params": server.model.parameters.count]
     if let context = server.model.contextLength { meta["n_ctx_train"] = context }
     return ModelList(data: [.init(id: server.modelID, created: settings.started, meta: meta)])
+  }
+
+  /// The served model's card, if `id` names it; else a 404 as OpenAI answers an unknown model.
+  func model(id: String) throws -> ModelList.Card {
+    guard id == server.modelID else {
+      throw APIError(.notFound, "invalid_request_error", "the model '\(id)' does not exist: this server serves '\(server.modelID)'")
+    }
+    return models().data[0]
   }
 
   func props() -> Props {

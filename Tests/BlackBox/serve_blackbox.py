@@ -24,6 +24,12 @@ try:
 
     models = [m.id for m in client.models.list()]
     check("models.list names the model", models == ["chat"], models)
+    check("models.retrieve gives its card", client.models.retrieve("chat").id == "chat")
+    try:
+        client.models.retrieve("gpt-4o")
+        check("models.retrieve of another model raises NotFoundError", False)
+    except openai.NotFoundError as e:
+        check("models.retrieve of another model raises NotFoundError", "does not exist" in str(e), e)
 
     first = client.completions.create(model="chat", prompt="대한민국", max_tokens=6, seed=5, temperature=1)
     again = client.completions.create(model="chat", prompt="대한민국", max_tokens=6, seed=5, temperature=1)

@@ -47,6 +47,14 @@ struct ServerTests {
       let card = (models["data"] as! [[String: Any]])[0]
       #expect(models["object"] as? String == "list" && card["id"] as? String == "tiny" && card["object"] as? String == "model")
       #expect((card["meta"] as! [String: Int])["n_ctx_train"] == 32)
+      // OpenAI's retrieve-model route was a 404 for the served model too.
+      let one = try await client.execute(uri: "/v1/models/tiny", method: .get)
+      let retrieved = try json(one.body)
+      #expect(one.status == .ok && retrieved["id"] as? String == "tiny")
+      let other = try await client.execute(uri: "/v1/models/gpt-4o", method: .get)
+      #expect(other.status == .notFound
+        && String(buffer: other.body) == #"{"error":{"code":404,"message":"the model 'gpt-4o' does not exist: this server serves 'tiny'","type":"invalid_request_error"}}"#,
+        "\(String(buffer: other.body))")
     }
   }
 
