@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileSupport
 import Foundation
 import Inference
 import Models
@@ -33,6 +34,13 @@ struct Demo: ParsableCommand {
   func run() throws {
     if tokenizers { return try compareTokenizers() }
     threads.apply()
+    // The demo replaces a run of its own (any run on the embedded corpus is a toy's), never one on other data.
+    let out = normalizedPath(self.out)
+    for checkpoint in ["latest", "best"] { recoverInterruptedWrite(out + "/" + checkpoint) }
+    if let run = ["latest", "best"].map({ out + "/" + $0 }).first(where: { FileManager.default.fileExists(atPath: $0) }),
+       !trainedOnEmbeddedCorpus(run) {
+      throw CLIError("\(out) holds a training run on other data, which the demo would replace: choose another --out")
+    }
     let corpus = embeddedKoreanCorpus
     print("SwiftGPT demo — a character-level GPT on the embedded Korean corpus: \(corpus.utf8.count / 1000) kB, "
       + "\(corpus.count) characters (the Constitution of the Republic of Korea and National Assembly bills, konlpy)")

@@ -88,6 +88,27 @@ struct PretrainCLITests {
     #expect(FileManager.default.fileExists(atPath: out + "/data/meta.json") && !FileManager.default.fileExists(atPath: out + "/latest"))
   }
 
+  @Test func demoReplacesOnlyItsOwnRuns() throws {
+    // `demo --out` a folder holding a run on the user's data replaced that run with the demo's.
+    let corpus = directory + "/own.txt"
+    try String(repeating: "hello world\n", count: 100).write(toFile: corpus, atomically: true, encoding: .utf8)
+    #expect(try swiftgpt(["prepare", "--input", corpus, "--tokenizer", "char", "--output", directory + "/own"]).status == 0)
+    let run = directory + "/ownrun"
+    #expect(try swiftgpt(["train", "--data", directory + "/own", "--model", "gpt-nano", "--block-size", "16", "--max-steps", "2",
+                          "--out", run, "--threads", "1"]).status == 0)
+    let state = try Data(contentsOf: URL(fileURLWithPath: run + "/latest/model.safetensors"))
+    let refused = try swiftgpt(["demo", "--out", run, "--max-steps", "0", "--threads", "1"])
+    #expect(refused.status == 1 && refused.err == "Error: \(run) holds a training run on other data, which the demo would replace: "
+      + "choose another --out\n", "\(refused.err)")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: run + "/latest/model.safetensors")) == state)
+    #expect(!FileManager.default.fileExists(atPath: run + "/data"))
+    // Its own run it replaces, as a demo run again does.
+    for _ in 0..<2 {
+      let again = try swiftgpt(["demo", "--out", directory + "/demo2", "--max-steps", "0", "--threads", "1"])
+      #expect(again.status == 0, "\(again.err)")
+    }
+  }
+
   @Test func gpt2DataAndBigram() throws {
     let corpus = directory + "/en.txt"
     try String(repeating: "The quick brown fox jumps over the lazy dog.\n", count: 100)
