@@ -84,6 +84,7 @@ struct FineTuneCLITests {
     let none = try swiftgpt(["lora", "merge", "--checkpoint", merged, "--out", directory + "/again"])
     #expect(none.status == 1 && none.err == "Error: \(merged) has no adapter/ folder: give --adapter, the folder holding adapter_config.json\n",
             "\(none.err)")
+    #expect(!FileManager.default.fileExists(atPath: directory + "/again"))
     // chat said a folder that does not exist was not instruction-tuned.
     let missing = try swiftgpt(["chat", "--checkpoint", directory + "/nowhere"])
     #expect(missing.status == 1 && missing.err == "Error: cannot read \(directory)/nowhere: no such folder (expected one holding a model)\n",

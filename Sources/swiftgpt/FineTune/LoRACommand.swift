@@ -24,6 +24,10 @@ struct LoRACommand: ParsableCommand {
     func run() throws {
       let out = normalizedPath(self.out)
       let source = ModelDirectory(checkpoint)
+      try requireFolder(source.path, holding: "a model")
+      guard let adapter = adapter ?? source.adapterFolder else {
+        throw CLIError("\(source.path) has no adapter/ folder: give --adapter, the folder holding adapter_config.json")
+      }
       // Keep what makes the folder usable: tokenizer, meta.json, instruction markers; not the
       // base's weights (a single file or shards with their index) or optimizer state.
       let copied = ((try? FileManager.default.contentsOfDirectory(atPath: source.path)) ?? []).filter { name in
@@ -33,9 +37,6 @@ struct LoRACommand: ParsableCommand {
       let lock = try claimOutputFolder(out, overwrite: overwrite) { isModelFolderEntry($0) || copied.contains($0) }
       var succeeded = false
       defer { lock.release(succeeded: succeeded) }
-      guard let adapter = adapter ?? source.adapterFolder else {
-        throw CLIError("\(source.path) has no adapter/ folder: give --adapter, the folder holding adapter_config.json")
-      }
       let model = try source.loadGPT()
       let lora = try LoRAAdapter(peftFolder: adapter, for: model)
       lora.merge(into: model)
