@@ -57,7 +57,12 @@ public final class Trainer {
     options = state.options
     // Checkpoints from before `decaySteps` decayed over their own max steps.
     if options.decaySteps == nil { options.decaySteps = options.maxSteps }
-    if let maxSteps { options.maxSteps = maxSteps }
+    if let maxSteps {
+      guard maxSteps >= state.step else {
+        throw TrainingError.invalidOption("--max-steps \(maxSteps) is before the run's step \(state.step): give more steps to train on")
+      }
+      options.maxSteps = maxSteps
+    }
     try Self.check(options, for: model, on: device)
     var optimizer = AdamW(parameters: model.parameters, beta1: options.beta1, beta2: options.beta2, weightDecay: options.weightDecay)
     let (moments, _) = try Safetensors.read(folder + "/optimizer.safetensors")

@@ -37,6 +37,9 @@ struct PretrainCLITests {
     #expect(resumed.out.contains("resuming") && resumed.out.contains("step    30: train"), "\(resumed.out)")
     let log = try String(contentsOfFile: directory + "/run/log.csv", encoding: .utf8)
     #expect(log.split(separator: "\n").count == 32)  // header + steps 0...30
+    let finished = try swiftgpt(["train"] + resuming)
+    #expect(finished.status == 0 && finished.out.hasPrefix("resuming \(directory)/run/latest at step 30 of 30: the run is finished "
+      + "(give a larger --max-steps to train on)\n"), "\(finished.out)")
     // A new run into the same folder is refused without --overwrite, and leaves it as it was.
     let state = try Data(contentsOf: URL(fileURLWithPath: directory + "/run/latest/trainer_state.json"))
     let fresh = try swiftgpt(["train", "--max-steps", "5"] + common)

@@ -74,6 +74,10 @@ struct TrainerTests {
     let svg = try String(contentsOfFile: out + "/loss.svg", encoding: .utf8)
     #expect(svg.contains(">resumed</text>") && svg.contains("stroke-dasharray"))
     #expect(try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: 10).resumes == [6, 9])
+    // Fewer steps than the run has taken trained nothing and said "done".
+    #expect(throws: TrainingError.invalidOption("--max-steps 5 is before the run's step 9: give more steps to train on")) {
+      try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: 5)
+    }
   }
 
   @Test("a log line that is not a row is an error naming it, on resume too, not a row silently dropped")

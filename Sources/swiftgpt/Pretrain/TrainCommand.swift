@@ -209,7 +209,8 @@ func runTraining(data: String, out: String, start: TrainingStart, device: (devic
   case .resume(let maxSteps):
     try checkSameTokenizer(data: data, meta, files, run: out + "/latest")
     trainer = try Trainer(resumingFrom: out + "/latest", train: train, val: val, maxSteps: maxSteps, device: device.device)
-    print("resuming \(out)/latest at step \(trainer.step) of \(trainer.options.maxSteps)")
+    print("resuming \(out)/latest at step \(trainer.step) of \(trainer.options.maxSteps)"
+      + (trainer.step == trainer.options.maxSteps ? ": the run is finished (give a larger --max-steps to train on)" : ""))
   case .new(let makeModel, let makeOptions):
     let languageModel = try makeModel(meta)
     trainer = try Trainer(model: languageModel, train: train, val: val, options: try makeOptions(languageModel),
