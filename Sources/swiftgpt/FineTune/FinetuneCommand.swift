@@ -142,9 +142,9 @@ struct FinetuneCommand: ParsableCommand {
 
   private func summary(_ result: FineTuneSummary, total: Int, seconds: Double) {
     Terminal.error(String(
-      format: "trainable parameters: %d of %d (%.2f%%); optimizer state %.2f MB; %d steps in %.1f s (%.1f ms/step)",
+      format: "trainable parameters: %d of %d (%.2f%%); optimizer state %.2f MB; %d step%@ in %.1f s (%.1f ms/step)",
       result.trainable, total, 100 * Double(result.trainable) / Double(max(1, total)), Double(result.optimizerBytes) / 1e6,
-      result.steps, seconds, 1000 * seconds / Double(max(1, result.steps))))
+      result.steps, result.steps == 1 ? "" : "s", seconds, 1000 * seconds / Double(max(1, result.steps))))
   }
 }
 
