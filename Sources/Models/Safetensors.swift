@@ -144,6 +144,10 @@ extension ParameterSet {
   public func load(huggingFaceFolder folder: String) throws(ModelError) {
     let single = folder + "/model.safetensors", indexPath = single + ".index.json"
     guard !FileManager.default.fileExists(atPath: single), let data = FileManager.default.contents(atPath: indexPath) else {
+      if !FileManager.default.fileExists(atPath: single), FileManager.default.fileExists(atPath: folder + "/pytorch_model.bin") {
+        throw .file(.unreadable(path: single, reason: "no such file; the folder's pytorch_model.bin is a pickle, which SwiftGPT does "
+          + "not read: save it as safetensors with transformers (model.save_pretrained(folder, safe_serialization=True))"))
+      }
       return try load(safetensors: single)
     }
     guard let index = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],

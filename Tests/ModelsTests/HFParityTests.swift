@@ -143,4 +143,15 @@ struct HFParityTests {
       try GPT.load(huggingFaceFolder: folder)
     }
   }
+
+  @Test("a folder with only PyTorch's pytorch_model.bin says how to get safetensors")
+  func pickleOnlyFolder() throws {
+    // It said only "model.safetensors: no such file", beside the weights the user downloaded.
+    let folder = temporaryDirectory()
+    try FileManager.default.copyItem(atPath: fixturesDirectory + "/gpt2-tiny/config.json", toPath: folder + "/config.json")
+    try Data("pickle".utf8).write(to: URL(fileURLWithPath: folder + "/pytorch_model.bin"))
+    #expect(throws: ModelError.file(.unreadable(path: folder + "/model.safetensors", reason: "no such file; the folder's pytorch_model.bin "
+      + "is a pickle, which SwiftGPT does not read: save it as safetensors with transformers "
+      + "(model.save_pretrained(folder, safe_serialization=True))"))) { try GPT.load(huggingFaceFolder: folder) }
+  }
 }
