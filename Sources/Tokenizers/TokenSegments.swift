@@ -16,7 +16,7 @@ extension Tokenizer {
   /// level tokenizers), a segment ends at the first token boundary that is also a grapheme
   /// boundary; a grapheme the tokens leave out (a character vocabulary that never saw it) is a
   /// segment with no ids. Otherwise (a normalizer changed the text, added template tokens) each
-  /// token is a segment of its own text.
+  /// token is a segment of its own text, the first as it decodes alone.
   public func segments(of text: String, ids: [Int]) -> [TokenSegment] {
     let input = Array(text.utf8)
     let pieces = ids.map { tokenBytes($0) ?? [] }
@@ -49,7 +49,11 @@ extension Tokenizer {
       }
     }
     guard end == input.count, next == pieces.count else {
-      return zip(ids, pieces).map { TokenSegment(text: String(decoding: $1, as: UTF8.self), ids: [$0]) }
+      // The first token as it decodes alone: `tokenBytes` is what a token adds after others
+      // (a WordPiece word's joining space, which the text does not start with).
+      var texts = pieces.map { String(decoding: $0, as: UTF8.self) }
+      if let first = ids.first.flatMap({ try? decode([$0]) }), !first.isEmpty { texts[0] = first }
+      return zip(ids, texts).map { TokenSegment(text: $1, ids: [$0]) }
     }
     return segments
   }
