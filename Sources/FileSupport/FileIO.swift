@@ -49,7 +49,18 @@ public func writeAtomically(_ data: Data, to path: String) throws(FileError) {
   do {
     try data.write(to: URL(fileURLWithPath: path), options: .atomic)
   } catch {
+    // Foundation says "no such file" for the file about to be made when its folder is missing.
+    try requireFolderOf(path)
     throw .unwritable(path: path, reason: describe(error))
+  }
+}
+
+/// Throws unless the folder a file at `path` would be written into exists: checks an output
+/// before the work that makes it.
+public func requireFolderOf(_ path: String) throws(FileError) {
+  let folder = (path as NSString).deletingLastPathComponent
+  if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
+    throw .unwritable(path: path, reason: "its folder \(folder) does not exist")
   }
 }
 

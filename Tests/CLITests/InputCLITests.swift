@@ -46,6 +46,16 @@ struct InputCLITests {
     #expect(r.status == 64 && r.err.contains("--tokenizers names two files t.json"), "\(r.err)")
   }
 
+  @Test func tokenizerTrainChecksItsOutputFolderFirst() throws {
+    // The output's missing folder was found after the whole training, as "no such file".
+    try String(repeating: "hello world\n", count: 50).write(toFile: directory + "/t.txt", atomically: true, encoding: .utf8)
+    for extra in [["--vocab-size", "260"], ["--char"], ["--pipeline", "hf", "--vocab-size", "300"]] {
+      let output = directory + "/missing/tok" + (extra.contains("hf") ? ".json" : "")
+      let r = try swiftgpt(["tokenizer", "train", "--input", directory + "/t.txt", "--output", output] + extra)
+      #expect(r.status == 1 && r.err == "Error: cannot write \(output): its folder \(directory)/missing does not exist\n", "\(extra): \(r.err)")
+    }
+  }
+
   @Test func serveRunNamesTheBadLineOfItsLog() throws {
     // A run folder whose log.csv has a bad line was said to have "no training log (log.csv)".
     let run = directory + "/run"

@@ -106,6 +106,17 @@ struct OutputFolderTests {
       + "holds NaN or infinite values (the run that wrote it diverged)"))) { try ModelFolder.load(dir) }
   }
 
+  @Test("a file written into a folder that does not exist names the folder")
+  func writeIntoAMissingFolder() throws {
+    // `tokenizer train --output nodir/tok` said "cannot write nodir/tok.model: no such file".
+    let dir = temporaryDirectory()
+    #expect(throws: FileError.unwritable(path: dir + "/none/t.json", reason: "its folder \(dir)/none does not exist")) {
+      try writeAtomically(Data("{}".utf8), to: dir + "/none/t.json")
+    }
+    try writeAtomically(Data("{}".utf8), to: dir + "/t.json")
+    #expect(FileManager.default.contents(atPath: dir + "/t.json") == Data("{}".utf8))
+  }
+
   @Test("a file given for a model folder is named as a file, with the folder to give")
   func aFileForAModelFolder() throws {
     let dir = temporaryDirectory()

@@ -78,6 +78,8 @@ struct TrainTokenizer: ParsableCommand {
   }
 
   func run() throws {
+    // A file output whose folder is missing is found now, not after the training.
+    if char || pipeline == "bpe" || output.hasSuffix(".json") || output.hasSuffix(".model") { try requireFolderOf(output) }
     if char {
       let path = output.hasSuffix(".json") ? output : output + ".json"
       let text = try input.map { try readTextFile($0) }.joined()
