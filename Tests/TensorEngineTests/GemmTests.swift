@@ -91,6 +91,14 @@ struct GemmTests {
         got.withUnsafeMutableBufferPointer { gemv(x: x.baseAddress!, rows: m, b: packed, y: $0.baseAddress!, accumulate: false, threads: 2) }
       }
       #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "m \(m)")
+      // Accumulating: y + the blocks' sums, in sgemv's order.
+      let y0 = randomValues(m * n, seed: UInt64(m + 90))
+      (expected, got) = (y0, y0)
+      Self.multiply((false, false), m, n, k, a, b, into: &expected, accumulate: true, threads: 2)
+      a.withUnsafeBufferPointer { x in
+        got.withUnsafeMutableBufferPointer { gemv(x: x.baseAddress!, rows: m, b: packed, y: $0.baseAddress!, accumulate: true, threads: 2) }
+      }
+      #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "m \(m), accumulating")
     }
   }
 
