@@ -80,25 +80,27 @@ struct GemmTests {
         arguments: [(37, 150), (48, 384), (1030, 77), (16, 64)])
   func packedProductsMatchSgemv(n: Int, k: Int) {
     let b = randomValues(k * n, seed: 8)
-    let packed = b.withUnsafeBufferPointer { PackedMatrix($0.baseAddress!, rows: k, cols: n) }
-    #expect((0..<k).allSatisfy { p in (0..<n).allSatisfy { packed[p, $0] == b[p * n + $0] } })
-    for m in PackedMatrix.rowCounts {  // streamed (up to 4 rows) or tiled, sgemv's bits
-      let a = randomValues(m * k, seed: UInt64(m + 40))
-      var expected = [Float](repeating: 0, count: m * n)
-      Self.multiply((false, false), m, n, k, a, b, into: &expected, accumulate: false, threads: 2)
-      var got = [Float](repeating: .nan, count: m * n)
-      a.withUnsafeBufferPointer { x in
-        got.withUnsafeMutableBufferPointer { gemv(x: x.baseAddress!, rows: m, b: packed, y: $0.baseAddress!, accumulate: false, threads: 2) }
+    for groups in [1, 2, 3] {  // the columns split for 1, 2 or 3 threads: the same bits
+      let packed = b.withUnsafeBufferPointer { PackedMatrix($0.baseAddress!, rows: k, cols: n, groups: groups) }
+      #expect((0..<k).allSatisfy { p in (0..<n).allSatisfy { packed[p, $0] == b[p * n + $0] } })
+      for m in PackedMatrix.rowCounts {  // streamed (up to 4 rows) or tiled, sgemv's bits
+        let a = randomValues(m * k, seed: UInt64(m + 40))
+        var expected = [Float](repeating: 0, count: m * n)
+        Self.multiply((false, false), m, n, k, a, b, into: &expected, accumulate: false, threads: 2)
+        var got = [Float](repeating: .nan, count: m * n)
+        a.withUnsafeBufferPointer { x in
+          got.withUnsafeMutableBufferPointer { gemv(x: x.baseAddress!, rows: m, b: packed, y: $0.baseAddress!, accumulate: false, threads: 2) }
+        }
+        #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "m \(m)")
+        // Accumulating: y + the blocks' sums, in sgemv's order.
+        let y0 = randomValues(m * n, seed: UInt64(m + 90))
+        (expected, got) = (y0, y0)
+        Self.multiply((false, false), m, n, k, a, b, into: &expected, accumulate: true, threads: 2)
+        a.withUnsafeBufferPointer { x in
+          got.withUnsafeMutableBufferPointer { gemv(x: x.baseAddress!, rows: m, b: packed, y: $0.baseAddress!, accumulate: true, threads: 2) }
+        }
+        #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "m \(m), accumulating")
       }
-      #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "m \(m)")
-      // Accumulating: y + the blocks' sums, in sgemv's order.
-      let y0 = randomValues(m * n, seed: UInt64(m + 90))
-      (expected, got) = (y0, y0)
-      Self.multiply((false, false), m, n, k, a, b, into: &expected, accumulate: true, threads: 2)
-      a.withUnsafeBufferPointer { x in
-        got.withUnsafeMutableBufferPointer { gemv(x: x.baseAddress!, rows: m, b: packed, y: $0.baseAddress!, accumulate: true, threads: 2) }
-      }
-      #expect(got.map(\.bitPattern) == expected.map(\.bitPattern), "m \(m), accumulating")
     }
   }
 

@@ -90,15 +90,15 @@ func addBlockSums(_ partial: UnsafePointer<Float>, blocks: Int, rows: Int, width
   }
 }
 
-/// out[i, 0..<16] = Σ_p x[i·k + p] · b[p·ldb + 0..<16] for p < `count`, for all X rows i <
+/// out[i, 0..<16] (+)= Σ_p x[i·k + p] · b[p·ldb + 0..<16] for p < `count`, for all X rows i <
 /// `rows`, four at a time (`gemvTile4x16`).
 @inline(__always)
 func gemvTile16(_ x: UnsafePointer<Float>, rows m: Int, k: Int, _ b: UnsafePointer<Float>, ldb: Int, count: Int,
-                into out: UnsafeMutablePointer<Float>, ldo: Int) {
+                into out: UnsafeMutablePointer<Float>, ldo: Int, adding: Bool = false) {
   var i = 0
   while i < m {
     let rows = min(4, m - i)
-    gemvTile4x16(x + i * k, rows: rows, k: k, b, ldb: ldb, count: count, into: out + i * ldo, ldo: ldo)
+    gemvTile4x16(x + i * k, rows: rows, k: k, b, ldb: ldb, count: count, into: out + i * ldo, ldo: ldo, adding: adding)
     i += rows
   }
 }
@@ -114,10 +114,11 @@ let gemvStreamRows = 4
 
 /// out[r, 0..<16] = Σ_p x[r·k + p] · b[p·ldb + 0..<16] for p < `count`, for X rows r < `rows`
 /// ≤ 4 (rows past the last repeat it, and are not written): the sums stay in registers while
-/// the 16 columns of B are walked down.
+/// the 16 columns of B are walked down. With `adding`, out[r] += the sum (the bits of storing
+/// it and adding it after).
 @inline(__always)
 func gemvTile4x16(_ x: UnsafePointer<Float>, rows: Int, k: Int, _ b: UnsafePointer<Float>, ldb: Int, count: Int,
-                  into out: UnsafeMutablePointer<Float>, ldo: Int) {
+                  into out: UnsafeMutablePointer<Float>, ldo: Int, adding: Bool = false) {
   let (x0, x1) = (x, x + min(1, rows - 1) * k)
   let (x2, x3) = (x + min(2, rows - 1) * k, x + min(3, rows - 1) * k)
   var a00 = SIMD8<Float>(), a01 = SIMD8<Float>(), a10 = SIMD8<Float>(), a11 = SIMD8<Float>()
@@ -137,6 +138,11 @@ func gemvTile4x16(_ x: UnsafePointer<Float>, rows: Int, k: Int, _ b: UnsafePoint
   }
   @inline(__always) func store(_ r: Int, _ lo: SIMD8<Float>, _ hi: SIMD8<Float>) {
     let o = UnsafeMutableRawPointer(out + r * ldo)
+    if adding {
+      o.storeBytes(of: o.loadUnaligned(as: SIMD8<Float>.self) + lo, as: SIMD8<Float>.self)
+      o.storeBytes(of: o.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) + hi, toByteOffset: 32, as: SIMD8<Float>.self)
+      return
+    }
     o.storeBytes(of: lo, as: SIMD8<Float>.self)
     o.storeBytes(of: hi, toByteOffset: 32, as: SIMD8<Float>.self)
   }

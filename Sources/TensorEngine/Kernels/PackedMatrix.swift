@@ -1,32 +1,36 @@
 /// A [k, n] Float32 weight matrix laid out for products of up to `gemvMaxRows` rows in
-/// `sgemv`'s tiles, which walk B down 16 columns at a time within blocks of 64 rows: stored
-/// block by block, each block as its 16-column tiles one after another ([block][tile][row][16],
-/// the last tile zero-padded), the walk reads memory in order instead of a 64-byte line from
-/// every row. The decoders pack a model's weights once (`GPT.packedWeights`, a second copy of
-/// them) and decode from the copy: faster than either of `sgemv`'s walks over the row-major
-/// matrix, for any number of rows (GPT-2's one-row step 17 → 16 ms, the baby GPT's 1.6 → 1.1 ms).
+/// `sgemv`'s tiles, which walk B down 16 columns at a time within blocks of 64 rows. The tiles
+/// are split into `groups` runs of columns, one per thread: each group is stored block by block,
+/// each block as the group's tiles one after another ([group][block][tile][row][16], the last
+/// tile zero-padded), so the thread that takes a group reads one contiguous run of memory in
+/// order. The decoders pack a model's weights once (`GPT.packedWeights`, a second copy of them)
+/// and decode from the copy: faster than either of `sgemv`'s walks over the row-major matrix, for
+/// any number of rows (GPT-2's one-row step 17 → 16 ms, the baby GPT's 1.6 → 1.1 ms).
 public final class PackedMatrix: @unchecked Sendable {
   /// k and n.
   public let rows: Int, cols: Int
   /// Columns rounded up to whole tiles.
   let paddedCols: Int
+  /// Tiles in each group (the last group may have fewer).
+  let tilesPerGroup: Int
   let values: UnsafeMutablePointer<Float>
 
-  /// Copies the row-major [rows, cols] `source`.
-  public init(_ source: UnsafePointer<Float>, rows: Int, cols: Int) {
+  /// Copies the row-major [rows, cols] `source`, its tiles in `groups` groups (the threads
+  /// products will run on; any number gives the same bits).
+  public init(_ source: UnsafePointer<Float>, rows: Int, cols: Int, groups: Int = Parallel.threads) {
     (self.rows, self.cols) = (rows, cols)
     paddedCols = Self.paddedColumns(cols)
+    tilesPerGroup = (paddedCols / 16 + max(1, groups) - 1) / max(1, groups)
     values = .allocate(capacity: rows * paddedCols)
-    for start in stride(from: 0, to: rows, by: gemvBlockRows) {
-      let count = min(gemvBlockRows, rows - start)
-      for tile in 0..<(paddedCols / 16) {
-        let out = tileBase(start: start, tile: tile)
-        let (width, from) = (min(16, cols - tile * 16), source + start * cols + tile * 16)
-        for p in 0..<count {
+    for tile in 0..<(paddedCols / 16) {
+      let (width, from) = (min(16, cols - tile * 16), source + tile * 16)
+      for start in stride(from: 0, to: rows, by: gemvBlockRows) {
+        let out = tileBase(tile, start: start)
+        for p in 0..<min(gemvBlockRows, rows - start) {
           if width == 16 {
-            store16(load16(from + p * cols), out + p * 16)
+            store16(load16(from + (start + p) * cols), out + p * 16)
           } else {
-            (out + p * 16).update(from: from + p * cols, count: width)
+            (out + p * 16).update(from: from + (start + p) * cols, count: width)
             (out + p * 16 + width).update(repeating: 0, count: 16 - width)
           }
         }
@@ -45,38 +49,67 @@ public final class PackedMatrix: @unchecked Sendable {
   /// The row counts of x whose products can read a packed matrix.
   public static var rowCounts: ClosedRange<Int> { 1...gemvMaxRows }
 
+  /// The number of groups of tiles.
+  var groups: Int { (paddedCols / 16 + tilesPerGroup - 1) / tilesPerGroup }
+
+  /// The tiles of group `g`.
+  @inline(__always)
+  func tiles(ofGroup g: Int) -> Range<Int> { (g * tilesPerGroup)..<min(paddedCols / 16, (g + 1) * tilesPerGroup) }
+
   /// The first value of `tile` in the block starting at row `start`: [count][16] from there.
   @inline(__always)
-  func tileBase(start: Int, tile: Int) -> UnsafeMutablePointer<Float> {
-    values + start * paddedCols + tile * min(gemvBlockRows, rows - start) * 16
+  func tileBase(_ tile: Int, start: Int) -> UnsafeMutablePointer<Float> {
+    let group = tiles(ofGroup: tile / tilesPerGroup)
+    return values + group.lowerBound * 16 * rows + start * group.count * 16
+      + (tile - group.lowerBound) * min(gemvBlockRows, rows - start) * 16
   }
 
   /// Element (p, j).
   public subscript(p: Int, j: Int) -> Float {
     let start = p / gemvBlockRows * gemvBlockRows
-    return tileBase(start: start, tile: j / 16)[(p - start) * 16 + j % 16]
+    return tileBase(j / 16, start: start)[(p - start) * 16 + j % 16]
   }
 }
 
 /// y (+)= x · B for `m` rows of x [m, k] (m ≤ `gemvMaxRows`) and a packed B [k, n]: the bits
-/// `sgemv` gives the same product from the row-major B (the same sums in the same blocks, the
-/// padded columns computed and dropped).
+/// `sgemv` gives the same product from the row-major B — each output's sum over a block of B's
+/// rows from zero, added to its running sum block after block (from y's value with
+/// `accumulate`); the padded columns computed and dropped.
+///
+/// A task is a group of B's columns, which it takes through every block, keeping its running
+/// sums: a thread adds up all the outputs it makes, so no partial sums pass between threads.
+/// Split by blocks instead, each thread's partial sums of every column were added by one thread
+/// at the end; in this machine's slow minutes (the cores' caches further apart) reading the other
+/// core's half took 0.21–0.28 ms of the baby GPT's 8-row step instead of 0.09, and the step
+/// 2.23–2.47 ms against 1.97–2.04 now.
 public func gemv(x: UnsafePointer<Float>, rows m: Int, b: PackedMatrix, y: UnsafeMutablePointer<Float>,
                  accumulate: Bool, threads: Int = Parallel.threads) {
   precondition(PackedMatrix.rowCounts.contains(m), "a packed product takes \(PackedMatrix.rowCounts) rows, not \(m)")
-  let (k, n, width) = (b.rows, b.cols, b.paddedCols)
-  let blocks = (k + gemvBlockRows - 1) / gemvBlockRows
-  let partial = Storage(count: blocks * m * width, zeroed: false)
-  defer { withExtendedLifetime(partial) {} }
-  let (xs, sums) = (UncheckedSendable(x), UncheckedSendable(partial.base))
-  Parallel.forEach(blocks, threads: m * n * k < 1 << 16 ? 1 : threads) { block in
-    let start = block * gemvBlockRows
-    let count = min(gemvBlockRows, k - start)
-    let out = sums.value + block * m * width
-    for tile in 0..<(width / 16) {
-      gemvTile16(xs.value + start, rows: m, k: k, b.tileBase(start: start, tile: tile), ldb: 16, count: count,
-                 into: out + tile * 16, ldo: width)
+  let (k, n) = (b.rows, b.cols)
+  let (xs, ys) = (UncheckedSendable(x), UncheckedSendable(y))
+  Parallel.forEach(b.groups, threads: m * n * k < 1 << 16 ? 1 : threads) { g in
+    let group = b.tiles(ofGroup: g)
+    // The running sums, [tile][row][16].
+    let sums = UnsafeMutablePointer<Float>.allocate(capacity: group.count * m * 16)
+    defer { sums.deallocate() }
+    for (t, tile) in group.enumerated() {
+      for i in 0..<m {
+        let (sum, column) = (sums + (t * m + i) * 16, tile * 16)
+        sum.update(repeating: 0, count: 16)
+        if accumulate { sum.update(from: ys.value + i * n + column, count: min(16, n - column)) }
+      }
+    }
+    for start in stride(from: 0, to: k, by: gemvBlockRows) {
+      for (t, tile) in group.enumerated() {
+        gemvTile16(xs.value + start, rows: m, k: k, b.tileBase(tile, start: start), ldb: 16, count: min(gemvBlockRows, k - start),
+                   into: sums + t * m * 16, ldo: 16, adding: true)
+      }
+    }
+    for (t, tile) in group.enumerated() {
+      for i in 0..<m {
+        let column = tile * 16
+        (ys.value + i * n + column).update(from: sums + (t * m + i) * 16, count: min(16, n - column))
+      }
     }
   }
-  addBlockSums(partial.base, blocks: blocks, rows: m, width: width, into: y, ldy: n, n: n, accumulate: accumulate)
 }
