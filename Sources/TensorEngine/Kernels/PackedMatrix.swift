@@ -81,7 +81,7 @@ public final class PackedMatrix: @unchecked Sendable {
 /// Split by blocks instead, each thread's partial sums of every column were added by one thread
 /// at the end; in this machine's slow minutes (the cores' caches further apart) reading the other
 /// core's half took 0.21–0.28 ms of the baby GPT's 8-row step instead of 0.09, and the step
-/// 2.23–2.47 ms against 1.97–2.04 now.
+/// 2.19–2.48 ms against 2.00–2.10 now (BENCHMARKS.md).
 public func gemv(x: UnsafePointer<Float>, rows m: Int, b: PackedMatrix, y: UnsafeMutablePointer<Float>,
                  accumulate: Bool, threads: Int = Parallel.threads) {
   precondition(PackedMatrix.rowCounts.contains(m), "a packed product takes \(PackedMatrix.rowCounts) rows, not \(m)")
