@@ -21,8 +21,17 @@ function turn(role, text) {
   const body = SG.el("span", { class: "text", text });
   const element = SG.el("div", { class: "turn " + role }, SG.el("span", { class: "role", text: role }), body);
   $("transcript").append(element);
-  $("transcript").scrollTop = $("transcript").scrollHeight;
+  scrollToEnd();
   return element;
+}
+
+// Scrolls the transcript to its end once per frame: reading its height after every token laid
+// out the whole answer each time, and a long fast answer fell behind the stream.
+let scrollPending = false;
+function scrollToEnd() {
+  if (scrollPending) return;
+  scrollPending = true;
+  requestAnimationFrame(() => { scrollPending = false; $("transcript").scrollTop = $("transcript").scrollHeight; });
 }
 
 // Red for unlikely text, green for likely.
@@ -39,7 +48,7 @@ function appendPiece(target, text, logprobs) {
     if ($("shade").checked) span.style.background = shade(Math.exp(logprob));
   }
   target.append(span);
-  $("transcript").scrollTop = $("transcript").scrollHeight;
+  scrollToEnd();
 }
 
 // The log probabilities of a chunk's choice, in one shape for both endpoints.
@@ -74,10 +83,16 @@ async function send() {
   $("send").disabled = true;
   $("stop").disabled = false;
   const started = performance.now();
-  let first = null, tokens = 0, reply = "", finish = null;
+  let first = null, tokens = 0, reply = "", finish = null, yielded = performance.now();
   try {
     const response = await SG.post(path, body, controller.signal);
     for await (const chunk of SG.events(response)) {
+      // Chunks already received are read without returning to the event loop: let a click on
+      // Stop (and painting) through every few frames, or Stop waited for the whole answer.
+      if (performance.now() - yielded > 50) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        yielded = performance.now();
+      }
       if (chunk.usage) tokens = chunk.usage.completion_tokens;
       for (const choice of chunk.choices) {
         const piece = chat ? (choice.delta.content || "") : choice.text;
