@@ -36,9 +36,7 @@ struct Demo: ParsableCommand {
     threads.apply()
     // The demo replaces a run of its own (any run on the embedded corpus is a toy's), never one on other data.
     let out = normalizedPath(self.out)
-    for checkpoint in ["latest", "best"] { recoverInterruptedWrite(out + "/" + checkpoint) }
-    if let run = ["latest", "best"].map({ out + "/" + $0 }).first(where: { FileManager.default.fileExists(atPath: $0) }),
-       !trainedOnEmbeddedCorpus(run) {
+    if let run = runCheckpoint(in: out), !trainedOnEmbeddedCorpus(run) {
       throw CLIError("\(out) holds a training run on other data, which the demo would replace: choose another --out")
     }
     let corpus = embeddedKoreanCorpus

@@ -56,11 +56,9 @@ struct TrainCommand: ParsableCommand {
   func run() throws {
     threads.apply()
     let out = normalizedPath(self.out)
-    // A save killed between its renames leaves latest.tmp / latest.old: complete it first, so
-    // that --resume finds the checkpoint and the guard below sees the run.
-    for checkpoint in ["latest", "best"] { recoverInterruptedWrite(out + "/" + checkpoint) }
-    let holdsRun = ["latest", "best"].contains { FileManager.default.fileExists(atPath: out + "/" + $0) }
-    if !resume && !overwrite && holdsRun {
+    // A save killed between its renames is completed first (`runCheckpoint`), so that --resume
+    // finds the checkpoint and the guard below sees the run.
+    if !resume && !overwrite && runCheckpoint(in: out) != nil {
       throw CLIError("\(out) already holds a training run: continue it with --resume, replace it with --overwrite, or choose another --out")
     }
     // Where to compute, before anything is written: a --precision the device lacks is an error.
@@ -309,6 +307,13 @@ func describe(_ model: any LanguageModel) -> String {
   guard let gpt = model as? GPT else { return "bigram" }
   let c = gpt.config
   return "GPT \(c.nLayer) layers × \(c.nHead) heads × \(c.nEmbd) wide, context \(c.blockSize)"
+}
+
+/// The checkpoint of the training run in `out` (`latest`, else `best`), or nil if it holds none.
+/// A save killed between its renames (`latest.tmp` / `latest.old` left) is completed first.
+func runCheckpoint(in out: String) -> String? {
+  for checkpoint in ["latest", "best"] { recoverInterruptedWrite(out + "/" + checkpoint) }
+  return ["latest", "best"].map { out + "/" + $0 }.first { FileManager.default.fileExists(atPath: $0) }
 }
 
 /// Whether the checkpoint in `folder` was trained on the embedded corpus: its tokenizer is that
